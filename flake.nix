@@ -1,0 +1,144 @@
+{
+  description = "e3: declarative testbed generator for multiparty-computation experiments";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      forAllSystems = lib.genAttrs [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+
+      # Bundled scenarios: later work adds, for each scenarios/<name>.yaml,
+      #   packages.<system>.scenario-<name>   the rendered flake (`e3 render <name>`)
+      #   checks.<system>.<name>              its NixOS VM NAT test (tests/nat.nix)
+      # Fill these two functions in and the outputs below pick them up; keep the
+      # list discovered from scenarios/, not registered by hand.
+      scenarioPackages = _system: { };
+      scenarioChecks = _system: { };
+
+      e3For =
+        pkgs:
+        pkgs.rustPlatform.buildRustPackage {
+          pname = "e3";
+          version = (lib.importTOML ./generator/Cargo.toml).package.version;
+
+          # The binary embeds scenarios, programs, NixOS modules and Terraform
+          # modules at compile time, so they are part of the build input.
+          src = lib.fileset.toSource {
+            root = ./.;
+            fileset = lib.fileset.unions [
+              ./Cargo.toml
+              ./Cargo.lock
+              ./generator
+              ./scenarios
+              ./programs
+              ./modules
+              ./terraform
+            ];
+          };
+
+          cargoLock.lockFile = ./Cargo.lock;
+
+          meta = {
+            description = "Declarative testbed generator for multiparty-computation experiments";
+            license = with lib.licenses; [
+              mit
+              asl20
+            ];
+            mainProgram = "e3";
+          };
+        };
+    in
+    {
+      packages = forAllSystems (
+        system:
+        {
+          default = e3For nixpkgs.legacyPackages.${system};
+        }
+        // scenarioPackages system
+      );
+
+      apps = forAllSystems (
+        system:
+        let
+          pkgs = nixpkgs.legacyPackages.${system};
+          e3 = self.packages.${system}.default;
+        in
+        {
+          default = {
+            type = "app";
+            program = lib.getExe e3;
+            meta.description = "The e3 command line";
+          };
+
+          # `nix run .#scenario -- tailscale-3region` == `e3 render tailscale-3region`
+          scenario = {
+            type = "app";
+            program = lib.getExe (
+              pkgs.writeShellApplication {
+                name = "e3-scenario";
+                runtimeInputs = [ e3 ];
+                text = ''
+                  exec e3 render "$@"
+                '';
+              }
+            );
+            meta.description = "Render a scenario (`e3 render`)";
+          };
+        }
+      );
+
+      checks = forAllSystems scenarioChecks;
+
+      devShells = forAllSystems (
+        system:
+        let
+          pkgs = nixpkgs.legacyPackages.${system};
+        in
+        {
+          default = pkgs.mkShell {
+            packages = with pkgs; [
+              # Rust
+              cargo
+              rustc
+              clippy
+              rustfmt
+
+              # Nix
+              nixfmt
+              nil
+
+              # Deployment. Terraform is unfree (BUSL-1.1) in nixpkgs: enabling it
+              # would need a second nixpkgs instance with allowUnfreePredicate, and
+              # Hydra does not build unfree packages, so every user would compile
+              # it. OpenTofu is free, cached, and reads the HCL that e3 renders:
+              # run `tofu` where the docs say `terraform`.
+              opentofu
+              colmena
+
+              # Connectivity backends and the local NAT lab (`e3 sim`)
+              nebula
+              wireguard-tools
+              wireguard-go
+              tinc
+              nftables
+              iproute2
+              conntrack-tools
+              iperf3
+
+              # MPyC itself is not in nixpkgs; ci/install-deps puts it in .venv
+              (python3.withPackages (ps: [ ps.pytest ]))
+            ];
+          };
+        }
+      );
+
+      # `nixfmt-rfc-style` is only a deprecated alias of `nixfmt` in 25.11.
+      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt);
+    };
+}
