@@ -1,0 +1,47 @@
+//! Files compiled into the binary: the bundled scenarios and the MPyC
+//! programs, so `e3` works from any directory and a rendered output never
+//! depends on where e3 was built.
+
+use include_dir::{include_dir, Dir};
+
+static SCENARIOS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../scenarios");
+static PROGRAMS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../programs");
+
+/// Names of the bundled scenarios, sorted.
+pub fn scenario_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = SCENARIOS
+        .files()
+        .filter_map(|f| f.path().to_str()?.strip_suffix(".yaml"))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// The text of a bundled scenario.
+pub fn scenario(name: &str) -> Option<&'static str> {
+    SCENARIOS.get_file(format!("{name}.yaml"))?.contents_utf8()
+}
+
+/// Names of the bundled MPyC programs (`programs/<name>.py`), sorted.
+/// Helper modules (`e3_*.py`, `_*.py`) are not programs.
+pub fn program_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = PROGRAMS
+        .files()
+        .filter_map(|f| f.path().to_str()?.strip_suffix(".py"))
+        .filter(|n| !n.starts_with("e3_") && !n.starts_with('_'))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// Every file of `programs/` that a party needs at run time (programs and
+/// their helper modules, not tests or docs), as (relative path, contents).
+pub fn program_files() -> Vec<(&'static str, &'static [u8])> {
+    let mut files: Vec<_> = PROGRAMS
+        .files()
+        .filter_map(|f| Some((f.path().to_str()?, f.contents())))
+        .filter(|(p, _)| p.ends_with(".py"))
+        .collect();
+    files.sort_by_key(|(p, _)| *p);
+    files
+}

@@ -1,0 +1,328 @@
+//! The `e3` command line.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use e3::bundled;
+use e3::diag::Diagnostics;
+use e3::load::ScenarioRef;
+use e3::plan::{self, Plan, Role};
+use e3::source::Sources;
+
+/// Exit code for invalid scenarios and bad usage.
+const EXIT_INVALID: u8 = 2;
+/// Exit code for a failure of the environment (IO).
+const EXIT_FAILURE: u8 = 1;
+
+const EXAMPLES: &str = "\
+Examples:
+  e3 list                                   bundled scenarios
+  e3 check                                  validate every bundled scenario
+  e3 check my-exp.yaml                      validate a scenario file
+  e3 show nebula-nat                        hosts, roles and addresses of a scenario
+  e3 render tailscale-3region               write out/tailscale-3region/
+  e3 new my-exp --from tailscale-3region    fork a scenario into my-exp.yaml
+  e3 graph nebula-nat --format dot | dot -Tsvg > nebula-nat.svg
+
+NAME is a bundled scenario (see `e3 list`) or a path to a scenario file.";
+
+/// Declarative testbed generator for multiparty-computation experiments.
+///
+/// One scenario file (parties, regions, platforms, NAT types, connectivity
+/// backend, MPyC program) becomes a pinned Nix flake, a Colmena hive,
+/// Terraform, a NixOS VM test and a local NAT lab.
+#[derive(Parser)]
+#[command(name = "e3", version, after_help = EXAMPLES, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the bundled scenarios
+    List,
+    /// Show the plan of a scenario: hosts, roles, addresses
+    Show {
+        /// Bundled scenario name or path to a scenario file
+        name: String,
+        /// Print the plan as JSON (the same as the rendered scenario.json)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate scenarios and report every problem
+    #[command(after_help = "Without arguments, checks every bundled scenario.\nExit status: 0 when valid (warnings allowed), 2 when any scenario has an error.")]
+    Check {
+        /// Bundled scenario names or paths to scenario files
+        names: Vec<String>,
+        /// Print diagnostics as JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a scenario into a directory
+    Render {
+        /// Bundled scenario name or path to a scenario file
+        name: String,
+        /// Output directory [default: out/NAME]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Start a new scenario file from an existing one
+    New {
+        /// Name of the new scenario (also its file name, NAME.yaml)
+        name: String,
+        /// Scenario to start from (bundled name or path)
+        #[arg(long)]
+        from: String,
+        /// Write a standalone copy instead of a fork that `extends` the base
+        #[arg(long)]
+        copy: bool,
+        /// Where to write [default: ./NAME.yaml]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Draw the simulated topology
+    Graph {
+        /// Bundled scenario name or path to a scenario file
+        name: String,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn print_diagnostics(diags: &Diagnostics, sources: &Sources) {
+    let mut err = std::io::stderr().lock();
+    for d in &diags.items {
+        let _ = write!(err, "{}\n", d.render(sources));
+    }
+}
+
+/// Loads and validates, printing diagnostics; the plan when valid.
+fn load_plan(name: &str) -> Result<Plan, ExitCode> {
+    let checked = e3::check(&ScenarioRef::from_arg(name));
+    print_diagnostics(&checked.diagnostics, &checked.sources);
+    match checked.scenario {
+        Some(s) => Ok(plan::plan(&s)),
+        None => {
+            let n = checked.diagnostics.error_count();
+            eprintln!("error: `{name}` is not a valid scenario ({n} error{})", if n == 1 { "" } else { "s" });
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::List => {
+            let mut out = std::io::stdout().lock();
+            for name in bundled::scenario_names() {
+                let checked = e3::check(&ScenarioRef::Bundled(name.to_string()));
+                match checked.scenario {
+                    Some(s) => {
+                        let hosts: usize = s.parties.iter().map(|p| p.host_count()).sum();
+                        let _ = writeln!(out, "{name:<20} {:<10} {hosts:>3} parties  {}", s.backend, s.description);
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name:<20} (invalid: run `e3 check {name}`)");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { name, json } => {
+            let plan = match load_plan(&name) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            if json {
+                print!("{}", plan.to_json());
+            } else {
+                print!("{}", show(&plan));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { names, json } => {
+            let names = if names.is_empty() { bundled::scenario_names().into_iter().map(str::to_string).collect() } else { names };
+            let mut failed = 0;
+            for name in &names {
+                let checked = e3::check(&ScenarioRef::from_arg(name));
+                if json {
+                    for d in &checked.diagnostics.items {
+                        println!("{}", d.to_json(&checked.sources));
+                    }
+                } else {
+                    print_diagnostics(&checked.diagnostics, &checked.sources);
+                }
+                let warnings = checked.diagnostics.warning_count();
+                let w = if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() };
+                match &checked.scenario {
+                    Some(s) => {
+                        let plan = plan::plan(s);
+                        if !json {
+                            println!("ok: {name} ({} hosts{w})", plan.hosts.len());
+                        }
+                    }
+                    None => {
+                        failed += 1;
+                        let n = checked.diagnostics.error_count();
+                        if !json {
+                            eprintln!("error: {name}: {n} error{}{w}", if n == 1 { "" } else { "s" });
+                        }
+                    }
+                }
+            }
+            Ok(if failed > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+        }
+        Command::Render { name, output } => {
+            let plan = match load_plan(&name) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let dir = output.unwrap_or_else(|| Path::new("out").join(&plan.name));
+            let files = e3::render::render(&plan);
+            e3::render::write_atomic(&dir, &files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
+            println!("rendered {} files into {}", files.len(), dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New { name, from, copy, output, force } => new(&name, &from, copy, output, force),
+        Command::Graph { name, format } => {
+            let plan = match load_plan(&name) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            print!("{}", match format {
+                GraphFormat::Mermaid => e3::graph::mermaid(&plan),
+                GraphFormat::Dot => e3::graph::dot(&plan),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "e3", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn show(plan: &Plan) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: {}", plan.name, plan.description);
+    let c = &plan.connectivity;
+    let _ = writeln!(s, "backend {} (relay {}, {}), program {} on port {}", c.backend, c.relay, match c.topology {
+        plan::Topology::Hub => "hub",
+        plan::Topology::Mesh => "mesh",
+    }, plan.program.name, plan.program.port);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{:<20} {:<10} {:<13} {:<7} {:<9} {:<26} {:<15}", "HOST", "ROLE", "PLATFORM", "REGION", "NAT", "UNDERLAY", "OVERLAY");
+    for h in &plan.hosts {
+        let underlay = h.interfaces.iter().map(|i| i.address.to_string()).collect::<Vec<_>>().join(",");
+        let role = match (h.role, h.index) {
+            (Role::Party, Some(i)) => format!("party #{i}"),
+            (r, _) => r.as_str().to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<20} {:<10} {:<13} {:<7} {:<9} {:<26} {:<15}",
+            h.name,
+            role,
+            h.platform.map(|p| p.as_str()).unwrap_or("(sim)"),
+            h.region.as_deref().unwrap_or("-"),
+            h.nat.as_str(),
+            underlay,
+            h.overlay_address.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+        );
+    }
+    if !plan.latency.pairs.is_empty() {
+        let _ = writeln!(s, "\none-way delay ({}):", plan.latency.model);
+        for p in &plan.latency.pairs {
+            let _ = writeln!(s, "  {} <-> {}: {} ms", p.a, p.b, p.one_way_ms);
+        }
+    }
+    s
+}
+
+fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool) -> Result<ExitCode, String> {
+    if !e3::scenario::valid_name(name) {
+        eprintln!("error: invalid scenario name `{name}`\n   = hint: use lower-case letters, digits and `-`, starting with a letter");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let base = ScenarioRef::from_arg(from);
+    let checked = e3::check(&base);
+    if checked.scenario.is_none() {
+        print_diagnostics(&checked.diagnostics, &checked.sources);
+        eprintln!("error: cannot start from `{from}`: it is not a valid scenario");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let path = output.unwrap_or_else(|| PathBuf::from(format!("{name}.yaml")));
+    if path.exists() && !force {
+        eprintln!("error: `{}` already exists\n   = hint: pass `--force` to overwrite it, or `-o` to write elsewhere", path.display());
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let text = if copy {
+        let original = checked.sources.file(0).text.clone();
+        let mut lines: Vec<String> = original.lines().filter(|l| !l.starts_with("name:")).map(str::to_string).collect();
+        lines.insert(0, format!("name: {name}"));
+        lines.join("\n") + "\n"
+    } else {
+        let extends = match &base {
+            ScenarioRef::Bundled(n) => n.clone(),
+            ScenarioRef::File(p) => relative_to(p, path.parent().unwrap_or(Path::new("."))),
+        };
+        format!(
+            "# A fork of `{from}`: every key not set here is inherited from it.\n\
+             # `e3 show {from}` shows what it sets; override any key below\n\
+             # (mappings merge key by key, lists such as `parties` replace).\n\
+             name: {name}\n\
+             extends: {extends}\n\
+             description: Fork of {from}.\n"
+        )
+    };
+    std::fs::write(&path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    // The new file must itself be valid.
+    let again = e3::check(&ScenarioRef::File(path.clone()));
+    print_diagnostics(&again.diagnostics, &again.sources);
+    if again.scenario.is_none() {
+        let _ = std::fs::remove_file(&path);
+        return Err(format!("the new scenario did not validate; nothing was written (please report this)"));
+    }
+    println!("wrote {} (from {from})", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `p` relative to `dir` when both are relative and simple, else absolute.
+fn relative_to(p: &Path, dir: &Path) -> String {
+    let abs = |x: &Path| std::fs::canonicalize(x).unwrap_or_else(|_| x.to_path_buf());
+    let (p, dir) = (abs(p), abs(dir));
+    match p.strip_prefix(&dir) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => p.display().to_string(),
+    }
+}

@@ -1,0 +1,636 @@
+//! The plan: a pure function from a valid [`Scenario`] to every concrete
+//! fact the renderers and the lab need. No IO, no clock, no randomness: the
+//! same scenario always gives the same plan.
+//!
+//! # Address plan (simulations: VM test and `e3 sim`)
+//!
+//! | segment | range | use |
+//! |---|---|---|
+//! | internet | `198.18.0.0/16` (RFC 2544 benchmarking) | `.0.x` control hosts, `.1.0`–`.127.255` public parties, `.128.0`–`.255.255` router WANs |
+//! | public LANs | `198.19.0.0/16`, one `/24` per `firewall` site | parties with public addresses behind a stateful firewall |
+//! | private LANs | `10.128.0.0/9`, one `/24` per NAT site | router `.1`, parties `.2`–`.254` |
+//! | carrier | `100.64.0.0/10`, one `/24` per `cgnat` site | carrier router `.1`, home router `.2` |
+//! | overlay | `10.9.0.0/16` | parties from `10.9.0.1`, control hosts `10.9.255.x` |
+//!
+//! Host numbers never end in `.0` or `.255`.
+//!
+//! # Latency model
+//!
+//! One-way delay between two regions = great-circle distance (haversine,
+//! Earth radius 6371 km) × 1.5 (routes are longer than great circles) ÷
+//! 200 km/ms (light in fibre, about 2/3 c), rounded to 0.1 ms. Hosts in the
+//! same region, or without a region, get no added delay.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::Serialize;
+
+use crate::catalogue::{ports, Backend, Nat, Platform, Region, Relay};
+use crate::diag::{Code, Diagnostic};
+use crate::scenario::{Latency, Scenario};
+
+/// Names of the hosts e3 adds; parties may not use them.
+pub const RESERVED_HOST_NAMES: &[&str] = &["control", "lighthouse", "hub", "bootstrap", "internet"];
+
+/// Version of the `scenario.json` format.
+pub const PLAN_FORMAT: u32 = 1;
+
+const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
+const INTERNET_PREFIX: u8 = 16;
+const INFRA_BLOCK: (u32, u32) = (0, 1); // (first /24, number of /24s) within INTERNET
+const PARTY_BLOCK: (u32, u32) = (1, 127);
+const ROUTER_BLOCK: (u32, u32) = (128, 128);
+const PUBLIC_LANS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
+const PUBLIC_LAN_COUNT: u32 = 256;
+const PRIVATE_LANS: Ipv4Addr = Ipv4Addr::new(10, 128, 0, 0);
+const PRIVATE_LAN_COUNT: u32 = 1 << 15;
+const CARRIER: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 0);
+const CARRIER_COUNT: u32 = 1 << 14;
+const OVERLAY: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 0);
+const OVERLAY_PREFIX: u8 = 16;
+const OVERLAY_PARTY_BLOCKS: u32 = 255;
+/// Hosts per LAN: `.2`–`.254`.
+pub const LAN_HOSTS: usize = 253;
+const USABLE_PER_24: u32 = 254;
+
+/// Route factor and speed of light in fibre of the latency model.
+pub const ROUTE_FACTOR: f64 = 1.5;
+pub const FIBRE_KM_PER_MS: f64 = 200.0;
+const EARTH_RADIUS_KM: f64 = 6371.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format: u32,
+    pub name: String,
+    pub description: String,
+    pub connectivity: Connectivity,
+    pub program: ProgramPlan,
+    pub hosts: Vec<Host>,
+    pub sites: Vec<Site>,
+    pub segments: Vec<Segment>,
+    pub platforms: Vec<crate::catalogue::PlatformFacts>,
+    pub latency: LatencyPlan,
+    pub loss_percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Connectivity {
+    pub backend: Backend,
+    pub relay: Relay,
+    /// Overlay network the backend assigns from; `None` when the backend
+    /// assigns addresses itself (Tailscale, Headscale) or has no overlay.
+    pub overlay_network: Option<String>,
+    /// UDP/TCP port of the overlay daemon, if it has one.
+    pub port: Option<u16>,
+    /// Hosts that relay traffic when a direct path fails.
+    pub relays: Vec<String>,
+    /// Host that coordinates the overlay (control server, lighthouse, hub,
+    /// bootstrap node), if the backend has one.
+    pub coordinator: Option<String>,
+    /// `hub` or `mesh` for WireGuard; `mesh` for the others.
+    pub topology: Topology,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    Mesh,
+    Hub,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramPlan {
+    pub name: String,
+    /// A program given as a path (relative to the scenario file).
+    pub path: Option<String>,
+    pub args: Vec<String>,
+    pub port: u16,
+    /// The ordered MPyC party list: `-P host:port` for index i is entry i.
+    pub parties: Vec<MpcEndpoint>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MpcEndpoint {
+    pub index: usize,
+    pub host: String,
+    /// Address other parties use in simulations: the overlay address, the
+    /// MagicDNS name for Tailscale/Headscale, or the public underlay
+    /// address for `direct`.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Party,
+    /// A home (or 1:1, or firewall) router in front of a site.
+    Router,
+    /// The carrier-grade NAT in front of a `cgnat` site's home router.
+    Carrier,
+    /// Headscale (and, for `tailscale` simulations, Tailscale's stand-in).
+    Control,
+    /// Nebula lighthouse, also its relay.
+    Lighthouse,
+    /// WireGuard hub.
+    Hub,
+    /// tinc node with a public address every party connects to.
+    Bootstrap,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Party => "party",
+            Role::Router => "router",
+            Role::Carrier => "carrier",
+            Role::Control => "control",
+            Role::Lighthouse => "lighthouse",
+            Role::Hub => "hub",
+            Role::Bootstrap => "bootstrap",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub role: Role,
+    /// MPyC index, for parties.
+    pub index: Option<usize>,
+    /// The scenario entry a party host came from.
+    pub party: Option<String>,
+    /// Deployed to a real machine (parties and control hosts). Routers and
+    /// the `tailscale` backend's local control server exist only in
+    /// simulations.
+    pub deploy: bool,
+    pub platform: Option<Platform>,
+    pub system: Option<&'static str>,
+    pub provider: Option<&'static str>,
+    pub region: Option<String>,
+    pub size: Option<String>,
+    /// Where Colmena reaches a non-cloud host.
+    pub address: Option<IpAddr>,
+    pub nat: Nat,
+    pub site: Option<String>,
+    pub interfaces: Vec<Interface>,
+    /// Address on the internet segment others use to reach this host in a
+    /// simulation: its own, or its NAT's public address.
+    pub public_address: Option<Ipv4Addr>,
+    pub overlay_address: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Interface {
+    pub segment: String,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    /// Default gateway through this interface.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    pub name: String,
+    pub nat: Nat,
+    pub router: String,
+    /// For `cgnat`: the carrier router between the home router and the internet.
+    pub carrier: Option<String>,
+    pub lan: String,
+    /// The site's public address on the internet segment.
+    pub public_address: Ipv4Addr,
+    pub hosts: Vec<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Segment {
+    pub name: String,
+    pub cidr: String,
+    pub kind: SegmentKind,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SegmentKind {
+    Internet,
+    Lan,
+    Carrier,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyPlan {
+    pub model: &'static str,
+    /// One-way delays in milliseconds. For `regions`, `a` and `b` are region
+    /// slugs; for `explicit`, party names (applying to all their hosts).
+    pub pairs: Vec<DelayPair>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DelayPair {
+    pub a: String,
+    pub b: String,
+    pub one_way_ms: f64,
+}
+
+impl Plan {
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    pub fn parties(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.iter().filter(|h| h.role == Role::Party)
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a plan always serialises");
+        s.push('\n');
+        s
+    }
+}
+
+/// The n-th usable address (last octet 1–254) of a run of /24s.
+fn nth_host(base: Ipv4Addr, first_24: u32, n: u32) -> Ipv4Addr {
+    let block = first_24 + n / USABLE_PER_24;
+    let host = n % USABLE_PER_24 + 1;
+    Ipv4Addr::from(u32::from(base) + block * 256 + host)
+}
+
+fn subnet_24(base: Ipv4Addr, i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(base) + i * 256)
+}
+
+fn offset(net: Ipv4Addr, host: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net) + host)
+}
+
+/// Great-circle one-way delay between two regions, in ms (see module docs).
+pub fn one_way_delay_ms(a: &Region, b: &Region) -> f64 {
+    let (la, lb) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = lb - la;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la.cos() * lb.cos() * (dlon / 2.0).sin().powi(2);
+    let km = 2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin();
+    (km * ROUTE_FACTOR / FIBRE_KM_PER_MS * 10.0).round() / 10.0
+}
+
+/// One NAT site, derived from the parties: named by `site:` or, without
+/// one, by the host itself.
+struct SiteDraft {
+    name: String,
+    nat: Nat,
+    hosts: Vec<String>,
+    region: Option<String>,
+    first: crate::source::Location,
+}
+
+fn site_drafts(scenario: &Scenario) -> Vec<SiteDraft> {
+    let mut sites: Vec<SiteDraft> = Vec::new();
+    for p in &scenario.parties {
+        if p.nat == Nat::None {
+            continue;
+        }
+        for host in p.host_names() {
+            let name = p.site.clone().unwrap_or_else(|| host.clone());
+            match sites.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.hosts.push(host),
+                None => sites.push(SiteDraft { name, nat: p.nat, hosts: vec![host], region: p.region.map(|r| r.slug.to_string()), first: p.loc }),
+            }
+        }
+    }
+    sites
+}
+
+/// Checks that the scenario fits the address plan. Called by validation, so
+/// that [`plan`] cannot fail.
+pub fn check_capacity(scenario: &Scenario) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let sites = site_drafts(scenario);
+    let at = scenario.locations.parties.unwrap_or_else(|| scenario.parties[0].loc);
+    for s in &sites {
+        if s.hosts.len() > LAN_HOSTS {
+            out.push(
+                Diagnostic::new(Code::AddressPlanOverflow, s.first, format!("site `{}` holds {} hosts, but a site LAN (a /24) fits {LAN_HOSTS}", s.name, s.hosts.len()))
+                    .hint("split the parties over several sites"),
+            );
+        }
+    }
+    let count = |nat: &[Nat]| sites.iter().filter(|s| nat.contains(&s.nat)).count() as u32;
+    let checks = [
+        (count(&[Nat::Firewall]), PUBLIC_LAN_COUNT, "`firewall` sites"),
+        (count(&[Nat::Easy, Nat::EasyAf, Nat::Hard, Nat::OneToOne, Nat::Cgnat]), PRIVATE_LAN_COUNT, "NAT sites"),
+        (count(&[Nat::Cgnat]), CARRIER_COUNT, "`cgnat` sites"),
+        (sites.len() as u32, ROUTER_BLOCK.1 * USABLE_PER_24, "sites with a router"),
+    ];
+    for (have, max, what) in checks {
+        if have > max {
+            out.push(Diagnostic::new(Code::AddressPlanOverflow, at, format!("{have} {what}, but the simulation address plan fits {max}")).hint("use fewer sites, or share sites between parties with `site:`"));
+        }
+    }
+    let public: u32 = scenario.parties.iter().filter(|p| p.nat == Nat::None).map(|p| p.host_count() as u32).sum();
+    if public > PARTY_BLOCK.1 * USABLE_PER_24 {
+        out.push(Diagnostic::new(Code::AddressPlanOverflow, at, format!("{public} public parties, but the internet segment fits {}", PARTY_BLOCK.1 * USABLE_PER_24)).hint("use fewer parties"));
+    }
+    let total: u32 = scenario.parties.iter().map(|p| p.host_count() as u32).sum();
+    if total > OVERLAY_PARTY_BLOCKS * USABLE_PER_24 {
+        out.push(Diagnostic::new(Code::AddressPlanOverflow, at, format!("{total} parties, but the overlay network fits {}", OVERLAY_PARTY_BLOCKS * USABLE_PER_24)).hint("use fewer parties"));
+    }
+    out
+}
+
+/// Builds the plan. The scenario must be valid (see [`crate::scenario::validate`]).
+pub fn plan(scenario: &Scenario) -> Plan {
+    let backend = scenario.backend;
+    let natted = scenario.parties.iter().any(|p| p.nat.filters_inbound());
+    let topology = match (backend, scenario.relay) {
+        (Backend::Wireguard, Relay::Always) => Topology::Hub,
+        (Backend::Wireguard, Relay::Auto) if natted => Topology::Hub,
+        _ => Topology::Mesh,
+    };
+    let uses_overlay_range = matches!(backend, Backend::Nebula | Backend::Wireguard | Backend::Tinc);
+
+    // Party hosts, in scenario order: their MPyC index is their position.
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut public_parties = 0u32;
+    for p in &scenario.parties {
+        for name in p.host_names() {
+            let index = hosts.len();
+            let mut h = Host {
+                name: name.clone(),
+                role: Role::Party,
+                index: Some(index),
+                party: Some(p.name.clone()),
+                deploy: true,
+                platform: Some(p.platform),
+                system: Some(p.platform.facts().system),
+                provider: p.platform.facts().provider,
+                region: p.region.map(|r| r.slug.to_string()),
+                size: if p.platform.is_cloud() { p.size.clone().or(p.platform.facts().default_size.map(str::to_string)) } else { None },
+                address: p.address,
+                nat: p.nat,
+                site: None,
+                interfaces: Vec::new(),
+                public_address: None,
+                overlay_address: uses_overlay_range.then(|| nth_host(OVERLAY, 0, index as u32)),
+            };
+            if p.nat == Nat::None {
+                let a = nth_host(INTERNET, PARTY_BLOCK.0, public_parties);
+                public_parties += 1;
+                h.interfaces.push(Interface { segment: "internet".into(), address: a, prefix: INTERNET_PREFIX, gateway: None });
+                h.public_address = Some(a);
+            } else {
+                h.site = Some(p.site.clone().unwrap_or_else(|| name.clone()));
+            }
+            hosts.push(h);
+        }
+    }
+
+    // Control hosts, placed in the region closest to all parties.
+    let coordinator = match backend {
+        Backend::Tailscale | Backend::Headscale => Some(("control", Role::Control)),
+        Backend::Nebula => Some(("lighthouse", Role::Lighthouse)),
+        Backend::Wireguard if topology == Topology::Hub => Some(("hub", Role::Hub)),
+        Backend::Tinc => Some(("bootstrap", Role::Bootstrap)),
+        _ => None,
+    };
+    if let Some((name, role)) = coordinator {
+        let (platform, region) = place_infrastructure(scenario);
+        let facts = platform.facts();
+        let a = nth_host(INTERNET, INFRA_BLOCK.0, 0);
+        hosts.push(Host {
+            name: name.to_string(),
+            role,
+            index: None,
+            party: None,
+            // Tailscale's control plane is Tailscale's service; the local
+            // Headscale stands in for it in simulations only.
+            deploy: backend != Backend::Tailscale,
+            platform: Some(platform),
+            system: Some(facts.system),
+            provider: facts.provider,
+            region: Some(region.to_string()),
+            size: facts.default_size.map(str::to_string),
+            address: None,
+            nat: Nat::None,
+            site: None,
+            interfaces: vec![Interface { segment: "internet".into(), address: a, prefix: INTERNET_PREFIX, gateway: None }],
+            public_address: Some(a),
+            overlay_address: uses_overlay_range.then(|| nth_host(OVERLAY, 255, 0)),
+        });
+    }
+
+    // Sites and their routers.
+    let mut sites = Vec::new();
+    let mut segments = vec![Segment { name: "internet".into(), cidr: format!("{INTERNET}/{INTERNET_PREFIX}"), kind: SegmentKind::Internet }];
+    let (mut public_lans, mut private_lans, mut carriers) = (0u32, 0u32, 0u32);
+    for (i, draft) in site_drafts(scenario).into_iter().enumerate() {
+        let wan = nth_host(INTERNET, ROUTER_BLOCK.0, i as u32);
+        let lan_net = if draft.nat == Nat::Firewall {
+            public_lans += 1;
+            subnet_24(PUBLIC_LANS, public_lans - 1)
+        } else {
+            private_lans += 1;
+            subnet_24(PRIVATE_LANS, private_lans - 1)
+        };
+        let lan_name = format!("lan-{}", draft.name);
+        segments.push(Segment { name: lan_name.clone(), cidr: format!("{lan_net}/24"), kind: SegmentKind::Lan });
+        let router_lan = offset(lan_net, 1);
+        let router = format!("{}-router", draft.name);
+        let mut carrier = None;
+        let mut router_ifaces = Vec::new();
+        if draft.nat == Nat::Cgnat {
+            carriers += 1;
+            let net = subnet_24(CARRIER, carriers - 1);
+            let seg = format!("carrier-{}", draft.name);
+            segments.push(Segment { name: seg.clone(), cidr: format!("{net}/24"), kind: SegmentKind::Carrier });
+            let carrier_name = format!("{}-carrier", draft.name);
+            router_ifaces.push(Interface { segment: seg.clone(), address: offset(net, 2), prefix: 24, gateway: Some(offset(net, 1)) });
+            hosts.push(router_host(&carrier_name, Role::Carrier, &draft, vec![
+                Interface { segment: "internet".into(), address: wan, prefix: INTERNET_PREFIX, gateway: None },
+                Interface { segment: seg, address: offset(net, 1), prefix: 24, gateway: None },
+            ], wan));
+            carrier = Some(carrier_name);
+        } else {
+            router_ifaces.push(Interface { segment: "internet".into(), address: wan, prefix: INTERNET_PREFIX, gateway: None });
+        }
+        router_ifaces.push(Interface { segment: lan_name.clone(), address: router_lan, prefix: 24, gateway: None });
+        hosts.push(router_host(&router, Role::Router, &draft, router_ifaces, wan));
+        for (j, host) in draft.hosts.iter().enumerate() {
+            let h = hosts.iter_mut().find(|h| &h.name == host).expect("site hosts are parties");
+            let a = offset(lan_net, j as u32 + 2);
+            h.interfaces.push(Interface { segment: lan_name.clone(), address: a, prefix: 24, gateway: Some(router_lan) });
+            h.public_address = Some(if draft.nat == Nat::Firewall { a } else { wan });
+        }
+        sites.push(Site {
+            name: draft.name.clone(),
+            nat: draft.nat,
+            router,
+            carrier,
+            lan: format!("{lan_net}/24"),
+            public_address: wan,
+            hosts: draft.hosts,
+            region: draft.region,
+        });
+    }
+
+    let overlay_port = match backend {
+        Backend::Nebula => Some(ports::NEBULA),
+        Backend::Wireguard => Some(ports::WIREGUARD),
+        Backend::Tinc => Some(ports::TINC),
+        Backend::Tailscale | Backend::Headscale => Some(ports::TAILSCALE),
+        Backend::Direct => None,
+    };
+    let relays = match (backend, scenario.relay, coordinator) {
+        (_, Relay::Never, _) | (Backend::Direct, _, _) => Vec::new(),
+        (_, _, Some((name, _))) => vec![name.to_string()],
+        _ => Vec::new(),
+    };
+    let endpoints = hosts
+        .iter()
+        .filter(|h| h.role == Role::Party)
+        .map(|h| MpcEndpoint {
+            index: h.index.unwrap_or_default(),
+            host: h.name.clone(),
+            address: match (backend, h.overlay_address, h.public_address) {
+                (Backend::Tailscale | Backend::Headscale, _, _) => h.name.clone(),
+                (_, Some(o), _) => o.to_string(),
+                (_, None, Some(p)) => p.to_string(),
+                _ => h.name.clone(),
+            },
+        })
+        .collect();
+
+    let mut platforms: Vec<Platform> = hosts.iter().filter(|h| h.deploy).filter_map(|h| h.platform).collect();
+    platforms.sort();
+    platforms.dedup();
+
+    Plan {
+        format: PLAN_FORMAT,
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        connectivity: Connectivity {
+            backend,
+            relay: scenario.relay,
+            overlay_network: uses_overlay_range.then(|| format!("{OVERLAY}/{OVERLAY_PREFIX}")),
+            port: overlay_port,
+            relays,
+            coordinator: coordinator.map(|(n, _)| n.to_string()),
+            topology,
+        },
+        program: ProgramPlan {
+            name: scenario.program.name.clone(),
+            path: scenario.program.path.as_ref().map(|p| p.display().to_string()),
+            args: scenario.program.args.clone(),
+            port: ports::MPYC,
+            parties: endpoints,
+        },
+        hosts,
+        sites,
+        segments,
+        platforms: platforms.into_iter().map(Platform::facts).collect(),
+        latency: latency_plan(scenario),
+        loss_percent: scenario.simulation.loss_percent,
+    }
+}
+
+fn router_host(name: &str, role: Role, site: &SiteDraft, interfaces: Vec<Interface>, wan: Ipv4Addr) -> Host {
+    Host {
+        name: name.to_string(),
+        role,
+        index: None,
+        party: None,
+        deploy: false,
+        platform: None,
+        system: None,
+        provider: None,
+        region: site.region.clone(),
+        size: None,
+        address: None,
+        nat: site.nat,
+        site: Some(site.name.clone()),
+        interfaces,
+        public_address: Some(wan),
+        overlay_address: None,
+    }
+}
+
+/// Where control hosts go: the cloud region (among the parties' regions)
+/// with the least total delay to all parties; ties go to the earlier party.
+/// Without a cloud party, the DigitalOcean region closest to the parties
+/// that have a location, or the first DigitalOcean region.
+fn place_infrastructure(scenario: &Scenario) -> (Platform, &'static str) {
+    let located: Vec<&Region> = scenario.parties.iter().filter_map(|p| p.region).collect();
+    let cost = |r: &Region| located.iter().map(|o| one_way_delay_ms(r, o)).sum::<f64>();
+    let mut best: Option<(f64, Platform, &'static Region)> = None;
+    let candidates: Vec<(Platform, &'static Region)> = {
+        let cloud: Vec<_> = scenario.parties.iter().filter(|p| p.platform.is_cloud()).filter_map(|p| p.region.map(|r| (p.platform, r))).collect();
+        if cloud.is_empty() {
+            Platform::DigitalOcean.regions().iter().map(|r| (Platform::DigitalOcean, r)).collect()
+        } else {
+            cloud
+        }
+    };
+    for (platform, region) in candidates {
+        let c = cost(region);
+        if best.is_none_or(|(b, _, _)| c < b - 1e-9) {
+            best = Some((c, platform, region));
+        }
+    }
+    let (_, platform, region) = best.expect("at least one candidate region");
+    (platform, region.slug)
+}
+
+fn latency_plan(scenario: &Scenario) -> LatencyPlan {
+    match &scenario.simulation.latency {
+        Latency::None => LatencyPlan { model: "none", pairs: Vec::new() },
+        Latency::Explicit(pairs) => LatencyPlan {
+            model: "explicit",
+            pairs: pairs.iter().map(|p| DelayPair { a: p.between[0].clone(), b: p.between[1].clone(), one_way_ms: p.one_way_ms }).collect(),
+        },
+        Latency::Regions => {
+            let mut regions: BTreeMap<&str, &Region> = BTreeMap::new();
+            for p in &scenario.parties {
+                if let Some(r) = p.region {
+                    regions.insert(r.slug, r);
+                }
+            }
+            let (platform, slug) = place_infrastructure(scenario);
+            if let Some(r) = platform.regions().iter().find(|r| r.slug == slug) {
+                regions.insert(r.slug, r);
+            }
+            let list: Vec<&Region> = regions.into_values().collect();
+            let mut pairs = Vec::new();
+            for (i, a) in list.iter().enumerate() {
+                for b in &list[i + 1..] {
+                    pairs.push(DelayPair { a: a.slug.to_string(), b: b.slug.to_string(), one_way_ms: one_way_delay_ms(a, b) });
+                }
+            }
+            LatencyPlan { model: "regions", pairs }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::DIGITALOCEAN_REGIONS;
+
+    #[test]
+    fn host_numbering_skips_network_and_broadcast() {
+        assert_eq!(nth_host(OVERLAY, 0, 0), Ipv4Addr::new(10, 9, 0, 1));
+        assert_eq!(nth_host(OVERLAY, 0, 253), Ipv4Addr::new(10, 9, 0, 254));
+        assert_eq!(nth_host(OVERLAY, 0, 254), Ipv4Addr::new(10, 9, 1, 1));
+        assert_eq!(nth_host(INTERNET, ROUTER_BLOCK.0, 0), Ipv4Addr::new(198, 18, 128, 1));
+    }
+
+    #[test]
+    fn latency_model() {
+        let ams = DIGITALOCEAN_REGIONS.iter().find(|r| r.slug == "ams3").unwrap();
+        let nyc = DIGITALOCEAN_REGIONS.iter().find(|r| r.slug == "nyc3").unwrap();
+        // ~5860 km great circle -> 5860 * 1.5 / 200 = 43.9 ms
+        let d = one_way_delay_ms(ams, nyc);
+        assert!((43.0..45.0).contains(&d), "{d}");
+        assert_eq!(one_way_delay_ms(ams, ams), 0.0);
+        assert_eq!(one_way_delay_ms(ams, nyc), one_way_delay_ms(nyc, ams));
+    }
+}

@@ -1,0 +1,888 @@
+//! The validated scenario: typed, defaults applied, every problem reported.
+//!
+//! [`validate`] walks the YAML tree once, collecting every diagnostic rather
+//! than stopping at the first, and returns a [`Scenario`] only when there is
+//! no error. Everything downstream (plan, render, sim) may assume validity.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::bundled;
+use crate::catalogue::{find_region, Backend, Nat, Platform, Region, Relay};
+use crate::diag::{did_you_mean, one_of, Code, Diagnostic, Diagnostics};
+use crate::load::Loaded;
+use crate::source::{Location, Sources};
+use crate::yaml::{Node, NodeKind};
+
+/// Most hosts one party entry may expand to.
+pub const MAX_COUNT: i64 = 1000;
+/// Longest host name (a DNS label).
+pub const MAX_HOST_NAME: usize = 63;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub backend: Backend,
+    pub relay: Relay,
+    pub program: Program,
+    pub parties: Vec<Party>,
+    pub simulation: Simulation,
+    #[serde(skip)]
+    pub locations: ScenarioLocations,
+}
+
+/// Where things were defined, for diagnostics of later stages.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioLocations {
+    pub backend: Option<Location>,
+    pub parties: Option<Location>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Program {
+    /// Program name: a bundled program, or the file stem of a path.
+    pub name: String,
+    /// For a program given as a path: the file, resolved against the
+    /// scenario file's directory.
+    pub path: Option<PathBuf>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Party {
+    pub name: String,
+    pub platform: Platform,
+    /// Cloud region, or a location hint for non-cloud platforms.
+    pub region: Option<&'static Region>,
+    pub size: Option<String>,
+    pub nat: Nat,
+    /// NAT site: parties with the same site share a LAN and a router.
+    pub site: Option<String>,
+    pub address: Option<IpAddr>,
+    /// `None`: one host named like the party; `Some(n)`: `name-0`..`name-(n-1)`.
+    pub count: Option<u32>,
+    #[serde(skip)]
+    pub loc: Location,
+}
+
+impl Party {
+    /// Host names this entry expands to.
+    pub fn host_names(&self) -> Vec<String> {
+        match self.count {
+            None => vec![self.name.clone()],
+            Some(n) => (0..n).map(|i| format!("{}-{i}", self.name)).collect(),
+        }
+    }
+
+    pub fn host_count(&self) -> usize {
+        self.count.unwrap_or(1) as usize
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Simulation {
+    pub latency: Latency,
+    /// Packet loss applied on every router's WAN side, in percent.
+    pub loss_percent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "mode", content = "pairs")]
+pub enum Latency {
+    /// From region coordinates (see `plan::one_way_delay_ms`).
+    Regions,
+    None,
+    /// One-way delays between named parties, in milliseconds.
+    Explicit(Vec<LatencyPair>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyPair {
+    pub between: [String; 2],
+    pub one_way_ms: f64,
+}
+
+const TOP_KEYS: &[&str] = &["name", "description", "extends", "connectivity", "program", "defaults", "parties", "simulation"];
+const CONNECTIVITY_KEYS: &[&str] = &["backend", "relay"];
+const PROGRAM_KEYS: &[&str] = &["name", "args"];
+const PARTY_KEYS: &[&str] = &["name", "region", "platform", "size", "nat", "site", "address", "count"];
+const DEFAULT_KEYS: &[&str] = &["region", "platform", "size", "nat"];
+const SIMULATION_KEYS: &[&str] = &["latency", "loss"];
+const LATENCY_PAIR_KEYS: &[&str] = &["between", "delay"];
+
+/// Validates a loaded scenario. Returns the scenario (when there is no
+/// error) and every diagnostic, warnings included, in source order.
+pub fn validate(loaded: &Loaded) -> (Option<Scenario>, Diagnostics) {
+    let mut v = Validator { diags: Diagnostics::default(), sources: &loaded.sources };
+    let scenario = v.scenario(&loaded.root, &loaded.stem);
+    let mut diags = v.diags;
+    diags.sort();
+    if diags.has_errors() {
+        (None, diags)
+    } else {
+        (scenario, diags)
+    }
+}
+
+struct Validator<'a> {
+    diags: Diagnostics,
+    sources: &'a Sources,
+}
+
+/// Defaults for parties, each remembering where it was set.
+#[derive(Default)]
+struct Defaults<'n> {
+    region: Option<&'n Node>,
+    platform: Option<&'n Node>,
+    size: Option<&'n Node>,
+    nat: Option<&'n Node>,
+}
+
+impl<'a> Validator<'a> {
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
+        self.err(
+            Diagnostic::new(Code::WrongType, node.loc, format!("`{field}` must be {expected}, found {}", node.describe()))
+                .label(format!("expected {expected}")),
+        );
+    }
+
+    /// The entries of a mapping node, reporting unknown keys.
+    fn map<'n>(&mut self, node: &'n Node, field: &str, allowed: &[&str]) -> Option<&'n [(Node, Node)]> {
+        let Some(entries) = node.as_map() else {
+            self.wrong_type(node, field, "a mapping");
+            return None;
+        };
+        for (key, _) in entries {
+            let k = key.as_scalar().unwrap_or_default();
+            if !allowed.contains(&k) {
+                let what = if field.is_empty() { "the scenario".to_string() } else { format!("`{field}`") };
+                let d = Diagnostic::new(Code::UnknownKey, key.loc, format!("unknown key `{k}` in {what}"))
+                    .label("unknown key")
+                    .hint(did_you_mean(k, allowed.iter().copied()).unwrap_or_else(|| one_of(allowed.iter().copied())));
+                self.err(d);
+            }
+        }
+        Some(entries)
+    }
+
+    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Scalar { value, .. } => Some(value.clone()),
+            _ => {
+                self.wrong_type(node, field, "a string");
+                None
+            }
+        }
+    }
+
+    fn keyword<T: Copy>(
+        &mut self,
+        node: &Node,
+        field: &str,
+        code: Code,
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        names: impl Iterator<Item = &'static str>,
+    ) -> Option<T> {
+        let s = self.string(node, field)?;
+        match parse(&s) {
+            Some(v) => Some(v),
+            None => {
+                let names: Vec<&str> = names.collect();
+                let hint = did_you_mean(&s, names.iter().copied()).unwrap_or_else(|| one_of(names.iter().copied()));
+                self.err(Diagnostic::new(code, node.loc, format!("unknown {what} `{s}`")).label(format!("not a {what}")).hint(hint));
+                None
+            }
+        }
+    }
+
+    fn scenario(&mut self, root: &Node, stem: &str) -> Option<Scenario> {
+        let top = self.map(root, "", TOP_KEYS)?;
+        let get = |k: &str| top.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+
+        let name = match get("name") {
+            Some(n) => self.string(n, "name").inspect(|s| {
+                if !valid_name(s) {
+                    let d = Diagnostic::new(Code::InvalidValue, n.loc, format!("invalid scenario name `{s}`"))
+                        .hint("use lower-case letters, digits and `-`, starting with a letter (it names directories and flake outputs)");
+                    self.err(d);
+                }
+            }),
+            None => Some(stem.to_string()),
+        };
+        let description = get("description").and_then(|d| self.string(d, "description")).unwrap_or_default();
+
+        let (backend, relay, backend_loc, relay_node) = self.connectivity(get("connectivity"), root);
+        let program = self.program(get("program"), root);
+        let defaults = self.defaults(get("defaults"));
+        let parties = self.parties(get("parties"), root, &defaults);
+        let simulation = self.simulation(get("simulation"), parties.as_deref().unwrap_or(&[]));
+
+        let parties = parties?;
+        let (backend, relay) = (backend?, relay?);
+        self.warnings(backend, relay, backend_loc, relay_node, &parties);
+        if self.diags.has_errors() {
+            return None;
+        }
+        let scenario = Scenario {
+            name: name?,
+            description,
+            backend,
+            relay,
+            program: program?,
+            parties,
+            simulation: simulation?,
+            locations: ScenarioLocations { backend: backend_loc, parties: get("parties").map(|p| p.loc) },
+        };
+        for d in crate::plan::check_capacity(&scenario) {
+            self.err(d);
+        }
+        Some(scenario)
+    }
+
+    fn connectivity<'n>(&mut self, node: Option<&'n Node>, root: &Node) -> (Option<Backend>, Option<Relay>, Option<Location>, Option<&'n Node>) {
+        let Some(node) = node else {
+            self.err(
+                Diagnostic::new(Code::MissingField, root.loc, "missing `connectivity`")
+                    .hint(format!("add `connectivity: {{ backend: nebula }}`; backends: {}", Backend::names().collect::<Vec<_>>().join(", "))),
+            );
+            return (None, None, None, None);
+        };
+        let Some(entries) = self.map(node, "connectivity", CONNECTIVITY_KEYS) else { return (None, None, None, None) };
+        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let backend = match get("backend") {
+            Some(b) => self.keyword(b, "connectivity.backend", Code::UnknownBackend, "backend", Backend::parse, Backend::names()),
+            None => {
+                self.err(Diagnostic::new(Code::MissingField, node.loc, "missing `connectivity.backend`").hint(one_of(Backend::names())));
+                None
+            }
+        };
+        let relay = match get("relay") {
+            Some(r) => self.keyword(r, "connectivity.relay", Code::UnknownRelay, "relay mode", Relay::parse, Relay::names()),
+            None => Some(Relay::Auto),
+        };
+        (backend, relay, get("backend").map(|b| b.loc), get("relay"))
+    }
+
+    fn program(&mut self, node: Option<&Node>, root: &Node) -> Option<Program> {
+        let Some(node) = node else {
+            self.err(
+                Diagnostic::new(Code::MissingField, root.loc, "missing `program`")
+                    .hint(format!("add `program: {{ name: secure-sum }}`; bundled programs: {}", bundled::program_names().join(", "))),
+            );
+            return None;
+        };
+        let entries = self.map(node, "program", PROGRAM_KEYS)?;
+        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let args = match get("args") {
+            None => Some(Vec::new()),
+            Some(a) if a.is_null() => Some(Vec::new()),
+            Some(a) => match a.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .map(|i| match i.as_scalar() {
+                        Some(s) => Some(s.to_string()),
+                        None => {
+                            self.wrong_type(i, "program.args[]", "a string");
+                            None
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect(),
+                None => {
+                    self.wrong_type(a, "program.args", "a list of strings");
+                    None
+                }
+            },
+        };
+        let Some(name_node) = get("name") else {
+            self.err(Diagnostic::new(Code::MissingField, node.loc, "missing `program.name`").hint(one_of(bundled::program_names())));
+            return None;
+        };
+        let name = self.string(name_node, "program.name")?;
+        let programs = bundled::program_names();
+        let is_path = name.contains('/') || name.ends_with(".py");
+        let program = if is_path {
+            let dir = self.sources.dir_of(name_node.loc.file).map(|d| d.to_path_buf()).unwrap_or_default();
+            let path = dir.join(&name);
+            if !path.is_file() {
+                self.err(
+                    Diagnostic::new(Code::UnknownProgram, name_node.loc, format!("program file `{}` does not exist", path.display()))
+                        .hint("a program path is relative to the scenario file"),
+                );
+                return None;
+            }
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            Program { name: stem, path: Some(path), args: Vec::new() }
+        } else if programs.contains(&name.as_str()) {
+            Program { name, path: None, args: Vec::new() }
+        } else {
+            let hint = did_you_mean(&name, programs.iter().copied()).unwrap_or_else(|| one_of(programs.iter().copied()));
+            self.err(Diagnostic::new(Code::UnknownProgram, name_node.loc, format!("unknown program `{name}`")).label("not a bundled program").hint(hint));
+            return None;
+        };
+        Some(Program { args: args?, ..program })
+    }
+
+    fn defaults<'n>(&mut self, node: Option<&'n Node>) -> Defaults<'n> {
+        let Some(node) = node else { return Defaults::default() };
+        let Some(entries) = self.map(node, "defaults", DEFAULT_KEYS) else { return Defaults::default() };
+        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        Defaults { region: get("region"), platform: get("platform"), size: get("size"), nat: get("nat") }
+    }
+
+    fn parties(&mut self, node: Option<&Node>, root: &Node, defaults: &Defaults) -> Option<Vec<Party>> {
+        let Some(node) = node else {
+            self.err(Diagnostic::new(Code::MissingField, root.loc, "missing `parties`").hint("add a list of at least two parties, e.g. `- { name: ams, region: ams3 }`"));
+            return None;
+        };
+        let Some(items) = node.as_seq() else {
+            self.wrong_type(node, "parties", "a list");
+            return None;
+        };
+        // Defaults are checked once, where they are written.
+        let default_platform = defaults.platform.and_then(|p| self.platform(p));
+        let default_nat = defaults.nat.and_then(|n| self.nat(n));
+        let default_size = defaults.size.and_then(|s| self.string(s, "defaults.size"));
+        if let Some(r) = defaults.region {
+            if let Some(p) = default_platform.or(Some(Platform::DigitalOcean)) {
+                self.region(r, p);
+            }
+        }
+
+        let mut parties = Vec::new();
+        let mut ok = true;
+        let mut names: BTreeMap<String, Location> = BTreeMap::new();
+        for item in items {
+            match self.party(item, defaults, default_platform, default_nat, &default_size) {
+                Some(p) => {
+                    if let Some(first) = names.get(&p.name) {
+                        self.err(
+                            Diagnostic::new(Code::DuplicateParty, p.loc, format!("duplicate party name `{}`", p.name))
+                                .label("defined again here")
+                                .hint("party names become host names and must be unique")
+                                .note(format!("party `{}` first defined here", p.name), Some(*first)),
+                        );
+                        ok = false;
+                    } else {
+                        names.insert(p.name.clone(), p.loc);
+                    }
+                    parties.push(p);
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let total: usize = parties.iter().map(Party::host_count).sum();
+        if total < 2 {
+            self.err(
+                Diagnostic::new(Code::TooFewParties, node.loc, format!("a computation needs at least two parties, found {total}"))
+                    .hint("add a party, or give one a `count:` of 2 or more"),
+            );
+            return None;
+        }
+        self.sites(&parties);
+        self.host_names(&parties);
+        Some(parties)
+    }
+
+    fn platform(&mut self, node: &Node) -> Option<Platform> {
+        self.keyword(node, "platform", Code::UnknownPlatform, "platform", Platform::parse, Platform::names())
+    }
+
+    fn nat(&mut self, node: &Node) -> Option<Nat> {
+        self.keyword(node, "nat", Code::UnknownNat, "NAT type", Nat::parse, Nat::names())
+    }
+
+    /// Checks a region for a platform; non-cloud platforms accept any region
+    /// of the catalogue as a location hint.
+    fn region(&mut self, node: &Node, platform: Platform) -> Option<&'static Region> {
+        let slug = self.string(node, "region")?;
+        let offered = platform.regions();
+        if let Some(r) = offered.iter().find(|r| r.slug == slug) {
+            return Some(r);
+        }
+        if !platform.is_cloud() {
+            if let Some((_, r)) = find_region(&slug) {
+                return Some(r);
+            }
+        }
+        let slugs = || {
+            if platform.is_cloud() {
+                offered.iter().map(|r| r.slug).collect::<Vec<_>>()
+            } else {
+                crate::catalogue::all_regions().map(|(_, r)| r.slug).collect()
+            }
+        };
+        let d = match find_region(&slug) {
+            Some((other, r)) if platform.is_cloud() => Diagnostic::new(
+                Code::RegionNotOffered,
+                node.loc,
+                format!("region `{slug}` ({}) is a {} location, not offered by {}", r.city, other.title(), platform.title()),
+            )
+            .label(format!("not a {} region", platform.title()))
+            .hint(format!("set `platform: {other}` for this party, or pick a {} region: {}", platform.title(), slugs().join(", "))),
+            _ => Diagnostic::new(Code::UnknownRegion, node.loc, format!("unknown region `{slug}` for {}", platform.title()))
+                .label("unknown region")
+                .hint(did_you_mean(&slug, slugs()).unwrap_or_else(|| one_of(slugs()))),
+        };
+        self.err(d);
+        None
+    }
+
+    fn party(&mut self, node: &Node, defaults: &Defaults, default_platform: Option<Platform>, default_nat: Option<Nat>, default_size: &Option<String>) -> Option<Party> {
+        let entries = self.map(node, "parties[]", PARTY_KEYS)?;
+        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let mut ok = true;
+
+        let name = match get("name") {
+            Some(n) => {
+                let name = self.string(n, "name");
+                if let Some(name) = &name {
+                    if !valid_name(name) {
+                        let lower = suggest_name(name);
+                        self.err(
+                            Diagnostic::new(Code::InvalidPartyName, n.loc, format!("invalid party name `{name}`"))
+                                .label("not a valid host name")
+                                .hint(match lower {
+                                    Some(s) => format!("party names become host names: lower-case letters, digits and `-`, starting with a letter; try `{s}`"),
+                                    None => "party names become host names: lower-case letters, digits and `-`, starting with a letter".to_string(),
+                                }),
+                        );
+                        ok = false;
+                    }
+                }
+                name
+            }
+            None => {
+                self.err(Diagnostic::new(Code::MissingField, node.loc, "party without a `name`").hint("every party needs `name:`, e.g. `- { name: ams, region: ams3 }`"));
+                None
+            }
+        };
+
+        let platform = match get("platform") {
+            Some(p) => self.platform(p),
+            None if defaults.platform.is_some() => default_platform,
+            None => Some(Platform::DigitalOcean),
+        };
+        let nat = match get("nat") {
+            Some(n) => self.nat(n),
+            None if defaults.nat.is_some() => default_nat,
+            None => Some(Nat::None),
+        };
+        let size = match get("size") {
+            Some(s) => self.string(s, "size"),
+            None => default_size.clone(),
+        };
+        let region = match (get("region"), platform) {
+            (Some(r), Some(p)) => self.region(r, p),
+            (None, Some(p)) => match defaults.region {
+                // The default was checked against the default platform;
+                // check again only when this party's platform differs.
+                Some(r) if default_platform.unwrap_or(Platform::DigitalOcean) == p => r.as_scalar().and_then(|s| p.regions().iter().find(|x| x.slug == s).or_else(|| find_region(s).map(|(_, x)| x).filter(|_| !p.is_cloud()))),
+                Some(r) => self.region(r, p),
+                None => None,
+            },
+            _ => None,
+        };
+        if let Some(p) = platform {
+            if p.is_cloud() && region.is_none() && get("region").is_none() && defaults.region.is_none() {
+                let first: Vec<&str> = p.regions().iter().map(|r| r.slug).collect();
+                self.err(
+                    Diagnostic::new(Code::MissingRegion, node.loc, format!("party `{}` on {} needs a `region`", name.as_deref().unwrap_or("?"), p.title()))
+                        .hint(format!("add `region:` (one of {}) or set `defaults.region`", first.join(", "))),
+                );
+                ok = false;
+            }
+            if !p.is_cloud() {
+                if let Some(s) = get("size") {
+                    self.err(
+                        Diagnostic::new(Code::SizeIgnored, s.loc, format!("`size` has no effect on {}", p.title()))
+                            .hint("remove `size`: only cloud platforms have machine sizes"),
+                    );
+                }
+            }
+        }
+
+        let count = match get("count") {
+            None => None,
+            Some(c) => match c.as_int() {
+                Some(n) if (1..=MAX_COUNT).contains(&n) => Some(n as u32),
+                Some(n) => {
+                    self.err(
+                        Diagnostic::new(Code::CountOutOfRange, c.loc, format!("`count` must be between 1 and {MAX_COUNT}, found {n}"))
+                            .label("out of range")
+                            .hint("omit `count` for a single host"),
+                    );
+                    ok = false;
+                    None
+                }
+                None => {
+                    self.wrong_type(c, "count", "a whole number");
+                    ok = false;
+                    None
+                }
+            },
+        };
+
+        let address = match get("address") {
+            None => None,
+            Some(a) => {
+                let text = self.string(a, "address");
+                match text.as_deref().map(str::parse::<IpAddr>) {
+                    Some(Ok(ip)) => Some(ip),
+                    Some(Err(_)) => {
+                        let d = Diagnostic::new(Code::InvalidAddress, a.loc, format!("invalid IP address `{}`", text.unwrap_or_default()))
+                            .label("not an IPv4 or IPv6 address")
+                            .hint("give the host's address, e.g. `192.0.2.7` (host names are not accepted: they change; addresses are what Colmena connects to)");
+                        self.err(d);
+                        ok = false;
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        if let (Some(p), None, None) = (platform, &address, get("address")) {
+            if p.facts().needs_address {
+                self.err(
+                    Diagnostic::new(Code::AddressRequired, get("platform").map(|n| n.loc).unwrap_or(node.loc), format!("a party on {} needs an `address`", p.title()))
+                        .hint("add `address: <IP>` where Colmena reaches the machine over SSH"),
+                );
+                ok = false;
+            }
+        }
+        if let (Some(a), Some(c)) = (get("address"), count) {
+            if c > 1 {
+                self.err(
+                    Diagnostic::new(Code::AddressWithCount, a.loc, format!("one `address` cannot serve {c} hosts"))
+                        .hint("list each machine as its own party with its own address"),
+                );
+                ok = false;
+            }
+        }
+
+        let site = match get("site") {
+            None => None,
+            Some(s) => {
+                let site = self.string(s, "site");
+                if let Some(site) = &site {
+                    if !valid_name(site) {
+                        self.err(
+                            Diagnostic::new(Code::InvalidValue, s.loc, format!("invalid site name `{site}`"))
+                                .hint("site names name routers: lower-case letters, digits and `-`, starting with a letter"),
+                        );
+                        ok = false;
+                    }
+                }
+                if nat == Some(Nat::None) {
+                    self.err(
+                        Diagnostic::new(Code::SiteWithoutNat, s.loc, "`site` given for a party with `nat: none`")
+                            .hint("a site is a LAN behind one router: give the party a NAT type, or remove `site`"),
+                    );
+                    ok = false;
+                }
+                site
+            }
+        };
+
+        if !ok {
+            return None;
+        }
+        Some(Party { name: name?, platform: platform?, region, size, nat: nat?, site, address, count, loc: node.get("name").map(|n| n.loc).unwrap_or(node.loc) })
+    }
+
+    /// Parties that share a site share a router, so they must agree on it.
+    fn sites(&mut self, parties: &[Party]) {
+        let mut first: BTreeMap<&str, &Party> = BTreeMap::new();
+        for p in parties {
+            let Some(site) = p.site.as_deref() else { continue };
+            match first.get(site) {
+                None => {
+                    first.insert(site, p);
+                }
+                Some(f) if f.nat != p.nat => {
+                    self.err(
+                        Diagnostic::new(Code::SiteNatMismatch, p.loc, format!("party `{}` is `nat: {}` but site `{site}` is `nat: {}`", p.name, p.nat, f.nat))
+                            .hint("parties on one site sit behind one router: give them the same `nat`")
+                            .note(format!("site `{site}` first used by party `{}`", f.name), Some(f.loc)),
+                    );
+                }
+                Some(f) if p.nat == Nat::OneToOne => {
+                    self.err(
+                        Diagnostic::new(Code::OneToOneSiteShared, p.loc, format!("site `{site}` is a 1:1 NAT and cannot hold more than one host"))
+                            .hint("a one2one router maps one public address to one host: give each party its own site")
+                            .note(format!("site `{site}` first used by party `{}`", f.name), Some(f.loc)),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        for p in parties {
+            if p.nat == Nat::OneToOne && p.host_count() > 1 && p.site.is_some() {
+                self.err(
+                    Diagnostic::new(Code::OneToOneSiteShared, p.loc, format!("site `{}` is a 1:1 NAT and cannot hold {} hosts", p.site.as_deref().unwrap_or_default(), p.host_count()))
+                        .hint("remove `site` so that each host gets its own 1:1 router"),
+                );
+            }
+        }
+    }
+
+    /// Expanded host names must be unique, must not collide with the hosts
+    /// e3 adds (routers, control hosts) and must fit a DNS label.
+    fn host_names(&mut self, parties: &[Party]) {
+        let mut seen: BTreeMap<String, &Party> = BTreeMap::new();
+        for p in parties {
+            for host in p.host_names() {
+                if host.len() > MAX_HOST_NAME {
+                    self.err(
+                        Diagnostic::new(Code::InvalidPartyName, p.loc, format!("host name `{host}` is longer than {MAX_HOST_NAME} characters"))
+                            .hint("use a shorter party name"),
+                    );
+                }
+                if let Some(other) = seen.get(&host) {
+                    if other.name != p.name {
+                        self.err(
+                            Diagnostic::new(Code::HostNameCollision, p.loc, format!("party `{}` expands to host `{host}`, which party `{}` already names", p.name, other.name))
+                                .hint("rename one of the parties")
+                                .note(format!("party `{}` defined here", other.name), Some(other.loc)),
+                        );
+                    }
+                } else {
+                    seen.insert(host, p);
+                }
+            }
+        }
+        for p in parties {
+            for host in p.host_names() {
+                if crate::plan::RESERVED_HOST_NAMES.contains(&host.as_str()) || host.ends_with("-router") || host.ends_with("-carrier") {
+                    self.err(
+                        Diagnostic::new(Code::HostNameCollision, p.loc, format!("host name `{host}` is reserved for a host e3 adds"))
+                            .hint(format!("e3 names its own hosts {} and `<site>-router`/`<site>-carrier`: rename the party", crate::plan::RESERVED_HOST_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
+                    );
+                }
+            }
+        }
+    }
+
+    fn simulation(&mut self, node: Option<&Node>, parties: &[Party]) -> Option<Simulation> {
+        let default = Simulation { latency: Latency::Regions, loss_percent: 0.0 };
+        let Some(node) = node else { return Some(default) };
+        let entries = self.map(node, "simulation", SIMULATION_KEYS)?;
+        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let loss = match get("loss") {
+            None => Some(0.0),
+            Some(l) => self.loss(l),
+        };
+        let latency = match get("latency") {
+            None => Some(Latency::Regions),
+            Some(l) => self.latency(l, parties),
+        };
+        Some(Simulation { latency: latency?, loss_percent: loss? })
+    }
+
+    fn loss(&mut self, node: &Node) -> Option<f64> {
+        let text = node.as_scalar();
+        let value = match text {
+            Some(t) => t.trim().strip_suffix('%').unwrap_or(t).trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            None => None,
+        };
+        match value {
+            Some(v) if (0.0..100.0).contains(&v) => Some(v),
+            Some(v) => {
+                self.err(
+                    Diagnostic::new(Code::LossOutOfRange, node.loc, format!("`loss` must be at least 0% and below 100%, found {v}%"))
+                        .label("out of range")
+                        .hint("write the loss as a percentage, e.g. `loss: 1%`"),
+                );
+                None
+            }
+            None => {
+                self.wrong_type(node, "simulation.loss", "a percentage such as `1%`");
+                None
+            }
+        }
+    }
+
+    fn latency(&mut self, node: &Node, parties: &[Party]) -> Option<Latency> {
+        if let Some(s) = node.as_scalar() {
+            return match s {
+                "regions" => Some(Latency::Regions),
+                "none" => Some(Latency::None),
+                _ => {
+                    let hint = did_you_mean(s, ["regions", "none"]).unwrap_or_else(|| "use `regions`, `none`, or a list of `{ between: [a, b], delay: 40ms }`".into());
+                    self.err(Diagnostic::new(Code::InvalidLatency, node.loc, format!("unknown latency model `{s}`")).hint(hint));
+                    None
+                }
+            };
+        }
+        let Some(items) = node.as_seq() else {
+            self.wrong_type(node, "simulation.latency", "`regions`, `none` or a list of pairs");
+            return None;
+        };
+        let mut pairs = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let Some(entries) = self.map(item, "simulation.latency[]", LATENCY_PAIR_KEYS) else {
+                ok = false;
+                continue;
+            };
+            let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+            let between = match get("between").map(|b| (b, b.as_seq())) {
+                Some((_, Some([a, b]))) => {
+                    let mut names = Vec::new();
+                    for n in [a, b] {
+                        match n.as_scalar() {
+                            Some(name) if parties.iter().any(|p| p.name == name) => names.push(name.to_string()),
+                            Some(name) => {
+                                let hint = did_you_mean(name, parties.iter().map(|p| p.name.as_str())).unwrap_or_else(|| "name two parties of this scenario".into());
+                                self.err(Diagnostic::new(Code::InvalidLatency, n.loc, format!("unknown party `{name}` in latency pair")).hint(hint));
+                            }
+                            None => self.wrong_type(n, "between[]", "a party name"),
+                        }
+                    }
+                    (names.len() == 2).then(|| [names[0].clone(), names[1].clone()])
+                }
+                Some((b, _)) => {
+                    self.wrong_type(b, "between", "a list of two party names");
+                    None
+                }
+                None => {
+                    self.err(Diagnostic::new(Code::MissingField, item.loc, "latency pair without `between`").hint("write `{ between: [a, b], delay: 40ms }`"));
+                    None
+                }
+            };
+            let delay = match get("delay") {
+                Some(d) => {
+                    let ms = d.as_scalar().and_then(parse_duration_ms);
+                    if ms.is_none() {
+                        self.err(
+                            Diagnostic::new(Code::InvalidLatency, d.loc, format!("invalid delay {}", d.describe()))
+                                .hint("write a one-way delay such as `40ms` or `0.5s` (a bare number is milliseconds)"),
+                        );
+                    }
+                    ms
+                }
+                None => {
+                    self.err(Diagnostic::new(Code::MissingField, item.loc, "latency pair without `delay`").hint("write `{ between: [a, b], delay: 40ms }`"));
+                    None
+                }
+            };
+            match (between, delay) {
+                (Some(between), Some(one_way_ms)) => pairs.push(LatencyPair { between, one_way_ms }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(Latency::Explicit(pairs))
+    }
+
+    fn warnings(&mut self, backend: Backend, relay: Relay, backend_loc: Option<Location>, relay_node: Option<&Node>, parties: &[Party]) {
+        let natted: Vec<&Party> = parties.iter().filter(|p| p.nat.filters_inbound()).collect();
+        if let (Backend::Direct, Some(loc), false) = (backend, backend_loc, natted.is_empty()) {
+            let names: Vec<String> = natted.iter().map(|p| format!("`{}` (`nat: {}`)", p.name, p.nat)).collect();
+            let mut d = Diagnostic::new(Code::DirectAcrossNat, loc, "`direct` cannot reach parties behind NAT: expect this scenario to fail")
+                .hint("that is the baseline experiment; use an overlay backend (nebula, wireguard, tinc, headscale) for parties behind NAT");
+            for p in natted.iter().take(3) {
+                d = d.note(format!("party `{}` is behind `nat: {}`", p.name, p.nat), Some(p.loc));
+            }
+            if natted.len() > 3 {
+                d = d.note(format!("and {} more: {}", natted.len() - 3, names[3..].join(", ")), None);
+            }
+            self.err(d);
+        }
+        if let Some(r) = relay_node {
+            if !backend.has_relay() && relay != Relay::Auto {
+                self.err(
+                    Diagnostic::new(Code::RelayIgnored, r.loc, format!("`relay: {relay}` has no effect with backend `{backend}`"))
+                        .hint("remove `relay`: the `direct` backend never relays"),
+                );
+            }
+        }
+        if backend == Backend::Wireguard && relay == Relay::Never && !natted.is_empty() {
+            let loc = relay_node.map(|r| r.loc).or(backend_loc);
+            if let Some(loc) = loc {
+                self.err(
+                    Diagnostic::new(Code::MeshAcrossNat, loc, "WireGuard with `relay: never` is a full mesh: parties behind NAT will not be reachable")
+                        .hint("use `relay: auto` for a hub that relays between spokes")
+                        .note(format!("party `{}` is behind `nat: {}`", natted[0].name, natted[0].nat), Some(natted[0].loc)),
+                );
+            }
+        }
+    }
+}
+
+/// A DNS label that is safe as a host name, directory and Nix attribute:
+/// lower-case ASCII letters, digits and `-`, starting with a letter, not
+/// ending with `-`.
+pub fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_HOST_NAME
+        && b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'-'
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+fn suggest_name(s: &str) -> Option<String> {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    let out = out.trim_matches('-').to_string();
+    valid_name(&out).then_some(out)
+}
+
+/// `40ms`, `0.5s`, `40` (milliseconds) → milliseconds.
+pub fn parse_duration_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, factor) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && (0.0..=10_000.0).contains(&(v * factor))).then_some(v * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("ams"));
+        assert!(valid_name("fsn-1"));
+        assert!(!valid_name("Ams"));
+        assert!(!valid_name("1ams"));
+        assert!(!valid_name("ams-"));
+        assert!(!valid_name("a_b"));
+        assert!(!valid_name(""));
+        assert_eq!(suggest_name("My_Party").as_deref(), Some("my-party"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("40ms"), Some(40.0));
+        assert_eq!(parse_duration_ms("0.5s"), Some(500.0));
+        assert_eq!(parse_duration_ms("12"), Some(12.0));
+        assert_eq!(parse_duration_ms("-1ms"), None);
+        assert_eq!(parse_duration_ms("fast"), None);
+    }
+}
