@@ -1,0 +1,232 @@
+//! The `e3` binary from the user's side: exit codes, stdout, stderr, files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn e3(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_e3")).args(args).output().expect("e3 runs")
+}
+
+fn e3_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_e3")).args(args).current_dir(dir).output().expect("e3 runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn bundled() -> Vec<&'static str> {
+    e3::bundled::scenario_names()
+}
+
+#[test]
+fn version_and_help() {
+    let out = e3(&["--version"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("e3 "), "{}", text(&out.stdout));
+    let out = e3(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for word in ["render", "check", "show", "graph", "new", "Examples:"] {
+        assert!(help.contains(word), "help lacks {word}:\n{help}");
+    }
+}
+
+#[test]
+fn bundled_scenarios_pass_check() {
+    let out = e3(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for name in bundled() {
+        assert!(stdout.contains(&format!("ok: {name} (")), "{name} not reported ok:\n{stdout}");
+    }
+    let required = ["tailscale-3region", "headscale-nat", "nebula-nat", "wireguard-hub", "tinc-mesh", "direct-lan", "mixed-platform"];
+    for name in required {
+        assert!(bundled().contains(&name), "bundled scenario {name} is missing");
+    }
+}
+
+#[test]
+fn list_names_every_bundled_scenario() {
+    let out = e3(&["list"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    for name in bundled() {
+        assert!(stdout.lines().any(|l| l.starts_with(name)), "{name} missing from list");
+    }
+}
+
+#[test]
+fn invalid_scenarios_exit_2_with_positions_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "connectivity:\n  backend: nebul\nprogram: { name: secure-sum }\nparties:\n  - { name: a, region: nyc9 }\n  - { name: b, region: ams3 }\n",
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = e3(&["render", bad.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[E030]: unknown backend `nebul`"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:2:12"), "{stderr}");
+    assert!(stderr.contains("did you mean `nebula`?"), "{stderr}");
+    assert!(stderr.contains("error[E033]: unknown region `nyc9`"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:5:24"), "{stderr}");
+    assert!(!out_dir.exists(), "an invalid scenario must not write output");
+    assert!(std::fs::read_dir(tmp.path()).unwrap().count() == 1, "nothing else was written");
+}
+
+#[test]
+fn empty_and_non_utf8_files_name_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let out = e3(&["check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("empty.yaml"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("E003"));
+
+    let binary = tmp.path().join("binary.yaml");
+    std::fs::write(&binary, b"name: x\n\xff\xfe\x00garbage").unwrap();
+    let out = e3(&["check", binary.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("binary.yaml:2:1"), "{stderr}");
+    assert!(stderr.contains("E002"), "{stderr}");
+
+    let missing = tmp.path().join("missing.yaml");
+    let out = e3(&["check", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.yaml`: no such file"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn unknown_bundled_name_suggests() {
+    let out = e3(&["show", "nebula-nta"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean `nebula-nat`?"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn render_is_deterministic_and_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in bundled() {
+        let a = tmp.path().join(format!("{name}-a"));
+        let b = tmp.path().join(format!("{name}-b"));
+        for dir in [&a, &b] {
+            let out = e3(&["render", name, "-o", dir.to_str().unwrap()]);
+            assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        }
+        let files_a = walk(&a);
+        let files_b = walk(&b);
+        assert_eq!(files_a.len(), files_b.len(), "{name}");
+        for ((pa, ca), (pb, cb)) in files_a.iter().zip(&files_b) {
+            assert_eq!(pa, pb, "{name}: file lists differ");
+            assert!(ca == cb, "{name}: {} differs between two renders", pa.display());
+        }
+        assert!(a.join("scenario.json").is_file() && a.join("README.md").is_file(), "{name}");
+        // No leftovers of the atomic write.
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("e3-tmp")).collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+#[test]
+fn render_replaces_previous_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("stale.txt"), "old").unwrap();
+    let out = e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(!dir.join("stale.txt").exists());
+}
+
+#[test]
+fn render_defaults_to_out_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = e3_in(tmp.path(), &["render", "nebula-nat"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(tmp.path().join("out/nebula-nat/scenario.json").is_file());
+}
+
+#[test]
+fn show_json_is_the_plan() {
+    let out = e3(&["show", "nebula-nat", "--json"]);
+    assert!(out.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(plan["name"], "nebula-nat");
+    assert_eq!(plan["connectivity"]["backend"], "nebula");
+    let hosts = plan["hosts"].as_array().unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alice", "bob", "carol", "lighthouse", "alice-router", "bob-router", "carol-router"]);
+    let out = e3(&["show", "nebula-nat"]);
+    assert!(text(&out.stdout).contains("lighthouse"));
+}
+
+#[test]
+fn new_forks_and_copies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = e3_in(tmp.path(), &["new", "my-exp", "--from", "tailscale-3region"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fork = std::fs::read_to_string(tmp.path().join("my-exp.yaml")).unwrap();
+    assert!(fork.contains("extends: tailscale-3region"), "{fork}");
+    let out = e3_in(tmp.path(), &["show", "my-exp.yaml", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["name"], "my-exp");
+    assert_eq!(plan["connectivity"]["backend"], "tailscale");
+
+    // Refuses to overwrite.
+    let out = e3_in(tmp.path(), &["new", "my-exp", "--from", "nebula-nat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--force"));
+
+    // A fork of a file extends it by relative path.
+    let out = e3_in(tmp.path(), &["new", "second", "--from", "my-exp.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = e3_in(tmp.path(), &["check", "second.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = e3_in(tmp.path(), &["new", "copy", "--from", "nebula-nat", "--copy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let copy = std::fs::read_to_string(tmp.path().join("copy.yaml")).unwrap();
+    assert!(copy.starts_with("name: copy\n") && copy.contains("backend: nebula") && !copy.contains("extends"), "{copy}");
+}
+
+#[test]
+fn graph_formats() {
+    let out = e3(&["graph", "wireguard-hub"]);
+    assert!(out.status.success());
+    let m = text(&out.stdout);
+    assert!(m.starts_with("flowchart TB\n") && m.contains("nbg_carrier") && m.contains("-.-> hub"), "{m}");
+    let out = e3(&["graph", "wireguard-hub", "--format", "dot"]);
+    let d = text(&out.stdout);
+    assert!(d.starts_with("graph \"wireguard-hub\" {") && d.trim_end().ends_with('}'), "{d}");
+}
+
+#[test]
+fn completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = e3(&["completions", shell]);
+        assert!(out.status.success() && out.stdout.len() > 100, "{shell}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
