@@ -99,8 +99,19 @@
         system:
         let
           pkgs = nixpkgs.legacyPackages.${system};
+          # HashiCorp Terraform is unfree (BUSL-1.1): allow exactly that package.
+          pkgsTerraform = import nixpkgs {
+            inherit system;
+            config.allowUnfreePredicate = pkg: lib.getName pkg == "terraform";
+          };
         in
         {
+          # `nix develop .#terraform`: the default shell plus HashiCorp Terraform
+          # (built from source: Hydra does not cache unfree packages).
+          terraform = self.devShells.${system}.default.overrideAttrs (old: {
+            nativeBuildInputs = old.nativeBuildInputs ++ [ pkgsTerraform.terraform ];
+          });
+
           default = pkgs.mkShell {
             packages = with pkgs; [
               # Rust

@@ -260,6 +260,8 @@ fn show(plan: &Plan) -> String {
             h.overlay_address.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
         );
     }
+    // Padding of the last column leaves trailing spaces: trim each line.
+    let mut s: String = s.lines().map(|l| format!("{}\n", l.trim_end())).collect();
     if !plan.latency.pairs.is_empty() {
         let _ = writeln!(s, "\none-way delay ({}):", plan.latency.model);
         for p in &plan.latency.pairs {
