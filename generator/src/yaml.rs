@@ -96,14 +96,22 @@ impl Node {
     }
 }
 
-fn location(file: FileId, span: &Span) -> Location {
-    Location {
-        file,
-        offset: span.start.index(),
-        line: span.start.line(),
-        col: span.start.col() + 1,
-        len: span.end.index().saturating_sub(span.start.index()),
+/// Most nodes a document may hold once aliases are expanded: a scenario has
+/// a few hundred at most, and the limit stops "billion laughs" documents
+/// (aliases of aliases) from expanding exponentially.
+pub const MAX_NODES: usize = 100_000;
+/// Deepest nesting of lists and mappings (a scenario needs five levels).
+pub const MAX_DEPTH: usize = 64;
+
+fn location(file: FileId, span: &Span, chars: &[char]) -> Location {
+    let start = span.start.index();
+    // Spans of quoted scalars and flow collections may include the blank
+    // that follows them; the caret should cover the token alone.
+    let mut end = span.end.index().min(chars.len()).max(start);
+    while end > start && chars[end - 1].is_whitespace() {
+        end -= 1;
     }
+    Location { file, offset: start, line: span.start.line(), col: span.start.col() + 1, len: end - start }
 }
 
 fn point(file: FileId, offset: usize, line: usize, col: usize) -> Location {
@@ -115,6 +123,75 @@ enum Frame {
     Map(Location, Vec<(Node, Node)>, Option<Node>, usize),
 }
 
+impl Frame {
+    fn loc(&self) -> Location {
+        match self {
+            Frame::Seq(loc, ..) | Frame::Map(loc, ..) => *loc,
+        }
+    }
+}
+
+/// A flow collection (`[a, b]`, `{ a: 1 }`) written on one line is marked
+/// from its opening to its closing bracket; a block one by its first
+/// character.
+fn collection_loc(start: Location, end: &Location) -> Location {
+    if end.len > 0 && end.line == start.line && end.offset >= start.offset {
+        Location { len: end.offset + 1 - start.offset, ..start }
+    } else {
+        start
+    }
+}
+
+/// Number of nodes in a tree.
+fn size(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Null | NodeKind::Scalar { .. } => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
+    }
+}
+
+/// The parser's message, with its quoted literals in backticks.
+fn syntax_message(info: &str) -> String {
+    let mut out = String::new();
+    let mut rest = info;
+    while let Some(open) = rest.find('\'') {
+        let Some(len) = rest[open + 1..].find('\'') else { break };
+        out.push_str(&rest[..open]);
+        out.push('`');
+        out.push_str(&rest[open + 1..open + 1 + len]);
+        out.push('`');
+        rest = &rest[open + 2 + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Diagnoses a parser error at `loc`, given the collections still open.
+fn syntax_error(loc: Location, info: &str, chars: &[char], stack: &[Frame]) -> Diagnostic {
+    if info.contains("unknown anchor") {
+        let alias: String = chars.iter().skip(loc.offset).skip(1).take_while(|c| !c.is_whitespace() && !",[]{}".contains(**c)).collect();
+        return Diagnostic::new(Code::YamlSyntax, Location { len: alias.chars().count() + 1, ..loc }, format!("alias `*{alias}` refers to an anchor that is not defined"))
+            .label("unknown anchor")
+            .hint(format!("define the anchor before its first use, e.g. `key: &{alias} value`, or write the value here"));
+    }
+    let mut d = Diagnostic::new(Code::YamlSyntax, loc, format!("invalid YAML: {}", syntax_message(info)));
+    let flow = |f: &&Frame| f.loc().len == 1 && matches!(chars.get(f.loc().offset), Some('[' | '{'));
+    // An unclosed bracket shows up as an error at some later token; point
+    // at the bracket too.
+    let unclosed = stack.last().filter(flow).filter(|f| info.contains("flow") || f.loc().line < loc.line).or_else(|| stack.iter().rev().find(flow).filter(|_| info.contains("flow")));
+    match unclosed {
+        Some(open) => {
+            let close = if chars.get(open.loc().offset) == Some(&'[') { "]" } else { "}" };
+            d = d
+                .hint(format!("close the bracket with `{close}`, and separate its items with `,`"))
+                .note(format!("the `{}` opened here is not closed", chars[open.loc().offset]), Some(open.loc()));
+        }
+        _ => d = d.hint("check the indentation and quoting on this line and the one before it"),
+    }
+    d
+}
+
 /// Parses one YAML document. Returns `None` for an empty document (no
 /// content at all), or the diagnostics that make the file unreadable.
 pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> {
@@ -122,10 +199,13 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
     if !tabs.is_empty() {
         return Err(tabs);
     }
+    let chars: Vec<char> = text.chars().collect();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: std::collections::HashMap<usize, Node> = std::collections::HashMap::new();
+    // Anchored nodes with their sizes.
+    let mut anchors: std::collections::HashMap<usize, (Node, usize)> = std::collections::HashMap::new();
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
+    let mut nodes = 0usize;
     let mut errors = Vec::new();
 
     for item in Parser::new_from_str(text) {
@@ -134,11 +214,10 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
             Err(e) => {
                 let m = e.marker();
                 let loc = point(file, m.index(), m.line(), m.col() + 1);
-                return Err(vec![Diagnostic::new(Code::YamlSyntax, loc, format!("invalid YAML: {}", e.info()))
-                    .hint("check the indentation and quoting on this line and the one before it")]);
+                return Err(vec![syntax_error(loc, e.info(), &chars, &stack)]);
             }
         };
-        let loc = location(file, &span);
+        let loc = location(file, &span, &chars);
         let finished: Option<(Node, usize)> = match event {
             Event::DocumentStart(_) => {
                 documents += 1;
@@ -158,36 +237,69 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
                 } else {
                     NodeKind::Scalar { value: value.into_owned(), plain }
                 };
+                nodes += 1;
                 Some((Node { loc, kind }, anchor))
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Some((Node { loc, kind: node.kind.clone() }, 0)),
+                Some((node, n)) => {
+                    // The alias copies the anchored tree: count all of it.
+                    nodes += n;
+                    if nodes > MAX_NODES {
+                        errors.push(
+                            Diagnostic::new(Code::UnsupportedYaml, loc, format!("aliases expand the document to more than {MAX_NODES} values"))
+                                .label("expanded here")
+                                .hint("a scenario is small: write the values out, or use fewer nested aliases"),
+                        );
+                        break;
+                    }
+                    Some((Node { loc, kind: node.kind.clone() }, 0))
+                }
                 None => {
                     errors.push(Diagnostic::new(Code::YamlSyntax, loc, "alias to an unknown anchor"));
                     Some((Node { loc, kind: NodeKind::Null }, 0))
                 }
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                errors.push(
+                    Diagnostic::new(Code::UnsupportedYaml, Location { len: 1, ..loc }, format!("lists and mappings nested deeper than {MAX_DEPTH} levels"))
+                        .hint("a scenario nests a few levels at most: check the indentation"),
+                );
+                break;
+            }
             Event::SequenceStart(anchor, _) => {
+                nodes += 1;
                 stack.push(Frame::Seq(Location { len: 1, ..loc }, Vec::new(), anchor));
                 None
             }
             Event::MappingStart(anchor, _) => {
+                nodes += 1;
                 stack.push(Frame::Map(Location { len: 1, ..loc }, Vec::new(), None, anchor));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(loc, items, anchor)) => Some((Node { loc, kind: NodeKind::Seq(items) }, anchor)),
+                Some(Frame::Seq(start, items, anchor)) => Some((Node { loc: collection_loc(start, &loc), kind: NodeKind::Seq(items) }, anchor)),
                 _ => unreachable!("parser balances sequence events"),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(loc, entries, _, anchor)) => Some((Node { loc, kind: NodeKind::Map(entries) }, anchor)),
+                Some(Frame::Map(start, entries, _, anchor)) => Some((Node { loc: collection_loc(start, &loc), kind: NodeKind::Map(entries) }, anchor)),
                 _ => unreachable!("parser balances mapping events"),
             },
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
         };
         let Some((node, anchor)) = finished else { continue };
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            // Keeping a copy of the anchored tree costs as much as an alias.
+            let n = size(&node);
+            nodes += n;
+            if nodes > MAX_NODES {
+                errors.push(
+                    Diagnostic::new(Code::UnsupportedYaml, node.loc, format!("aliases expand the document to more than {MAX_NODES} values"))
+                        .label("anchored here")
+                        .hint("a scenario is small: write the values out, or use fewer nested aliases"),
+                );
+                break;
+            }
+            anchors.insert(anchor, (node.clone(), n));
         }
         match stack.last_mut() {
             None => root = Some(node),
@@ -237,6 +349,16 @@ fn tab_indentation(file: FileId, text: &str) -> Vec<Diagnostic> {
             );
         }
         offset += line.chars().count() + 1;
+    }
+    // A file indented with tabs throughout needs one fix, not a wall of
+    // errors: show the first few and count the rest.
+    const SHOWN: usize = 5;
+    if out.len() > SHOWN {
+        let more = out.len() - SHOWN;
+        out.truncate(SHOWN);
+        if let Some(last) = out.pop() {
+            out.push(last.note(format!("{more} more lines are indented with tabs"), None));
+        }
     }
     out
 }
