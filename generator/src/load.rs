@@ -58,6 +58,15 @@ pub fn load(reference: &ScenarioRef) -> Result<Loaded, (Vec<Diagnostic>, Sources
     }
 }
 
+/// A short name for an identity, for messages: the file name or the
+/// bundled scenario's name.
+fn short_name(identity: &str) -> String {
+    match identity.strip_prefix("bundled:") {
+        Some(name) => name.to_string(),
+        None => Path::new(identity).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| identity.to_string()),
+    }
+}
+
 /// Identity of a file in an `extends` chain, for cycle detection.
 fn identity(reference: &ScenarioRef) -> String {
     match reference {
@@ -75,11 +84,13 @@ fn load_chain(
     let id = identity(reference);
     if let Some(pos) = chain.iter().position(|(i, _)| *i == id) {
         let at = extended_from.expect("a cycle needs an extends: key");
-        let mut d = Diagnostic::new(Code::ExtendsCycle, at, "`extends` forms a cycle")
+        let cycle: Vec<String> = chain[pos..].iter().map(|(i, _)| short_name(i)).chain([short_name(&id)]).map(|n| format!("`{n}`")).collect();
+        let mut d = Diagnostic::new(Code::ExtendsCycle, at, format!("`extends` forms a cycle: {}", cycle.join(" → ")))
+            .label("extends a scenario that extends this one")
             .hint("a scenario cannot extend itself, directly or through others: remove one `extends`");
-        for (_, loc) in chain[pos + 1..].iter() {
-            if let Some(loc) = loc {
-                d = d.note("which extends", Some(*loc));
+        for i in pos + 1..chain.len() {
+            if let Some(loc) = chain[i].1 {
+                d = d.note(format!("`{}` extends `{}` here", short_name(&chain[i - 1].0), short_name(&chain[i].0)), Some(loc));
             }
         }
         return Err(vec![d]);
@@ -90,8 +101,9 @@ fn load_chain(
     let root = match yaml::parse(file, &text)? {
         Some(root) => root,
         None => {
-            let d = Diagnostic::for_file(Code::Empty, sources.path(file), "the scenario file is empty")
-                .hint("a scenario needs at least `connectivity`, `program` and `parties`: see `e3 show nebula-nat`");
+            let message = if text.trim().is_empty() { "the scenario file is empty" } else { "the scenario file holds no values, only comments or `null`" };
+            let d = Diagnostic::for_file(Code::Empty, sources.path(file), message)
+                .hint("a scenario needs at least `connectivity`, `program` and `parties`; start from a bundled one with `e3 new my-exp --from nebula-nat --copy`");
             return Err(vec![d]);
         }
     };
@@ -100,7 +112,9 @@ fn load_chain(
         return Ok((root, file));
     };
     let Some(parent_name) = extends.as_scalar() else {
-        let d = Diagnostic::new(Code::WrongType, extends.loc, format!("`extends` must be a scenario name or path, found {}", extends.describe()));
+        let d = Diagnostic::new(Code::WrongType, extends.loc, format!("`extends` must be a scenario name or path, found {}", extends.describe()))
+            .label("expected one name")
+            .hint("a scenario extends one other scenario, e.g. `extends: nebula-nat` or `extends: base.yaml`");
         return Err(vec![d]);
     };
     let parent_ref = resolve_extends(parent_name, sources.dir_of(file)).ok_or_else(|| {

@@ -65,8 +65,12 @@ pub struct Party {
     pub address: Option<IpAddr>,
     /// `None`: one host named like the party; `Some(n)`: `name-0`..`name-(n-1)`.
     pub count: Option<u32>,
+    /// Where the party's name (or the party) is written.
     #[serde(skip)]
     pub loc: Location,
+    /// Where `site` is written, if it is.
+    #[serde(skip)]
+    pub site_loc: Option<Location>,
 }
 
 impl Party {
@@ -205,8 +209,23 @@ impl<'a> Validator<'a> {
     }
 
     fn scenario(&mut self, root: &Node, stem: &str) -> Option<Scenario> {
+        if root.as_map().is_none() {
+            self.err(
+                Diagnostic::new(Code::WrongType, root.loc, format!("a scenario must be a mapping of sections, found {}", root.describe()))
+                    .label("expected a mapping")
+                    .hint("write the sections as `key: value` lines: `connectivity:`, `program:`, `parties:`; start from a bundled scenario with `e3 new my-exp --from nebula-nat --copy`"),
+            );
+            return None;
+        }
         let top = self.map(root, "", TOP_KEYS)?;
         let get = |k: &str| top.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let key = |k: &str| top.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(key, _)| key.loc);
+        // A section written with a typo is reported as an unknown key with a
+        // suggestion; do not report it missing as well.
+        let misspelled = |k: &str| {
+            let suggestion = format!("did you mean `{k}`?");
+            top.iter().filter_map(|(key, _)| key.as_scalar()).any(|key| !TOP_KEYS.contains(&key) && did_you_mean(key, TOP_KEYS.iter().copied()).as_deref() == Some(suggestion.as_str()))
+        };
 
         let name = match get("name") {
             Some(n) => self.string(n, "name").inspect(|s| {
@@ -220,11 +239,14 @@ impl<'a> Validator<'a> {
         };
         let description = get("description").and_then(|d| self.string(d, "description")).unwrap_or_default();
 
-        let (backend, relay, backend_loc, relay_node) = self.connectivity(get("connectivity"), root);
-        let program = self.program(get("program"), root);
+        let (backend, relay, backend_loc, relay_node) = self.connectivity(get("connectivity"), key("connectivity"), root, misspelled("connectivity"));
+        let program = self.program(get("program"), key("program"), root, misspelled("program"));
         let defaults = self.defaults(get("defaults"));
-        let parties = self.parties(get("parties"), root, &defaults);
-        let simulation = self.simulation(get("simulation"), parties.as_deref().unwrap_or(&[]));
+        let parties = self.parties(get("parties"), key("parties"), root, &defaults, misspelled("parties"));
+        // Latency pairs name parties as written, valid or not, so that one
+        // bad party does not make every pair that names it an error too.
+        let party_names: Option<Vec<&str>> = get("parties").and_then(Node::as_seq).map(|items| items.iter().filter_map(|i| i.get("name")?.as_scalar()).collect());
+        let simulation = self.simulation(get("simulation"), party_names.as_deref());
 
         let parties = parties?;
         let (backend, relay) = (backend?, relay?);
@@ -248,12 +270,14 @@ impl<'a> Validator<'a> {
         Some(scenario)
     }
 
-    fn connectivity<'n>(&mut self, node: Option<&'n Node>, root: &Node) -> (Option<Backend>, Option<Relay>, Option<Location>, Option<&'n Node>) {
+    fn connectivity<'n>(&mut self, node: Option<&'n Node>, key: Option<Location>, root: &Node, misspelled: bool) -> (Option<Backend>, Option<Relay>, Option<Location>, Option<&'n Node>) {
         let Some(node) = node else {
-            self.err(
-                Diagnostic::new(Code::MissingField, root.loc, "missing `connectivity`")
-                    .hint(format!("add `connectivity: {{ backend: nebula }}`; backends: {}", Backend::names().collect::<Vec<_>>().join(", "))),
-            );
+            if !misspelled {
+                self.err(
+                    Diagnostic::new(Code::MissingField, root.loc, "missing `connectivity`")
+                        .hint(format!("add `connectivity: {{ backend: nebula }}`; backends: {}", Backend::names().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "))),
+                );
+            }
             return (None, None, None, None);
         };
         let Some(entries) = self.map(node, "connectivity", CONNECTIVITY_KEYS) else { return (None, None, None, None) };
@@ -261,7 +285,11 @@ impl<'a> Validator<'a> {
         let backend = match get("backend") {
             Some(b) => self.keyword(b, "connectivity.backend", Code::UnknownBackend, "backend", Backend::parse, Backend::names()),
             None => {
-                self.err(Diagnostic::new(Code::MissingField, node.loc, "missing `connectivity.backend`").hint(one_of(Backend::names())));
+                self.err(
+                    Diagnostic::new(Code::MissingField, key.unwrap_or(node.loc), "missing `connectivity.backend`")
+                        .label("no `backend` in this section")
+                        .hint(format!("add `backend:` with one of {}", Backend::names().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "))),
+                );
                 None
             }
         };
@@ -272,12 +300,14 @@ impl<'a> Validator<'a> {
         (backend, relay, get("backend").map(|b| b.loc), get("relay"))
     }
 
-    fn program(&mut self, node: Option<&Node>, root: &Node) -> Option<Program> {
+    fn program(&mut self, node: Option<&Node>, key: Option<Location>, root: &Node, misspelled: bool) -> Option<Program> {
         let Some(node) = node else {
-            self.err(
-                Diagnostic::new(Code::MissingField, root.loc, "missing `program`")
-                    .hint(format!("add `program: {{ name: secure-sum }}`; bundled programs: {}", bundled::program_names().join(", "))),
-            );
+            if !misspelled {
+                self.err(
+                    Diagnostic::new(Code::MissingField, root.loc, "missing `program`")
+                        .hint(format!("add `program: {{ name: secure-sum }}`; bundled programs: {}", bundled::program_names().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))),
+                );
+            }
             return None;
         };
         let entries = self.map(node, "program", PROGRAM_KEYS)?;
@@ -305,7 +335,11 @@ impl<'a> Validator<'a> {
             },
         };
         let Some(name_node) = get("name") else {
-            self.err(Diagnostic::new(Code::MissingField, node.loc, "missing `program.name`").hint(one_of(bundled::program_names())));
+            self.err(
+                Diagnostic::new(Code::MissingField, key.unwrap_or(node.loc), "missing `program.name`")
+                    .label("no `name` in this section")
+                    .hint(format!("add `name:`, a bundled program ({}) or a path to a `.py` file", bundled::program_names().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))),
+            );
             return None;
         };
         let name = self.string(name_node, "program.name")?;
@@ -313,12 +347,15 @@ impl<'a> Validator<'a> {
         let is_path = name.contains('/') || name.ends_with(".py");
         let program = if is_path {
             let dir = self.sources.dir_of(name_node.loc.file).map(|d| d.to_path_buf()).unwrap_or_default();
-            let path = dir.join(&name);
+            // `components` drops the `.` of `./prog.py`.
+            let path: PathBuf = dir.join(&name).components().collect();
             if !path.is_file() {
-                self.err(
-                    Diagnostic::new(Code::UnknownProgram, name_node.loc, format!("program file `{}` does not exist", path.display()))
-                        .hint("a program path is relative to the scenario file"),
-                );
+                let hint = match self.sources.dir_of(name_node.loc.file).map(crate::source::display_path).filter(|d| !d.is_empty()) {
+                    Some(dir) => format!("a program path is relative to the scenario file's directory, here `{dir}`"),
+                    None => "a program path is relative to the scenario file's directory".to_string(),
+                };
+                let (what, label) = if path.exists() { ("is not a file", "not a file") } else { ("does not exist", "no such file") };
+                self.err(Diagnostic::new(Code::UnknownProgram, name_node.loc, format!("program file `{name}` {what}")).label(label).hint(hint));
                 return None;
             }
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -340,13 +377,23 @@ impl<'a> Validator<'a> {
         Defaults { region: get("region"), platform: get("platform"), size: get("size"), nat: get("nat") }
     }
 
-    fn parties(&mut self, node: Option<&Node>, root: &Node, defaults: &Defaults) -> Option<Vec<Party>> {
+    fn parties(&mut self, node: Option<&Node>, key: Option<Location>, root: &Node, defaults: &Defaults, misspelled: bool) -> Option<Vec<Party>> {
         let Some(node) = node else {
-            self.err(Diagnostic::new(Code::MissingField, root.loc, "missing `parties`").hint("add a list of at least two parties, e.g. `- { name: ams, region: ams3 }`"));
+            if !misspelled {
+                self.err(Diagnostic::new(Code::MissingField, root.loc, "missing `parties`").hint("add a list of at least two parties, e.g. `- { name: ams, region: ams3 }`"));
+            }
             return None;
         };
         let Some(items) = node.as_seq() else {
-            self.wrong_type(node, "parties", "a list");
+            let hint = match node.as_map() {
+                Some(_) => "write one list item per party, each with its `name`: `- { name: alice, region: ams3 }`",
+                None => "write a list of parties, e.g. `- { name: alice, region: ams3 }`",
+            };
+            self.err(
+                Diagnostic::new(Code::WrongType, node.loc, format!("`parties` must be a list, found {}", node.describe()))
+                    .label("expected a list")
+                    .hint(hint),
+            );
             return None;
         };
         // Defaults are checked once, where they are written.
@@ -361,39 +408,44 @@ impl<'a> Validator<'a> {
 
         let mut parties = Vec::new();
         let mut ok = true;
-        let mut names: BTreeMap<String, Location> = BTreeMap::new();
+        let mut names: BTreeMap<&str, Location> = BTreeMap::new();
         for item in items {
-            match self.party(item, defaults, default_platform, default_nat, &default_size) {
-                Some(p) => {
-                    if let Some(first) = names.get(&p.name) {
-                        self.err(
-                            Diagnostic::new(Code::DuplicateParty, p.loc, format!("duplicate party name `{}`", p.name))
-                                .label("defined again here")
-                                .hint("party names become host names and must be unique")
-                                .note(format!("party `{}` first defined here", p.name), Some(*first)),
-                        );
-                        ok = false;
-                    } else {
-                        names.insert(p.name.clone(), p.loc);
-                    }
-                    parties.push(p);
+            // Duplicates are found by the names as written, so that a
+            // duplicate of an invalid party is reported too.
+            if let Some(n) = item.get("name").filter(|n| n.as_scalar().is_some()) {
+                let name = n.as_scalar().unwrap_or_default();
+                if let Some(first) = names.get(name) {
+                    self.err(
+                        Diagnostic::new(Code::DuplicateParty, n.loc, format!("duplicate party name `{name}`"))
+                            .label("defined again here")
+                            .hint("party names become host names and must be unique")
+                            .note(format!("party `{name}` first defined here"), Some(*first)),
+                    );
+                    ok = false;
+                } else {
+                    names.insert(name, n.loc);
                 }
+            }
+            match self.party(item, defaults, default_platform, default_nat, &default_size) {
+                Some(p) => parties.push(p),
                 None => ok = false,
             }
         }
+        // Checks across parties run on the valid ones even when others are
+        // invalid: every problem is reported at once.
+        self.sites(&parties);
+        self.host_names(&parties);
         if !ok {
             return None;
         }
         let total: usize = parties.iter().map(Party::host_count).sum();
         if total < 2 {
             self.err(
-                Diagnostic::new(Code::TooFewParties, node.loc, format!("a computation needs at least two parties, found {total}"))
+                Diagnostic::new(Code::TooFewParties, key.unwrap_or(node.loc), format!("a computation needs at least two parties, found {total}"))
                     .hint("add a party, or give one a `count:` of 2 or more"),
             );
             return None;
         }
-        self.sites(&parties);
-        self.host_names(&parties);
         Some(parties)
     }
 
@@ -408,6 +460,12 @@ impl<'a> Validator<'a> {
     /// Checks a region for a platform; non-cloud platforms accept any region
     /// of the catalogue as a location hint.
     fn region(&mut self, node: &Node, platform: Platform) -> Option<&'static Region> {
+        self.region_for(node, platform, None)
+    }
+
+    /// As [`Self::region`]; `party` names the party a default region is
+    /// checked for, and where its platform was set.
+    fn region_for(&mut self, node: &Node, platform: Platform, party: Option<(&str, Location)>) -> Option<&'static Region> {
         let slug = self.string(node, "region")?;
         let offered = platform.regions();
         if let Some(r) = offered.iter().find(|r| r.slug == slug) {
@@ -432,10 +490,19 @@ impl<'a> Validator<'a> {
                 format!("region `{slug}` ({}) is a {} location, not offered by {}", r.city, other.title(), platform.title()),
             )
             .label(format!("not a {} region", platform.title()))
-            .hint(format!("set `platform: {other}` for this party, or pick a {} region: {}", platform.title(), slugs().join(", "))),
+            .hint(format!(
+                "set `platform: {other}` for {}, or pick a {} region: {}",
+                if party.is_some() { "that party" } else { "this party" },
+                platform.title(),
+                slugs().iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            )),
             _ => Diagnostic::new(Code::UnknownRegion, node.loc, format!("unknown region `{slug}` for {}", platform.title()))
                 .label("unknown region")
                 .hint(did_you_mean(&slug, slugs()).unwrap_or_else(|| one_of(slugs()))),
+        };
+        let d = match party {
+            Some((name, at)) => d.note(format!("the default region applies to party `{name}`, which is on `platform: {}`", platform), Some(at)),
+            None => d,
         };
         self.err(d);
         None
@@ -450,7 +517,14 @@ impl<'a> Validator<'a> {
             Some(n) => {
                 let name = self.string(n, "name");
                 if let Some(name) = &name {
-                    if !valid_name(name) {
+                    if name.chars().count() > MAX_HOST_NAME {
+                        self.err(
+                            Diagnostic::new(Code::InvalidPartyName, n.loc, format!("party name `{name}` is longer than {MAX_HOST_NAME} characters"))
+                                .label("too long")
+                                .hint(format!("party names become host names, which are at most {MAX_HOST_NAME} characters: use a shorter name")),
+                        );
+                        ok = false;
+                    } else if !valid_name(name) {
                         let lower = suggest_name(name);
                         self.err(
                             Diagnostic::new(Code::InvalidPartyName, n.loc, format!("invalid party name `{name}`"))
@@ -491,7 +565,7 @@ impl<'a> Validator<'a> {
                 // The default was checked against the default platform;
                 // check again only when this party's platform differs.
                 Some(r) if default_platform.unwrap_or(Platform::DigitalOcean) == p => r.as_scalar().and_then(|s| p.regions().iter().find(|x| x.slug == s).or_else(|| find_region(s).map(|(_, x)| x).filter(|_| !p.is_cloud()))),
-                Some(r) => self.region(r, p),
+                Some(r) => self.region_for(r, p, Some((name.as_deref().unwrap_or("?"), get("platform").map(|n| n.loc).unwrap_or(node.loc)))),
                 None => None,
             },
             _ => None,
@@ -501,14 +575,14 @@ impl<'a> Validator<'a> {
                 let first: Vec<&str> = p.regions().iter().map(|r| r.slug).collect();
                 self.err(
                     Diagnostic::new(Code::MissingRegion, node.loc, format!("party `{}` on {} needs a `region`", name.as_deref().unwrap_or("?"), p.title()))
-                        .hint(format!("add `region:` (one of {}) or set `defaults.region`", first.join(", "))),
+                        .hint(format!("add `region:` (one of {}) or set `defaults.region`", first.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))),
                 );
                 ok = false;
             }
             if !p.is_cloud() {
                 if let Some(s) = get("size") {
                     self.err(
-                        Diagnostic::new(Code::SizeIgnored, s.loc, format!("`size` has no effect on {}", p.title()))
+                        Diagnostic::new(Code::SizeIgnored, s.loc, format!("`size` has no effect with `platform: {p}`"))
                             .hint("remove `size`: only cloud platforms have machine sizes"),
                     );
                 }
@@ -543,9 +617,17 @@ impl<'a> Validator<'a> {
                 match text.as_deref().map(str::parse::<IpAddr>) {
                     Some(Ok(ip)) => Some(ip),
                     Some(Err(_)) => {
-                        let d = Diagnostic::new(Code::InvalidAddress, a.loc, format!("invalid IP address `{}`", text.unwrap_or_default()))
+                        let text = text.unwrap_or_default();
+                        let hint = if let Some((ip, _)) = text.split_once('/').filter(|(ip, _)| ip.parse::<IpAddr>().is_ok()) {
+                            format!("give the address without a prefix length: `{ip}`")
+                        } else if !text.contains(':') && text.chars().any(|c| c.is_ascii_alphabetic()) {
+                            "host names are not accepted: give the IP address Colmena connects to, e.g. `192.0.2.7`".to_string()
+                        } else {
+                            "give an IPv4 or IPv6 address, e.g. `192.0.2.7` or `2001:db8::7`".to_string()
+                        };
+                        let d = Diagnostic::new(Code::InvalidAddress, a.loc, format!("invalid IP address `{text}`"))
                             .label("not an IPv4 or IPv6 address")
-                            .hint("give the host's address, e.g. `192.0.2.7` (host names are not accepted: they change; addresses are what Colmena connects to)");
+                            .hint(hint);
                         self.err(d);
                         ok = false;
                         None
@@ -557,7 +639,7 @@ impl<'a> Validator<'a> {
         if let (Some(p), None, None) = (platform, &address, get("address")) {
             if p.facts().needs_address {
                 self.err(
-                    Diagnostic::new(Code::AddressRequired, get("platform").map(|n| n.loc).unwrap_or(node.loc), format!("a party on {} needs an `address`", p.title()))
+                    Diagnostic::new(Code::AddressRequired, get("platform").map(|n| n.loc).unwrap_or(node.loc), format!("a party with `platform: {p}` needs an `address`"))
                         .hint("add `address: <IP>` where Colmena reaches the machine over SSH"),
                 );
                 ok = false;
@@ -600,7 +682,7 @@ impl<'a> Validator<'a> {
         if !ok {
             return None;
         }
-        Some(Party { name: name?, platform: platform?, region, size, nat: nat?, site, address, count, loc: node.get("name").map(|n| n.loc).unwrap_or(node.loc) })
+        Some(Party { name: name?, platform: platform?, region, size, nat: nat?, site, address, count, loc: node.get("name").map(|n| n.loc).unwrap_or(node.loc), site_loc: get("site").map(|s| s.loc) })
     }
 
     /// Parties that share a site share a router, so they must agree on it.
@@ -629,6 +711,32 @@ impl<'a> Validator<'a> {
                 Some(_) => {}
             }
         }
+        // A party behind NAT without `site:` sits on a site of its own,
+        // named after its host; an explicit site of that name would silently
+        // put other parties behind that party's router.
+        let mut implicit: BTreeMap<String, &Party> = BTreeMap::new();
+        for p in parties.iter().filter(|p| p.nat != Nat::None && p.site.is_none()) {
+            for host in p.host_names() {
+                implicit.entry(host).or_insert(p);
+            }
+        }
+        let mut reported = std::collections::BTreeSet::new();
+        for p in parties {
+            let Some(site) = p.site.as_deref() else { continue };
+            if let Some(owner) = implicit.get(site) {
+                if reported.insert(site) {
+                    self.err(
+                        Diagnostic::new(Code::HostNameCollision, p.site_loc.unwrap_or(p.loc), if owner.name == site {
+                            format!("site `{site}` clashes with the site e3 names after party `{site}`")
+                        } else {
+                            format!("site `{site}` clashes with the site e3 names after host `{site}` of party `{}`", owner.name)
+                        })
+                            .hint(format!("a party behind NAT without `site:` sits on a site named after its host, here `{site}`: rename the site, or give party `{}` `site: {site}` to share it", owner.name))
+                            .note(format!("party `{}` is behind `nat: {}` without a `site`", owner.name, owner.nat), Some(owner.loc)),
+                    );
+                }
+            }
+        }
         for p in parties {
             if p.nat == Nat::OneToOne && p.host_count() > 1 && p.site.is_some() {
                 self.err(
@@ -644,13 +752,14 @@ impl<'a> Validator<'a> {
     fn host_names(&mut self, parties: &[Party]) {
         let mut seen: BTreeMap<String, &Party> = BTreeMap::new();
         for p in parties {
+            if let Some(longest) = p.host_names().into_iter().max_by_key(String::len).filter(|h| h.len() > MAX_HOST_NAME) {
+                self.err(
+                    Diagnostic::new(Code::InvalidPartyName, p.loc, format!("party `{}` expands to host name `{longest}`, longer than {MAX_HOST_NAME} characters", p.name))
+                        .label("too long with `count`")
+                        .hint(format!("host names are the party name plus `-<index>`, at most {MAX_HOST_NAME} characters: use a shorter party name")),
+                );
+            }
             for host in p.host_names() {
-                if host.len() > MAX_HOST_NAME {
-                    self.err(
-                        Diagnostic::new(Code::InvalidPartyName, p.loc, format!("host name `{host}` is longer than {MAX_HOST_NAME} characters"))
-                            .hint("use a shorter party name"),
-                    );
-                }
                 if let Some(other) = seen.get(&host) {
                     if other.name != p.name {
                         self.err(
@@ -676,7 +785,9 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn simulation(&mut self, node: Option<&Node>, parties: &[Party]) -> Option<Simulation> {
+    /// `parties`: the party names as written, or `None` when `parties`
+    /// itself is missing or malformed (then names are not checked).
+    fn simulation(&mut self, node: Option<&Node>, parties: Option<&[&str]>) -> Option<Simulation> {
         let default = Simulation { latency: Latency::Regions, loss_percent: 0.0 };
         let Some(node) = node else { return Some(default) };
         let entries = self.map(node, "simulation", SIMULATION_KEYS)?;
@@ -715,7 +826,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn latency(&mut self, node: &Node, parties: &[Party]) -> Option<Latency> {
+    fn latency(&mut self, node: &Node, parties: Option<&[&str]>) -> Option<Latency> {
         if let Some(s) = node.as_scalar() {
             return match s {
                 "regions" => Some(Latency::Regions),
@@ -731,7 +842,8 @@ impl<'a> Validator<'a> {
             self.wrong_type(node, "simulation.latency", "`regions`, `none` or a list of pairs");
             return None;
         };
-        let mut pairs = Vec::new();
+        let mut pairs: Vec<LatencyPair> = Vec::new();
+        let mut seen: BTreeMap<[String; 2], Location> = BTreeMap::new();
         let mut ok = true;
         for item in items {
             let Some(entries) = self.map(item, "simulation.latency[]", LATENCY_PAIR_KEYS) else {
@@ -740,21 +852,53 @@ impl<'a> Validator<'a> {
             };
             let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
             let between = match get("between").map(|b| (b, b.as_seq())) {
-                Some((_, Some([a, b]))) => {
+                Some((b, Some([x, y]))) => {
                     let mut names = Vec::new();
-                    for n in [a, b] {
+                    for n in [x, y] {
                         match n.as_scalar() {
-                            Some(name) if parties.iter().any(|p| p.name == name) => names.push(name.to_string()),
+                            Some(name) if parties.is_none_or(|ps| ps.contains(&name)) => names.push(name.to_string()),
                             Some(name) => {
-                                let hint = did_you_mean(name, parties.iter().map(|p| p.name.as_str())).unwrap_or_else(|| "name two parties of this scenario".into());
-                                self.err(Diagnostic::new(Code::InvalidLatency, n.loc, format!("unknown party `{name}` in latency pair")).hint(hint));
+                                let candidates = parties.unwrap_or_default().iter().copied();
+                                let hint = did_you_mean(name, candidates).unwrap_or_else(|| format!("name two parties of this scenario: {}", parties.unwrap_or_default().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")));
+                                self.err(Diagnostic::new(Code::InvalidLatency, n.loc, format!("unknown party `{name}` in latency pair")).label("not a party").hint(hint));
                             }
                             None => self.wrong_type(n, "between[]", "a party name"),
                         }
                     }
-                    (names.len() == 2).then(|| [names[0].clone(), names[1].clone()])
+                    match names.as_slice() {
+                        [a, c] if a == c => {
+                            self.err(
+                                Diagnostic::new(Code::InvalidLatency, b.loc, format!("latency pair between `{a}` and itself"))
+                                    .hint("a delay is between two different parties"),
+                            );
+                            None
+                        }
+                        [a, c] => {
+                            let key = if a < c { [a.clone(), c.clone()] } else { [c.clone(), a.clone()] };
+                            if let Some(first) = seen.get(&key) {
+                                self.err(
+                                    Diagnostic::new(Code::InvalidLatency, b.loc, format!("delay between `{a}` and `{c}` given twice"))
+                                        .hint("a delay applies in both directions: keep one of the pairs")
+                                        .note("first given here", Some(*first)),
+                                );
+                                None
+                            } else {
+                                seen.insert(key, b.loc);
+                                Some([a.clone(), c.clone()])
+                            }
+                        }
+                        _ => None,
+                    }
                 }
-                Some((b, _)) => {
+                Some((b, Some(items))) => {
+                    self.err(
+                        Diagnostic::new(Code::WrongType, b.loc, format!("`between` must be a list of two party names, found a list of {}", items.len()))
+                            .label("expected two names")
+                            .hint("write `between: [a, b]`"),
+                    );
+                    None
+                }
+                Some((b, None)) => {
                     self.wrong_type(b, "between", "a list of two party names");
                     None
                 }
@@ -769,7 +913,8 @@ impl<'a> Validator<'a> {
                     if ms.is_none() {
                         self.err(
                             Diagnostic::new(Code::InvalidLatency, d.loc, format!("invalid delay {}", d.describe()))
-                                .hint("write a one-way delay such as `40ms` or `0.5s` (a bare number is milliseconds)"),
+                                .label("not a delay from 0 to 10s")
+                                .hint("write a one-way delay from 0 to 10s, such as `40ms` or `0.5s` (a bare number is milliseconds)"),
                         );
                     }
                     ms
@@ -792,7 +937,7 @@ impl<'a> Validator<'a> {
         if let (Backend::Direct, Some(loc), false) = (backend, backend_loc, natted.is_empty()) {
             let names: Vec<String> = natted.iter().map(|p| format!("`{}` (`nat: {}`)", p.name, p.nat)).collect();
             let mut d = Diagnostic::new(Code::DirectAcrossNat, loc, "`direct` cannot reach parties behind NAT: expect this scenario to fail")
-                .hint("that is the baseline experiment; use an overlay backend (nebula, wireguard, tinc, headscale) for parties behind NAT");
+                .hint("that is the baseline experiment; use an overlay backend (`nebula`, `wireguard`, `tinc`, `headscale`, `tailscale`) for parties behind NAT");
             for p in natted.iter().take(3) {
                 d = d.note(format!("party `{}` is behind `nat: {}`", p.name, p.nat), Some(p.loc));
             }
