@@ -13,6 +13,7 @@ pub mod load;
 pub mod plan;
 pub mod render;
 pub mod scenario;
+pub mod sim;
 pub mod source;
 pub mod yaml;
 

@@ -94,6 +94,25 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Run a scenario in a local NAT lab (network namespaces, root) and report
+    #[command(after_help = "Runs the plan in Linux network namespaces with real NAT (nftables), the real overlay daemons and the real MPyC program, then tears everything down.\nExit status: 0 when the program succeeded on every party (inverted by --expect-failure), 1 otherwise, 2 for an invalid scenario.")]
+    Sim {
+        /// Bundled scenario name or path to a scenario file
+        #[arg(required_unless_present = "cleanup")]
+        name: Option<String>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when the run fails (for baselines such as `direct-lan`)
+        #[arg(long)]
+        expect_failure: bool,
+        /// Seconds to wait for the overlay, and again for the MPyC run
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Remove namespaces, processes and files left by crashed labs
+        #[arg(long, conflicts_with_all = ["name", "json", "expect_failure"])]
+        cleanup: bool,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -224,11 +243,41 @@ fn run(command: Command) -> Result<ExitCode, String> {
             });
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sim { name, json, expect_failure, timeout, cleanup } => sim(name, json, expect_failure, timeout, cleanup),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "e3", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn sim(name: Option<String>, json: bool, expect_failure: bool, timeout: u64, cleanup: bool) -> Result<ExitCode, String> {
+    if cleanup {
+        for line in e3::sim::netns::cleanup_leftovers() {
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = name.unwrap_or_default();
+    let plan = match load_plan(&name) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let opts = e3::sim::Options { timeout: std::time::Duration::from_secs(timeout.max(1)), ..Default::default() };
+    let report = e3::sim::run_lab(&plan, &opts)?;
+    if json {
+        print!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(if report.ok != expect_failure {
+        ExitCode::SUCCESS
+    } else {
+        if expect_failure {
+            eprintln!("error: the run succeeded, but `--expect-failure` was given");
+        }
+        ExitCode::from(EXIT_FAILURE)
+    })
 }
 
 fn show(plan: &Plan) -> String {

@@ -1,0 +1,5 @@
+//! One module per overlay backend: configuration, keys, daemon start.
+
+pub mod nebula;
+pub mod tinc;
+pub mod wireguard;

@@ -1,0 +1,579 @@
+//! `e3 sim`: runs a [`Plan`] as a lab of Linux network namespaces on this
+//! machine (root needed): an `internet` namespace with a bridge, a namespace
+//! per router (NAT with nftables, [`nat`]), per party and per control host;
+//! the real overlay daemons ([`backends`]); the scenario's MPyC program on
+//! every party over the overlay addresses; a [`report::Report`].
+//!
+//! Everything the lab creates is registered in [`netns::Lab`] first and torn
+//! down on success, failure, Ctrl-C and SIGTERM; `e3 sim --cleanup` removes
+//! what a crashed run left.
+//!
+//! Fault injection for tests: `E3_SIM_FAULT=kill-coordinator` kills the
+//! coordinator's daemon (lighthouse, hub, bootstrap node) right after it
+//! starts, before the parties start.
+
+pub mod backends;
+pub mod nat;
+pub mod netns;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::catalogue::{Backend, Nat};
+use crate::plan::{Host, Plan, Role};
+use netns::{ns_run, on_path, run, Lab};
+use report::{PairReport, PartyReport, Report};
+
+/// Options of one lab run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Limit for the overlay to come up, and separately for the MPyC run.
+    pub timeout: Duration,
+    /// Python with MPyC; found automatically when `None`.
+    pub python: Option<PathBuf>,
+    /// Progress lines on stderr.
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { timeout: Duration::from_secs(60), python: None, progress: true }
+    }
+}
+
+/// What a backend started.
+#[derive(Debug, Default)]
+pub struct Started {
+    /// (host, daemon log)
+    pub logs: Vec<(String, PathBuf)>,
+    /// The host that relays when a direct path fails.
+    pub relay: Option<String>,
+    /// Every pair goes through `relay` (WireGuard hub).
+    pub relayed_by_construction: bool,
+}
+
+/// The last lines of a log, for error messages.
+pub fn tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(3);
+    let t = lines[start..].join(" | ");
+    if t.is_empty() { "(no output)".into() } else { t }
+}
+
+/// Checks that the coordinator's daemon stayed up (and injects the
+/// `kill-coordinator` fault).
+pub fn check_coordinator(lab: &mut Lab, host: &str, daemon: &str, fault: Option<&str>) -> Result<(), String> {
+    if fault == Some("kill-coordinator") {
+        lab.kill_child(host);
+    }
+    let deadline = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < deadline {
+        if let Some(status) = lab.exited(host) {
+            let log = lab.dir.join(format!("{host}.{}.log", daemon.split('-').next().unwrap_or(daemon).trim_end_matches('d')));
+            let log = if log.exists() { tail(&log) } else { String::from("(see the daemon log)") };
+            return Err(format!("the {host}'s `{daemon}` exited ({status}) before the parties started; nothing can join the overlay without it\n   = note: its last output: {log}"));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().nth(1) == Some("0"))))
+        .unwrap_or(false)
+}
+
+/// Programs a backend needs on PATH.
+pub fn required_programs(backend: Backend) -> Vec<&'static str> {
+    let mut p = vec!["ip", "nft", "conntrack", "sysctl"];
+    p.extend_from_slice(match backend {
+        Backend::Nebula => backends::nebula::PROGRAMS,
+        Backend::Wireguard => backends::wireguard::PROGRAMS,
+        Backend::Tinc => backends::tinc::PROGRAMS,
+        Backend::Tailscale | Backend::Headscale => &["tailscaled", "tailscale", "headscale"],
+        Backend::Direct => &[],
+    });
+    p
+}
+
+/// Can this machine run a lab of `backend`? `Err` says what is missing.
+pub fn preflight(backend: Backend) -> Result<(), String> {
+    if !is_root() {
+        return Err("`e3 sim` needs root (network namespaces, nftables)\n   = hint: run it with `sudo`".into());
+    }
+    let missing: Vec<&str> = required_programs(backend).into_iter().filter(|p| !on_path(p)).collect();
+    if !missing.is_empty() {
+        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let mut msg = format!("backend `{backend}` needs {list} on PATH, which {} missing", if missing.len() == 1 { "is" } else { "are" });
+        if matches!(backend, Backend::Tailscale | Backend::Headscale) {
+            msg += "\n   = hint: the NixOS VM test simulates this scenario with Tailscale and Headscale: `e3 render NAME` and then `nix flake check out/NAME`";
+        } else {
+            msg += "\n   = hint: `ci/install-deps` installs them (Debian)";
+        }
+        return Err(msg);
+    }
+    if matches!(backend, Backend::Tailscale | Backend::Headscale) {
+        return Err(format!("backend `{backend}` is not implemented in the local lab yet\n   = hint: the NixOS VM test simulates it: `e3 render NAME` and then `nix flake check out/NAME`"));
+    }
+    Ok(())
+}
+
+/// Finds a Python with MPyC: `$E3_PYTHON`, or `.venv/bin/python` in the
+/// current directory, next to the `e3` binary, or in the source tree.
+pub fn find_python() -> Result<PathBuf, String> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("E3_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.extend(cwd.ancestors().map(Path::to_path_buf));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().map(Path::to_path_buf));
+    }
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    candidates.extend(roots.iter().map(|r| r.join(".venv/bin/python")));
+    for c in &candidates {
+        if c.is_file() && run(&c.display().to_string(), &["-c", "import mpyc"]).is_ok() {
+            return Ok(c.clone());
+        }
+    }
+    Err("no Python with MPyC found (looked at `$E3_PYTHON` and `.venv/bin/python` here, next to `e3` and in its source tree)\n   = hint: `ci/install-deps` creates `.venv`, or set `E3_PYTHON`".into())
+}
+
+const PROBE: &str = r#"
+import json, os, socket, struct, sys, time
+def csum(b):
+    s = sum((b[i] << 8) + b[i + 1] for i in range(0, len(b) - 1, 2))
+    if len(b) % 2: s += b[-1] << 8
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+deadline = float(sys.argv[1]); targets = sys.argv[2:]
+start = time.monotonic(); ident = os.getpid() & 0xffff; seq = 0
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(0.05)
+pending = set(targets); up = {}
+while pending and time.monotonic() - start < deadline:
+    for t in list(pending):
+        seq = (seq + 1) & 0xffff
+        body = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + b'e3-probe'
+        pkt = struct.pack('!BBHHH', 8, 0, csum(body), ident, seq) + b'e3-probe'
+        try: s.sendto(pkt, (t, 0))
+        except OSError: pass
+    end = time.monotonic() + 0.2
+    while time.monotonic() < end:
+        try: d, a = s.recvfrom(2048)
+        except (socket.timeout, OSError): continue
+        h = (d[0] & 15) * 4
+        if len(d) >= h + 8 and d[h] == 0 and struct.unpack('!H', d[h + 4:h + 6])[0] == ident and a[0] in pending:
+            pending.discard(a[0]); up[a[0]] = round(time.monotonic() - start, 3)
+print(json.dumps(up))
+"#;
+
+struct Progress {
+    start: Instant,
+    on: bool,
+}
+
+impl Progress {
+    fn say(&self, msg: &str) {
+        if self.on {
+            eprintln!("[{:5.1}s] {msg}", self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Interface name of a host on a segment.
+fn ifname(host: &Host, segment: &str) -> &'static str {
+    match (host.role, segment) {
+        (Role::Router, s) if s.starts_with("lan-") => "lan",
+        (Role::Router, _) => "wan",
+        (Role::Carrier, "internet") => "wan",
+        (Role::Carrier, _) => "cgn",
+        _ => "eth0",
+    }
+}
+
+/// Builds the namespaces, links, addresses, routes and NAT of a plan.
+fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
+    let inet = lab.add_namespace("internet")?;
+    run("ip", &["-n", &inet, "link", "add", "br0", "type", "bridge"])?;
+    run("ip", &["-n", &inet, "link", "set", "br0", "up"])?;
+    for h in &plan.hosts {
+        lab.add_namespace(&h.name)?;
+    }
+    // Links. Routers' LAN bridges first, then veths (created in place).
+    for h in plan.hosts.iter().filter(|h| h.role == Role::Router) {
+        let ns = lab.ns(&h.name);
+        run("ip", &["-n", &ns, "link", "add", "lan", "type", "bridge"])?;
+    }
+    let mut port = 0usize;
+    for h in &plan.hosts {
+        let ns = lab.ns(&h.name);
+        for i in &h.interfaces {
+            let name = ifname(h, &i.segment);
+            if i.segment == "internet" {
+                let peer = format!("h{port}");
+                port += 1;
+                run("ip", &["-n", &inet, "link", "add", &peer, "type", "veth", "peer", "name", name, "netns", &ns])?;
+                run("ip", &["-n", &inet, "link", "set", &peer, "master", "br0", "up"])?;
+            } else if let Some(site) = i.segment.strip_prefix("lan-") {
+                if h.role == Role::Router {
+                    continue; // the bridge itself
+                }
+                let router = &plan.sites.iter().find(|s| s.name == site).ok_or_else(|| format!("no site `{site}`"))?.router;
+                let rns = lab.ns(router);
+                let peer = format!("p{port}");
+                port += 1;
+                run("ip", &["-n", &rns, "link", "add", &peer, "type", "veth", "peer", "name", name, "netns", &ns])?;
+                run("ip", &["-n", &rns, "link", "set", &peer, "master", "lan", "up"])?;
+            } else if h.role == Role::Carrier {
+                // carrier segment: one veth from the carrier (`cgn`) to the home router (`wan`)
+                let site = i.segment.strip_prefix("carrier-").unwrap_or(&i.segment);
+                let router = &plan.sites.iter().find(|s| s.name == site).ok_or_else(|| format!("no site `{site}`"))?.router;
+                run("ip", &["-n", &ns, "link", "add", "cgn", "type", "veth", "peer", "name", "wan", "netns", &lab.ns(router)])?;
+            }
+        }
+    }
+    // Addresses and routes.
+    let firewall_lans: Vec<(String, Ipv4Addr)> = plan.sites.iter().filter(|s| s.nat == Nat::Firewall).map(|s| (s.lan.clone(), s.public_address)).collect();
+    for h in &plan.hosts {
+        let ns = lab.ns(&h.name);
+        for i in &h.interfaces {
+            let name = ifname(h, &i.segment);
+            run("ip", &["-n", &ns, "addr", "add", &format!("{}/{}", i.address, i.prefix), "dev", name])?;
+            run("ip", &["-n", &ns, "link", "set", name, "up"])?;
+        }
+        for i in &h.interfaces {
+            if let Some(gw) = i.gateway {
+                run("ip", &["-n", &ns, "route", "add", "default", "via", &gw.to_string()])?;
+            }
+        }
+        if h.interfaces.iter().any(|i| i.segment == "internet") {
+            for (lan, router) in &firewall_lans {
+                if h.public_address != Some(*router) {
+                    run("ip", &["-n", &ns, "route", "add", lan, "via", &router.to_string()])?;
+                }
+            }
+        }
+        if matches!(h.role, Role::Router | Role::Carrier) {
+            ns_run(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+            let site = plan.sites.iter().find(|s| Some(&s.name) == h.site.as_ref()).ok_or_else(|| format!("router `{}` has no site", h.name))?;
+            let hosts: Vec<Ipv4Addr> = site.hosts.iter().filter_map(|n| plan.host(n)).flat_map(|p| p.interfaces.iter().map(|i| i.address)).collect();
+            let (nat, lan) = match h.role {
+                Role::Carrier => (Nat::Easy, "cgn"),
+                _ => (if site.nat == Nat::Cgnat { Nat::Easy } else { site.nat }, "lan"),
+            };
+            let wan_addr = h.interfaces.iter().find(|i| ifname(h, &i.segment) == "wan").map(|i| i.address).unwrap_or(site.public_address);
+            let file = lab.dir.join(format!("{}.nft", h.name));
+            fs::write(&file, nat::ruleset(nat, "wan", lan, wan_addr, &hosts)).map_err(|e| e.to_string())?;
+            ns_run(&ns, "nft", &["-f", &file.display().to_string()]).map_err(|e| format!("NAT `{nat}` on `{}`: {e}", h.name))?;
+        }
+        if h.role == Role::Party {
+            let file = lab.dir.join(format!("{}.nft", h.name));
+            fs::write(&file, nat::tracking_ruleset()).map_err(|e| e.to_string())?;
+            ns_run(&ns, "nft", &["-f", &file.display().to_string()])?;
+        }
+    }
+    if plan.loss_percent > 0.0 {
+        let file = lab.dir.join("internet.nft");
+        fs::write(&file, nat::loss_ruleset(plan.loss_percent)).map_err(|e| e.to_string())?;
+        ns_run(&inet, "nft", &["-f", &file.display().to_string()]).map_err(|e| format!("packet loss on the internet bridge: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Whether the netem qdisc works (probed inside the lab's internet namespace).
+fn netem_available(lab: &Lab) -> bool {
+    let ns = lab.ns("internet");
+    let ok = run("ip", &["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "br0", "root", "netem", "delay", "1ms"]).is_ok();
+    if ok {
+        let _ = run("ip", &["netns", "exec", &ns, "tc", "qdisc", "del", "dev", "br0", "root"]);
+    }
+    ok
+}
+
+/// UDP/TCP flows a party's namespace saw that were answered, as (peer address, protocol).
+fn answered_flows(ns: &str) -> Vec<(Ipv4Addr, String)> {
+    let text = run("ip", &["netns", "exec", ns, "conntrack", "-L"]).unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.contains("[UNREPLIED]") {
+            continue;
+        }
+        let proto = line.split_whitespace().next().unwrap_or("").to_string();
+        if let Some(dst) = line.split_whitespace().find_map(|w| w.strip_prefix("dst=")).and_then(|d| d.parse().ok()) {
+            out.push((dst, proto));
+        }
+    }
+    out
+}
+
+fn underlay_addresses(h: &Host) -> Vec<Ipv4Addr> {
+    let mut v: Vec<Ipv4Addr> = h.interfaces.iter().map(|i| i.address).collect();
+    v.extend(h.public_address);
+    v
+}
+
+/// The count of the router's `unsolicited` counter.
+fn dropped(lab: &Lab, router: &str) -> u64 {
+    run("ip", &["netns", "exec", &lab.ns(router), "nft", "list", "counter", "ip", nat::TABLE, "unsolicited"])
+        .ok()
+        .and_then(|t| t.split_whitespace().skip_while(|w| *w != "packets").nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn nat_phrase(plan: &Plan, h: &Host) -> String {
+    match plan.sites.iter().find(|s| Some(&s.name) == h.site.as_ref()) {
+        Some(s) => format!("`{}` is behind `{}` NAT ({}; router `{}`, public address {})", h.name, s.nat, s.nat.describe(), s.router, s.public_address),
+        None => format!("`{}` has a public address", h.name),
+    }
+}
+
+/// Runs the lab. `Err` is a setup problem (not root, missing programs, a
+/// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
+pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
+    let backend = plan.connectivity.backend;
+    preflight(backend)?;
+    let python = match &opts.python {
+        Some(p) => p.clone(),
+        None => find_python()?,
+    };
+    let fault = std::env::var("E3_SIM_FAULT").ok();
+    netns::install_signal_handler()?;
+    let progress = Progress { start: Instant::now(), on: opts.progress };
+    let mut lab = Lab::new()?;
+    progress.say(&format!("lab {}: building {} namespaces", lab.prefix, plan.hosts.len() + 1));
+    build_topology(&mut lab, plan)?;
+    let latency = if plan.latency.pairs.is_empty() {
+        "none requested".to_string()
+    } else if netem_available(&lab) {
+        format!("{} model requested, not applied: the lab does not shape per-pair delays yet", plan.latency.model)
+    } else {
+        format!("{} model requested, NOT applied: this kernel has no netem qdisc", plan.latency.model)
+    };
+    progress.say(&format!("topology up ({} sites); latency: {latency}", plan.sites.len()));
+
+    // Programs for the parties.
+    let progdir = lab.dir.join("programs");
+    fs::create_dir_all(&progdir).map_err(|e| e.to_string())?;
+    for (path, bytes) in crate::bundled::program_files() {
+        let to = progdir.join(path);
+        if let Some(d) = to.parent() {
+            fs::create_dir_all(d).map_err(|e| e.to_string())?;
+        }
+        fs::write(&to, bytes).map_err(|e| e.to_string())?;
+    }
+    let program = match &plan.program.path {
+        Some(p) => fs::canonicalize(p).map_err(|e| format!("program `{p}`: {e}"))?,
+        None => progdir.join(format!("{}.py", plan.program.name)),
+    };
+    fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
+
+    let overlay_start = Instant::now();
+    let started = match backend {
+        Backend::Nebula => Some(backends::nebula::start(&mut lab, plan, fault.as_deref())?),
+        Backend::Wireguard => Some(backends::wireguard::start(&mut lab, plan, fault.as_deref())?),
+        Backend::Tinc => Some(backends::tinc::start(&mut lab, plan, fault.as_deref())?),
+        Backend::Direct => None,
+        Backend::Tailscale | Backend::Headscale => unreachable!("refused by preflight"),
+    };
+    let parties: Vec<&Host> = plan.parties().collect();
+    let mut pair_up: BTreeMap<(usize, usize), Option<f64>> = BTreeMap::new();
+    let mut overlay_up_s = None;
+    let mut diagnosis = Vec::new();
+    if started.is_some() {
+        progress.say(&format!("{backend} daemons started; waiting for the overlay (up to {} s)", opts.timeout.as_secs()));
+        let limit = opts.timeout.as_secs_f64();
+        let mut probes = Vec::new();
+        for (i, p) in parties.iter().enumerate() {
+            let targets: Vec<String> = parties[i + 1..].iter().filter_map(|q| q.overlay_address.map(|a| a.to_string())).collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let name = format!("probe-{}", p.name);
+            let out = lab.dir.join(format!("{name}.out"));
+            let err = lab.dir.join(format!("{name}.err"));
+            let mut args = vec![lab.dir.join("probe.py").display().to_string(), format!("{limit}")];
+            args.extend(targets);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let offset = overlay_start.elapsed().as_secs_f64();
+            lab.spawn(&name, &lab.ns(&p.name), &python.display().to_string(), &refs, &out, &err)?;
+            probes.push((i, name, out, offset));
+        }
+        for (i, name, out, offset) in probes {
+            lab.wait_child(&name, Instant::now() + opts.timeout + Duration::from_secs(5));
+            let up: BTreeMap<String, f64> = serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim()).unwrap_or_default();
+            for (j, q) in parties.iter().enumerate().skip(i + 1) {
+                let t = q.overlay_address.and_then(|a| up.get(&a.to_string())).map(|t| ((t + offset) * 100.0).round() / 100.0);
+                pair_up.insert((i, j), t);
+            }
+        }
+        let all_up = pair_up.values().all(Option::is_some);
+        if all_up {
+            overlay_up_s = pair_up.values().flatten().copied().fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+            progress.say(&format!("overlay up after {:.2} s", overlay_up_s.unwrap_or(0.0)));
+        } else {
+            progress.say("the overlay did not come up between every pair");
+            for ((i, j), t) in &pair_up {
+                if t.is_none() {
+                    let (a, b) = (parties[*i], parties[*j]);
+                    let mut d = format!("no overlay path between `{}` and `{}` after {} s: {}; {}", a.name, b.name, opts.timeout.as_secs(), nat_phrase(plan, a), nat_phrase(plan, b));
+                    if a.nat == Nat::Hard && b.nat == Nat::Hard || (a.nat == Nat::Hard || b.nat == Nat::Hard) && (a.nat.filters_inbound() && b.nat.filters_inbound()) {
+                        d += "; hole punching cannot cross an endpoint-dependent (`hard`) NAT when the other side filters too";
+                    }
+                    if plan.connectivity.relay == crate::catalogue::Relay::Never {
+                        d += ", and `relay: never` forbids the relay that would carry this pair";
+                    }
+                    diagnosis.push(d);
+                }
+            }
+        }
+    }
+    let overlay_ok = started.is_none() || pair_up.values().all(Option::is_some);
+
+    // MPyC.
+    let mut party_reports = Vec::new();
+    let mut mpc_wall_s = None;
+    if overlay_ok {
+        progress.say(&format!("running `{}` on {} parties", plan.program.name, parties.len()));
+        let mut list = Vec::new();
+        for e in &plan.program.parties {
+            list.push("-P".to_string());
+            list.push(format!("{}:{}", e.address, plan.program.port));
+        }
+        let mpc_start = Instant::now();
+        let mut names = Vec::new();
+        for p in &parties {
+            let idx = p.index.unwrap_or_default();
+            let mut args = vec![program.display().to_string()];
+            args.extend(list.iter().cloned());
+            args.extend(["-I".into(), idx.to_string(), "--no-log".into()]);
+            args.extend(plan.program.args.iter().cloned());
+            args.extend(["--timeout".into(), format!("{}", opts.timeout.as_secs())]);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let name = format!("mpc-{}", p.name);
+            let out = lab.dir.join(format!("{name}.out"));
+            let err = lab.dir.join(format!("{name}.err"));
+            lab.spawn(&name, &lab.ns(&p.name), &python.display().to_string(), &refs, &out, &err)?;
+            names.push((p, name, out, err));
+        }
+        let deadline = Instant::now() + opts.timeout + Duration::from_secs(10);
+        let mut last = 0.0;
+        for (p, name, out, err) in names {
+            let status = lab.wait_child(&name, deadline);
+            last = mpc_start.elapsed().as_secs_f64();
+            let json: Option<serde_json::Value> = fs::read_to_string(&out).ok().and_then(|t| t.lines().last().and_then(|l| serde_json::from_str(l).ok()));
+            let get = |k: &str| json.as_ref().and_then(|j| j.get(k)).cloned().filter(|v| !v.is_null());
+            let mut error = get("error").and_then(|e| e.as_str().map(str::to_string));
+            if status.is_none() {
+                error = Some("did not finish (killed at the deadline)".into());
+            } else if json.is_none() {
+                error = Some(format!("no JSON output: {}", tail(&err)));
+            }
+            party_reports.push(PartyReport {
+                host: p.name.clone(),
+                index: p.index.unwrap_or_default(),
+                exit: status.and_then(|s| s.code()),
+                ok: status.is_some_and(|s| s.success()) && get("ok").and_then(|v| v.as_bool()).unwrap_or(false),
+                result: get("result"),
+                expected: get("expected"),
+                elapsed_s: get("elapsed_s").and_then(|v| v.as_f64()),
+                error,
+            });
+        }
+        mpc_wall_s = Some((last * 1000.0).round() / 1000.0);
+        progress.say(&format!("MPyC finished after {last:.2} s"));
+    }
+    let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
+
+    // Routes.
+    let mut pairs = Vec::new();
+    for (i, a) in parties.iter().enumerate() {
+        for b in &parties[i + 1..] {
+            let j = b.index.unwrap_or_default();
+            let up = pair_up.get(&(i, j)).copied().flatten();
+            let reachable = match &started {
+                Some(_) => up.is_some(),
+                None => ok,
+            };
+            let a_sees = answered_flows(&lab.ns(&a.name)).into_iter().any(|(d, _)| underlay_addresses(b).contains(&d));
+            let b_sees = answered_flows(&lab.ns(&b.name)).into_iter().any(|(d, _)| underlay_addresses(a).contains(&d));
+            let relay = started.as_ref().and_then(|s| s.relay.clone());
+            let by_construction = started.as_ref().is_some_and(|s| s.relayed_by_construction);
+            let (route, via, evidence) = if by_construction && reachable {
+                ("relayed", relay, "hub topology: spokes only peer with the hub".to_string())
+            } else if a_sees || b_sees {
+                ("direct", None, "conntrack: answered underlay flow between the two".to_string())
+            } else if reachable {
+                ("relayed", relay, "overlay answered, no direct underlay flow in conntrack".to_string())
+            } else {
+                ("none", None, if started.is_some() { "no answer over the overlay".to_string() } else { "no answered flow".to_string() })
+            };
+            pairs.push(PairReport { a: a.name.clone(), b: b.name.clone(), route: route.to_string(), via, evidence, up_s: up });
+        }
+    }
+
+    if !ok && overlay_ok {
+        // Explain a failed run: which filtering NATs sit in front of a party others must connect to.
+        for p in &parties {
+            let idx = p.index.unwrap_or_default();
+            if backend == Backend::Direct && idx > 0 && p.nat.filters_inbound() {
+                let site = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref());
+                let drops = site.map(|s| dropped(&lab, &s.router)).unwrap_or(0);
+                diagnosis.push(format!(
+                    "party #{idx} {}: parties #0..#{} must open TCP connections to {}:{}, and the router dropped {drops} unsolicited inbound packets; plain TCP cannot cross this NAT — use an overlay backend",
+                    nat_phrase(plan, p),
+                    idx - 1,
+                    p.public_address.map(|a| a.to_string()).unwrap_or_default(),
+                    plan.program.port
+                ));
+            }
+        }
+        if diagnosis.is_empty() {
+            for p in party_reports.iter().filter(|p| !p.ok) {
+                diagnosis.push(format!("party `{}` failed: {}", p.host, p.error.as_deref().unwrap_or("see its exit status")));
+            }
+        }
+    }
+
+    let verdict = if ok {
+        format!("ok: `{}` gave the expected result on all {} parties", plan.program.name, parties.len())
+    } else if !overlay_ok {
+        "failed: the overlay did not connect every pair; MPyC not run".to_string()
+    } else {
+        let bad = party_reports.iter().filter(|p| !p.ok).count();
+        format!("failed: `{}` failed on {bad} of {} parties", plan.program.name, parties.len())
+    };
+    let report = Report {
+        scenario: plan.name.clone(),
+        backend: backend.to_string(),
+        relay: plan.connectivity.relay.to_string(),
+        lab: lab.prefix.clone(),
+        latency,
+        loss_percent: plan.loss_percent,
+        overlay_up_s,
+        pairs,
+        mpc_ran: overlay_ok,
+        mpc_wall_s,
+        parties: party_reports,
+        ok,
+        verdict,
+        diagnosis,
+        total_s: 0.0,
+    };
+    progress.say("tearing the lab down");
+    for p in lab.teardown() {
+        eprintln!("warning: teardown: {p}");
+    }
+    let mut report = report;
+    report.total_s = (progress.start.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    Ok(report)
+}

@@ -1,0 +1,104 @@
+//! The lab report: a table for people, JSON for tools.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub backend: String,
+    pub relay: String,
+    pub lab: String,
+    /// What happened to `simulation.latency`.
+    pub latency: String,
+    pub loss_percent: f64,
+    /// Seconds from the first daemon start until every pair answered over
+    /// the overlay; `None` if it never did (or there is no overlay).
+    pub overlay_up_s: Option<f64>,
+    pub pairs: Vec<PairReport>,
+    /// Whether MPyC ran (it does not when the overlay never came up).
+    pub mpc_ran: bool,
+    /// Seconds from starting the parties until the last one exited.
+    pub mpc_wall_s: Option<f64>,
+    pub parties: Vec<PartyReport>,
+    /// True when the program succeeded on every party.
+    pub ok: bool,
+    pub verdict: String,
+    pub diagnosis: Vec<String>,
+    pub total_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairReport {
+    pub a: String,
+    pub b: String,
+    /// `direct`, `relayed` or `none`.
+    pub route: String,
+    /// The relay, for relayed pairs.
+    pub via: Option<String>,
+    /// How the route was determined.
+    pub evidence: String,
+    pub up_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyReport {
+    pub host: String,
+    pub index: usize,
+    pub exit: Option<i32>,
+    pub ok: bool,
+    pub result: Option<serde_json::Value>,
+    pub expected: Option<serde_json::Value>,
+    pub elapsed_s: Option<f64>,
+    pub error: Option<String>,
+}
+
+fn secs(s: Option<f64>) -> String {
+    s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into())
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises") + "\n"
+    }
+
+    pub fn to_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "lab {} — scenario {} (backend {}, relay {})", self.lab, self.scenario, self.backend, self.relay);
+        let _ = writeln!(s, "latency: {}", self.latency);
+        if self.loss_percent > 0.0 {
+            let _ = writeln!(s, "loss: {}% on the internet segment (nftables numgen)", self.loss_percent);
+        }
+        let _ = writeln!(s, "overlay up: {}", secs(self.overlay_up_s));
+        let _ = writeln!(s, "\n{:<14} {:<14} {:<9} {:<12} {:<9} {}", "A", "B", "ROUTE", "VIA", "UP", "EVIDENCE");
+        for p in &self.pairs {
+            let _ = writeln!(s, "{:<14} {:<14} {:<9} {:<12} {:<9} {}", p.a, p.b, p.route, p.via.as_deref().unwrap_or("-"), secs(p.up_s), p.evidence);
+        }
+        if self.mpc_ran {
+            let _ = writeln!(s, "\n{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} {}", "PARTY", "INDEX", "EXIT", "RESULT", "EXPECTED", "ELAPSED", "ERROR");
+            for p in &self.parties {
+                let j = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    s,
+                    "{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} {}",
+                    p.host,
+                    p.index,
+                    p.exit.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+                    j(&p.result),
+                    j(&p.expected),
+                    secs(p.elapsed_s),
+                    p.error.as_deref().unwrap_or("")
+                );
+            }
+            let _ = writeln!(s, "MPyC wall time: {}", secs(self.mpc_wall_s));
+        } else {
+            let _ = writeln!(s, "\nMPyC: not run");
+        }
+        for d in &self.diagnosis {
+            let _ = writeln!(s, "diagnosis: {d}");
+        }
+        let _ = writeln!(s, "\nverdict: {} (total {:.1} s)", self.verdict, self.total_s);
+        s
+    }
+}
