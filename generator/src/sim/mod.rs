@@ -184,6 +184,7 @@ struct Progress {
 
 impl Progress {
     fn say(&self, msg: &str) {
+        netns::park_if_interrupted();
         if self.on {
             eprintln!("[{:5.1}s] {msg}", self.start.elapsed().as_secs_f64());
         }
@@ -529,9 +530,9 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
                 let site = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref());
                 let drops = site.map(|s| dropped(&lab, &s.router)).unwrap_or(0);
                 diagnosis.push(format!(
-                    "party #{idx} {}: parties #0..#{} must open TCP connections to {}:{}, and the router dropped {drops} unsolicited inbound packets; plain TCP cannot cross this NAT — use an overlay backend",
+                    "party #{idx} {}: {} must open TCP connections to {}:{}, and the router dropped {drops} unsolicited inbound packets; plain TCP cannot cross this NAT — use an overlay backend",
                     nat_phrase(plan, p),
-                    idx - 1,
+                    if idx == 1 { "party #0".to_string() } else { format!("parties #0 to #{}", idx - 1) },
                     p.public_address.map(|a| a.to_string()).unwrap_or_default(),
                     plan.program.port
                 ));

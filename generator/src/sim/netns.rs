@@ -23,6 +23,20 @@ pub const STATE_DIR: &str = "/run/e3";
 /// State files of the labs of this process, for the signal handler.
 static ACTIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Set by the signal handler; from then on the handler owns teardown.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Serialises teardowns (signal handler against the main thread).
+static TEARDOWN: Mutex<()> = Mutex::new(());
+
+/// After a signal, the handler tears down and exits; any other thread that
+/// would touch the lab waits here for that instead.
+pub fn park_if_interrupted() {
+    while INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Runs a command, returning stdout; the error names the command and carries stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(program)
@@ -158,6 +172,7 @@ impl Lab {
 
     /// Starts `program args` inside `ns`, output to `log`.
     pub fn spawn(&mut self, name: &str, ns: &str, program: &str, args: &[&str], stdout: &Path, stderr: &Path) -> Result<u32, String> {
+        park_if_interrupted();
         let create = |p: &Path| fs::File::create(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()));
         let out = create(stdout)?;
         let err = if stdout == stderr { out.try_clone().map_err(|e| e.to_string())? } else { create(stderr)? };
@@ -206,6 +221,7 @@ impl Lab {
 
     /// Tears the lab down; also done on drop.
     pub fn teardown(&mut self) -> Vec<String> {
+        park_if_interrupted();
         if self.torn_down {
             return Vec::new();
         }
@@ -262,6 +278,7 @@ fn kill_all(pids: &[u32]) {
 
 /// Removes everything a state file lists, then the file. Idempotent.
 pub fn cleanup_state(state: &Path) -> Vec<String> {
+    let _guard = TEARDOWN.lock().unwrap_or_else(|e| e.into_inner());
     let mut problems = Vec::new();
     let Ok(text) = fs::read_to_string(state) else { return problems };
     let (mut namespaces, mut pids, mut files, mut dirs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -319,8 +336,10 @@ pub fn install_signal_handler() -> Result<(), String> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| format!("cannot install signal handler: {e}"))?;
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
             eprintln!("\ninterrupted (signal {sig}): tearing the lab down");
             cleanup_active();
+            eprintln!("lab removed");
             std::process::exit(130);
         }
     });
@@ -368,7 +387,8 @@ pub fn cleanup_leftovers() -> Vec<String> {
     }
     for ns in lab_namespaces() {
         let prefix = lab_prefix(&ns).unwrap_or_default().to_string();
-        if live_prefixes.contains(&prefix) {
+        // a lab that started after the scan above has a state file by now
+        if live_prefixes.contains(&prefix) || Path::new(STATE_DIR).join(format!("{prefix}.state")).exists() {
             continue;
         }
         kill_all(&ns_pids(&ns));

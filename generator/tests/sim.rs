@@ -1,0 +1,229 @@
+//! Real NAT labs (`e3 sim`): namespaces, nftables, the real daemons and real
+//! MPyC. They need root, the daemons and the Python venv; without them each
+//! test prints a "skipped" line and passes. Labs run one at a time (they are
+//! heavy on a 2-core machine), and after each one no namespace, process,
+//! state file or temp dir of the lab may survive.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn scenario(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sim-scenarios").join(format!("{name}.yaml"));
+    if p.exists() {
+        p.display().to_string()
+    } else {
+        name.to_string() // bundled
+    }
+}
+
+/// Why labs cannot run here, if they cannot.
+fn unavailable(programs: &[&str]) -> Option<String> {
+    let root = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next() == Some("0")))).unwrap_or(false);
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !e3::sim::netns::on_path(p)).collect();
+    if !root || !missing.is_empty() {
+        return Some(format!("skipped: needs root and {}", programs.join(", ")));
+    }
+    if e3::sim::find_python().is_err() {
+        return Some("skipped: needs the Python venv with MPyC (ci/install-deps)".into());
+    }
+    None
+}
+
+fn e3(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_e3")).args(args).envs(env.iter().copied()).stdin(Stdio::null()).output().expect("e3 runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The lab prefix (`e3-XXXX`) from the progress output.
+fn lab_prefix(stderr: &str) -> String {
+    let i = stderr.find("lab e3-").expect("progress names the lab");
+    stderr[i + 4..i + 11].to_string()
+}
+
+fn assert_no_leftovers(prefix: &str) {
+    let list = text(&Command::new("ip").args(["netns", "list"]).output().expect("ip runs").stdout);
+    assert!(!list.contains(&format!("{prefix}-")), "namespaces of {prefix} left:\n{list}");
+    assert!(!Path::new(&format!("/run/e3/{prefix}.state")).exists(), "state file of {prefix} left");
+    let dir: PathBuf = std::env::temp_dir().join(format!("{prefix}-lab"));
+    assert!(!dir.exists(), "{} left", dir.display());
+    let needle = dir.display().to_string();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            assert!(!cmd.contains(&needle), "process of {prefix} left: {cmd}");
+        }
+    }
+}
+
+/// Runs a lab; returns (exit code, report JSON or null, stderr).
+fn sim(name: &str, extra: &[&str], env: &[(&str, &str)]) -> (Option<i32>, serde_json::Value, String) {
+    let s = scenario(name);
+    let mut args = vec!["sim", s.as_str(), "--json"];
+    args.extend_from_slice(extra);
+    let out = e3(&args, env);
+    let stderr = text(&out.stderr);
+    let report = serde_json::from_str(&text(&out.stdout)).unwrap_or(serde_json::Value::Null);
+    assert_no_leftovers(&lab_prefix(&stderr));
+    (out.status.code(), report, stderr)
+}
+
+fn route(report: &serde_json::Value, a: &str, b: &str) -> String {
+    report["pairs"].as_array().expect("pairs").iter().find(|p| p["a"] == a && p["b"] == b).map(|p| p["route"].as_str().unwrap_or("").to_string()).unwrap_or_default()
+}
+
+fn assert_correct(report: &serde_json::Value, stderr: &str) {
+    assert_eq!(report["ok"], true, "{report:#}\n{stderr}");
+    for p in report["parties"].as_array().expect("parties") {
+        assert_eq!(p["ok"], true, "{p}");
+        assert_eq!(p["result"], p["expected"], "{p}");
+    }
+}
+
+macro_rules! lab_test {
+    ($programs:expr) => {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = unavailable($programs) {
+            eprintln!("{why}");
+            return;
+        }
+    };
+}
+
+#[test]
+fn nebula_easy_easy_is_direct_and_correct() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-easy-easy", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    assert_eq!(route(&report, "alice", "bob"), "direct", "{report:#}");
+    assert!(report["overlay_up_s"].as_f64().is_some());
+}
+
+#[test]
+fn nebula_hard_hard_is_relayed_and_correct() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-hard-hard", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    assert_eq!(route(&report, "alice", "bob"), "relayed", "{report:#}");
+    assert_eq!(report["pairs"][0]["via"], "lighthouse");
+}
+
+#[test]
+fn nebula_hard_hard_without_relay_fails_clearly() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-hard-hard-norelay", &["--timeout", "6"], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["mpc_ran"], false);
+    assert_eq!(route(&report, "alice", "bob"), "none");
+    let diagnosis = report["diagnosis"].to_string();
+    assert!(diagnosis.contains("`hard` NAT") && diagnosis.contains("relay: never"), "{diagnosis}");
+    // --expect-failure turns the same run into a success
+    let (code, _, stderr) = sim("nebula-hard-hard-norelay", &["--timeout", "4", "--expect-failure"], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn nebula_nat_bundled() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-nat", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    assert_eq!(route(&report, "alice", "bob"), "direct", "{report:#}");
+    assert_eq!(route(&report, "alice", "carol"), "relayed", "{report:#}");
+    assert!(report["latency"].as_str().unwrap_or("").to_lowercase().contains("not applied") || report["latency"] == "none requested");
+    assert!(report["total_s"].as_f64().unwrap_or(99.0) < 30.0, "{report:#}");
+}
+
+#[test]
+fn wireguard_hub_is_correct() {
+    lab_test!(&["wireguard-go", "wg"]);
+    let (code, report, stderr) = sim("wireguard-hub", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    assert_eq!(route(&report, "fsn", "hel"), "relayed");
+    assert_eq!(report["pairs"][0]["via"], "hub");
+}
+
+#[test]
+fn tinc_mesh_is_correct() {
+    lab_test!(&["tincd"]);
+    let (code, report, stderr) = sim("tinc-mesh", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+}
+
+#[test]
+fn direct_lan_fails_naming_the_nat() {
+    lab_test!(&["nft"]);
+    let (code, report, stderr) = sim("direct-lan", &["--timeout", "4"], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["ok"], false);
+    let diagnosis = report["diagnosis"].to_string();
+    assert!(diagnosis.contains("`easy` NAT") && diagnosis.contains("home-router"), "{diagnosis}");
+    let (code, _, stderr) = sim("direct-lan", &["--timeout", "3", "--expect-failure"], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn lighthouse_killed_before_parties_is_a_clear_error() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-easy-easy", &[], &[("E3_SIM_FAULT", "kill-coordinator")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(report.is_null());
+    assert!(stderr.contains("error: the lighthouse's `nebula` exited") && stderr.contains("before the parties started"), "{stderr}");
+}
+
+#[test]
+fn cleanup_removes_what_a_killed_run_left() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = dir.path().join("stderr");
+    let s = scenario("nebula-hard-hard-norelay");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_e3"))
+        .args(["sim", &s, "--timeout", "30"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("e3 runs");
+    // Wait until the daemons run, then kill e3 without a chance to clean up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&err).unwrap_or_default().contains("waiting for the overlay") {
+        assert!(std::time::Instant::now() < deadline, "lab did not start: {}", std::fs::read_to_string(&err).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let prefix = lab_prefix(&std::fs::read_to_string(&err).unwrap_or_default());
+    let list = text(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout);
+    assert!(list.contains(&format!("{prefix}-")), "a killed run leaves its lab behind:\n{list}");
+    let out = e3(&["sim", "--cleanup"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("removed lab {prefix}")), "{}", text(&out.stdout));
+    assert_no_leftovers(&prefix);
+}
+
+#[test]
+fn tailscale_without_daemons_names_them() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if e3::sim::netns::on_path("tailscaled") && e3::sim::netns::on_path("headscale") {
+        eprintln!("skipped: tailscaled and headscale are installed");
+        return;
+    }
+    let out = e3(&["sim", "headscale-nat"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    if err.contains("needs root") {
+        return;
+    }
+    assert!(err.contains("`tailscaled`") && err.contains("`headscale`") && err.contains("VM test"), "{err}");
+}
