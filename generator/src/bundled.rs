@@ -1,11 +1,12 @@
-//! Files compiled into the binary: the bundled scenarios and the MPyC
-//! programs, so `e3` works from any directory and a rendered output never
-//! depends on where e3 was built.
+//! Files compiled into the binary: the bundled scenarios, the MPyC
+//! programs and the NixOS modules, so `e3` works from any directory and a
+//! rendered output never depends on where e3 was built.
 
 use include_dir::{include_dir, Dir};
 
 static SCENARIOS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../scenarios");
 static PROGRAMS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../programs");
+static MODULES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../modules");
 
 /// Names of the bundled scenarios, sorted.
 pub fn scenario_names() -> Vec<&'static str> {
@@ -42,6 +43,46 @@ pub fn program_files() -> Vec<(&'static str, &'static [u8])> {
         .filter_map(|f| Some((f.path().to_str()?, f.contents())))
         .filter(|(p, _)| p.ends_with(".py"))
         .collect();
+    files.sort_by_key(|(p, _)| *p);
+    files
+}
+
+static TERRAFORM: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../terraform");
+
+/// Every file of the reusable Terraform modules (`terraform/<module>/...`),
+/// as (path relative to `terraform/`, contents), sorted.
+pub fn terraform_files() -> Vec<(String, &'static [u8])> {
+    fn walk(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static [u8])>) {
+        for f in dir.files() {
+            if let Some(p) = f.path().to_str() {
+                out.push((p.to_string(), f.contents()));
+            }
+        }
+        for d in dir.dirs() {
+            walk(d, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&TERRAFORM, &mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Every file of `modules/` (NixOS modules, their packages and README), as
+/// (path relative to `modules/`, contents), sorted by path.
+pub fn module_files() -> Vec<(&'static str, &'static [u8])> {
+    fn walk(dir: &'static Dir<'static>, out: &mut Vec<(&'static str, &'static [u8])>) {
+        for f in dir.files() {
+            if let Some(p) = f.path().to_str() {
+                out.push((p, f.contents()));
+            }
+        }
+        for d in dir.dirs() {
+            walk(d, out);
+        }
+    }
+    let mut files = Vec::new();
+    walk(&MODULES, &mut files);
     files.sort_by_key(|(p, _)| *p);
     files
 }

@@ -3,7 +3,10 @@
 //! contain nothing that depends on time or machine) and atomic
 //! ([`write_atomic`]: a temporary directory renamed into place).
 
+pub mod hcl;
+pub mod nix;
 mod readme;
+pub mod terraform;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -14,11 +17,63 @@ use crate::plan::Plan;
 /// Rendered files: path relative to the output directory → contents.
 pub type Files = BTreeMap<PathBuf, Vec<u8>>;
 
+/// Files from outside the plan that a render copies in: the public halves
+/// of the key material `e3 keys` wrote (`secrets/NAME/public/`), keyed by
+/// their path relative to that directory. Never private keys: only the
+/// names [`is_public_input`] accepts are read.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    pub public: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+/// Whether a file under `secrets/NAME/public/` is copied into the rendered
+/// `public-keys/`: `authorized_keys`, `*.pub` and `hardware/*.nix`.
+pub fn is_public_input(rel: &Path) -> bool {
+    let name = rel.to_string_lossy();
+    name == "authorized_keys" || name.ends_with(".pub") || (name.starts_with("hardware/") && name.ends_with(".nix"))
+}
+
+/// Reads the [`Inputs`] from `public_dir` (`secrets/NAME/public`); a missing
+/// directory gives none.
+pub fn read_inputs(public_dir: &Path) -> io::Result<Inputs> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(root, &path, out)?;
+            } else if kind.is_file() {
+                let rel = path.strip_prefix(root).expect("walked from root").to_path_buf();
+                if is_public_input(&rel) {
+                    out.insert(rel, std::fs::read(&path)?);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut inputs = Inputs::default();
+    if public_dir.is_dir() {
+        walk(public_dir, public_dir, &mut inputs.public)?;
+    }
+    Ok(inputs)
+}
+
 /// Renders every output of a plan. Cannot fail on a valid plan.
 pub fn render(plan: &Plan) -> Files {
+    render_with(plan, &Inputs::default())
+}
+
+/// [`render`], copying `inputs` into `public-keys/`.
+pub fn render_with(plan: &Plan, inputs: &Inputs) -> Files {
     let mut files = Files::new();
     files.insert("scenario.json".into(), plan.to_json().into_bytes());
     files.insert("README.md".into(), readme::render(plan).into_bytes());
+    terraform::render(plan, &mut files);
+    nix::render(plan, &mut files);
+    for (rel, contents) in &inputs.public {
+        files.insert(Path::new(nix::PUBLIC_KEYS_DIR).join(rel), contents.clone());
+    }
     files
 }
 
