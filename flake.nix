@@ -27,13 +27,15 @@
           pname = "e3";
           version = (lib.importTOML ./generator/Cargo.toml).package.version;
 
-          # The binary embeds scenarios, programs, NixOS modules and Terraform
-          # modules at compile time, so they are part of the build input.
+          # The binary embeds scenarios, programs, NixOS modules, Terraform
+          # modules and this flake's lock at compile time, so they are part of
+          # the build input.
           src = lib.fileset.toSource {
             root = ./.;
             fileset = lib.fileset.unions [
               ./Cargo.toml
               ./Cargo.lock
+              ./flake.lock # copied into every rendered flake
               ./generator
               ./scenarios
               ./programs

@@ -1,0 +1,583 @@
+//! The Nix side of a rendered scenario: `flake.nix`, `flake.lock`,
+//! `hive.nix`, `addresses.nix`, `public-keys.nix`, `hosts/<host>.nix`, and
+//! the copied `modules/` and `programs/`.
+//!
+//! Written by small Rust writers rather than templates: the output follows
+//! nixfmt (RFC 166 style) exactly, which is easier to get right with code
+//! that knows the nesting than with template whitespace control.
+//!
+//! What comes from where at evaluation time (see ARCHITECTURE.md, "Rendered
+//! Nix"):
+//! - deployed hosts' addresses: `addresses.nix`, from `hosts.json` (written
+//!   by Terraform / `e3 deploy`) or the party's `address`;
+//! - public keys (WireGuard, tinc) and root's SSH keys: `public-keys/`,
+//!   copied by `e3 render` from `secrets/NAME/public/` (written by `e3 keys`);
+//! - secrets: never in the directory; `hive.nix` has Colmena read them at
+//!   upload time from `$E3_SECRETS` with `keyCommand`.
+
+use std::fmt::Write as _;
+
+use crate::catalogue::{Backend, Platform};
+use crate::plan::{Host, Plan, Role, Topology};
+
+use super::Files;
+
+/// The project's lock file: the rendered flake has the same single input, so
+/// its lock is this file, byte for byte.
+pub const PROJECT_FLAKE_LOCK: &str = include_str!("../../../flake.lock");
+
+/// The URL of the nixpkgs input, the same as in the project's flake.nix.
+pub const NIXPKGS_URL: &str = "github:NixOS/nixpkgs/nixos-25.11";
+
+/// Systems the rendered flake offers a devShell (and checks) for.
+const SYSTEMS: &[&str] = &["x86_64-linux", "aarch64-linux"];
+
+/// Name of the environment variable naming the secrets directory at deploy time.
+pub const SECRETS_ENV: &str = "E3_SECRETS";
+
+/// The rendered directory of public keys (`e3 render` copies
+/// `secrets/NAME/public/` here).
+pub const PUBLIC_KEYS_DIR: &str = "public-keys";
+
+pub fn render(plan: &Plan, files: &mut Files) {
+    files.insert("flake.nix".into(), flake_nix(plan).into_bytes());
+    files.insert("flake.lock".into(), PROJECT_FLAKE_LOCK.as_bytes().to_vec());
+    files.insert("hive.nix".into(), hive_nix(plan).into_bytes());
+    files.insert("addresses.nix".into(), addresses_nix(plan).into_bytes());
+    files.insert("public-keys.nix".into(), public_keys_nix(plan).into_bytes());
+    files.insert("hosts/common.nix".into(), COMMON_NIX.as_bytes().to_vec());
+    for h in deployed(plan) {
+        files.insert(format!("hosts/{}.nix", h.name).into(), host_nix(plan, h).into_bytes());
+    }
+    for (path, contents) in crate::bundled::module_files() {
+        files.insert(format!("modules/{path}").into(), contents.to_vec());
+    }
+    for (path, contents) in crate::bundled::program_files() {
+        files.insert(format!("programs/{path}").into(), contents.to_vec());
+    }
+}
+
+/// Hosts that get a NixOS configuration: the plan's deployed hosts.
+pub fn deployed(plan: &Plan) -> impl Iterator<Item = &Host> {
+    plan.hosts.iter().filter(|h| h.deploy)
+}
+
+/// A Nix string literal.
+pub fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An attribute name: bare when it is a plain identifier, quoted otherwise.
+fn attr(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '\'')
+        && !matches!(name, "if" | "then" | "else" | "let" | "in" | "with" | "rec" | "inherit" | "assert" | "or");
+    if plain {
+        name.to_string()
+    } else {
+        string(name)
+    }
+}
+
+/// `name = [ a b ];` on one line when it has at most one element, else one
+/// element per line (nixfmt's layout), at `indent` spaces.
+fn list(out: &mut String, indent: usize, name: &str, items: &[String]) {
+    let pad = " ".repeat(indent);
+    match items {
+        [] => {
+            let _ = writeln!(out, "{pad}{name} = [ ];");
+        }
+        [one] => {
+            let _ = writeln!(out, "{pad}{name} = [ {one} ];");
+        }
+        _ => {
+            let _ = writeln!(out, "{pad}{name} = [");
+            for i in items {
+                let _ = writeln!(out, "{pad}  {i}");
+            }
+            let _ = writeln!(out, "{pad}];");
+        }
+    }
+}
+
+/// The tinc node name of a host: tinc allows `[A-Za-z0-9_]` only.
+pub fn tinc_name(host: &str) -> String {
+    host.replace('-', "_")
+}
+
+/// The path of a image build attribute for a platform, if it has one.
+fn image_attr(platform: Platform) -> Option<&'static str> {
+    match platform {
+        Platform::DigitalOcean => Some("config.system.build.images.digital-ocean"),
+        // modules/README.md: the sd-image module is imported into the host,
+        // so the image is `sdImage`, not `images.sd-card`.
+        Platform::RaspberryPi => Some("config.system.build.sdImage"),
+        Platform::Hetzner | Platform::Existing => None,
+    }
+}
+
+fn flake_nix(plan: &Plan) -> String {
+    let hosts: Vec<&Host> = deployed(plan).collect();
+    let mut s = String::new();
+    let _ = writeln!(s, "# The pinned flake of the e3 scenario `{}`. Rendered by e3: do not edit;", plan.name);
+    let _ = writeln!(s, "# change the scenario and run `e3 render {}` again.", plan.name);
+    s.push_str("{\n");
+    let _ = writeln!(s, "  description = {};", string(&format!("e3 scenario {}", plan.name)));
+    s.push('\n');
+    let _ = writeln!(s, "  inputs.nixpkgs.url = {};", string(NIXPKGS_URL));
+    s.push('\n');
+    s.push_str("  outputs =\n    { self, nixpkgs }:\n    let\n      inherit (nixpkgs) lib;\n\n");
+    s.push_str("      forAllSystems = lib.genAttrs [\n");
+    for sys in SYSTEMS {
+        let _ = writeln!(s, "        {}", string(sys));
+    }
+    s.push_str("      ];\n");
+    s.push_str("    in\n    {\n");
+    // nixosConfigurations
+    s.push_str("      # One NixOS system per deployed host; the platform module sets\n");
+    s.push_str("      # `nixpkgs.hostPlatform`, so no `system` is passed here.\n");
+    if hosts.is_empty() {
+        s.push_str("      nixosConfigurations = { };\n");
+    } else {
+        s.push_str("      nixosConfigurations = lib.genAttrs [\n");
+        for h in &hosts {
+            let _ = writeln!(s, "        {}", string(&h.name));
+        }
+        s.push_str("      ] (host: lib.nixosSystem { modules = [ ./hosts/${host}.nix ]; });\n");
+    }
+    s.push('\n');
+    s.push_str("      # The raw Colmena hive (the same as `colmena apply -f hive.nix`); see\n");
+    s.push_str("      # README.md for the two lines that turn it into `colmenaHive`.\n");
+    s.push_str("      colmena = import ./hive.nix { inherit nixpkgs; };\n");
+    s.push('\n');
+    // packages: images per system
+    let mut images: Vec<(&str, String)> = Vec::new();
+    for h in &hosts {
+        if let (Some(p), Some(sys)) = (h.platform, h.system) {
+            if let Some(a) = image_attr(p) {
+                images.push((sys, format!("image-{} = self.nixosConfigurations.{}.{a};", h.name, attr(&h.name))));
+            }
+        }
+    }
+    s.push_str("      # Boot images of the hosts whose platform boots from one.\n");
+    if images.is_empty() {
+        s.push_str("      packages = { };\n");
+    } else {
+        s.push_str("      packages = {\n");
+        let mut systems: Vec<&str> = images.iter().map(|(sys, _)| *sys).collect();
+        systems.sort_unstable();
+        systems.dedup();
+        for sys in systems {
+            let _ = writeln!(s, "        {} = {{", attr(sys));
+            for (_, line) in images.iter().filter(|(x, _)| *x == sys) {
+                let _ = writeln!(s, "          {line}");
+            }
+            s.push_str("        };\n");
+        }
+        s.push_str("      };\n");
+    }
+    s.push('\n');
+    s.push_str("      devShells = forAllSystems (system: {\n");
+    s.push_str("        default = nixpkgs.legacyPackages.${system}.mkShell {\n");
+    s.push_str("          packages = [ nixpkgs.legacyPackages.${system}.colmena ];\n");
+    s.push_str("        };\n");
+    s.push_str("      });\n");
+    s.push('\n');
+    s.push_str("      # HOOK checks.<system>.nat: the NixOS VM test of this topology\n");
+    s.push_str("      # (tests/nat.nix) is added here by a later version of e3.\n");
+    s.push_str("      checks = forAllSystems (_system: { });\n");
+    s.push_str("    };\n}\n");
+    s
+}
+
+/// Parses the project's lock: (rev, narHash) of the nixpkgs node.
+pub fn nixpkgs_lock() -> (String, String) {
+    let v: serde_json::Value = serde_json::from_str(PROJECT_FLAKE_LOCK).expect("the project's flake.lock is JSON");
+    let locked = &v["nodes"]["nixpkgs"]["locked"];
+    let get = |k: &str| locked[k].as_str().expect("the nixpkgs node is locked").to_string();
+    (get("rev"), get("narHash"))
+}
+
+/// The Colmena deployment keys of a host: (key name, file under the secrets
+/// directory).
+pub fn deployment_keys(plan: &Plan, h: &Host) -> Vec<(String, String)> {
+    let overlay = h.role == Role::Party || matches!(h.role, Role::Lighthouse | Role::Hub | Role::Bootstrap);
+    match plan.connectivity.backend {
+        Backend::Nebula if overlay => vec![
+            ("nebula-ca.crt".into(), "nebula/ca.crt".into()),
+            ("nebula-host.crt".into(), format!("nebula/{}.crt", h.name)),
+            ("nebula-host.key".into(), format!("nebula/{}.key", h.name)),
+        ],
+        Backend::Wireguard if overlay => vec![("wireguard.key".into(), format!("wireguard/{}.key", h.name))],
+        Backend::Tinc if overlay => vec![("tinc-rsa.priv".into(), format!("tinc/{}.priv", h.name))],
+        // Auth keys are made at deploy time (Tailscale admin console or the
+        // Terraform tailscale module; `e3-headscale-authkey` on the control
+        // server) and uploaded as this key.
+        Backend::Tailscale | Backend::Headscale if h.role == Role::Party => {
+            vec![("tailscale-authkey".into(), "tailscale-authkey".into())]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn hive_nix(plan: &Plan) -> String {
+    let (rev, nar_hash) = nixpkgs_lock();
+    let mut s = String::new();
+    let _ = writeln!(s, "# Colmena hive of the e3 scenario `{}`:", plan.name);
+    s.push_str("#\n#   E3_SECRETS=/path/to/secrets/NAME colmena apply -f hive.nix\n#\n");
+    s.push_str("# A plain (non-flake) hive: it fetches the nixpkgs pinned in flake.lock\n");
+    s.push_str("# itself, and reads hosts.json from the working tree (untracked files are\n");
+    s.push_str("# fine here; flakes only see files added to git). The flake passes its own\n");
+    s.push_str("# nixpkgs input instead (`outputs.colmena`).\n");
+    s.push_str("#\n# Secrets never enter this directory or the Nix store: Colmena runs each\n");
+    let _ = writeln!(s, "# key's command on the deploying machine at upload time, reading the file");
+    let _ = writeln!(s, "# from ${SECRETS_ENV}: the directory `e3 keys {}` wrote,", plan.name);
+    let _ = writeln!(s, "# secrets/{} under the directory it was run in.", plan.name);
+    s.push_str("{\n  nixpkgs ? fetchTarball {\n");
+    let _ = writeln!(s, "    url = {};", string(&format!("https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz")));
+    let _ = writeln!(s, "    sha256 = {};", string(&nar_hash));
+    s.push_str("  },\n}:\nlet\n  addresses = import ./addresses.nix;\n\n");
+    s.push_str("  secret = file: {\n    keyCommand = [\n      \"sh\"\n      \"-c\"\n");
+    let cmd = format!(
+        "exec cat -- \"${{{SECRETS_ENV}:?set {SECRETS_ENV} to the secrets directory of this scenario (e3 keys {} writes secrets/{})}}/$0\"",
+        plan.name, plan.name
+    );
+    let _ = writeln!(s, "      {}", string(&cmd));
+    s.push_str("      file\n    ];\n  };\nin\n{\n  meta = {\n");
+    let _ = writeln!(s, "    description = {};", string(&format!("e3 scenario {}", plan.name)));
+    s.push_str("    nixpkgs = import nixpkgs { system = \"x86_64-linux\"; };\n");
+    let other: Vec<&Host> = deployed(plan).filter(|h| h.system.is_some_and(|x| x != "x86_64-linux")).collect();
+    if !other.is_empty() {
+        s.push_str("    nodeNixpkgs = {\n");
+        for h in other {
+            let _ = writeln!(s, "      {} = import nixpkgs {{ system = {}; }};", attr(&h.name), string(h.system.unwrap_or_default()));
+        }
+        s.push_str("    };\n");
+    }
+    s.push_str("  };\n");
+    for h in deployed(plan) {
+        s.push('\n');
+        let _ = writeln!(s, "  {} = {{", attr(&h.name));
+        let _ = writeln!(s, "    imports = [ ./hosts/{}.nix ];", h.name);
+        s.push('\n');
+        s.push_str("    deployment = {\n");
+        let _ = writeln!(s, "      targetHost = addresses.{};", attr(&h.name));
+        let user = h.platform.map(|p| p.facts().target_user).unwrap_or("root");
+        let _ = writeln!(s, "      targetUser = {};", string(user));
+        let mut tags = Vec::new();
+        if let Some(r) = &h.region {
+            tags.push(string(&format!("region-{r}")));
+        }
+        if let Some(p) = h.platform {
+            tags.push(string(&format!("platform-{}", p.as_str())));
+        }
+        tags.push(string(&format!("backend-{}", plan.connectivity.backend)));
+        tags.push(string(&format!("role-{}", h.role.as_str())));
+        list(&mut s, 6, "tags", &tags);
+        let keys = deployment_keys(plan, h);
+        if !keys.is_empty() {
+            s.push_str("      keys = {\n");
+            for (name, file) in keys {
+                let _ = writeln!(s, "        {} = secret {};", attr(&name), string(&file));
+            }
+            s.push_str("      };\n");
+        }
+        s.push_str("    };\n  };\n");
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn addresses_nix(plan: &Plan) -> String {
+    let mut s = String::new();
+    s.push_str("# Where each deployed host is reached (Colmena's targetHost, and the public\n");
+    s.push_str("# endpoints of lighthouses, hubs and control servers): the address the\n");
+    s.push_str("# scenario gives, or the one Terraform writes to hosts.json\n");
+    s.push_str("# ({ \"<host>\": \"<ip>\", ... }) when it provisions the machines.\n");
+    s.push_str("# In flake mode, `git add hosts.json` first: flakes only see tracked files.\n");
+    s.push_str("let\n  file = ./hosts.json;\n");
+    s.push_str("  provisioned = if builtins.pathExists file then builtins.fromJSON (builtins.readFile file) else { };\n");
+    s.push_str("  fromTerraform =\n    host:\n    provisioned.${host}\n      or (throw \"e3: no address for host `${host}`: hosts.json is missing or has no entry for it (run `terraform apply` in terraform/, or `e3 deploy`; with flakes also `git add hosts.json`)\");\n");
+    s.push_str("in\n{\n");
+    for h in deployed(plan) {
+        match h.address {
+            Some(a) => {
+                let _ = writeln!(s, "  {} = {};", attr(&h.name), string(&a.to_string()));
+            }
+            None => {
+                let _ = writeln!(s, "  {} = fromTerraform {};", attr(&h.name), string(&h.name));
+            }
+        }
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn public_keys_nix(plan: &Plan) -> String {
+    let mut s = String::new();
+    s.push_str("# Public key material of this scenario, read from public-keys/. `e3 keys`\n");
+    s.push_str("# writes it to secrets/NAME/public/ (next to the private halves, which never\n");
+    s.push_str("# leave secrets/NAME/), and `e3 render` copies it here.\n");
+    s.push_str("let\n  read =\n    name:\n    let\n      file = ./public-keys + \"/${name}\";\n    in\n");
+    s.push_str("    if builtins.pathExists file then\n      builtins.readFile file\n    else\n");
+    let _ = writeln!(
+        s,
+        "      throw \"e3: public-keys/${{name}} is missing: run `e3 keys {n}`, then `e3 render {n}`\";",
+        n = plan.name
+    );
+    s.push_str("\n  # Non-empty lines, without the line ends.\n");
+    s.push_str("  lines =\n    text: builtins.filter (line: builtins.isString line && line != \"\") (builtins.split \"\\n\" text);\n");
+    s.push_str("in\n{\n");
+    s.push_str("  # Root's authorized SSH keys on every host (put yours in\n");
+    let _ = writeln!(s, "  # secrets/{}/public/authorized_keys; `e3 keys` copies ~/.ssh/id_*.pub there).", plan.name);
+    s.push_str("  sshKeys = lines (read \"authorized_keys\");\n\n");
+    s.push_str("  # A host's public key for a backend, e.g. `wireguard \"ams\"`.\n");
+    s.push_str("  wireguard = host: builtins.head (lines (read \"wireguard/${host}.pub\"));\n");
+    s.push_str("  tinc = host: read \"tinc/${host}.pub\";\n");
+    s.push_str("}\n");
+    s
+}
+
+const COMMON_NIX: &str = "\
+# What every host of this scenario shares.
+{
+  e3.common.enable = true;
+  e3.sshKeys = (import ../public-keys.nix).sshKeys;
+}
+";
+
+fn host_nix(plan: &Plan, h: &Host) -> String {
+    let c = &plan.connectivity;
+    let mut s = String::new();
+    let what = match (h.role, h.index) {
+        (Role::Party, Some(i)) => format!("party {i}"),
+        (r, _) => r.as_str().to_string(),
+    };
+    let mut facts = Vec::new();
+    if let Some(p) = h.platform {
+        facts.push(p.as_str().to_string());
+    }
+    if let Some(r) = &h.region {
+        facts.push(r.clone());
+    }
+    if h.nat.filters_inbound() {
+        facts.push(format!("behind `{}` NAT", h.nat.as_str()));
+    }
+    let _ = writeln!(s, "# {}: {} of the e3 scenario `{}` ({}).", h.name, what, plan.name, facts.join(", "));
+    let body = host_body(plan, h);
+    let uses_addresses = body.contains("addresses.");
+    let uses_keys = body.contains("publicKeys.");
+    if uses_addresses || uses_keys {
+        s.push_str("let\n");
+        if uses_addresses {
+            s.push_str("  addresses = import ../addresses.nix;\n");
+        }
+        if uses_keys {
+            s.push_str("  publicKeys = import ../public-keys.nix;\n");
+        }
+        s.push_str("in\n");
+    }
+    s.push_str("{\n  imports = [\n    ../modules\n");
+    if let Some(p) = h.platform {
+        let _ = writeln!(s, "    ../modules/{}", p.facts().nixos_module);
+    }
+    s.push_str("    ./common.nix\n");
+    if h.platform == Some(Platform::Existing) {
+        let _ = writeln!(
+            s,
+            "    # The machine's own hardware configuration (/etc/nixos/hardware-configuration.nix):\n    # put it in secrets/{n}/public/hardware/{h}.nix and run `e3 render {n}`.\n    ../{PUBLIC_KEYS_DIR}/hardware/{h}.nix",
+            n = plan.name,
+            h = h.name
+        );
+    }
+    s.push_str("  ];\n\n");
+    let _ = writeln!(s, "  networking.hostName = {};", string(&h.name));
+    let _ = c;
+    s.push_str(&body);
+    s.push_str("}\n");
+    s
+}
+
+/// The backend and party settings of a host (after `networking.hostName`).
+fn host_body(plan: &Plan, h: &Host) -> String {
+    let c = &plan.connectivity;
+    let mut s = String::new();
+    let overlay_hosts: Vec<&Host> = deployed(plan).filter(|x| x.overlay_address.is_some()).collect();
+    let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy);
+    match c.backend {
+        Backend::Tailscale => {
+            if h.role == Role::Party {
+                s.push_str("\n  e3.tailscale.enable = true;\n");
+            }
+        }
+        Backend::Headscale => {
+            let control = coordinator.map(|x| x.name.as_str()).unwrap_or("control");
+            if h.role == Role::Control {
+                s.push_str("\n  # Plain HTTP on the public address: a closed test network. For the\n");
+                s.push_str("  # embedded DERP relay (needs TLS), give this host a DNS name and set\n");
+                s.push_str("  # `domain`, `tls = \"acme\"`, `acmeEmail` and `security.acme.acceptTerms`.\n");
+                s.push_str("  e3.headscale = {\n    enable = true;\n");
+                let _ = writeln!(s, "    domain = addresses.{};", attr(control));
+                s.push_str("    tls = \"none\";\n  };\n");
+            } else {
+                s.push_str("\n  e3.tailscale = {\n    enable = true;\n");
+                let _ = writeln!(s, "    loginServer = \"http://${{addresses.{}}}:8080\";", attr(control));
+                s.push_str("  };\n");
+            }
+        }
+        Backend::Nebula => {
+            s.push_str("\n  e3.nebula = {\n    enable = true;\n");
+            let relays: Vec<String> =
+                c.relays.iter().filter_map(|r| plan.host(r)).filter_map(|r| r.overlay_address).map(|a| string(&a.to_string())).collect();
+            if h.role == Role::Lighthouse {
+                s.push_str("    isLighthouse = true;\n");
+                if !relays.is_empty() {
+                    s.push_str("    isRelay = true;\n");
+                }
+            } else if let Some(lh) = coordinator {
+                s.push_str("    lighthouses = {\n");
+                let _ = writeln!(
+                    s,
+                    "      {} = [ \"${{addresses.{}}}:{}\" ];",
+                    string(&lh.overlay_address.map(|a| a.to_string()).unwrap_or_default()),
+                    attr(&lh.name),
+                    c.port.unwrap_or(crate::catalogue::ports::NEBULA)
+                );
+                s.push_str("    };\n");
+                if !relays.is_empty() {
+                    list(&mut s, 4, "relays", &relays);
+                }
+            }
+            if let Some(p) = c.port.filter(|p| *p != crate::catalogue::ports::NEBULA) {
+                let _ = writeln!(s, "    listenPort = {p};");
+            }
+            s.push_str("  };\n");
+        }
+        Backend::Wireguard => {
+            let port = c.port.unwrap_or(crate::catalogue::ports::WIREGUARD);
+            let prefix = overlay_prefix(plan);
+            let addr = h.overlay_address.map(|a| format!("{a}/{prefix}")).unwrap_or_default();
+            s.push_str("\n  e3.wireguard = {\n    enable = true;\n");
+            let role = match (c.topology, h.role) {
+                (Topology::Hub, Role::Hub) => "hub",
+                (Topology::Hub, _) => "spoke",
+                (Topology::Mesh, _) => "mesh",
+            };
+            let _ = writeln!(s, "    role = {};", string(role));
+            let _ = writeln!(s, "    address = {};", string(&addr));
+            if port != crate::catalogue::ports::WIREGUARD {
+                let _ = writeln!(s, "    listenPort = {port};");
+            }
+            match role {
+                "spoke" => {
+                    if let Some(hub) = coordinator {
+                        let _ = writeln!(s, "    peers.{} = {{", attr(&hub.name));
+                        let _ = writeln!(s, "      publicKey = publicKeys.wireguard {};", string(&hub.name));
+                        let _ = writeln!(s, "      allowedIPs = [ {} ];", string(c.overlay_network.as_deref().unwrap_or_default()));
+                        let _ = writeln!(s, "      endpoint = \"${{addresses.{}}}:{port}\";", attr(&hub.name));
+                        s.push_str("    };\n");
+                    }
+                }
+                _ => {
+                    s.push_str("    peers = {\n");
+                    for p in overlay_hosts.iter().filter(|p| p.name != h.name) {
+                        let _ = writeln!(s, "      {} = {{", attr(&p.name));
+                        let _ = writeln!(s, "        publicKey = publicKeys.wireguard {};", string(&p.name));
+                        let _ = writeln!(s, "        allowedIPs = [ {} ];", string(&format!("{}/32", p.overlay_address.map(|a| a.to_string()).unwrap_or_default())));
+                        if role == "mesh" {
+                            let _ = writeln!(s, "        endpoint = \"${{addresses.{}}}:{port}\";", attr(&p.name));
+                        }
+                        s.push_str("      };\n");
+                    }
+                    s.push_str("    };\n");
+                }
+            }
+            s.push_str("  };\n");
+        }
+        Backend::Tinc => {
+            let port = c.port.unwrap_or(crate::catalogue::ports::TINC);
+            s.push_str("\n  e3.tinc = {\n    enable = true;\n");
+            let _ = writeln!(s, "    name = {};", string(&tinc_name(&h.name)));
+            let _ = writeln!(s, "    prefixLength = {};", overlay_prefix(plan));
+            s.push_str("    hosts = {\n");
+            for p in &overlay_hosts {
+                let _ = writeln!(s, "      {} = {{", attr(&tinc_name(&p.name)));
+                let _ = writeln!(s, "        address = {};", string(&p.overlay_address.map(|a| a.to_string()).unwrap_or_default()));
+                if coordinator.is_some_and(|x| x.name == p.name) {
+                    let _ = writeln!(s, "        endpoint = addresses.{};", attr(&p.name));
+                }
+                if port != crate::catalogue::ports::TINC {
+                    let _ = writeln!(s, "        port = {port};");
+                }
+                let _ = writeln!(s, "        publicKey = publicKeys.tinc {};", string(&p.name));
+                s.push_str("      };\n");
+            }
+            s.push_str("    };\n");
+            if let Some(b) = coordinator.filter(|b| b.name != h.name) {
+                let _ = writeln!(s, "    connectTo = [ {} ];", string(&tinc_name(&b.name)));
+            }
+            s.push_str("  };\n");
+        }
+        Backend::Direct => {
+            if h.role == Role::Party {
+                s.push_str("\n  e3.direct.enable = true;\n");
+            }
+        }
+    }
+    if h.role == Role::Party {
+        let p = &plan.program;
+        s.push_str("\n  e3.party = {\n    enable = true;\n");
+        let _ = writeln!(s, "    index = {};", h.index.unwrap_or_default());
+        match c.backend {
+            Backend::Tailscale | Backend::Headscale => {
+                s.push_str("    # Tailnet addresses are assigned by the control server: parties are\n");
+                s.push_str("    # named by host name and resolved at run time (`tailscale ip -4`).\n");
+            }
+            Backend::Direct => {
+                s.push_str("    # Plain TCP to the parties' public addresses: fails for a party\n");
+                s.push_str("    # behind NAT, which is the point of this baseline.\n");
+            }
+            _ => {}
+        }
+        let parties: Vec<String> = p
+            .parties
+            .iter()
+            .map(|e| match c.backend {
+                Backend::Direct => format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port),
+                _ => string(&format!("{}:{}", e.address, p.port)),
+            })
+            .collect();
+        list(&mut s, 4, "parties", &parties);
+        let _ = writeln!(s, "    program = {};", string(&p.name));
+        if !p.args.is_empty() {
+            let args: Vec<String> = p.args.iter().map(|a| string(a)).collect();
+            list(&mut s, 4, "args", &args);
+        }
+        s.push_str("  };\n");
+    }
+    s
+}
+
+fn overlay_prefix(plan: &Plan) -> u8 {
+    plan.connectivity
+        .overlay_network
+        .as_deref()
+        .and_then(|n| n.split_once('/'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(16)
+}
