@@ -227,3 +227,74 @@ fn tailscale_without_daemons_names_them() {
     }
     assert!(err.contains("`tailscaled`") && err.contains("`headscale`") && err.contains("VM test"), "{err}");
 }
+
+const UDP: &str = r#"
+import socket, sys
+mode = sys.argv[1]
+if mode == 'recv':
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', int(sys.argv[2]))); s.settimeout(float(sys.argv[3]))
+    try:
+        d, a = s.recvfrom(100); print(f'{a[0]}:{a[1]}')
+    except socket.timeout:
+        print('none')
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', int(sys.argv[2])))
+    for t in sys.argv[3:]:
+        h, p = t.split(':'); s.sendto(b'probe', (h, int(p)))
+"#;
+
+/// Sends one UDP packet from `from_ns` (source port `sport`) to each of
+/// `targets`, with a receiver on `port` in each of `receivers`; returns what
+/// each receiver saw (`ip:port` or `none`).
+fn udp_probe(python: &str, script: &Path, from_ns: &str, sport: u16, targets: &[String], receivers: &[(&str, u16)]) -> Vec<String> {
+    let children: Vec<_> = receivers
+        .iter()
+        .map(|(ns, port)| {
+            Command::new("ip").args(["netns", "exec", ns, python, &script.display().to_string(), "recv", &port.to_string(), "2"]).stdout(Stdio::piped()).spawn().expect("receiver")
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut args = vec!["netns".to_string(), "exec".into(), from_ns.into(), python.into(), script.display().to_string(), "send".into(), sport.to_string()];
+    args.extend(targets.iter().cloned());
+    assert!(Command::new("ip").args(&args).status().expect("sender").success());
+    children.into_iter().map(|c| text(&c.wait_with_output().expect("receiver output").stdout).trim().to_string()).collect()
+}
+
+/// The NAT types behave as DESIGN.md says: `hard` maps one source port to
+/// different public ports per destination, `easy` keeps one; `easyaf`
+/// admits a packet from a new port of an address it has sent to, `easy`
+/// does not.
+#[test]
+fn nat_types_map_and_filter_as_designed() {
+    lab_test!(&["nft"]);
+    let python = e3::sim::find_python().expect("python").display().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("udp.py");
+    std::fs::write(&script, UDP).expect("script");
+    for nat in ["easy", "hard", "easyaf"] {
+        let yaml = format!("connectivity: {{ backend: direct }}\nprogram: {{ name: secure-sum }}\ndefaults: {{ platform: digitalocean, region: ams3 }}\nparties:\n  - {{ name: a, nat: {nat} }}\n  - {{ name: s1 }}\n  - {{ name: s2 }}\n");
+        let file = dir.path().join(format!("nat-{nat}.yaml"));
+        std::fs::write(&file, yaml).expect("scenario");
+        let checked = e3::check(&e3::load::ScenarioRef::File(file.clone()));
+        let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid probe scenario"));
+        let public = |h: &str| plan.host(h).and_then(|h| h.public_address).expect("public address").to_string();
+        let lab = e3::sim::build_only(&plan).expect("lab");
+        let (a, s1, s2) = (lab.ns("a"), lab.ns("s1"), lab.ns("s2"));
+        // Mapping: one source port to two destinations.
+        let seen = udp_probe(&python, &script, &a, 5000, &[format!("{}:7000", public("s1")), format!("{}:7000", public("s2"))], &[(&s1, 7000), (&s2, 7000)]);
+        assert!(seen.iter().all(|s| s != "none"), "{nat}: {seen:?}");
+        let ports: Vec<&str> = seen.iter().map(|s| s.rsplit(':').next().unwrap_or("")).collect();
+        match nat {
+            "hard" => assert_ne!(ports[0], ports[1], "hard NAT must map per destination: {seen:?}"),
+            _ => assert_eq!(ports, ["5000", "5000"], "{nat} NAT must keep one port-preserving mapping: {seen:?}"),
+        }
+        // Filtering: s1 sends from a port `a` never sent to.
+        let mapped = format!("{}:{}", public("a"), ports[0]);
+        let from_known = udp_probe(&python, &script, &s1, 7001, &[format!("{}:5000", public("a"))], &[(&a, 5000)]);
+        match nat {
+            "easyaf" => assert_ne!(from_known[0], "none", "easyaf must admit a new port of a known address"),
+            _ => assert_eq!(from_known[0], "none", "{nat} must drop a new port of a known address (mapping {mapped})"),
+        }
+        drop(lab);
+    }
+}

@@ -338,6 +338,17 @@ fn nat_phrase(plan: &Plan, h: &Host) -> String {
     }
 }
 
+/// Builds only the namespaces and NAT of a plan (no daemons, no MPyC), for
+/// probing the NAT types. Dropping the [`Lab`] tears it down.
+pub fn build_only(plan: &Plan) -> Result<Lab, String> {
+    if !is_root() {
+        return Err("needs root".into());
+    }
+    let mut lab = Lab::new()?;
+    build_topology(&mut lab, plan)?;
+    Ok(lab)
+}
+
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
