@@ -9,6 +9,7 @@ pub mod bundled;
 pub mod catalogue;
 pub mod diag;
 pub mod graph;
+pub mod keys;
 pub mod load;
 pub mod plan;
 pub mod render;

@@ -24,6 +24,7 @@ Examples:
   e3 check my-exp.yaml                      validate a scenario file
   e3 show nebula-nat                        hosts, roles and addresses of a scenario
   e3 render tailscale-3region               write out/tailscale-3region/
+  e3 keys nebula-nat                        generate key material into secrets/nebula-nat/
   e3 new my-exp --from tailscale-3region    fork a scenario into my-exp.yaml
   e3 graph nebula-nat --format dot | dot -Tsvg > nebula-nat.svg
 
@@ -69,6 +70,21 @@ enum Command {
         /// Output directory [default: out/NAME]
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Key material directory whose `public/` is copied into `public-keys/` [default: secrets/NAME]
+        #[arg(long)]
+        secrets: Option<PathBuf>,
+    },
+    /// Generate the backend's key material into secrets/NAME (never printed)
+    #[command(after_help = "Idempotent: complete material is kept (\"up to date\"); missing material is added.\nExit status: 0 on success, 1 when a tool fails or material is incomplete (use --rotate), 2 for an invalid scenario.")]
+    Keys {
+        /// Bundled scenario name or path to a scenario file
+        name: String,
+        /// Replace all existing key material with new keys
+        #[arg(long)]
+        rotate: bool,
+        /// Where to write [default: secrets/NAME]
+        #[arg(long)]
+        secrets: Option<PathBuf>,
     },
     /// Start a new scenario file from an existing one
     New {
@@ -220,17 +236,20 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(if failed > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
         }
-        Command::Render { name, output } => {
+        Command::Render { name, output, secrets } => {
             let plan = match load_plan(&name) {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
             let dir = output.unwrap_or_else(|| Path::new("out").join(&plan.name));
-            let files = e3::render::render(&plan);
+            let public = secrets.unwrap_or_else(|| Path::new("secrets").join(&plan.name)).join("public");
+            let inputs = e3::render::read_inputs(&public).map_err(|e| format!("cannot read `{}`: {e}", public.display()))?;
+            let files = e3::render::render_with(&plan, &inputs);
             e3::render::write_atomic(&dir, &files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
             println!("rendered {} files into {}", files.len(), dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys { name, rotate, secrets } => keys(&name, rotate, secrets),
         Command::New { name, from, copy, output, force } => new(&name, &from, copy, output, force),
         Command::Graph { name, format } => {
             let plan = match load_plan(&name) {
@@ -318,6 +337,27 @@ fn show(plan: &Plan) -> String {
         }
     }
     s
+}
+
+fn keys(name: &str, rotate: bool, secrets: Option<PathBuf>) -> Result<ExitCode, String> {
+    let plan = match load_plan(name) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let dir = secrets.unwrap_or_else(|| Path::new("secrets").join(&plan.name));
+    let report = e3::keys::keys(&plan, &dir, rotate)?;
+    for n in &report.notes {
+        println!("note: {n}");
+    }
+    if report.up_to_date() {
+        println!("{}: key material up to date ({} files)", dir.display(), report.kept.len());
+    } else {
+        for f in &report.generated {
+            println!("wrote {}", dir.join(f).display());
+        }
+        println!("next: `e3 render {name}` copies the public keys into the rendered directory");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool) -> Result<ExitCode, String> {

@@ -1,0 +1,351 @@
+//! `e3 keys NAME`: the backend's key material, generated into
+//! `secrets/NAME/` with the real tools (`nebula-cert`, `wg`, `openssl`).
+//!
+//! Layout of `secrets/NAME/` (directories 0700, files 0600):
+//!
+//! | file | what | reaches hosts as (Colmena key) |
+//! |---|---|---|
+//! | `nebula/ca.{crt,key}` | Nebula CA (the key never leaves this directory) | `nebula-ca.crt` |
+//! | `nebula/<host>.{crt,key}` | host certificate for its overlay address (/16) | `nebula-host.crt`, `nebula-host.key` |
+//! | `wireguard/<host>.key`, `public/wireguard/<host>.pub` | WireGuard key pair | `wireguard.key` |
+//! | `tinc/<host>.priv`, `public/tinc/<host>.pub` | tinc RSA key pair (PKCS#1 PEM, tinc 1.0 format) | `tinc-rsa.priv` |
+//! | `public/authorized_keys` | root's SSH keys on every host (yours: copied from `~/.ssh/id_*.pub` when missing) | |
+//! | `tailscale-authkey` | Tailscale/Headscale auth key, written at deploy time | `tailscale-authkey` |
+//!
+//! `public/` holds only public halves: `e3 render` copies it into the
+//! rendered directory's `public-keys/`.
+//!
+//! Material is generated in units (a key pair, a certificate and its key).
+//! A complete unit is kept; a missing one is generated; a partial one is an
+//! error unless `--rotate`, which regenerates every unit. Everything is
+//! generated into a temporary sibling directory that then replaces
+//! `secrets/NAME/`, so an interrupted run leaves the old material intact.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::catalogue::Backend;
+use crate::plan::{Host, Plan};
+use crate::render::nix::deployed;
+
+/// What one `e3 keys` run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Files written (relative to the secrets directory).
+    pub generated: Vec<String>,
+    /// Files that were complete and kept.
+    pub kept: Vec<String>,
+    /// Things the user should know (never key material).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn up_to_date(&self) -> bool {
+        self.generated.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unit {
+    NebulaCa,
+    NebulaHost { host: String, ip: String },
+    Wireguard { host: String },
+    Tinc { host: String },
+}
+
+impl Unit {
+    fn files(&self) -> Vec<String> {
+        match self {
+            Unit::NebulaCa => vec!["nebula/ca.crt".into(), "nebula/ca.key".into()],
+            Unit::NebulaHost { host, .. } => vec![format!("nebula/{host}.crt"), format!("nebula/{host}.key")],
+            Unit::Wireguard { host } => vec![format!("wireguard/{host}.key"), format!("public/wireguard/{host}.pub")],
+            Unit::Tinc { host } => vec![format!("tinc/{host}.priv"), format!("public/tinc/{host}.pub")],
+        }
+    }
+}
+
+/// Hosts that carry overlay key material.
+fn overlay_hosts(plan: &Plan) -> Vec<&Host> {
+    deployed(plan).filter(|h| h.overlay_address.is_some()).collect()
+}
+
+fn units(plan: &Plan) -> Vec<Unit> {
+    let prefix = plan.connectivity.overlay_network.as_deref().and_then(|n| n.split_once('/')).map(|(_, p)| p.to_string()).unwrap_or_else(|| "16".into());
+    let hosts = overlay_hosts(plan);
+    match plan.connectivity.backend {
+        Backend::Nebula => std::iter::once(Unit::NebulaCa)
+            .chain(hosts.iter().map(|h| Unit::NebulaHost { host: h.name.clone(), ip: format!("{}/{prefix}", h.overlay_address.expect("overlay host")) }))
+            .collect(),
+        Backend::Wireguard => hosts.iter().map(|h| Unit::Wireguard { host: h.name.clone() }).collect(),
+        Backend::Tinc => hosts.iter().map(|h| Unit::Tinc { host: h.name.clone() }).collect(),
+        Backend::Tailscale | Backend::Headscale | Backend::Direct => Vec::new(),
+    }
+}
+
+/// Tools `e3 keys` runs for this plan's backend.
+pub fn tools(plan: &Plan) -> &'static [&'static str] {
+    match plan.connectivity.backend {
+        Backend::Nebula => &["nebula-cert"],
+        Backend::Wireguard => &["wg"],
+        Backend::Tinc => &["openssl"],
+        _ => &[],
+    }
+}
+
+/// How the Tailscale/Headscale auth keys reach the parties.
+pub fn auth_key_note(plan: &Plan) -> Option<String> {
+    let name = &plan.name;
+    match plan.connectivity.backend {
+        Backend::Tailscale => Some(format!(
+            "Tailscale: no keys to generate. Auth keys come at deploy time: create a reusable, pre-approved auth key in the Tailscale admin console (or with the Terraform `tailscale` module) and write it to `secrets/{name}/tailscale-authkey` (mode 0600); Colmena uploads it to every party as the key `tailscale-authkey`"
+        )),
+        Backend::Headscale => Some(format!(
+            "Headscale: no keys to generate. Auth keys come at deploy time: after the control server is deployed, run `ssh root@<control> e3-headscale-authkey > secrets/{name}/tailscale-authkey` (mode 0600), then deploy the parties; Colmena uploads it as the key `tailscale-authkey`"
+        )),
+        _ => None,
+    }
+}
+
+/// Generates (or checks) the key material of `plan` in `dir`.
+pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
+    let mut report = Report::default();
+    let all = units(plan);
+    let exists = |f: &str| dir.join(f).is_file();
+    let mut todo: Vec<Unit> = Vec::new();
+    for u in &all {
+        let files = u.files();
+        let present = files.iter().filter(|f| exists(f)).count();
+        if rotate || present == 0 {
+            todo.push(u.clone());
+        } else if present < files.len() {
+            let missing: Vec<&String> = files.iter().filter(|f| !exists(f)).collect();
+            return Err(format!(
+                "incomplete key material in `{}`: `{}` is missing\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
+                dir.display(),
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("`, `"),
+                plan.name
+            ));
+        } else {
+            report.kept.extend(files);
+        }
+    }
+    // A new CA invalidates the certificates signed by the old one.
+    if todo.contains(&Unit::NebulaCa) && all.iter().any(|u| matches!(u, Unit::NebulaHost { .. }) && !todo.contains(u)) {
+        return Err(format!(
+            "`{}` has Nebula host certificates but no CA\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
+            dir.display(),
+            plan.name
+        ));
+    }
+    let authorized = dir.join("public/authorized_keys");
+    let ssh_key = if authorized.is_file() { None } else { own_ssh_key() };
+    if !authorized.is_file() && ssh_key.is_none() {
+        report.notes.push(format!(
+            "no SSH key for root on the hosts: put your public SSH key(s) in `{}`, then run `e3 render {}`",
+            authorized.display(),
+            plan.name
+        ));
+    }
+    if let Some(n) = auth_key_note(plan) {
+        report.notes.push(n);
+    }
+    if todo.is_empty() && ssh_key.is_none() {
+        return Ok(report);
+    }
+    for tool in tools(plan) {
+        if !todo.is_empty() && !on_path(tool) {
+            return Err(format!(
+                "`{tool}` not found\n   = hint: install it (Debian: `{}`; Nix: `nix develop` in the e3 repository)",
+                match *tool {
+                    "nebula-cert" => "apt-get install nebula",
+                    "wg" => "apt-get install wireguard-tools",
+                    _ => "apt-get install openssl",
+                }
+            ));
+        }
+    }
+
+    // Stage: a copy of what stays, plus the new material; then swap.
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    mkdir_private(&parent)?;
+    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "secrets".into());
+    let tmp = parent.join(format!(".{base}.e3-keys-tmp-{}", std::process::id()));
+    let old = parent.join(format!(".{base}.e3-keys-old-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    let result = (|| -> Result<(), String> {
+        mkdir_private(&tmp)?;
+        let regenerated: Vec<String> = todo.iter().flat_map(Unit::files).collect();
+        if dir.is_dir() {
+            copy_tree(dir, &tmp, Path::new(""), &regenerated)?;
+        }
+        if let Some((from, text)) = &ssh_key {
+            write_private(&tmp.join("public/authorized_keys"), text.as_bytes())?;
+            report.notes.push(format!("root's SSH key on the hosts: copied from `{}` to `public/authorized_keys`", from.display()));
+            report.generated.push("public/authorized_keys".into());
+        }
+        for u in &todo {
+            generate(plan, u, &tmp)?;
+            report.generated.extend(u.files());
+        }
+        tighten(&tmp)?;
+        if dir.exists() {
+            fs::rename(dir, &old).map_err(|e| format!("cannot move `{}` aside: {e}", dir.display()))?;
+        }
+        if let Err(e) = fs::rename(&tmp, dir) {
+            let _ = fs::rename(&old, dir);
+            return Err(format!("cannot write `{}`: {e}", dir.display()));
+        }
+        let _ = fs::remove_dir_all(&old);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result?;
+    report.generated.sort();
+    Ok(report)
+}
+
+/// The user's own SSH public key: the first of `~/.ssh/id_{ed25519,ecdsa,rsa}.pub`.
+fn own_ssh_key() -> Option<(PathBuf, String)> {
+    let home = std::env::var_os("HOME")?;
+    ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"].iter().find_map(|n| {
+        let p = Path::new(&home).join(".ssh").join(n);
+        let text = fs::read_to_string(&p).ok()?;
+        let text = text.trim();
+        (!text.is_empty() && !text.contains("PRIVATE KEY")).then(|| (p.clone(), format!("{text}\n")))
+    })
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
+fn mkdir_private(d: &Path) -> Result<(), String> {
+    if !d.is_dir() {
+        fs::create_dir_all(d).map_err(|e| format!("cannot create `{}`: {e}", d.display()))?;
+    }
+    Ok(())
+}
+
+fn set_private_dirs(root: &Path, file: &Path) -> Result<(), String> {
+    let mut d = file.parent();
+    while let Some(p) = d {
+        if !p.starts_with(root) {
+            break;
+        }
+        fs::set_permissions(p, fs::Permissions::from_mode(0o700)).map_err(|e| format!("cannot chmod `{}`: {e}", p.display()))?;
+        d = p.parent();
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
+    if let Some(p) = path.parent() {
+        fs::create_dir_all(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+    }
+    let _ = fs::remove_file(path);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(contents))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path, rel: &Path, skip: &[String]) -> Result<(), String> {
+    let entries = fs::read_dir(from.join(rel)).map_err(|e| format!("cannot read `{}`: {e}", from.join(rel).display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let r = rel.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| e.to_string())?;
+        if kind.is_dir() {
+            copy_tree(from, to, &r, skip)?;
+        } else if kind.is_file() && !skip.iter().any(|s| Path::new(s) == r) {
+            let bytes = fs::read(from.join(&r)).map_err(|e| format!("cannot read `{}`: {e}", from.join(&r).display()))?;
+            write_private(&to.join(&r), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a tool; its output is returned, never printed (it may be a key).
+fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{tool}`: {e}"))?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input).map_err(|e| format!("cannot write to `{tool}`: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("`{tool}` failed: {e}"))?;
+    if !out.status.success() {
+        // stderr of these tools carries no key material.
+        return Err(format!("`{tool} {}` failed: {}", args.first().unwrap_or(&""), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(out.stdout)
+}
+
+fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
+    let p = |f: &str| dir.join(f);
+    let s = |f: &str| p(f).display().to_string();
+    match unit {
+        Unit::NebulaCa => {
+            mkdir_private(&p("nebula"))?;
+            let _ = fs::remove_file(p("nebula/ca.crt"));
+            let _ = fs::remove_file(p("nebula/ca.key"));
+            run("nebula-cert", &["ca", "-name", &format!("e3 {}", plan.name), "-out-crt", &s("nebula/ca.crt"), "-out-key", &s("nebula/ca.key")], None)?;
+        }
+        Unit::NebulaHost { host, ip } => {
+            mkdir_private(&p("nebula"))?;
+            let (crt, key) = (format!("nebula/{host}.crt"), format!("nebula/{host}.key"));
+            let _ = fs::remove_file(p(&crt));
+            let _ = fs::remove_file(p(&key));
+            run(
+                "nebula-cert",
+                &["sign", "-name", host, "-ip", ip, "-ca-crt", &s("nebula/ca.crt"), "-ca-key", &s("nebula/ca.key"), "-out-crt", &s(&crt), "-out-key", &s(&key)],
+                None,
+            )?;
+        }
+        Unit::Wireguard { host } => {
+            let private = run("wg", &["genkey"], None)?;
+            let public = run("wg", &["pubkey"], Some(&private))?;
+            write_private(&p(&format!("wireguard/{host}.key")), &private)?;
+            write_private(&p(&format!("public/wireguard/{host}.pub")), &public)?;
+        }
+        Unit::Tinc { host } => {
+            // PKCS#1 PEM ("RSA PRIVATE KEY" / "RSA PUBLIC KEY"): tinc 1.0's format.
+            let private = run("openssl", &["genrsa", "-traditional", "2048"], None)?;
+            let public = run("openssl", &["rsa", "-RSAPublicKey_out"], Some(&private))?;
+            write_private(&p(&format!("tinc/{host}.priv")), &private)?;
+            write_private(&p(&format!("public/tinc/{host}.pub")), &public)?;
+        }
+    }
+    for f in unit.files() {
+        fs::set_permissions(p(&f), fs::Permissions::from_mode(0o600)).map_err(|e| format!("cannot chmod `{f}`: {e}"))?;
+        set_private_dirs(dir, &p(&f))?;
+    }
+    Ok(())
+}
+
+/// Sets 0700 on every directory and 0600 on every file under `dir`.
+pub fn tighten(dir: &Path) -> Result<(), String> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| format!("cannot chmod `{}`: {e}", dir.display()))?;
+    for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let kind = entry.file_type().map_err(|e| e.to_string())?;
+        if kind.is_dir() {
+            tighten(&entry.path())?;
+        } else if kind.is_file() {
+            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
