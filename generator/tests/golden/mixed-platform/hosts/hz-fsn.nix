@@ -1,0 +1,32 @@
+# hz-fsn: party 1 of the e3 scenario `mixed-platform` (hetzner, fsn1).
+let
+  addresses = import ../addresses.nix;
+in
+{
+  imports = [
+    ../modules
+    ../modules/platforms/hetzner.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "hz-fsn";
+
+  e3.nebula = {
+    enable = true;
+    lighthouses = {
+      "10.9.255.1" = [ "${addresses.lighthouse}:4242" ];
+    };
+    relays = [ "10.9.255.1" ];
+  };
+
+  e3.party = {
+    enable = true;
+    index = 1;
+    parties = [
+      "10.9.0.1:11365"
+      "10.9.0.2:11365"
+      "10.9.0.3:11365"
+    ];
+    program = "millionaires";
+  };
+}

@@ -1,0 +1,36 @@
+# hel: party 1 of the e3 scenario `wireguard-hub` (hetzner, hel1, behind `hard` NAT).
+let
+  addresses = import ../addresses.nix;
+  publicKeys = import ../public-keys.nix;
+in
+{
+  imports = [
+    ../modules
+    ../modules/platforms/hetzner.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "hel";
+
+  e3.wireguard = {
+    enable = true;
+    role = "spoke";
+    address = "10.9.0.2/16";
+    peers.hub = {
+      publicKey = publicKeys.wireguard "hub";
+      allowedIPs = [ "10.9.0.0/16" ];
+      endpoint = "${addresses.hub}:51820";
+    };
+  };
+
+  e3.party = {
+    enable = true;
+    index = 1;
+    parties = [
+      "10.9.0.1:11365"
+      "10.9.0.2:11365"
+      "10.9.0.3:11365"
+    ];
+    program = "millionaires";
+  };
+}

@@ -1,0 +1,36 @@
+# nbg: party 2 of the e3 scenario `wireguard-hub` (hetzner, nbg1, behind `cgnat` NAT).
+let
+  addresses = import ../addresses.nix;
+  publicKeys = import ../public-keys.nix;
+in
+{
+  imports = [
+    ../modules
+    ../modules/platforms/hetzner.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "nbg";
+
+  e3.wireguard = {
+    enable = true;
+    role = "spoke";
+    address = "10.9.0.3/16";
+    peers.hub = {
+      publicKey = publicKeys.wireguard "hub";
+      allowedIPs = [ "10.9.0.0/16" ];
+      endpoint = "${addresses.hub}:51820";
+    };
+  };
+
+  e3.party = {
+    enable = true;
+    index = 2;
+    parties = [
+      "10.9.0.1:11365"
+      "10.9.0.2:11365"
+      "10.9.0.3:11365"
+    ];
+    program = "millionaires";
+  };
+}

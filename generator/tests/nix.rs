@@ -1,0 +1,293 @@
+//! The Nix side of rendered scenarios: every `.nix` parses with the real
+//! `nix-instantiate`, golden snapshots of the rendered Nix
+//! (`tests/golden/<scenario>/`, `E3_BLESS=1` rewrites them), the lock and
+//! modules are copies of the project's, the directory references nothing
+//! outside itself, and no key `e3 keys` generates leaks into it.
+//!
+//! Tests that need real tools (`nix-instantiate`, `nebula-cert`, `wg`,
+//! `openssl`) skip with a message when a tool is missing, unless
+//! `E3_REQUIRE_TOOLS=1` (set by `ci/test`), where a missing tool fails.
+//! `ci/test` also runs `ci/flake-lock-check` on every rendered scenario.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e3::load::ScenarioRef;
+
+fn rendered(name: &str) -> e3::render::Files {
+    let checked = e3::check(&ScenarioRef::Bundled(name.to_string()));
+    let scenario = checked.scenario.unwrap_or_else(|| panic!("bundled scenario `{name}` is valid"));
+    e3::render::render(&e3::plan::plan(&scenario))
+}
+
+fn scenarios() -> Vec<&'static str> {
+    e3::bundled::scenario_names()
+}
+
+/// Whether `tool` is on PATH; if not, fails under `E3_REQUIRE_TOOLS=1` and
+/// otherwise tells why the test is skipped.
+fn have(tool: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    if !found {
+        if std::env::var_os("E3_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
+            panic!("`{tool}` not found, and E3_REQUIRE_TOOLS=1 (run `ci/install-deps`)");
+        }
+        eprintln!("skipped: `{tool}` not found (ci/test requires it)");
+    }
+    found
+}
+
+fn write(dir: &Path, files: &e3::render::Files) {
+    for (p, c) in files {
+        let t = dir.join(p);
+        std::fs::create_dir_all(t.parent().unwrap()).unwrap();
+        std::fs::write(t, c).unwrap();
+    }
+}
+
+/// Rendered Nix files that e3 generates (not the copied modules/programs).
+fn generated_nix(files: &e3::render::Files) -> BTreeMap<PathBuf, String> {
+    files
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "nix"))
+        .filter(|(p, _)| !p.starts_with("modules") && !p.starts_with("programs"))
+        .map(|(p, c)| (p.clone(), String::from_utf8(c.clone()).unwrap()))
+        .collect()
+}
+
+#[test]
+fn every_rendered_nix_file_parses() {
+    if !have("nix-instantiate") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    for name in scenarios() {
+        let dir = tmp.path().join(name);
+        let files = rendered(name);
+        write(&dir, &files);
+        for p in files.keys().filter(|p| p.extension().is_some_and(|e| e == "nix")) {
+            let out = Command::new("nix-instantiate")
+                .args(["--store".as_ref(), store.as_os_str(), "--parse".as_ref(), dir.join(p).as_os_str()])
+                .env("HOME", tmp.path())
+                .env("NIX_CONFIG", "")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name}/{}: nix-instantiate --parse failed:\n{}", p.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+#[test]
+fn golden_nix() {
+    let bless = std::env::var_os("E3_BLESS").is_some_and(|v| v == "1");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut failures = Vec::new();
+    for name in scenarios() {
+        let files = generated_nix(&rendered(name));
+        let dir = root.join(name);
+        if bless {
+            let _ = std::fs::remove_dir_all(&dir);
+            for (p, c) in &files {
+                let t = dir.join(p);
+                std::fs::create_dir_all(t.parent().unwrap()).unwrap();
+                std::fs::write(t, c).unwrap();
+            }
+            continue;
+        }
+        for (p, c) in &files {
+            match std::fs::read_to_string(dir.join(p)) {
+                Ok(expected) if &expected == c => {}
+                Ok(_) => failures.push(format!("{name}/{}: differs from the golden file", p.display())),
+                Err(_) => failures.push(format!("{name}/{}: no golden file", p.display())),
+            }
+        }
+        // Golden files that are no longer rendered.
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if !files.contains_key(path.strip_prefix(&dir).unwrap()) {
+                    failures.push(format!("{}: golden file no longer rendered", path.display()));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}\nrun `E3_BLESS=1 cargo test --test nix golden_nix` to accept the new output", failures.join("\n"));
+}
+
+#[test]
+fn lock_and_modules_are_the_projects() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let lock = std::fs::read(repo.join("flake.lock")).unwrap();
+    for name in scenarios() {
+        let files = rendered(name);
+        assert_eq!(files[Path::new("flake.lock")], lock, "{name}: flake.lock is not the project's");
+        for (p, c) in files.iter().filter(|(p, _)| p.starts_with("modules") || p.starts_with("programs")) {
+            assert_eq!(&std::fs::read(repo.join(p)).unwrap(), c, "{name}/{}: not a copy of the repository's", p.display());
+        }
+        let flake = String::from_utf8(files[Path::new("flake.nix")].clone()).unwrap();
+        assert!(flake.contains(&format!("inputs.nixpkgs.url = \"{}\";", e3::render::nix::NIXPKGS_URL)));
+        let project_flake = std::fs::read_to_string(repo.join("flake.nix")).unwrap();
+        assert!(project_flake.contains(&format!("inputs.nixpkgs.url = \"{}\";", e3::render::nix::NIXPKGS_URL)), "the project flake's nixpkgs url changed");
+    }
+}
+
+/// Every `../` chain climbs at most to the rendered directory, and no file
+/// names the store, a channel, or a path of the generating machine.
+#[test]
+fn rendered_directory_is_self_contained() {
+    let forbidden = ["/nix/store", "<nixpkgs>", "/home/", "/root/", "/tmp/", "/work/", "NIX_PATH", "getFlake"];
+    for name in scenarios() {
+        for (p, c) in rendered(name) {
+            let text = String::from_utf8_lossy(&c);
+            for f in forbidden {
+                // The modules may mention the store in their secret checks.
+                if f == "/nix/store" && p.starts_with("modules") {
+                    continue;
+                }
+                assert!(!text.contains(f), "{name}/{}: mentions `{f}`", p.display());
+            }
+            if p.extension().is_some_and(|e| e == "nix") {
+                let depth = p.components().count() - 1;
+                let bytes = text.as_bytes();
+                let mut i = 0;
+                while let Some(off) = text[i..].find("../") {
+                    let start = i + off;
+                    if start > 0 && matches!(bytes[start - 1], b'.' | b'/') {
+                        i = start + 3;
+                        continue;
+                    }
+                    let mut ups = 0;
+                    let mut j = start;
+                    while text[j..].starts_with("../") {
+                        ups += 1;
+                        j += 3;
+                    }
+                    assert!(ups <= depth, "{name}/{}: `{}` leaves the rendered directory", p.display(), &text[start..j]);
+                    i = j;
+                }
+            }
+        }
+    }
+}
+
+/// Rendered Nix is formatted as nixfmt formats it (when nixfmt is present).
+#[test]
+fn rendered_nix_is_nixfmt_formatted() {
+    let nixfmt = ["/tmp/nixfmt-rs/bin/nixfmt"].into_iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("nixfmt")).find(|p| p.is_file()))
+    });
+    let Some(nixfmt) = nixfmt else {
+        eprintln!("skipped: no nixfmt found");
+        return;
+    };
+    for name in scenarios() {
+        for (p, text) in generated_nix(&rendered(name)) {
+            let mut child = Command::new(&nixfmt)
+                .arg("-")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{name}/{}: nixfmt failed: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), text, "{name}/{}: not nixfmt-formatted", p.display());
+        }
+    }
+}
+
+/// `e3 keys`, then `e3 render`: the public halves arrive in public-keys/,
+/// no private key (or any line of one) appears in any rendered file, and a
+/// second `e3 keys` is a no-op.
+#[test]
+fn keys_never_leak_into_rendered_files() {
+    if !(have("nebula-cert") && have("wg") && have("openssl")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let e3 = env!("CARGO_BIN_EXE_e3");
+    // `e3 keys` copies the user's SSH public key into public/authorized_keys.
+    std::fs::create_dir_all(tmp.path().join(".ssh")).unwrap();
+    let ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJrZXlleGFtcGxlb25seQ researcher@laptop\n";
+    std::fs::write(tmp.path().join(".ssh/id_ed25519.pub"), ssh).unwrap();
+    for name in ["nebula-nat", "wireguard-hub", "tinc-mesh", "headscale-nat"] {
+        let run = |args: &[&str]| {
+            let out = Command::new(e3).args(args).current_dir(tmp.path()).env("HOME", tmp.path()).output().unwrap();
+            assert!(out.status.success(), "e3 {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        run(&["keys", name]);
+        let again = run(&["keys", name]);
+        assert!(again.contains("up to date"), "{name}: second `e3 keys` was not a no-op:\n{again}");
+        run(&["render", name]);
+
+        let secrets = tmp.path().join("secrets").join(name);
+        let mut private: Vec<(PathBuf, String)> = Vec::new();
+        let mut stack = vec![secrets.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let path = e.path();
+                let meta = std::fs::metadata(&path).unwrap();
+                use std::os::unix::fs::PermissionsExt as _;
+                if meta.is_dir() {
+                    assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{}", path.display());
+                    stack.push(path);
+                } else {
+                    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", path.display());
+                    let rel = path.strip_prefix(&secrets).unwrap();
+                    let is_secret = !rel.starts_with("public") && !rel.to_string_lossy().ends_with(".crt");
+                    if is_secret {
+                        private.push((rel.to_path_buf(), std::fs::read_to_string(&path).unwrap()));
+                    }
+                }
+            }
+        }
+        if name != "headscale-nat" {
+            assert!(!private.is_empty(), "{name}: no key material generated");
+        }
+        // Every line of key material that could identify it.
+        let needles: Vec<(String, &PathBuf)> = private
+            .iter()
+            .flat_map(|(p, text)| text.lines().map(str::trim).filter(|l| l.len() >= 16 && !l.starts_with("-----")).map(move |l| (l.to_string(), p)))
+            .collect();
+        let out = tmp.path().join("out").join(name);
+        let mut stack = vec![out.clone()];
+        let mut seen = 0;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                seen += 1;
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                for (needle, from) in &needles {
+                    assert!(!text.contains(needle.as_str()), "{}: contains key material of secrets/{name}/{}", path.display(), from.display());
+                }
+            }
+        }
+        assert!(seen > 10, "{name}: rendered too few files");
+        assert_eq!(std::fs::read_to_string(out.join("public-keys/authorized_keys")).unwrap(), ssh);
+        match name {
+            "wireguard-hub" => assert!(out.join("public-keys/wireguard/hub.pub").is_file()),
+            "tinc-mesh" => assert!(out.join("public-keys/tinc/lab-0.pub").is_file()),
+            _ => {}
+        }
+        // The hive names every key file, relative to $E3_SECRETS, and each exists.
+        let hive = std::fs::read_to_string(out.join("hive.nix")).unwrap();
+        for line in hive.lines().filter(|l| l.contains("= secret \"")) {
+            let file = line.rsplit('"').nth(1).unwrap();
+            if file != "tailscale-authkey" {
+                assert!(secrets.join(file).is_file(), "{name}: hive.nix names `{file}`, which e3 keys did not write");
+            }
+        }
+    }
+}
