@@ -27,6 +27,7 @@ pub fn render(plan: &Plan) -> String {
             parties => Value::from(Serde(&parties)),
             infra => Value::from(Serde(&infra)),
             sites => Value::from(Serde(&plan.sites)),
+            deployed => Value::from(Serde(&plan.hosts.iter().filter(|h| h.deploy).collect::<Vec<_>>())),
         })
         .expect("the README template renders any valid plan")
 }
