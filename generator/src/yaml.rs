@@ -5,6 +5,8 @@
 //! small tree instead of deserialising with serde: serde stops at the first
 //! problem, while e3 reports every problem at once, each at its exact place.
 
+use std::collections::HashMap;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::diag::{Code, Diagnostic};
@@ -120,7 +122,9 @@ fn point(file: FileId, offset: usize, line: usize, col: usize) -> Location {
 
 enum Frame {
     Seq(Location, Vec<Node>, usize),
-    Map(Location, Vec<(Node, Node)>, Option<Node>, usize),
+    /// Start, entries, the key waiting for its value, anchor, and where
+    /// each key was first written (for duplicates, in constant time).
+    Map(Location, Vec<(Node, Node)>, Option<Node>, usize, HashMap<String, Location>),
 }
 
 impl Frame {
@@ -202,7 +206,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
     let chars: Vec<char> = text.chars().collect();
     let mut stack: Vec<Frame> = Vec::new();
     // Anchored nodes with their sizes.
-    let mut anchors: std::collections::HashMap<usize, (Node, usize)> = std::collections::HashMap::new();
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
     let mut nodes = 0usize;
@@ -273,7 +277,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
             }
             Event::MappingStart(anchor, _) => {
                 nodes += 1;
-                stack.push(Frame::Map(Location { len: 1, ..loc }, Vec::new(), None, anchor));
+                stack.push(Frame::Map(Location { len: 1, ..loc }, Vec::new(), None, anchor, HashMap::new()));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
@@ -281,7 +285,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
                 _ => unreachable!("parser balances sequence events"),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(start, entries, _, anchor)) => Some((Node { loc: collection_loc(start, &loc), kind: NodeKind::Map(entries) }, anchor)),
+                Some(Frame::Map(start, entries, _, anchor, _)) => Some((Node { loc: collection_loc(start, &loc), kind: NodeKind::Map(entries) }, anchor)),
                 _ => unreachable!("parser balances mapping events"),
             },
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
@@ -304,21 +308,26 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq(_, items, _)) => items.push(node),
-            Some(Frame::Map(_, entries, pending, _)) => match pending.take() {
+            Some(Frame::Map(_, entries, pending, _, keys)) => match pending.take() {
                 None => {
                     if !matches!(node.kind, NodeKind::Scalar { .. }) {
                         errors.push(
                             Diagnostic::new(Code::UnsupportedYaml, node.loc, format!("mapping keys must be plain text, found {}", node.describe()))
                                 .hint("write the key as a word, e.g. `name:`"),
                         );
-                    } else if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_scalar() == node.as_scalar()) {
+                    } else {
                         let key = node.as_scalar().unwrap_or_default();
-                        errors.push(
-                            Diagnostic::new(Code::DuplicateKey, node.loc, format!("duplicate key `{key}`"))
-                                .label("defined again here")
-                                .hint("a key may appear once per mapping: remove one of them")
-                                .note(format!("`{key}` first defined here"), Some(first.loc)),
-                        );
+                        match keys.get(key) {
+                            Some(first) => errors.push(
+                                Diagnostic::new(Code::DuplicateKey, node.loc, format!("duplicate key `{key}`"))
+                                    .label("defined again here")
+                                    .hint("a key may appear once per mapping: remove one of them")
+                                    .note(format!("`{key}` first defined here"), Some(*first)),
+                            ),
+                            None => {
+                                keys.insert(key.to_string(), node.loc);
+                            }
+                        }
                     }
                     *pending = Some(node);
                 }
