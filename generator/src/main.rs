@@ -129,6 +129,29 @@ enum Command {
         #[arg(long, conflicts_with_all = ["name", "json", "expect_failure"])]
         cleanup: bool,
     },
+    /// Provision, deploy and run a scenario on real machines
+    #[command(after_help = "Steps: render, keys, nix build (DigitalOcean image), terraform init/apply, hosts.json,\ncolmena apply, run the program on every party, fetch results into results/NAME/<timestamp>/.\nCredentials come from the environment (DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID,\nSPACES_SECRET_ACCESS_KEY, HCLOUD_TOKEN, TAILSCALE_API_KEY, TAILSCALE_TAILNET).")]
+    Deploy {
+        /// Bundled scenario name or path to a scenario file
+        name: String,
+        /// Print every command in order, run nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// SSH public key authorised on every host [default: ~/.ssh/id_ed25519.pub]
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
+    },
+    /// Destroy the machines a deployment provisioned
+    Destroy {
+        /// Bundled scenario name or path to a scenario file
+        name: String,
+        /// Print the commands, run nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// The SSH public key given to `e3 deploy` [default: ~/.ssh/id_ed25519.pub]
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -143,6 +166,12 @@ enum GraphFormat {
 }
 
 fn main() -> ExitCode {
+    // Like every Unix filter: a closed pipe ends the process quietly
+    // (`e3 show x | head`), rather than a panic on the next print.
+    // SAFETY: called first thing in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
@@ -263,6 +292,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim { name, json, expect_failure, timeout, cleanup } => sim(name, json, expect_failure, timeout, cleanup),
+        Command::Deploy { name, dry_run, ssh_key } => deploy(&name, dry_run, false, ssh_key),
+        Command::Destroy { name, dry_run, ssh_key } => deploy(&name, dry_run, true, ssh_key),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "e3", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -416,4 +447,67 @@ fn relative_to(p: &Path, dir: &Path) -> String {
         Ok(rel) => rel.display().to_string(),
         Err(_) => p.display().to_string(),
     }
+}
+
+/// `e3 deploy` / `e3 destroy`.
+fn deploy(name: &str, dry_run: bool, destroy: bool, ssh_key: Option<PathBuf>) -> Result<ExitCode, String> {
+    use e3::deploy::{self, Layout};
+    let plan = match load_plan(name) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let e3_bin = if dry_run { "e3".to_string() } else { std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "e3".into()) };
+    let terraform = if dry_run { "terraform" } else { deploy::terraform_program() };
+    let timestamp = if dry_run { "<timestamp>".to_string() } else { utc_timestamp() };
+    let layout = Layout::new(&plan, None, &timestamp);
+    let steps = if destroy { deploy::destroy_steps(&plan, &layout, terraform) } else { deploy::deploy_steps(&plan, &layout, &e3_bin, terraform) };
+    if steps.is_empty() {
+        println!("`{}` provisions no machines: nothing to destroy", plan.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if dry_run {
+        for (i, s) in steps.iter().enumerate() {
+            println!("# {}. {}", i + 1, s.title);
+            println!("{}", s.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let missing = deploy::missing_programs(&steps, &e3_bin);
+    if !missing.is_empty() {
+        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        return Err(format!("{list} not found on PATH\n  = hint: `nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH"));
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let context = deploy::Context {
+        hosts_json: layout.rendered.join("hosts.json"),
+        image_link: layout.rendered.join("result-image"),
+        ssh_key: ssh_key.unwrap_or_else(|| home.join(".ssh/id_ed25519.pub")),
+    };
+    match deploy::run(&steps, &context) {
+        Ok(()) => {
+            if !destroy {
+                println!("results in {}", layout.results.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((i, message)) => Err(format!("step {} of {} failed: {}\n{message}", i + 1, steps.len(), steps[i].title)),
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` from the system clock (for results directories only;
+/// nothing rendered depends on the clock).
+fn utc_timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
