@@ -20,8 +20,17 @@ fn scenario(name: &str) -> String {
     }
 }
 
-/// Why labs cannot run here, if they cannot.
+/// Why labs cannot run here, if they cannot. Under `E3_REQUIRE_TOOLS=1`
+/// (set by `ci/test`) a lab that cannot run is a failure, not a skip.
 fn unavailable(programs: &[&str]) -> Option<String> {
+    let reason = why_unavailable(programs)?;
+    if std::env::var_os("E3_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
+        panic!("{reason}, and E3_REQUIRE_TOOLS=1: run ci/test as root after ci/install-deps");
+    }
+    Some(reason)
+}
+
+fn why_unavailable(programs: &[&str]) -> Option<String> {
     let root = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next() == Some("0")))).unwrap_or(false);
     let missing: Vec<&str> = programs.iter().copied().filter(|p| !e3::sim::netns::on_path(p)).collect();
     if !root || !missing.is_empty() {
