@@ -272,7 +272,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             let dir = output.unwrap_or_else(|| Path::new("out").join(&plan.name));
             let public = secrets.unwrap_or_else(|| Path::new("secrets").join(&plan.name)).join("public");
-            let inputs = e3::render::read_inputs(&public).map_err(|e| format!("cannot read `{}`: {e}", public.display()))?;
+            let inputs = e3::render::read_inputs(&plan, &public).map_err(|e| format!("cannot read the inputs of `{}`: {e}", plan.name))?;
             let files = e3::render::render_with(&plan, &inputs);
             e3::render::write_atomic(&dir, &files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
             println!("rendered {} files into {}", files.len(), dir.display());

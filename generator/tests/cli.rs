@@ -230,3 +230,13 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = e3(&["render", "tests/fixtures/ok-program-path/scenario.yaml", "-o", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let copied = std::fs::read(out_dir.join("programs/my_sum.py")).expect("program copied");
+    assert_eq!(copied, std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap());
+}

@@ -19,11 +19,14 @@ pub type Files = BTreeMap<PathBuf, Vec<u8>>;
 
 /// Files from outside the plan that a render copies in: the public halves
 /// of the key material `e3 keys` wrote (`secrets/NAME/public/`), keyed by
-/// their path relative to that directory. Never private keys: only the
-/// names [`is_public_input`] accepts are read.
+/// their path relative to that directory (never private keys: only the
+/// names [`is_public_input`] accepts are read), and the program's source
+/// when the scenario names a program by path.
 #[derive(Debug, Default, Clone)]
 pub struct Inputs {
     pub public: BTreeMap<PathBuf, Vec<u8>>,
+    /// Contents of `plan.program.path`, copied to `programs/<name>.py`.
+    pub program: Option<Vec<u8>>,
 }
 
 /// Whether a file under `secrets/NAME/public/` is copied into the rendered
@@ -33,9 +36,10 @@ pub fn is_public_input(rel: &Path) -> bool {
     name == "authorized_keys" || name.ends_with(".pub") || (name.starts_with("hardware/") && name.ends_with(".nix"))
 }
 
-/// Reads the [`Inputs`] from `public_dir` (`secrets/NAME/public`); a missing
-/// directory gives none.
-pub fn read_inputs(public_dir: &Path) -> io::Result<Inputs> {
+/// Reads the [`Inputs`]: the public key material in `public_dir`
+/// (`secrets/NAME/public`; a missing directory gives none) and the program
+/// file of a scenario that names its program by path.
+pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -53,6 +57,9 @@ pub fn read_inputs(public_dir: &Path) -> io::Result<Inputs> {
         Ok(())
     }
     let mut inputs = Inputs::default();
+    if let Some(path) = &plan.program.path {
+        inputs.program = Some(std::fs::read(path)?);
+    }
     if public_dir.is_dir() {
         walk(public_dir, public_dir, &mut inputs.public)?;
     }
@@ -73,6 +80,9 @@ pub fn render_with(plan: &Plan, inputs: &Inputs) -> Files {
     nix::render(plan, &mut files);
     for (rel, contents) in &inputs.public {
         files.insert(Path::new(nix::PUBLIC_KEYS_DIR).join(rel), contents.clone());
+    }
+    if let Some(program) = &inputs.program {
+        files.insert(format!("programs/{}.py", plan.program.name).into(), program.clone());
     }
     files
 }
