@@ -602,6 +602,15 @@ impl<'a> Validator<'a> {
                     ok = false;
                     None
                 }
+                None if matches!(&c.kind, NodeKind::Scalar { value, plain: false } if value.trim().parse::<i64>().is_ok()) => {
+                    self.err(
+                        Diagnostic::new(Code::WrongType, c.loc, format!("`count` must be a whole number, found {}", c.describe()))
+                            .label("expected a whole number")
+                            .hint(format!("remove the quotes: `count: {}`", c.as_scalar().unwrap_or_default().trim())),
+                    );
+                    ok = false;
+                    None
+                }
                 None => {
                     self.wrong_type(c, "count", "a whole number");
                     ok = false;

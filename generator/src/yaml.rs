@@ -173,8 +173,8 @@ fn syntax_message(info: &str) -> String {
 
 /// Diagnoses a parser error at `loc`, given the collections still open.
 fn syntax_error(loc: Location, info: &str, chars: &[char], stack: &[Frame]) -> Diagnostic {
-    if info.contains("unknown anchor") {
-        let alias: String = chars.iter().skip(loc.offset).skip(1).take_while(|c| !c.is_whitespace() && !",[]{}".contains(**c)).collect();
+    if info.contains("unknown anchor") && chars.get(loc.offset) == Some(&'*') {
+        let alias: String = chars.iter().skip(loc.offset + 1).take_while(|c| !c.is_whitespace() && !",[]{}".contains(**c)).collect();
         return Diagnostic::new(Code::YamlSyntax, Location { len: alias.chars().count() + 1, ..loc }, format!("alias `*{alias}` refers to an anchor that is not defined"))
             .label("unknown anchor")
             .hint(format!("define the anchor before its first use, e.g. `key: &{alias} value`, or write the value here"));
