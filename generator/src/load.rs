@@ -119,9 +119,10 @@ fn load_chain(
     };
     let parent_ref = resolve_extends(parent_name, sources.dir_of(file)).ok_or_else(|| {
         let names = bundled::scenario_names();
+        let is_dir = sources.dir_of(file).is_some_and(|d| d.join(parent_name).is_dir());
         vec![Diagnostic::new(Code::ExtendsNotFound, extends.loc, format!("cannot find the scenario `{parent_name}` to extend"))
-            .label("no such file or bundled scenario")
-            .maybe_hint(did_you_mean(parent_name, names.iter().copied()))
+            .label(if is_dir { "a directory, not a scenario file" } else { "no such file or bundled scenario" })
+            .maybe_hint(if is_dir { Some(format!("name the scenario file inside it, e.g. `{}/base.yaml`", parent_name.trim_end_matches('/'))) } else { did_you_mean(parent_name, names.iter().copied()) })
             .note("`extends` names a file relative to this one (with or without `.yaml`) or a bundled scenario (`e3 list`)", None)]
     })?;
     let (parent, _) = load_chain(&parent_ref, sources, chain, Some(extends.loc))?;
