@@ -286,15 +286,20 @@ struct SiteDraft {
 
 fn site_drafts(scenario: &Scenario) -> Vec<SiteDraft> {
     let mut sites: Vec<SiteDraft> = Vec::new();
+    // Site name → position in `sites`: keeps this linear in the hosts.
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for p in &scenario.parties {
         if p.nat == Nat::None {
             continue;
         }
         for host in p.host_names() {
             let name = p.site.clone().unwrap_or_else(|| host.clone());
-            match sites.iter_mut().find(|s| s.name == name) {
-                Some(s) => s.hosts.push(host),
-                None => sites.push(SiteDraft { name, nat: p.nat, hosts: vec![host], region: p.region.map(|r| r.slug.to_string()), first: p.loc }),
+            match index.get(&name) {
+                Some(&i) => sites[i].hosts.push(host),
+                None => {
+                    index.insert(name.clone(), sites.len());
+                    sites.push(SiteDraft { name, nat: p.nat, hosts: vec![host], region: p.region.map(|r| r.slug.to_string()), first: p.loc });
+                }
             }
         }
     }
@@ -419,7 +424,9 @@ pub fn plan(scenario: &Scenario) -> Plan {
         });
     }
 
-    // Sites and their routers.
+    // Sites and their routers. Party hosts are indexed by name: routers are
+    // pushed after them, so the positions stay valid.
+    let party_position: std::collections::HashMap<String, usize> = hosts.iter().enumerate().map(|(i, h)| (h.name.clone(), i)).collect();
     let mut sites = Vec::new();
     let mut segments = vec![Segment { name: "internet".into(), cidr: format!("{INTERNET}/{INTERNET_PREFIX}"), kind: SegmentKind::Internet }];
     let (mut public_lans, mut private_lans, mut carriers) = (0u32, 0u32, 0u32);
@@ -456,7 +463,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         router_ifaces.push(Interface { segment: lan_name.clone(), address: router_lan, prefix: 24, gateway: None });
         hosts.push(router_host(&router, Role::Router, &draft, router_ifaces, wan));
         for (j, host) in draft.hosts.iter().enumerate() {
-            let h = hosts.iter_mut().find(|h| &h.name == host).expect("site hosts are parties");
+            let h = &mut hosts[party_position[host.as_str()]];
             let a = offset(lan_net, j as u32 + 2);
             h.interfaces.push(Interface { segment: lan_name.clone(), address: a, prefix: 24, gateway: Some(router_lan) });
             h.public_address = Some(if draft.nat == Nat::Firewall { a } else { wan });
@@ -555,21 +562,31 @@ fn router_host(name: &str, role: Role, site: &SiteDraft, interfaces: Vec<Interfa
 }
 
 /// Where control hosts go: the cloud region (among the parties' regions)
-/// with the least total delay to all parties; ties go to the earlier party.
+/// with the least total delay to all party hosts; ties go to the earlier party.
 /// Without a cloud party, the DigitalOcean region closest to the parties
 /// that have a location, or the first DigitalOcean region.
 fn place_infrastructure(scenario: &Scenario) -> (Platform, &'static str) {
-    let located: Vec<&Region> = scenario.parties.iter().filter_map(|p| p.region).collect();
-    let cost = |r: &Region| located.iter().map(|o| one_way_delay_ms(r, o)).sum::<f64>();
-    let mut best: Option<(f64, Platform, &'static Region)> = None;
-    let candidates: Vec<(Platform, &'static Region)> = {
-        let cloud: Vec<_> = scenario.parties.iter().filter(|p| p.platform.is_cloud()).filter_map(|p| p.region.map(|r| (p.platform, r))).collect();
-        if cloud.is_empty() {
-            Platform::DigitalOcean.regions().iter().map(|r| (Platform::DigitalOcean, r)).collect()
-        } else {
-            cloud
+    // Hosts per distinct region, and distinct candidates in first-seen
+    // order: linear in the parties, quadratic only in the (few) regions.
+    let mut located: BTreeMap<&str, (&Region, f64)> = BTreeMap::new();
+    for p in &scenario.parties {
+        if let Some(r) = p.region {
+            located.entry(r.slug).or_insert((r, 0.0)).1 += p.host_count() as f64;
         }
-    };
+    }
+    let cost = |r: &Region| located.values().map(|(o, n)| n * one_way_delay_ms(r, o)).sum::<f64>();
+    let mut candidates: Vec<(Platform, &'static Region)> = Vec::new();
+    for p in scenario.parties.iter().filter(|p| p.platform.is_cloud()) {
+        if let Some(r) = p.region {
+            if !candidates.iter().any(|(cp, cr)| *cp == p.platform && cr.slug == r.slug) {
+                candidates.push((p.platform, r));
+            }
+        }
+    }
+    if candidates.is_empty() {
+        candidates = Platform::DigitalOcean.regions().iter().map(|r| (Platform::DigitalOcean, r)).collect();
+    }
+    let mut best: Option<(f64, Platform, &'static Region)> = None;
     for (platform, region) in candidates {
         let c = cost(region);
         if best.is_none_or(|(b, _, _)| c < b - 1e-9) {
