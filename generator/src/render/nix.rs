@@ -45,7 +45,7 @@ pub fn render(plan: &Plan, files: &mut Files) {
     files.insert("hive.nix".into(), hive_nix(plan).into_bytes());
     files.insert("addresses.nix".into(), addresses_nix(plan).into_bytes());
     files.insert("public-keys.nix".into(), public_keys_nix(plan).into_bytes());
-    files.insert("hosts/common.nix".into(), COMMON_NIX.as_bytes().to_vec());
+    files.insert("hosts/common.nix".into(), common_nix(plan).into_bytes());
     for h in deployed(plan) {
         files.insert(format!("hosts/{}.nix", h.name).into(), host_nix(plan, h).into_bytes());
     }
@@ -353,13 +353,79 @@ fn public_keys_nix(plan: &Plan) -> String {
     s
 }
 
-const COMMON_NIX: &str = "\
-# What every host of this scenario shares.
-{
-  e3.common.enable = true;
-  e3.sshKeys = (import ../public-keys.nix).sshKeys;
+/// `hosts/common.nix`: what every host of the scenario shares (SSH keys, the
+/// tinc host table, the ordered MPyC party list), so each `hosts/<host>.nix`
+/// holds only what is particular to that host.
+fn common_nix(plan: &Plan) -> String {
+    let body = common_body(plan);
+    let mut s = String::from("# What every host of this scenario shares; hosts/<host>.nix adds what is\n# particular to one host.\n");
+    s.push_str("let\n");
+    if body.contains("addresses.") {
+        s.push_str("  addresses = import ../addresses.nix;\n");
+    }
+    s.push_str("  publicKeys = import ../public-keys.nix;\nin\n{\n");
+    s.push_str("  e3.common.enable = true;\n  e3.sshKeys = publicKeys.sshKeys;\n");
+    s.push_str(&body);
+    s.push_str("}\n");
+    s
 }
-";
+
+fn common_body(plan: &Plan) -> String {
+    let c = &plan.connectivity;
+    let mut s = String::new();
+    let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy);
+    if c.backend == Backend::Tinc {
+        let port = c.port.unwrap_or(crate::catalogue::ports::TINC);
+        s.push_str("\n  # The tinc network: the same host table on every member.\n");
+        s.push_str("  e3.tinc = {\n");
+        let _ = writeln!(s, "    prefixLength = {};", overlay_prefix(plan));
+        s.push_str("    hosts = {\n");
+        for p in deployed(plan).filter(|x| x.overlay_address.is_some()) {
+            let _ = writeln!(s, "      {} = {{", attr(&tinc_name(&p.name)));
+            let _ = writeln!(s, "        address = {};", string(&p.overlay_address.map(|a| a.to_string()).unwrap_or_default()));
+            if coordinator.is_some_and(|x| x.name == p.name) {
+                let _ = writeln!(s, "        endpoint = addresses.{};", attr(&p.name));
+            }
+            if port != crate::catalogue::ports::TINC {
+                let _ = writeln!(s, "        port = {port};");
+            }
+            let _ = writeln!(s, "        publicKey = publicKeys.tinc {};", string(&p.name));
+            s.push_str("      };\n");
+        }
+        s.push_str("    };\n  };\n");
+    }
+    let p = &plan.program;
+    s.push_str("\n  # The computation: every party runs the same program with the same ordered\n");
+    s.push_str("  # party list; hosts/<party>.nix enables it and sets the party's index.\n");
+    match c.backend {
+        Backend::Tailscale | Backend::Headscale => {
+            s.push_str("  # Tailnet addresses are assigned by the control server: parties are\n");
+            s.push_str("  # named by host name and resolved at run time (`tailscale ip -4`).\n");
+        }
+        Backend::Direct => {
+            s.push_str("  # Plain TCP to the parties' public addresses: fails for a party\n");
+            s.push_str("  # behind NAT, which is the point of this baseline.\n");
+        }
+        _ => {}
+    }
+    s.push_str("  e3.party = {\n");
+    let parties: Vec<String> = p
+        .parties
+        .iter()
+        .map(|e| match c.backend {
+            Backend::Direct => format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port),
+            _ => string(&format!("{}:{}", e.address, p.port)),
+        })
+        .collect();
+    list(&mut s, 4, "parties", &parties);
+    let _ = writeln!(s, "    program = {};", string(&p.name));
+    if !p.args.is_empty() {
+        let args: Vec<String> = p.args.iter().map(|a| string(a)).collect();
+        list(&mut s, 4, "args", &args);
+    }
+    s.push_str("  };\n");
+    s
+}
 
 fn host_nix(plan: &Plan, h: &Host) -> String {
     let c = &plan.connectivity;
@@ -510,24 +576,8 @@ fn host_body(plan: &Plan, h: &Host) -> String {
             s.push_str("  };\n");
         }
         Backend::Tinc => {
-            let port = c.port.unwrap_or(crate::catalogue::ports::TINC);
             s.push_str("\n  e3.tinc = {\n    enable = true;\n");
             let _ = writeln!(s, "    name = {};", string(&tinc_name(&h.name)));
-            let _ = writeln!(s, "    prefixLength = {};", overlay_prefix(plan));
-            s.push_str("    hosts = {\n");
-            for p in &overlay_hosts {
-                let _ = writeln!(s, "      {} = {{", attr(&tinc_name(&p.name)));
-                let _ = writeln!(s, "        address = {};", string(&p.overlay_address.map(|a| a.to_string()).unwrap_or_default()));
-                if coordinator.is_some_and(|x| x.name == p.name) {
-                    let _ = writeln!(s, "        endpoint = addresses.{};", attr(&p.name));
-                }
-                if port != crate::catalogue::ports::TINC {
-                    let _ = writeln!(s, "        port = {port};");
-                }
-                let _ = writeln!(s, "        publicKey = publicKeys.tinc {};", string(&p.name));
-                s.push_str("      };\n");
-            }
-            s.push_str("    };\n");
             if let Some(b) = coordinator.filter(|b| b.name != h.name) {
                 let _ = writeln!(s, "    connectTo = [ {} ];", string(&tinc_name(&b.name)));
             }
@@ -540,34 +590,8 @@ fn host_body(plan: &Plan, h: &Host) -> String {
         }
     }
     if h.role == Role::Party {
-        let p = &plan.program;
         s.push_str("\n  e3.party = {\n    enable = true;\n");
         let _ = writeln!(s, "    index = {};", h.index.unwrap_or_default());
-        match c.backend {
-            Backend::Tailscale | Backend::Headscale => {
-                s.push_str("    # Tailnet addresses are assigned by the control server: parties are\n");
-                s.push_str("    # named by host name and resolved at run time (`tailscale ip -4`).\n");
-            }
-            Backend::Direct => {
-                s.push_str("    # Plain TCP to the parties' public addresses: fails for a party\n");
-                s.push_str("    # behind NAT, which is the point of this baseline.\n");
-            }
-            _ => {}
-        }
-        let parties: Vec<String> = p
-            .parties
-            .iter()
-            .map(|e| match c.backend {
-                Backend::Direct => format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port),
-                _ => string(&format!("{}:{}", e.address, p.port)),
-            })
-            .collect();
-        list(&mut s, 4, "parties", &parties);
-        let _ = writeln!(s, "    program = {};", string(&p.name));
-        if !p.args.is_empty() {
-            let args: Vec<String> = p.args.iter().map(|a| string(a)).collect();
-            list(&mut s, 4, "args", &args);
-        }
         s.push_str("  };\n");
     }
     s

@@ -1,7 +1,4 @@
 # cloud: party 0 of the e3 scenario `direct-lan` (digitalocean, ams3).
-let
-  addresses = import ../addresses.nix;
-in
 {
   imports = [
     ../modules
@@ -16,12 +13,5 @@ in
   e3.party = {
     enable = true;
     index = 0;
-    # Plain TCP to the parties' public addresses: fails for a party
-    # behind NAT, which is the point of this baseline.
-    parties = [
-      "${addresses.cloud}:11365"
-      "${addresses.home}:11365"
-    ];
-    program = "secure-sum";
   };
 }

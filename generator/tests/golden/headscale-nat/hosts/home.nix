@@ -19,13 +19,5 @@ in
   e3.party = {
     enable = true;
     index = 1;
-    # Tailnet addresses are assigned by the control server: parties are
-    # named by host name and resolved at run time (`tailscale ip -4`).
-    parties = [
-      "fra:11365"
-      "home:11365"
-      "office:11365"
-    ];
-    program = "secure-sum";
   };
 }

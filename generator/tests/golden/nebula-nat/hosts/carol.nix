@@ -22,11 +22,5 @@ in
   e3.party = {
     enable = true;
     index = 2;
-    parties = [
-      "10.9.0.1:11365"
-      "10.9.0.2:11365"
-      "10.9.0.3:11365"
-    ];
-    program = "secure-sum";
   };
 }

@@ -13,13 +13,5 @@
   e3.party = {
     enable = true;
     index = 1;
-    # Tailnet addresses are assigned by the control server: parties are
-    # named by host name and resolved at run time (`tailscale ip -4`).
-    parties = [
-      "ams:11365"
-      "nyc:11365"
-      "sgp:11365"
-    ];
-    program = "secure-sum";
   };
 }
