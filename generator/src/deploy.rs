@@ -15,6 +15,7 @@ use std::time::Instant;
 use crate::catalogue::{Backend, Platform};
 use crate::plan::{Plan, Role};
 use crate::render::terraform;
+use crate::tools::on_path;
 
 /// One external command of a deployment.
 #[derive(Debug, Clone)]
@@ -182,10 +183,6 @@ pub fn missing_programs(steps: &[Step], e3: &str) -> Vec<String> {
     missing.sort();
     missing.dedup();
     missing
-}
-
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
 
 /// `terraform`, or OpenTofu's `tofu` when only that is installed.

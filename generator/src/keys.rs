@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::catalogue::Backend;
+use crate::tools::on_path;
 use crate::plan::{Host, Plan};
 use crate::render::nix::deployed;
 
@@ -218,10 +219,6 @@ fn own_ssh_key() -> Option<(PathBuf, String)> {
         let text = text.trim();
         (!text.is_empty() && !text.contains("PRIVATE KEY")).then(|| (p.clone(), format!("{text}\n")))
     })
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
 }
 
 fn mkdir_private(d: &Path) -> Result<(), String> {

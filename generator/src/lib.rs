@@ -17,6 +17,7 @@ pub mod render;
 pub mod scenario;
 pub mod sim;
 pub mod source;
+pub mod tools;
 pub mod yaml;
 
 use diag::Diagnostics;
@@ -45,21 +46,19 @@ pub fn check(reference: &ScenarioRef) -> Checked {
     }
 }
 
-/// Loads and validates a scenario from text (for the fuzzer and tests).
-pub fn check_text(name: &str, text: &[u8]) -> Checked {
+/// Loads and validates a scenario from bytes, as [`check`] does for a
+/// file but without `extends` (for the fuzzer and tests).
+pub fn check_text(name: &str, bytes: &[u8]) -> Checked {
     let mut sources = Sources::default();
-    let Ok(text) = std::str::from_utf8(text) else {
-        let d = diag::Diagnostic::for_file(diag::Code::NotUtf8, name, "the file is not valid UTF-8");
-        return Checked { scenario: None, diagnostics: Diagnostics { items: vec![d] }, sources };
-    };
-    let file = sources.add(name.to_string(), None, text.to_string());
-    match yaml::parse(file, text) {
-        Err(items) => Checked { scenario: None, diagnostics: Diagnostics { items }, sources },
-        Ok(None) => {
-            let d = diag::Diagnostic::for_file(diag::Code::Empty, name, "the scenario file is empty");
-            Checked { scenario: None, diagnostics: Diagnostics { items: vec![d] }, sources }
+    let parsed = load::decode(name.to_string(), None, bytes.to_vec(), &mut sources)
+        .and_then(|(file, text)| load::document(file, &text, &sources).map(|root| (file, root)));
+    match parsed {
+        Err(items) => {
+            let mut diagnostics = Diagnostics { items };
+            diagnostics.sort();
+            Checked { scenario: None, diagnostics, sources }
         }
-        Ok(Some(root)) => {
+        Ok((file, root)) => {
             let loaded = load::Loaded { root, sources, file, stem: "scenario".into() };
             let (scenario, diagnostics) = scenario::validate(&loaded);
             Checked { scenario, diagnostics, sources: loaded.sources }

@@ -98,15 +98,7 @@ fn load_chain(
     chain.push((id, extended_from));
 
     let (file, text) = read(reference, sources, extended_from)?;
-    let root = match yaml::parse(file, &text)? {
-        Some(root) => root,
-        None => {
-            let message = if text.trim().is_empty() { "the scenario file is empty" } else { "the scenario file holds no values, only comments or `null`" };
-            let d = Diagnostic::for_file(Code::Empty, sources.path(file), message)
-                .hint("a scenario needs at least `connectivity`, `program` and `parties`; start from a bundled one with `e3 new my-exp --from nebula-nat --copy`");
-            return Err(vec![d]);
-        }
-    };
+    let root = document(file, &text, sources)?;
     let Some(extends) = root.get("extends") else {
         chain.pop();
         return Ok((root, file));
@@ -165,21 +157,38 @@ fn read(reference: &ScenarioRef, sources: &mut Sources, extended_from: Option<Lo
                 }
                 vec![d]
             })?;
-            match String::from_utf8(bytes) {
-                Ok(text) => Ok((sources.add(display, Some(path.clone()), text.clone()), text)),
-                Err(e) => {
-                    let valid = e.utf8_error().valid_up_to();
-                    let bytes = e.into_bytes();
-                    let before = String::from_utf8_lossy(&bytes[..valid]).into_owned();
-                    let line = before.matches('\n').count() + 1;
-                    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-                    let lossy = String::from_utf8_lossy(&bytes).into_owned();
-                    let file = sources.add(display, Some(path.clone()), lossy);
-                    let loc = Location { file, offset: before.chars().count(), line, col, len: 1 };
-                    Err(vec![Diagnostic::new(Code::NotUtf8, loc, format!("the file is not valid UTF-8 (byte {valid})"))
-                        .hint("save the scenario as UTF-8")])
-                }
-            }
+            decode(display, Some(path.clone()), bytes, sources)
+        }
+    }
+}
+
+/// Adds a file to `sources` as text; bytes that are not UTF-8 are reported
+/// at the line and column where they start.
+pub fn decode(display: String, path: Option<PathBuf>, bytes: Vec<u8>, sources: &mut Sources) -> Result<(FileId, String), Vec<Diagnostic>> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((sources.add(display, path, text.clone()), text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let before = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            let file = sources.add(display, path, lossy);
+            let loc = Location { file, offset: before.chars().count(), line, col, len: 1 };
+            Err(vec![Diagnostic::new(Code::NotUtf8, loc, format!("the file is not valid UTF-8 (byte {valid})")).hint("save the scenario as UTF-8")])
+        }
+    }
+}
+
+/// Parses a file's text into its document; an empty document is an error.
+pub fn document(file: FileId, text: &str, sources: &Sources) -> Result<Node, Vec<Diagnostic>> {
+    match yaml::parse(file, text)? {
+        Some(root) => Ok(root),
+        None => {
+            let message = if text.trim().is_empty() { "the scenario file is empty" } else { "the scenario file holds no values, only comments or `null`" };
+            Err(vec![Diagnostic::for_file(Code::Empty, sources.path(file), message)
+                .hint("a scenario needs at least `connectivity`, `program` and `parties`; start from a bundled one with `e3 new my-exp --from nebula-nat --copy`")])
         }
     }
 }

@@ -27,6 +27,37 @@ pub struct SourceFile {
     /// `None` for bundled scenarios, which live inside the binary.
     pub path: Option<PathBuf>,
     pub text: String,
+    /// Byte range of each line, without its line break. Breaks are `\n`,
+    /// `\r\n` and a lone `\r`, as in YAML, so line numbers agree with the
+    /// parser's.
+    lines: Vec<(usize, usize)>,
+}
+
+fn line_ranges(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push((start, i));
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push((start, i));
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        lines.push((start, bytes.len()));
+    }
+    lines
 }
 
 /// All files read while loading one scenario (a file and what it extends).
@@ -37,7 +68,8 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&mut self, display: String, path: Option<PathBuf>, text: String) -> FileId {
-        self.files.push(SourceFile { display, path, text });
+        let lines = line_ranges(&text);
+        self.files.push(SourceFile { display, path, text, lines });
         self.files.len() - 1
     }
 
@@ -63,7 +95,9 @@ impl Sources {
     }
 
     pub fn line_text(&self, file: FileId, line: usize) -> Option<&str> {
-        self.files.get(file)?.text.lines().nth(line.checked_sub(1)?)
+        let f = self.files.get(file)?;
+        let &(start, end) = f.lines.get(line.checked_sub(1)?)?;
+        f.text.get(start..end)
     }
 }
 
@@ -71,4 +105,17 @@ impl Sources {
 pub fn display_path(path: &Path) -> String {
     let s = path.display().to_string();
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_break_like_yaml() {
+        let mut s = Sources::default();
+        let f = s.add("x".into(), None, "a\nb\r\nc\rd".into());
+        let lines: Vec<_> = (1..=5).map(|l| s.line_text(f, l)).collect();
+        assert_eq!(lines, [Some("a"), Some("b"), Some("c"), Some("d"), None]);
+    }
 }

@@ -32,7 +32,7 @@ fn unavailable(programs: &[&str]) -> Option<String> {
 
 fn why_unavailable(programs: &[&str]) -> Option<String> {
     let root = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next() == Some("0")))).unwrap_or(false);
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| !e3::sim::netns::on_path(p)).collect();
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !e3::tools::on_path(p)).collect();
     if !root || !missing.is_empty() {
         return Some(format!("skipped: needs root and {}", programs.join(", ")));
     }
@@ -224,7 +224,7 @@ fn cleanup_removes_what_a_killed_run_left() {
 #[test]
 fn tailscale_without_daemons_names_them() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if e3::sim::netns::on_path("tailscaled") && e3::sim::netns::on_path("headscale") {
+    if e3::tools::on_path("tailscaled") && e3::tools::on_path("headscale") {
         eprintln!("skipped: tailscaled and headscale are installed");
         return;
     }

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::{Backend, Nat};
 use crate::plan::{Host, Plan, Role};
-use netns::{ns_run, on_path, run, Lab};
+use crate::tools::on_path;
+use netns::{ns_run, run, Lab};
 use report::{PairReport, PartyReport, Report};
 
 /// Options of one lab run.

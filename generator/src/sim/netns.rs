@@ -63,12 +63,6 @@ pub fn ns_run(ns: &str, program: &str, args: &[&str]) -> Result<String, String> 
     run("ip", &all)
 }
 
-/// Whether `program` is on PATH.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
 
 fn random_hex4() -> String {
     let mut b = [0u8; 2];
