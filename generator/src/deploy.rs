@@ -89,11 +89,18 @@ pub struct Layout {
 impl Layout {
     pub fn new(plan: &Plan, rendered: Option<PathBuf>, timestamp: &str) -> Layout {
         Layout {
-            rendered: rendered.unwrap_or_else(|| Path::new("out").join(&plan.name)),
+            rendered: rendered.unwrap_or_else(|| crate::matrix::output_dir(&plan.name)),
             secrets: Path::new("secrets").join(&plan.name),
             results: Path::new("results").join(&plan.name).join(timestamp),
         }
     }
+}
+
+/// A directory as a flake reference: Nix reads `out/x` as the registry
+/// flake `out`, so a relative path must start with `./`.
+fn flake_ref(dir: &Path) -> String {
+    let d = dir.display().to_string();
+    if dir.is_absolute() || d.starts_with("./") || d.starts_with("../") { d } else { format!("./{d}") }
 }
 
 fn needs_keys(backend: Backend) -> bool {
@@ -117,7 +124,7 @@ pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str)
             steps.push(Step::new(
                 "build the DigitalOcean image",
                 "nix",
-                &["build", &format!("{out}#image-{}", first.name), "--out-link", &link],
+                &["build", &format!("{}#image-{}", flake_ref(&layout.rendered), first.name), "--out-link", &link],
             ));
         }
         steps.push(Step::new("terraform init", terraform_bin, &[&chdir, "init", "-input=false"]));

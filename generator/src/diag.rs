@@ -76,6 +76,12 @@ codes! {
     ExtendsCycle = "E081", "extends-cycle", Error;
     // Plan.
     AddressPlanOverflow = "E090", "address-plan-overflow", Error;
+    // Matrix (`matrix:`, variants).
+    UnknownVariant = "E095", "unknown-variant", Error;
+    MatrixTooLarge = "E096", "matrix-too-large", Error;
+    MatrixUnknownParty = "E097", "matrix-unknown-party", Error;
+    MatrixConflict = "E098", "matrix-conflict", Error;
+    DuplicateMatrixValue = "E099", "duplicate-matrix-value", Error;
     // Warnings.
     DirectAcrossNat = "W101", "direct-across-nat", Warning;
     RelayIgnored = "W102", "relay-ignored", Warning;

@@ -44,8 +44,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the bundled scenarios
-    List,
+    /// List the bundled scenarios, or the variants of a matrix scenario
+    List {
+        /// List the variants of this matrix scenario (bundled name or path)
+        #[arg(long, value_name = "NAME")]
+        variants: Option<String>,
+    },
     /// Show the plan of a scenario: hosts, roles, addresses
     Show {
         /// Bundled scenario name or path to a scenario file
@@ -129,6 +133,27 @@ enum Command {
         #[arg(long, conflicts_with_all = ["name", "json", "expect_failure"])]
         cleanup: bool,
     },
+    /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
+    #[command(after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every cell; Ctrl-C keeps finished cells.\nCells are cached by the variant's content hash: a re-run only runs what changed.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario.")]
+    Grid {
+        /// A matrix scenario (bundled name or path)
+        name: String,
+        /// Seconds each cell may wait for the overlay, and again for the MPyC run
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+        /// Ignore cached cells and run every one again
+        #[arg(long)]
+        fresh: bool,
+        /// Only the variants with this setting, e.g. `backend=nebula` (repeat; values of one key are alternatives)
+        #[arg(long, value_name = "KEY=VALUE")]
+        only: Vec<String>,
+        /// Output directory [default: results/NAME]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print grid.json to stdout when done
+        #[arg(long)]
+        json: bool,
+    },
     /// Provision, deploy and run a scenario on real machines
     #[command(after_help = "Steps: render, keys, nix build (DigitalOcean image), terraform init/apply, hosts.json,\ncolmena apply, run the program on every party, fetch results into results/NAME/<timestamp>/.\nCredentials come from the environment (DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID,\nSPACES_SECRET_ACCESS_KEY, HCLOUD_TOKEN, TAILSCALE_API_KEY, TAILSCALE_TAILNET).")]
     Deploy {
@@ -191,8 +216,16 @@ fn print_diagnostics(diags: &Diagnostics, sources: &Sources) {
 
 /// Loads and validates, printing diagnostics; the plan when valid.
 fn load_plan(name: &str) -> Result<Plan, ExitCode> {
-    let checked = e3::check(&ScenarioRef::from_arg(name));
+    let checked = e3::check_arg(name);
     print_diagnostics(&checked.diagnostics, &checked.sources);
+    if let Some(m) = &checked.matrix {
+        eprintln!(
+            "error: `{name}` is a matrix of {} variants; name one, e.g. `{}`\n   = hint: `e3 list --variants {name}` lists them; `e3 grid {name}` runs them all in the lab; `e3 render {name}` renders them all",
+            m.variants.len(),
+            m.variants[0].scenario.name
+        );
+        return Err(ExitCode::from(EXIT_INVALID));
+    }
     match checked.scenario {
         Some(s) => Ok(plan::plan(&s)),
         None => {
@@ -205,16 +238,36 @@ fn load_plan(name: &str) -> Result<Plan, ExitCode> {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::List => {
+        Command::List { variants: Some(name) } => {
+            let checked = e3::check_arg(&name);
+            print_diagnostics(&checked.diagnostics, &checked.sources);
+            if !checked.is_valid() {
+                eprintln!("error: `{name}` is not a valid scenario");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+            let Some(m) = checked.matrix else {
+                eprintln!("error: `{name}` has no `matrix:`, so it has no variants\n   = hint: `matrix:` lists values of `backend`, `relay`, `loss` and `nat` to sweep; see the README's scenario reference");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            let mut out = std::io::stdout().lock();
+            for v in &m.variants {
+                let _ = writeln!(out, "{}", v.scenario.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { variants: None } => {
             let mut out = std::io::stdout().lock();
             for name in bundled::scenario_names() {
                 let checked = e3::check(&ScenarioRef::Bundled(name.to_string()));
-                match checked.scenario {
-                    Some(s) => {
+                match (checked.scenario, checked.matrix) {
+                    (Some(s), _) => {
                         let hosts: usize = s.parties.iter().map(|p| p.host_count()).sum();
                         let _ = writeln!(out, "{name:<20} {:<10} {hosts:>3} parties  {}", s.backend, s.description);
                     }
-                    None => {
+                    (None, Some(m)) => {
+                        let _ = writeln!(out, "{name:<20} {:<10} {:>3} variants {}", "matrix", m.variants.len(), m.variants[0].scenario.description);
+                    }
+                    (None, None) => {
                         let _ = writeln!(out, "{name:<20} (invalid: run `e3 check {name}`)");
                     }
                 }
@@ -222,6 +275,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { name, json } => {
+            let checked = e3::check_arg(&name);
+            if let (Some(m), false) = (&checked.matrix, json) {
+                print_diagnostics(&checked.diagnostics, &checked.sources);
+                let first = &m.variants[0].scenario;
+                println!("{}: {}", m.base, first.description);
+                println!("a matrix of {} variants; `e3 show '<variant>'` shows one\n", m.variants.len());
+                for v in &m.variants {
+                    println!("{}", v.scenario.name);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let plan = match load_plan(&name) {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
@@ -237,7 +301,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let names = if names.is_empty() { bundled::scenario_names().into_iter().map(str::to_string).collect() } else { names };
             let mut failed = 0;
             for name in &names {
-                let checked = e3::check(&ScenarioRef::from_arg(name));
+                let checked = e3::check_arg(name);
                 if json {
                     for d in &checked.diagnostics.items {
                         println!("{}", d.to_json(&checked.sources));
@@ -247,14 +311,22 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 let warnings = checked.diagnostics.warning_count();
                 let w = if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() };
-                match &checked.scenario {
-                    Some(s) => {
+                match (&checked.scenario, &checked.matrix) {
+                    (Some(s), _) => {
                         let plan = plan::plan(s);
                         if !json {
                             println!("ok: {name} ({} hosts{w})", plan.hosts.len());
                         }
                     }
-                    None => {
+                    (None, Some(m)) => {
+                        let hosts: Vec<usize> = m.variants.iter().map(|v| plan::plan(&v.scenario).hosts.len()).collect();
+                        let (lo, hi) = (hosts.iter().min().unwrap_or(&0), hosts.iter().max().unwrap_or(&0));
+                        let range = if lo == hi { format!("{lo}") } else { format!("{lo} to {hi}") };
+                        if !json {
+                            println!("ok: {name} (matrix of {} variants, {range} hosts each{w})", m.variants.len());
+                        }
+                    }
+                    (None, None) => {
                         failed += 1;
                         let n = checked.diagnostics.error_count();
                         if !json {
@@ -266,11 +338,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(if failed > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
         }
         Command::Render { name, output, secrets } => {
+            if let Some(code) = render_matrix(&name, output.as_deref(), secrets.as_deref())? {
+                return Ok(code);
+            }
             let plan = match load_plan(&name) {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
-            let dir = output.unwrap_or_else(|| Path::new("out").join(&plan.name));
+            let dir = output.unwrap_or_else(|| e3::matrix::output_dir(&plan.name));
             let public = secrets.unwrap_or_else(|| Path::new("secrets").join(&plan.name)).join("public");
             let inputs = e3::render::read_inputs(&plan, &public).map_err(|e| format!("cannot read the inputs of `{}`: {e}", plan.name))?;
             let files = e3::render::render_with(&plan, &inputs);
@@ -292,6 +367,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim { name, json, expect_failure, timeout, cleanup } => sim(name, json, expect_failure, timeout, cleanup),
+        Command::Grid { name, timeout, fresh, only, output, json } => grid(&name, timeout, fresh, &only, output, json),
         Command::Deploy { name, dry_run, ssh_key } => deploy(&name, dry_run, false, ssh_key),
         Command::Destroy { name, dry_run, ssh_key } => deploy(&name, dry_run, true, ssh_key),
         Command::Completions { shell } => {
@@ -299,6 +375,95 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `e3 render` of a matrix scenario: every variant and an index.
+/// `None` when `name` is not a (valid) matrix scenario.
+fn render_matrix(name: &str, output: Option<&Path>, secrets: Option<&Path>) -> Result<Option<ExitCode>, String> {
+    let checked = e3::check_arg(name);
+    let Some(m) = &checked.matrix else { return Ok(None) };
+    print_diagnostics(&checked.diagnostics, &checked.sources);
+    let dir = output.map(Path::to_path_buf).unwrap_or_else(|| Path::new("out").join(&m.base));
+    let plans: Vec<Plan> = m.variants.iter().map(|v| plan::plan(&v.scenario)).collect();
+    let mut inputs = Vec::new();
+    for p in &plans {
+        // One secrets directory per variant, as `e3 keys NAME@VARIANT` writes it.
+        let public = secrets.map(|s| s.join(&p.name)).unwrap_or_else(|| Path::new("secrets").join(&p.name)).join("public");
+        inputs.push(e3::render::read_inputs(p, &public).map_err(|e| format!("cannot read the inputs of `{}`: {e}", p.name))?);
+    }
+    let variants: Vec<e3::render::VariantRender> = m
+        .variants
+        .iter()
+        .zip(&plans)
+        .zip(&inputs)
+        .map(|((v, plan), inputs)| e3::render::VariantRender { label: &v.label, settings: &v.settings, plan, inputs })
+        .collect();
+    let description = m.variants[0].scenario.description.as_str();
+    let files = e3::render::render_matrix(&m.base, description, &variants);
+    e3::render::write_atomic(&dir, &files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
+    println!("rendered {} variants ({} files) into {}", variants.len(), files.len(), dir.display());
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// `e3 grid`.
+fn grid(name: &str, timeout: u64, fresh: bool, only: &[String], output: Option<PathBuf>, json: bool) -> Result<ExitCode, String> {
+    let checked = e3::check_arg(name);
+    print_diagnostics(&checked.diagnostics, &checked.sources);
+    if !checked.is_valid() {
+        let n = checked.diagnostics.error_count();
+        eprintln!("error: `{name}` is not a valid scenario ({n} error{})", if n == 1 { "" } else { "s" });
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    let Some(m) = checked.matrix else {
+        eprintln!("error: `{name}` has no `matrix:`, so there is no grid to run\n   = hint: `e3 sim {name}` runs one scenario; add `matrix:` (e.g. `matrix: {{ backend: [nebula, tinc] }}`) to sweep values");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    let mut filter: Vec<(&str, Vec<&str>)> = Vec::new();
+    for o in only {
+        let Some((k, v)) = o.split_once('=') else {
+            eprintln!("error: `--only {o}` is not `KEY=VALUE`\n   = hint: e.g. `--only backend=nebula`");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        };
+        let Some((_, values)) = m.axes.dims.iter().find(|(d, _)| d == k) else {
+            let keys: Vec<&str> = m.axes.dims.iter().map(|(d, _)| d.as_str()).collect();
+            eprintln!("error: `--only {o}`: `{name}` does not vary `{k}`\n   = hint: it varies {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
+            return Ok(ExitCode::from(EXIT_INVALID));
+        };
+        if !values.iter().any(|x| x == v) {
+            let hint = e3::diag::did_you_mean(v, values.iter().map(String::as_str)).unwrap_or_else(|| format!("its values: {}", values.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")));
+            eprintln!("error: `--only {o}`: `{v}` is not a value of `{k}`\n   = hint: {hint}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+        match filter.iter_mut().find(|(fk, _)| *fk == k) {
+            Some((_, vs)) => vs.push(v),
+            None => filter.push((k, vec![v])),
+        }
+    }
+    let variants: Vec<e3::grid::GridVariant> = m
+        .variants
+        .iter()
+        .filter(|v| filter.iter().all(|(k, vs)| v.settings.iter().any(|(sk, sv)| sk == k && vs.contains(&sv.as_str()))))
+        .map(|v| e3::grid::GridVariant { label: v.label.clone(), settings: v.settings.clone(), plan: plan::plan(&v.scenario) })
+        .collect();
+    // Root and the common tools, before anything runs; a backend whose
+    // daemons are missing gives `error` cells that say so.
+    e3::sim::preflight(e3::catalogue::Backend::Direct)?;
+    let dir = output.unwrap_or_else(|| Path::new("results").join(&m.base));
+    let opts = e3::grid::Options { timeout: std::time::Duration::from_secs(timeout.max(1)), fresh, dir: dir.clone(), python: None };
+    let description = m.variants[0].scenario.description.clone();
+    let grid = e3::grid::run(&m.base, &description, &m.axes, &variants, &opts)?;
+    if json {
+        print!("{}", std::fs::read_to_string(dir.join("grid.json")).map_err(|e| e.to_string())?);
+    }
+    eprintln!("{}: {}", m.base, e3::grid::summary(&grid));
+    eprintln!("wrote {0}/grid.json, {0}/grid.svg and {0}/grid.html", dir.display());
+    let errors = grid.cells.iter().filter(|c| c.outcome == e3::grid::Outcome::Error).count();
+    Ok(if errors > 0 {
+        eprintln!("error: the lab could not run {errors} cell{}; see `reason` in grid.json", if errors == 1 { "" } else { "s" });
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn sim(name: Option<String>, json: bool, expect_failure: bool, timeout: u64, cleanup: bool) -> Result<ExitCode, String> {
@@ -398,7 +563,7 @@ fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool)
     }
     let base = ScenarioRef::from_arg(from);
     let checked = e3::check(&base);
-    if checked.scenario.is_none() {
+    if !checked.is_valid() {
         print_diagnostics(&checked.diagnostics, &checked.sources);
         eprintln!("error: cannot start from `{from}`: it is not a valid scenario");
         return Ok(ExitCode::from(EXIT_INVALID));
@@ -431,7 +596,7 @@ fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool)
     // The new file must itself be valid.
     let again = e3::check(&ScenarioRef::File(path.clone()));
     print_diagnostics(&again.diagnostics, &again.sources);
-    if again.scenario.is_none() {
+    if !again.is_valid() {
         let _ = std::fs::remove_file(&path);
         return Err(format!("the new scenario did not validate; nothing was written (please report this)"));
     }

@@ -110,7 +110,7 @@ pub struct LatencyPair {
     pub one_way_ms: f64,
 }
 
-const TOP_KEYS: &[&str] = &["name", "description", "extends", "connectivity", "program", "defaults", "parties", "simulation"];
+const TOP_KEYS: &[&str] = &["name", "description", "extends", "connectivity", "program", "defaults", "parties", "simulation", "matrix"];
 const CONNECTIVITY_KEYS: &[&str] = &["backend", "relay"];
 const PROGRAM_KEYS: &[&str] = &["name", "args"];
 const PARTY_KEYS: &[&str] = &["name", "region", "platform", "size", "nat", "site", "address", "count"];
@@ -121,8 +121,14 @@ const LATENCY_PAIR_KEYS: &[&str] = &["between", "delay"];
 /// Validates a loaded scenario. Returns the scenario (when there is no
 /// error) and every diagnostic, warnings included, in source order.
 pub fn validate(loaded: &Loaded) -> (Option<Scenario>, Diagnostics) {
-    let mut v = Validator { diags: Diagnostics::default(), sources: &loaded.sources };
-    let scenario = v.scenario(&loaded.root, &loaded.stem);
+    validate_tree(&loaded.root, &loaded.stem, &loaded.sources)
+}
+
+/// [`validate`] of one scenario tree (a matrix variant's, for one), whose
+/// nodes point into `sources`.
+pub fn validate_tree(root: &Node, stem: &str, sources: &Sources) -> (Option<Scenario>, Diagnostics) {
+    let mut v = Validator { diags: Diagnostics::default(), sources };
+    let scenario = v.scenario(root, stem);
     let mut diags = v.diags;
     diags.sort();
     if diags.has_errors() {

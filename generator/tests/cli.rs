@@ -126,7 +126,8 @@ fn render_is_deterministic_and_complete() {
             assert_eq!(pa, pb, "{name}: file lists differ");
             assert!(ca == cb, "{name}: {} differs between two renders", pa.display());
         }
-        assert!(a.join("scenario.json").is_file() && a.join("README.md").is_file(), "{name}");
+        let index = if a.join("variants.json").is_file() { "variants.json" } else { "scenario.json" };
+        assert!(a.join(index).is_file() && a.join("README.md").is_file(), "{name}");
         // No leftovers of the atomic write.
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("e3-tmp")).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
@@ -239,4 +240,124 @@ fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let copied = std::fs::read(out_dir.join("programs/my_sum.py")).expect("program copied");
     assert_eq!(copied, std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap());
+}
+
+// Matrix scenarios and their variants.
+
+const GRID: &str = "connectivity-grid";
+
+#[test]
+fn list_variants_names_every_variant_in_order() {
+    let out = e3(&["list", "--variants", GRID]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    // 4 backends × 15 unordered pairs of 5 NAT types.
+    assert_eq!(names.len(), 60);
+    assert_eq!(names[0], "connectivity-grid@backend=nebula,nat=none+none");
+    assert_eq!(names[1], "connectivity-grid@backend=nebula,nat=none+easy");
+    assert_eq!(names[59], "connectivity-grid@backend=direct,nat=cgnat+cgnat");
+    assert!(!names.iter().any(|n| n.ends_with("nat=easy+none")), "pairs are unordered");
+    // Expansion is deterministic.
+    assert_eq!(text(&e3(&["list", "--variants", GRID]).stdout), text(&out.stdout));
+    // A scenario without a matrix has no variants.
+    let out = e3(&["list", "--variants", "nebula-nat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no `matrix:`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_variant_is_an_ordinary_scenario() {
+    let v = "connectivity-grid@backend=tinc,nat=easy+hard";
+    let out = e3(&["check", v]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("ok: {v} (")), "{}", text(&out.stdout));
+    let out = e3(&["show", v, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["name"], v);
+    assert_eq!(plan["connectivity"]["backend"], "tinc");
+    let nats: Vec<&str> = plan["hosts"].as_array().unwrap().iter().filter(|h| h["role"] == "party").map(|h| h["nat"].as_str().unwrap()).collect();
+    assert_eq!(nats, ["easy", "hard"]);
+    // Settings may come in any order.
+    let out = e3(&["show", "connectivity-grid@nat=easy+hard,backend=tinc", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["name"], v);
+}
+
+#[test]
+fn an_unknown_variant_points_at_the_matrix_and_suggests() {
+    let out = e3(&["show", "connectivity-grid@backend=tinc,nat=hard+easy"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("error[E095]: `connectivity-grid` has no variant `backend=tinc,nat=hard+easy`"), "{err}");
+    assert!(err.contains("scenarios/connectivity-grid.yaml:"), "{err}");
+    assert!(err.contains("did you mean `backend=tinc,nat=easy+hard`?"), "{err}");
+    let out = e3(&["show", "nebula-nat@backend=tinc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no `matrix:`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn commands_that_need_one_scenario_ask_for_a_variant() {
+    for args in [&["sim", GRID][..], &["graph", GRID], &["keys", GRID], &["deploy", GRID, "--dry-run"], &["show", GRID, "--json"]] {
+        let out = e3(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("is a matrix of 60 variants; name one, e.g. `connectivity-grid@backend=nebula,nat=none+none`"), "{args:?}: {err}");
+        assert!(err.contains("e3 grid connectivity-grid"), "{err}");
+    }
+    // `show` without --json lists the variants.
+    let out = e3(&["show", GRID]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("a matrix of 60 variants"));
+}
+
+#[test]
+fn check_reports_a_shared_problem_once_with_the_variants_it_affects() {
+    let out = e3(&["check", GRID]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ok: connectivity-grid (matrix of 60 variants"), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("warning[W101]").count(), 1, "{err}");
+    assert!(err.contains("in 14 of the 60 variants"), "{err}");
+}
+
+#[test]
+fn render_of_a_matrix_renders_every_variant_and_an_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("grid");
+    let out = e3(&["render", "tests/fixtures/ok-matrix/scenario.yaml", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("variants.json")).unwrap()).unwrap();
+    let variants = index["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 12);
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    for v in variants {
+        let sub = dir.join(v["directory"].as_str().unwrap());
+        let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(sub.join("scenario.json")).unwrap()).unwrap();
+        assert_eq!(plan["name"], v["name"]);
+        assert!(sub.join("flake.nix").is_file() && sub.join("flake.lock").is_file());
+        assert!(readme.contains(v["name"].as_str().unwrap()));
+        // Nix 2.8 reads neither `%` nor `@` in a path flake reference.
+        assert!(!sub.file_name().unwrap().to_string_lossy().contains(['%', '@']), "{}", sub.display());
+    }
+    assert_eq!(variants[0]["name"], "scenario@backend=nebula,loss=0%,nat=easy+easy");
+    assert_eq!(variants[0]["directory"], "backend=nebula,loss=0,nat=easy+easy");
+    // One variant alone goes where the matrix render puts it.
+    let out = e3_in(tmp.path(), &["render", &format!("{}@backend=tinc,loss=2%,nat=hard+hard", std::fs::canonicalize("tests/fixtures/ok-matrix/scenario.yaml").unwrap().display())]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(tmp.path().join("out/scenario/backend=tinc,loss=2,nat=hard+hard/flake.nix").is_file());
+}
+
+#[test]
+fn grid_refuses_what_it_cannot_run_before_starting() {
+    let out = e3(&["grid", "nebula-nat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no `matrix:`"), "{}", text(&out.stderr));
+    let out = e3(&["grid", GRID, "--only", "backend=nebual"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean `nebula`?"), "{}", text(&out.stderr));
+    let out = e3(&["grid", GRID, "--only", "relay=never"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("does not vary `relay`"), "{}", text(&out.stderr));
 }

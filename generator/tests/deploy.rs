@@ -13,7 +13,8 @@ fn e3(args: &[&str]) -> std::process::Output {
 fn dry_run_sequences() {
     let bless = std::env::var_os("E3_BLESS").is_some();
     let mut failures = Vec::new();
-    for name in e3::bundled::scenario_names() {
+    for name in e3::bundled_examples() {
+        let name = name.as_str();
         let deploy = e3(&["deploy", name, "--dry-run"]);
         let destroy = e3(&["destroy", name, "--dry-run"]);
         assert!(deploy.status.success() && destroy.status.success(), "{name}");

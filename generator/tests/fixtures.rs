@@ -4,7 +4,8 @@
 //! - `scenario.yaml` (or `scenario.<anything>`) is the input; other files in
 //!   the directory may be `extends`-ed by it.
 //! - `expected.txt` is what `e3 check` reports, followed (for a valid
-//!   scenario) by the plan as JSON.
+//!   scenario) by the plan as JSON; for a valid `matrix:` scenario, by the
+//!   names of its variants and the plan of the first.
 //! - Cases named `bad-*` must be invalid and every error must name
 //!   `file:line:col` (or at least the file, for files without text);
 //!   cases named `ok-*` must be valid.
@@ -53,9 +54,17 @@ fn run(dir: &Path) -> (String, bool, Vec<String>) {
             problems.push(format!("{} names no file", d.code.code()));
         }
     }
-    let valid = checked.scenario.is_some();
+    let valid = checked.is_valid();
     if let Some(s) = &checked.scenario {
         out.push_str(&e3::plan::plan(s).to_json());
+    }
+    if let Some(m) = &checked.matrix {
+        // A matrix: its variants, and the plan of the first.
+        out.push_str(&format!("matrix of {} variants:\n", m.variants.len()));
+        for v in &m.variants {
+            out.push_str(&format!("  {}\n", v.scenario.name));
+        }
+        out.push_str(&e3::plan::plan(&m.variants[0].scenario).to_json());
     }
     (out, valid, problems)
 }
@@ -118,4 +127,7 @@ const UNREACHABLE_FROM_FILES: &[&str] = &[
     // root ignores) or one that vanishes in between. The CLI tests cover it
     // with a path that does not exist.
     "E001",
+    // `unknown-variant`: a variant is named on the command line
+    // (`NAME@backend=…`), not in a file; the CLI tests cover it.
+    "E095",
 ];

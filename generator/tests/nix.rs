@@ -13,16 +13,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e3::load::ScenarioRef;
 
 fn rendered(name: &str) -> e3::render::Files {
-    let checked = e3::check(&ScenarioRef::Bundled(name.to_string()));
+    let checked = e3::check_arg(name);
     let scenario = checked.scenario.unwrap_or_else(|| panic!("bundled scenario `{name}` is valid"));
     e3::render::render(&e3::plan::plan(&scenario))
 }
 
-fn scenarios() -> Vec<&'static str> {
-    e3::bundled::scenario_names()
+fn scenarios() -> Vec<String> {
+    e3::bundled_examples()
 }
 
 /// Whether `tool` is on PATH; if not, fails under `E3_REQUIRE_TOOLS=1` and
@@ -64,6 +63,7 @@ fn every_rendered_nix_file_parses() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     for name in scenarios() {
+        let name = name.as_str();
         let dir = tmp.path().join(name);
         let files = rendered(name);
         write(&dir, &files);
@@ -85,6 +85,7 @@ fn golden_nix() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut failures = Vec::new();
     for name in scenarios() {
+        let name = name.as_str();
         let files = generated_nix(&rendered(name));
         let dir = root.join(name);
         if bless {
@@ -124,6 +125,7 @@ fn lock_and_modules_are_the_projects() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let lock = std::fs::read(repo.join("flake.lock")).unwrap();
     for name in scenarios() {
+        let name = name.as_str();
         let files = rendered(name);
         assert_eq!(files[Path::new("flake.lock")], lock, "{name}: flake.lock is not the project's");
         for (p, c) in files.iter().filter(|(p, _)| p.starts_with("modules") || p.starts_with("programs")) {
@@ -142,6 +144,7 @@ fn lock_and_modules_are_the_projects() {
 fn rendered_directory_is_self_contained() {
     let forbidden = ["/nix/store", "<nixpkgs>", "/home/", "/root/", "/tmp/", "/work/", "NIX_PATH", "getFlake"];
     for name in scenarios() {
+        let name = name.as_str();
         for (p, c) in rendered(name) {
             let text = String::from_utf8_lossy(&c);
             for f in forbidden {
@@ -186,6 +189,7 @@ fn rendered_nix_is_nixfmt_formatted() {
         return;
     };
     for name in scenarios() {
+        let name = name.as_str();
         for (p, text) in generated_nix(&rendered(name)) {
             let mut child = Command::new(&nixfmt)
                 .arg("-")

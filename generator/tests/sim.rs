@@ -307,3 +307,90 @@ fn nat_types_map_and_filter_as_designed() {
         drop(lab);
     }
 }
+
+/// The README's table of expected `connectivity-grid` outcomes:
+/// (NAT pair, backend) → outcome.
+fn expected_grid_outcomes() -> std::collections::BTreeMap<(String, String), String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).expect("README.md");
+    let start = readme.find("### Expected outcomes of `connectivity-grid`").expect("the README has the table");
+    let rows: Vec<Vec<String>> = readme[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
+        .collect();
+    let backends = &rows[0][1..];
+    let mut table = std::collections::BTreeMap::new();
+    for row in &rows[2..] {
+        let pair = row[0].replace(" + ", "+");
+        for (b, outcome) in backends.iter().zip(&row[1..]) {
+            table.insert((pair.clone(), b.clone()), outcome.clone());
+        }
+    }
+    assert_eq!(table.len(), 60, "15 NAT pairs × 4 backends");
+    table
+}
+
+/// Lab namespaces whose lab has no live owner: what a finished run left.
+fn orphan_labs() -> Vec<String> {
+    e3::sim::netns::lab_namespaces()
+        .into_iter()
+        .filter(|ns| {
+            let prefix = e3::sim::netns::lab_prefix(ns).unwrap_or_default();
+            let state = std::fs::read_to_string(format!("/run/e3/{prefix}.state")).unwrap_or_default();
+            let owner = state.lines().find_map(|l| l.strip_prefix("owner ")).unwrap_or("0");
+            !Path::new(&format!("/proc/{owner}")).exists() || owner == "0"
+        })
+        .collect()
+}
+
+#[test]
+fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
+    lab_test!(&["nebula", "nebula-cert", "wireguard-go", "wg", "tincd"]);
+    let expected = expected_grid_outcomes();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("grid");
+    let args = ["grid", "connectivity-grid", "--only", "nat=easy+easy", "--only", "nat=easyaf+hard", "--only", "nat=hard+hard", "--timeout", "6", "-o", dir.to_str().unwrap(), "--json"];
+    let out = e3(&args, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let grid: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints grid.json");
+    let cells = grid["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 12, "4 backends × 3 NAT pairs");
+    let mut wrong = Vec::new();
+    for c in cells {
+        let key = (c["settings"]["nat"].as_str().unwrap().to_string(), c["settings"]["backend"].as_str().unwrap().to_string());
+        let want = &expected[&key];
+        if c["outcome"] != want.as_str() {
+            wrong.push(format!("{}: {} (README: {want}); reason: {}", c["variant"], c["outcome"], c["reason"]));
+        }
+        if c["outcome"] != "failed" {
+            assert_eq!(c["result"], 948, "{c}");
+            assert!(c["mpc_wall_s"].as_f64().is_some(), "{c}");
+        } else {
+            assert!(c["reason"].as_str().is_some_and(|r| !r.is_empty()), "a failed cell says why: {c}");
+        }
+        assert_eq!(c["cached"], false);
+    }
+    assert!(wrong.is_empty(), "outcomes differ from the README table:\n{}\n{stderr}", wrong.join("\n"));
+    // The figure is self-contained.
+    let svg = std::fs::read_to_string(dir.join("grid.svg")).unwrap();
+    let html = std::fs::read_to_string(dir.join("grid.html")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("relayed") && svg.contains("failed"));
+    for page in [&svg, &html] {
+        let without_ns = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+        assert!(!without_ns.contains("http://") && !without_ns.contains("https://") && !without_ns.contains("src="), "external reference:\n{page}");
+    }
+    assert!(html.contains(&svg) && html.contains("connectivity-grid@backend=tinc,nat=easyaf+hard"));
+    // Nothing of the grid's labs survives (labs of other, live processes may run meanwhile).
+    assert_eq!(orphan_labs(), Vec::<String>::new(), "lab namespaces left");
+    // Nothing changed: every cell comes from the cache, with the same outcomes.
+    let again = e3(&args, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let grid2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    for (a, b) in cells.iter().zip(grid2["cells"].as_array().unwrap()) {
+        assert_eq!(b["cached"], true, "{b}");
+        assert_eq!((&a["variant"], &a["outcome"], &a["hash"]), (&b["variant"], &b["outcome"], &b["hash"]));
+    }
+    assert!(text(&again.stderr).contains("12 of 12 cells from the cache"), "{}", text(&again.stderr));
+}

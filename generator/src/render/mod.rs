@@ -87,6 +87,52 @@ pub fn render_with(plan: &Plan, inputs: &Inputs) -> Files {
     files
 }
 
+/// One variant of a matrix scenario to render.
+pub struct VariantRender<'a> {
+    pub label: &'a str,
+    pub settings: &'a [(String, String)],
+    pub plan: &'a Plan,
+    pub inputs: &'a Inputs,
+}
+
+/// Renders every variant of a matrix scenario into `<label>/`, with an
+/// index (`README.md`, `variants.json`) at the top.
+pub fn render_matrix(base: &str, description: &str, variants: &[VariantRender]) -> Files {
+    use std::fmt::Write as _;
+    let mut files = Files::new();
+    let keys: Vec<&str> = variants.first().map(|v| v.settings.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+    let mut md = String::new();
+    let _ = writeln!(md, "# {base}: {} variants\n", variants.len());
+    if !description.is_empty() {
+        let _ = writeln!(md, "{description}\n");
+    }
+    let _ = writeln!(md, "Rendered by e3 from the scenario's `matrix:`. Each directory is a complete,");
+    let _ = writeln!(md, "standalone rendering of one variant (its own README says how to test and");
+    let _ = writeln!(md, "deploy it). Run every variant in the local NAT lab with `e3 grid {base}`,");
+    let _ = writeln!(md, "or one with `e3 sim '<variant>'`.\n");
+    let _ = writeln!(md, "| variant | {} | directory |", keys.join(" | "));
+    let _ = writeln!(md, "|---|{}---|", "---|".repeat(keys.len()));
+    let mut index = Vec::new();
+    for v in variants {
+        let values: Vec<&str> = v.settings.iter().map(|(_, x)| x.as_str()).collect();
+        let dir = crate::matrix::dir_name(v.label);
+        let _ = writeln!(md, "| `{}` | {} | [`{dir}/`]({dir}/) |", v.plan.name, values.join(" | "));
+        index.push(serde_json::json!({
+            "name": v.plan.name,
+            "label": v.label,
+            "settings": v.settings.iter().map(|(k, x)| (k.clone(), serde_json::Value::from(x.as_str()))).collect::<serde_json::Map<_, _>>(),
+            "directory": crate::matrix::dir_name(v.label),
+        }));
+        for (path, contents) in render_with(v.plan, v.inputs) {
+            files.insert(Path::new(&crate::matrix::dir_name(v.label)).join(path), contents);
+        }
+    }
+    files.insert("README.md".into(), md.into_bytes());
+    let json = serde_json::json!({ "scenario": base, "variants": index });
+    files.insert("variants.json".into(), (serde_json::to_string_pretty(&json).expect("json") + "\n").into_bytes());
+    files
+}
+
 /// Writes `files` as the complete contents of `dir`: into a temporary
 /// sibling directory first, which then replaces `dir`. A failure leaves
 /// `dir` as it was.

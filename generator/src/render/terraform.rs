@@ -61,15 +61,37 @@ pub fn module_name(platform: Platform) -> String {
 }
 
 /// Prefix of the SSH key names a module registers (at most 32 characters).
+/// A matrix variant's name (`grid@backend=nebula,nat=easy+hard`) is made
+/// of cloud-safe characters; one too long to fit ends in a hash of the whole
+/// name, so that two variants never share a prefix.
 fn name_prefix(plan: &Plan) -> String {
-    let p: String = format!("e3-{}", plan.name).chars().take(32).collect();
-    p.trim_end_matches('-').to_string()
+    let full = format!("e3-{}", cloud_safe(&plan.name));
+    if full.len() <= 32 {
+        return full;
+    }
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(plan.name.as_bytes());
+    let head: String = full.chars().take(23).collect();
+    format!("{}-{:02x}{:02x}{:02x}{:02x}", head.trim_end_matches('-'), hash[0], hash[1], hash[2], hash[3])
+}
+
+/// `name` with every character outside `[a-z0-9-]` as `-` (runs collapsed):
+/// what cloud names and tags accept.
+fn cloud_safe(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 fn tags(plan: &Plan, h: &Host) -> Expr {
     let mut t = vec![
         "e3".to_string(),
-        format!("scenario-{}", plan.name),
+        format!("scenario-{}", cloud_safe(&plan.name)),
         format!("role-{}", h.role.as_str()),
         format!("backend-{}", plan.connectivity.backend),
     ];

@@ -540,7 +540,8 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             let idx = p.index.unwrap_or_default();
             if backend == Backend::Direct && idx > 0 && p.nat.filters_inbound() {
                 let site = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref());
-                let drops = site.map(|s| dropped(&lab, &s.router)).unwrap_or(0);
+                // Behind a carrier-grade NAT the carrier router drops them.
+                let drops = site.map(|s| dropped(&lab, &s.router) + s.carrier.as_ref().map_or(0, |c| dropped(&lab, c))).unwrap_or(0);
                 diagnosis.push(format!(
                     "party #{idx} {}: {} must open TCP connections to {}:{}, and the router dropped {drops} unsolicited inbound packets; plain TCP cannot cross this NAT — use an overlay backend",
                     nat_phrase(plan, p),

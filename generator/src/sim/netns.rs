@@ -324,9 +324,16 @@ pub fn cleanup_active() {
     }
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: tear down this process's labs and exit 130.
+/// On SIGINT, SIGTERM or SIGHUP: tear down this process's labs and exit
+/// 130. Installed once per process (`e3 grid` runs many labs).
 pub fn install_signal_handler() -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+    let mut installed = INSTALLED.lock().map_err(|_| "signal handler state poisoned".to_string())?;
+    if *installed {
+        return Ok(());
+    }
+    *installed = true;
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| format!("cannot install signal handler: {e}"))?;
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {

@@ -1,0 +1,352 @@
+//! `e3 grid`: every variant of a matrix scenario in the local NAT lab, one
+//! after another, into `results/NAME/`: `grid.json`, and a figure
+//! (`grid.svg`, `grid.html`, see [`figure`]).
+//!
+//! Each cell's result is cached under `cells/<hash>.json`, keyed by the
+//! variant's content hash ([`cell_hash`]: e3's version, the variant's plan,
+//! the program files, the time bound), so a re-run only runs what changed.
+//! The outputs are rewritten after every cell, so an interrupted grid keeps
+//! what finished.
+
+pub mod figure;
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::matrix::Axes;
+use crate::plan::Plan;
+use crate::sim::report::Report;
+
+/// Version of the cell format; part of the hash, so a change re-runs cells.
+const CELL_FORMAT: u32 = 1;
+
+/// How one cell ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The program succeeded and every pair went direct.
+    Direct,
+    /// The program succeeded, and at least one pair went through a relay.
+    Relayed,
+    /// The experiment ran and failed (no overlay, or MPyC failed).
+    Failed,
+    /// The lab could not run it (a missing program, a daemon that died at
+    /// start): no result. Not cached.
+    Error,
+    /// Not run yet (an interrupted grid).
+    Pending,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Direct => "direct",
+            Outcome::Relayed => "relayed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Pending => "pending",
+        }
+    }
+}
+
+/// One variant's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cell {
+    /// The variant's full name, `NAME@backend=…`.
+    pub variant: String,
+    pub label: String,
+    pub settings: BTreeMap<String, String>,
+    /// The variant's content hash (hex SHA-256), the cache key.
+    pub hash: String,
+    pub outcome: Outcome,
+    /// Taken from the cache rather than run now.
+    #[serde(default)]
+    pub cached: bool,
+    /// Seconds until every pair answered over the overlay (none for `direct`).
+    pub overlay_up_s: Option<f64>,
+    /// Seconds of the MPyC run (none when it did not run).
+    pub mpc_wall_s: Option<f64>,
+    /// The program's result (party 0's).
+    pub result: Option<serde_json::Value>,
+    /// Per pair, `a-b: route`.
+    pub routes: Vec<String>,
+    /// Why it failed (or the lab's error).
+    pub reason: Option<String>,
+    /// Seconds the cell took, lab set-up and teardown included.
+    pub duration_s: f64,
+}
+
+/// A grid run: every cell, in variant order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grid {
+    pub scenario: String,
+    pub description: String,
+    pub e3_version: String,
+    /// The per-phase time bound of every cell.
+    pub timeout_s: u64,
+    pub axes: Axes,
+    pub cells: Vec<Cell>,
+}
+
+/// A variant to run.
+pub struct GridVariant {
+    pub label: String,
+    pub settings: Vec<(String, String)>,
+    pub plan: Plan,
+}
+
+pub struct Options {
+    /// Per-phase time bound of each cell (overlay, then MPyC).
+    pub timeout: Duration,
+    /// Ignore cached results.
+    pub fresh: bool,
+    /// Where the outputs go (`results/NAME`).
+    pub dir: PathBuf,
+    /// Python with MPyC; found automatically when `None`.
+    pub python: Option<PathBuf>,
+}
+
+/// The content hash of a variant: what decides its result.
+pub fn cell_hash(plan: &Plan, timeout: Duration) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("e3 grid cell {CELL_FORMAT}\n{}\n{}\n", env!("CARGO_PKG_VERSION"), timeout.as_secs()));
+    h.update(plan.to_json());
+    for (path, bytes) in crate::bundled::program_files() {
+        h.update(path);
+        h.update(bytes);
+    }
+    if let Some(p) = &plan.program.path {
+        h.update(std::fs::read(p).unwrap_or_default());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cell a lab report makes.
+pub fn outcome(report: &Report) -> (Outcome, Option<String>) {
+    if report.ok {
+        let relayed = report.pairs.iter().any(|p| p.route == "relayed");
+        (if relayed { Outcome::Relayed } else { Outcome::Direct }, None)
+    } else {
+        let reason = report.diagnosis.first().cloned().unwrap_or_else(|| report.verdict.clone());
+        (Outcome::Failed, Some(reason))
+    }
+}
+
+fn cell_from(v: &GridVariant, hash: String, result: Result<Report, String>, duration: Duration) -> Cell {
+    let mut cell = Cell {
+        variant: v.plan.name.clone(),
+        label: v.label.clone(),
+        settings: v.settings.iter().cloned().collect(),
+        hash,
+        outcome: Outcome::Error,
+        cached: false,
+        overlay_up_s: None,
+        mpc_wall_s: None,
+        result: None,
+        routes: Vec::new(),
+        reason: None,
+        duration_s: (duration.as_secs_f64() * 10.0).round() / 10.0,
+    };
+    match result {
+        Ok(r) => {
+            let (o, reason) = outcome(&r);
+            cell.outcome = o;
+            cell.reason = reason;
+            cell.overlay_up_s = r.overlay_up_s;
+            cell.mpc_wall_s = r.mpc_wall_s;
+            cell.result = r.parties.iter().find(|p| p.index == 0).and_then(|p| p.result.clone());
+            cell.routes = r.pairs.iter().map(|p| format!("{}-{}: {}", p.a, p.b, p.route)).collect();
+        }
+        Err(e) => cell.reason = Some(e.lines().next().unwrap_or_default().to_string()),
+    }
+    cell
+}
+
+/// Runs the grid: cached cells first taken from `dir/cells/`, the rest run
+/// one after another; the outputs rewritten after each cell.
+pub fn run(base: &str, description: &str, axes: &Axes, variants: &[GridVariant], opts: &Options) -> Result<Grid, String> {
+    let cells_dir = opts.dir.join("cells");
+    std::fs::create_dir_all(&cells_dir).map_err(|e| format!("cannot create `{}`: {e}", cells_dir.display()))?;
+    let timeout_s = opts.timeout.as_secs();
+    let mut grid = Grid {
+        scenario: base.to_string(),
+        description: description.to_string(),
+        e3_version: env!("CARGO_PKG_VERSION").to_string(),
+        timeout_s,
+        axes: axes.clone(),
+        cells: Vec::new(),
+    };
+    let hashes: Vec<String> = variants.iter().map(|v| cell_hash(&v.plan, opts.timeout)).collect();
+    // Cached cells, and placeholders for the others.
+    let mut todo = Vec::new();
+    for (i, (v, hash)) in variants.iter().zip(&hashes).enumerate() {
+        let cached = if opts.fresh { None } else { read_cell(&cells_dir.join(format!("{hash}.json"))) };
+        match cached {
+            Some(mut c) => {
+                c.cached = true;
+                c.variant = v.plan.name.clone();
+                grid.cells.push(c);
+            }
+            None => {
+                let mut c = cell_from(v, hash.clone(), Err(String::new()), Duration::ZERO);
+                c.outcome = Outcome::Pending;
+                c.reason = None;
+                grid.cells.push(c);
+                todo.push(i);
+            }
+        }
+    }
+    write_outputs(&opts.dir, &grid)?;
+    let mut progress = Progress::new(variants.len(), variants.len() - todo.len(), todo.iter().map(|&i| variants[i].plan.connectivity.backend).collect());
+    let sim_opts = crate::sim::Options { timeout: opts.timeout, python: opts.python.clone(), progress: false };
+    for i in todo {
+        let v = &variants[i];
+        progress.start(&v.label);
+        let started = Instant::now();
+        let result = crate::sim::run_lab(&v.plan, &sim_opts);
+        let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
+        if cell.outcome != Outcome::Error {
+            write_json(&cells_dir.join(format!("{}.json", cell.hash)), &cell)?;
+        }
+        progress.done(v.plan.connectivity.backend, &cell, started.elapsed());
+        grid.cells[i] = cell;
+        write_outputs(&opts.dir, &grid)?;
+    }
+    progress.finish();
+    Ok(grid)
+}
+
+fn read_cell(path: &Path) -> Option<Cell> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
+    write_file(path, text.as_bytes())
+}
+
+/// Writes through a temporary file and a rename, so a reader (or an
+/// interrupted run) never sees half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write `{}`: {e}", path.display())
+    })
+}
+
+/// `grid.json`, `grid.svg`, `grid.html`.
+pub fn write_outputs(dir: &Path, grid: &Grid) -> Result<(), String> {
+    write_json(&dir.join("grid.json"), grid)?;
+    let svg = figure::svg(grid);
+    write_file(&dir.join("grid.svg"), svg.as_bytes())?;
+    write_file(&dir.join("grid.html"), figure::html(grid, &svg).as_bytes())
+}
+
+/// A progress bar on a terminal, a line per cell otherwise.
+struct Progress {
+    total: usize,
+    finished: usize,
+    /// Backends of the cells still to run.
+    pending: Vec<crate::catalogue::Backend>,
+    /// Per backend: cells run and seconds spent.
+    by_backend: BTreeMap<crate::catalogue::Backend, (usize, f64)>,
+    ran: usize,
+    spent: Duration,
+    started: Instant,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(total: usize, cached: usize, pending: Vec<crate::catalogue::Backend>) -> Progress {
+        let to_run = pending.len();
+        let tty = std::io::stderr().is_terminal();
+        if cached > 0 {
+            eprintln!("{cached} of {total} cells from the cache; {to_run} to run");
+        } else {
+            eprintln!("{to_run} cells to run");
+        }
+        Progress { total, finished: cached, pending, by_backend: BTreeMap::new(), ran: 0, spent: Duration::ZERO, started: Instant::now(), tty }
+    }
+
+    /// Time left: each cell still to run is estimated by the mean of the
+    /// cells of its backend run so far (failures wait out the time bound,
+    /// successes take seconds), else by the mean of all.
+    fn eta(&self) -> String {
+        if self.ran == 0 {
+            return "estimating".into();
+        }
+        let overall = self.spent.as_secs_f64() / self.ran as f64;
+        let left: f64 = self
+            .pending
+            .iter()
+            .map(|b| match self.by_backend.get(b) {
+                Some((n, t)) => t / *n as f64,
+                None => overall,
+            })
+            .sum();
+        format!("about {} left", clock(left))
+    }
+
+    fn start(&mut self, label: &str) {
+        if self.tty {
+            let width = 24;
+            let filled = width * self.finished / self.total.max(1);
+            let bar = format!("{}{}", "#".repeat(filled), "-".repeat(width - filled));
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K[{bar}] {}/{} {} elapsed, {}: {label}", self.finished, self.total, clock(self.started.elapsed().as_secs_f64()), self.eta());
+            let _ = err.flush();
+        }
+    }
+
+    fn done(&mut self, backend: crate::catalogue::Backend, cell: &Cell, took: Duration) {
+        self.finished += 1;
+        self.ran += 1;
+        self.spent += took;
+        if let Some(i) = self.pending.iter().position(|b| *b == backend) {
+            self.pending.remove(i);
+        }
+        let e = self.by_backend.entry(backend).or_default();
+        e.0 += 1;
+        e.1 += took.as_secs_f64();
+        let detail = match cell.outcome {
+            Outcome::Direct | Outcome::Relayed => format!("{} (overlay {}, MPyC {})", cell.outcome.as_str(), secs(cell.overlay_up_s), secs(cell.mpc_wall_s)),
+            _ => format!("{}: {}", cell.outcome.as_str(), cell.reason.as_deref().unwrap_or("")),
+        };
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[2K");
+        }
+        let _ = writeln!(err, "[{}/{}] {}: {detail} in {:.1} s; {}", self.finished, self.total, cell.label, took.as_secs_f64(), self.eta());
+    }
+
+    fn finish(&self) {
+        if self.ran > 0 {
+            eprintln!("ran {} cells in {}", self.ran, clock(self.started.elapsed().as_secs_f64()));
+        }
+    }
+}
+
+fn clock(s: f64) -> String {
+    let s = s.round() as u64;
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
+}
+
+fn secs(s: Option<f64>) -> String {
+    s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into())
+}
+
+/// Counts of each outcome, for a summary line.
+pub fn summary(grid: &Grid) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &grid.cells {
+        *counts.entry(c.outcome.as_str()).or_default() += 1;
+    }
+    let order = ["direct", "relayed", "failed", "error", "pending"];
+    order.iter().filter_map(|o| counts.get(o).map(|n| format!("{n} {o}"))).collect::<Vec<_>>().join(", ")
+}

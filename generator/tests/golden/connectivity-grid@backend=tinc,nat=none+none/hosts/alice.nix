@@ -1,0 +1,21 @@
+# alice: party 0 of the e3 scenario `connectivity-grid@backend=tinc,nat=none+none` (digitalocean, ams3).
+{
+  imports = [
+    ../modules
+    ../modules/platforms/digitalocean.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "alice";
+
+  e3.tinc = {
+    enable = true;
+    name = "alice";
+    connectTo = [ "bootstrap" ];
+  };
+
+  e3.party = {
+    enable = true;
+    index = 0;
+  };
+}
