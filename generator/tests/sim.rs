@@ -394,3 +394,36 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     }
     assert!(text(&again.stderr).contains("12 of 12 cells from the cache"), "{}", text(&again.stderr));
 }
+
+#[test]
+fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("grid");
+    let args = ["grid", "connectivity-grid", "--only", "backend=nebula", "--timeout", "10", "-o", dir.to_str().unwrap()];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_e3")).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("e3 runs");
+    // Wait until two cells have finished, then press Ctrl-C.
+    let finished = |dir: &Path| std::fs::read_dir(dir.join("cells")).map(|d| d.count()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while finished(&dir) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(finished(&dir) >= 2, "no cell finished within a minute");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("e3 exits");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("tearing the lab down"), "{stderr}");
+    let grid: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("grid.json")).unwrap()).unwrap();
+    let cells = grid["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 15);
+    let done: Vec<&serde_json::Value> = cells.iter().filter(|c| c["outcome"] != "pending").collect();
+    assert!(done.len() >= 2 && done.len() < 15, "{grid:#}");
+    assert!(done.iter().all(|c| c["outcome"] == "direct" || c["outcome"] == "relayed"), "{grid:#}");
+    assert_eq!(orphan_labs(), Vec::<String>::new(), "lab namespaces left");
+    // The next run starts from the finished cells.
+    let again = e3(&["grid", "connectivity-grid", "--only", "backend=nebula", "--only", "nat=none+none", "--timeout", "10", "-o", dir.to_str().unwrap()], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("1 of 1 cells from the cache"), "{}", text(&again.stderr));
+}
