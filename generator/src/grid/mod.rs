@@ -137,21 +137,28 @@ pub fn outcome(report: &Report) -> (Outcome, Option<String>) {
     }
 }
 
-fn cell_from(v: &GridVariant, hash: String, result: Result<Report, String>, duration: Duration) -> Cell {
-    let mut cell = Cell {
+/// A cell with no result yet.
+fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
+    Cell {
         variant: v.plan.name.clone(),
         label: v.label.clone(),
         settings: v.settings.iter().cloned().collect(),
         hash,
-        outcome: Outcome::Error,
+        outcome,
         cached: false,
         overlay_up_s: None,
         mpc_wall_s: None,
         result: None,
         routes: Vec::new(),
         reason: None,
-        duration_s: (duration.as_secs_f64() * 10.0).round() / 10.0,
-    };
+        duration_s: 0.0,
+    }
+}
+
+/// The cell of a finished lab run (`Err`: the lab could not run it).
+fn cell_from(v: &GridVariant, hash: String, result: Result<Report, String>, duration: Duration) -> Cell {
+    let mut cell = blank(v, hash, Outcome::Error);
+    cell.duration_s = (duration.as_secs_f64() * 10.0).round() / 10.0;
     match result {
         Ok(r) => {
             let (o, reason) = outcome(&r);
@@ -193,10 +200,7 @@ pub fn run(base: &str, description: &str, axes: &Axes, variants: &[GridVariant],
                 grid.cells.push(c);
             }
             None => {
-                let mut c = cell_from(v, hash.clone(), Err(String::new()), Duration::ZERO);
-                c.outcome = Outcome::Pending;
-                c.reason = None;
-                grid.cells.push(c);
+                grid.cells.push(blank(v, hash.clone(), Outcome::Pending));
                 todo.push(i);
             }
         }
