@@ -13,6 +13,7 @@
 //! starts, before the parties start.
 
 pub mod backends;
+pub mod latency;
 pub mod nat;
 pub mod netns;
 pub mod report;
@@ -368,7 +369,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let latency = if plan.latency.pairs.is_empty() {
         "none requested".to_string()
     } else if netem_available(&lab) {
-        format!("{} model requested, not applied: the lab does not shape per-pair delays yet", plan.latency.model)
+        latency::apply(&lab, plan)?
     } else {
         format!("{} model requested, NOT applied: this kernel has no netem qdisc", plan.latency.model)
     };
