@@ -350,3 +350,21 @@ fn latency_tree_is_accepted_by_tc() {
     eprintln!("netem {}", if netem_missing { "absent: HTB classes and filters applied, netem arguments parsed by tc, refused by the kernel" } else { "present: delays applied" });
     drop(lab);
 }
+
+/// Per-namespace files under `/etc/netns/<ns>/` (the Tailscale backends give
+/// each party its own `resolv.conf` there) go with the lab, directory and all.
+#[test]
+fn teardown_removes_per_namespace_etc_files() {
+    lab_test!(&["ip"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let etc = Path::new("/etc/netns").join(format!("e3-test-{}-party", std::process::id()));
+    std::fs::create_dir_all(&etc).expect("create /etc/netns/<ns>");
+    let file = etc.join("resolv.conf");
+    std::fs::write(&file, "# test\n").expect("write");
+    let state = dir.path().join("e3-test.state");
+    std::fs::write(&state, format!("owner 0\nfile {}\n", file.display())).expect("state");
+    let problems = e3::sim::netns::cleanup_state(&state);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(!file.exists() && !etc.exists(), "{} left", etc.display());
+    assert!(!state.exists());
+}
