@@ -462,6 +462,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
     let port = plan.connectivity.port.unwrap_or(ports::TAILSCALE);
     let parties: Vec<&Host> = plan.parties().collect();
     let mut started = Started::default();
+    started.logs.push((control.name.clone(), log));
     for h in &parties {
         let index = h.index.unwrap_or_default();
         let ns = lab.ns(&h.name);
