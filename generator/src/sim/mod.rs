@@ -13,6 +13,7 @@
 //! starts, before the parties start.
 
 pub mod backends;
+pub mod latency;
 pub mod nat;
 pub mod netns;
 pub mod report;
@@ -55,6 +56,24 @@ pub struct Started {
     pub relay: Option<String>,
     /// Every pair goes through `relay` (WireGuard hub).
     pub relayed_by_construction: bool,
+    /// Overlay addresses the backend learnt at run time, by host (Tailscale:
+    /// what Headscale assigned); they take the place of the plan's.
+    pub addresses: BTreeMap<String, Ipv4Addr>,
+    /// Reads the route from party `a` to the overlay address of a peer from
+    /// the backend itself; without it the report reads conntrack.
+    pub read_route: Option<RouteReader>,
+}
+
+/// Reads the route from party `a` to a peer's overlay address from the backend.
+pub type RouteReader = fn(&Lab, &Host, Ipv4Addr) -> Option<Route>;
+
+/// A pair's route as a backend reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// `direct`, `relayed` or `none`.
+    pub route: &'static str,
+    pub via: Option<String>,
+    pub evidence: String,
 }
 
 /// The last lines of a log, for error messages.
@@ -98,7 +117,7 @@ pub fn required_programs(backend: Backend) -> Vec<&'static str> {
         Backend::Nebula => backends::nebula::PROGRAMS,
         Backend::Wireguard => backends::wireguard::PROGRAMS,
         Backend::Tinc => backends::tinc::PROGRAMS,
-        Backend::Tailscale | Backend::Headscale => &["tailscaled", "tailscale", "headscale"],
+        Backend::Tailscale | Backend::Headscale => backends::headscale::PROGRAMS,
         Backend::Direct => &[],
     });
     p
@@ -119,9 +138,6 @@ pub fn preflight(backend: Backend) -> Result<(), String> {
             msg += "\n   = hint: `ci/install-deps` installs them (Debian)";
         }
         return Err(msg);
-    }
-    if matches!(backend, Backend::Tailscale | Backend::Headscale) {
-        return Err(format!("backend `{backend}` is not implemented in the local lab yet\n   = hint: the NixOS VM test simulates it: `e3 render NAME` and then `nix flake check out/NAME`"));
     }
     Ok(())
 }
@@ -368,7 +384,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let latency = if plan.latency.pairs.is_empty() {
         "none requested".to_string()
     } else if netem_available(&lab) {
-        format!("{} model requested, not applied: the lab does not shape per-pair delays yet", plan.latency.model)
+        latency::apply(&lab, plan)?
     } else {
         format!("{} model requested, NOT applied: this kernel has no netem qdisc", plan.latency.model)
     };
@@ -395,9 +411,11 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         Backend::Nebula => Some(backends::nebula::start(&mut lab, plan, fault.as_deref())?),
         Backend::Wireguard => Some(backends::wireguard::start(&mut lab, plan, fault.as_deref())?),
         Backend::Tinc => Some(backends::tinc::start(&mut lab, plan, fault.as_deref())?),
+        Backend::Tailscale | Backend::Headscale => Some(backends::headscale::start(&mut lab, plan, fault.as_deref(), opts.timeout)?),
         Backend::Direct => None,
-        Backend::Tailscale | Backend::Headscale => unreachable!("refused by preflight"),
     };
+    // Overlay address of a host: the backend's, else the plan's.
+    let overlay = |h: &Host| started.as_ref().and_then(|s| s.addresses.get(&h.name).copied()).or(h.overlay_address);
     let parties: Vec<&Host> = plan.parties().collect();
     let mut pair_up: BTreeMap<(usize, usize), Option<f64>> = BTreeMap::new();
     let mut overlay_up_s = None;
@@ -407,7 +425,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         let limit = opts.timeout.as_secs_f64();
         let mut probes = Vec::new();
         for (i, p) in parties.iter().enumerate() {
-            let targets: Vec<String> = parties[i + 1..].iter().filter_map(|q| q.overlay_address.map(|a| a.to_string())).collect();
+            let targets: Vec<String> = parties[i + 1..].iter().filter_map(|q| overlay(q).map(|a| a.to_string())).collect();
             if targets.is_empty() {
                 continue;
             }
@@ -425,7 +443,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             lab.wait_child(&name, Instant::now() + opts.timeout + Duration::from_secs(5));
             let up: BTreeMap<String, f64> = serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim()).unwrap_or_default();
             for (j, q) in parties.iter().enumerate().skip(i + 1) {
-                let t = q.overlay_address.and_then(|a| up.get(&a.to_string())).map(|t| ((t + offset) * 100.0).round() / 100.0);
+                let t = overlay(q).and_then(|a| up.get(&a.to_string())).map(|t| ((t + offset) * 100.0).round() / 100.0);
                 pair_up.insert((i, j), t);
             }
         }
@@ -459,8 +477,9 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         progress.say(&format!("running `{}` on {} parties", plan.program.name, parties.len()));
         let mut list = Vec::new();
         for e in &plan.program.parties {
+            let address = started.as_ref().and_then(|s| s.addresses.get(&e.host)).map_or_else(|| e.address.clone(), |a| a.to_string());
             list.push("-P".to_string());
-            list.push(format!("{}:{}", e.address, plan.program.port));
+            list.push(format!("{address}:{}", plan.program.port));
         }
         let mpc_start = Instant::now();
         let mut names = Vec::new();
@@ -521,7 +540,10 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             let b_sees = answered_flows(&lab.ns(&b.name)).into_iter().any(|(d, _)| underlay_addresses(a).contains(&d));
             let relay = started.as_ref().and_then(|s| s.relay.clone());
             let by_construction = started.as_ref().is_some_and(|s| s.relayed_by_construction);
-            let (route, via, evidence) = if by_construction && reachable {
+            let from_backend = started.as_ref().and_then(|s| s.read_route.zip(overlay(b))).and_then(|(read, addr)| read(&lab, a, addr));
+            let (route, via, evidence) = if let Some(r) = from_backend {
+                (r.route, r.via, r.evidence)
+            } else if by_construction && reachable {
                 ("relayed", relay, "hub topology: spokes only peer with the hub".to_string())
             } else if a_sees || b_sees {
                 ("direct", None, "conntrack: answered underlay flow between the two".to_string())

@@ -300,7 +300,12 @@ pub fn cleanup_state(state: &Path) -> Vec<String> {
         }
     }
     for f in files {
-        let _ = fs::remove_file(f);
+        let _ = fs::remove_file(&f);
+        // `/etc/netns/<ns>/` holds per-namespace files (`ip netns exec`
+        // mounts them over `/etc`): remove the directory once it is empty.
+        if let Some(dir) = f.parent().filter(|d| d.parent() == Some(Path::new("/etc/netns"))) {
+            let _ = fs::remove_dir(dir);
+        }
     }
     for d in dirs {
         // only our own temp dirs

@@ -1,5 +1,6 @@
 //! One module per overlay backend: configuration, keys, daemon start.
 
+pub mod headscale;
 pub mod nebula;
 pub mod tinc;
 pub mod wireguard;

@@ -25,7 +25,8 @@ fn pubkey(private: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn write_secret(path: &Path, text: &str) -> Result<(), String> {
+/// Writes a new file readable by root only (0600), refusing to overwrite.
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), String> {
     fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
