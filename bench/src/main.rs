@@ -103,15 +103,22 @@ struct Results {
     total_s: f64,
 }
 
-fn first_line(program: &str, args: &[&str]) -> String {
+/// The first (or last) line a command prints: stdout, or stderr when stdout is empty.
+fn output_line(program: &str, args: &[&str], last: bool) -> String {
     let out = std::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output();
     match out {
         Ok(o) => {
             let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
-            String::from_utf8_lossy(&text).lines().next().unwrap_or("").trim().to_string()
+            let text = String::from_utf8_lossy(&text);
+            let line = if last { text.lines().last() } else { text.lines().next() };
+            line.unwrap_or("").trim().to_string()
         }
         Err(_) => "not found".into(),
     }
+}
+
+fn first_line(program: &str, args: &[&str]) -> String {
+    output_line(program, args, false)
 }
 
 fn machine(sections: &[Section]) -> Machine {
@@ -123,7 +130,8 @@ fn machine(sections: &[Section]) -> Machine {
         tools.push(("tincd".into(), first_line("tincd", &["--version"])));
         tools.push(("iperf3".into(), first_line("iperf3", &["--version"])));
         if let Ok(p) = e3::sim::find_python() {
-            tools.push(("python".into(), first_line(&p.display().to_string(), &["-c", "import sys, mpyc; print(sys.version.split()[0], 'mpyc', mpyc.__version__)"])));
+            // last line: importing MPyC may log a hint first
+            tools.push(("python".into(), output_line(&p.display().to_string(), &["-c", "import sys, mpyc; print(sys.version.split()[0], 'mpyc', mpyc.__version__)"], true)));
         }
     }
     Machine {
