@@ -37,6 +37,7 @@
               ./Cargo.lock
               ./flake.lock # copied into every rendered flake
               ./generator
+              ./bench # a workspace member; not built (default-members = e3)
               ./scenarios
               ./programs
               ./modules

@@ -17,6 +17,7 @@ pub mod latency;
 pub mod nat;
 pub mod netns;
 pub mod report;
+pub mod session;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -28,7 +29,7 @@ use crate::catalogue::{Backend, Nat};
 use crate::plan::{Host, Plan, Role};
 use crate::tools::on_path;
 use netns::{ns_run, run, Lab};
-use report::{PairReport, PartyReport, Report};
+use report::{PairReport, Report};
 
 /// Options of one lab run.
 #[derive(Debug, Clone)]
@@ -366,165 +367,56 @@ pub fn build_only(plan: &Plan) -> Result<Lab, String> {
     Ok(lab)
 }
 
+/// Starts the backend's daemons; `None` for `direct`, which has none.
+/// `timeout` bounds the Tailscale clients' login.
+fn start_backend(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration) -> Result<Option<Started>, String> {
+    Ok(match plan.connectivity.backend {
+        Backend::Nebula => Some(backends::nebula::start(lab, plan, fault)?),
+        Backend::Wireguard => Some(backends::wireguard::start(lab, plan, fault)?),
+        Backend::Tinc => Some(backends::tinc::start(lab, plan, fault)?),
+        Backend::Tailscale | Backend::Headscale => Some(backends::headscale::start(lab, plan, fault, timeout)?),
+        Backend::Direct => None,
+    })
+}
+
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let backend = plan.connectivity.backend;
-    preflight(backend)?;
-    let python = match &opts.python {
-        Some(p) => p.clone(),
-        None => find_python()?,
-    };
-    let fault = std::env::var("E3_SIM_FAULT").ok();
-    netns::install_signal_handler()?;
-    let progress = Progress { start: Instant::now(), on: opts.progress };
-    let mut lab = Lab::new()?;
-    progress.say(&format!("lab {}: building {} namespaces", lab.prefix, plan.hosts.len() + 1));
-    build_topology(&mut lab, plan)?;
-    let latency = if plan.latency.pairs.is_empty() {
-        "none requested".to_string()
-    } else if netem_available(&lab) {
-        latency::apply(&lab, plan)?
-    } else {
-        format!("{} model requested, NOT applied: this kernel has no netem qdisc", plan.latency.model)
-    };
-    progress.say(&format!("topology up ({} sites); latency: {latency}", plan.sites.len()));
-
-    // Programs for the parties.
-    let progdir = lab.dir.join("programs");
-    fs::create_dir_all(&progdir).map_err(|e| e.to_string())?;
-    for (path, bytes) in crate::bundled::program_files() {
-        let to = progdir.join(path);
-        if let Some(d) = to.parent() {
-            fs::create_dir_all(d).map_err(|e| e.to_string())?;
-        }
-        fs::write(&to, bytes).map_err(|e| e.to_string())?;
-    }
-    let program = match &plan.program.path {
-        Some(p) => fs::canonicalize(p).map_err(|e| format!("program `{p}`: {e}"))?,
-        None => progdir.join(format!("{}.py", plan.program.name)),
-    };
-    fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
-
-    let overlay_start = Instant::now();
-    let started = match backend {
-        Backend::Nebula => Some(backends::nebula::start(&mut lab, plan, fault.as_deref())?),
-        Backend::Wireguard => Some(backends::wireguard::start(&mut lab, plan, fault.as_deref())?),
-        Backend::Tinc => Some(backends::tinc::start(&mut lab, plan, fault.as_deref())?),
-        Backend::Tailscale | Backend::Headscale => Some(backends::headscale::start(&mut lab, plan, fault.as_deref(), opts.timeout)?),
-        Backend::Direct => None,
-    };
-    // Overlay address of a host: the backend's, else the plan's.
-    let overlay = |h: &Host| started.as_ref().and_then(|s| s.addresses.get(&h.name).copied()).or(h.overlay_address);
-    let parties: Vec<&Host> = plan.parties().collect();
-    let mut pair_up: BTreeMap<(usize, usize), Option<f64>> = BTreeMap::new();
-    let mut overlay_up_s = None;
+    let mut session = session::LabSession::start(plan, opts)?;
+    let parties = session.parties();
+    let overlay = session.wait_overlay(opts.timeout)?;
+    let pair_up = &overlay.pairs;
+    let overlay_up_s = overlay.up_s;
     let mut diagnosis = Vec::new();
-    if started.is_some() {
-        progress.say(&format!("{backend} daemons started; waiting for the overlay (up to {} s)", opts.timeout.as_secs()));
-        let limit = opts.timeout.as_secs_f64();
-        let mut probes = Vec::new();
-        for (i, p) in parties.iter().enumerate() {
-            let targets: Vec<String> = parties[i + 1..].iter().filter_map(|q| overlay(q).map(|a| a.to_string())).collect();
-            if targets.is_empty() {
-                continue;
-            }
-            let name = format!("probe-{}", p.name);
-            let out = lab.dir.join(format!("{name}.out"));
-            let err = lab.dir.join(format!("{name}.err"));
-            let mut args = vec![lab.dir.join("probe.py").display().to_string(), format!("{limit}")];
-            args.extend(targets);
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let offset = overlay_start.elapsed().as_secs_f64();
-            lab.spawn(&name, &lab.ns(&p.name), &python.display().to_string(), &refs, &out, &err)?;
-            probes.push((i, name, out, offset));
-        }
-        for (i, name, out, offset) in probes {
-            lab.wait_child(&name, Instant::now() + opts.timeout + Duration::from_secs(5));
-            let up: BTreeMap<String, f64> = serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim()).unwrap_or_default();
-            for (j, q) in parties.iter().enumerate().skip(i + 1) {
-                let t = overlay(q).and_then(|a| up.get(&a.to_string())).map(|t| ((t + offset) * 100.0).round() / 100.0);
-                pair_up.insert((i, j), t);
-            }
-        }
-        let all_up = pair_up.values().all(Option::is_some);
-        if all_up {
-            overlay_up_s = pair_up.values().flatten().copied().fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
-            progress.say(&format!("overlay up after {:.2} s", overlay_up_s.unwrap_or(0.0)));
-        } else {
-            progress.say("the overlay did not come up between every pair");
-            for ((i, j), t) in &pair_up {
-                if t.is_none() {
-                    let (a, b) = (parties[*i], parties[*j]);
-                    let mut d = format!("no overlay path between `{}` and `{}` after {} s: {}; {}", a.name, b.name, opts.timeout.as_secs(), nat_phrase(plan, a), nat_phrase(plan, b));
-                    if a.nat == Nat::Hard && b.nat == Nat::Hard || (a.nat == Nat::Hard || b.nat == Nat::Hard) && (a.nat.filters_inbound() && b.nat.filters_inbound()) {
-                        d += "; hole punching cannot cross an endpoint-dependent (`hard`) NAT when the other side filters too";
-                    }
-                    if plan.connectivity.relay == crate::catalogue::Relay::Never {
-                        d += ", and `relay: never` forbids the relay that would carry this pair";
-                    }
-                    diagnosis.push(d);
+    if !overlay.all_up() {
+        for ((i, j), t) in pair_up {
+            if t.is_none() {
+                let (a, b) = (parties[*i], parties[*j]);
+                let mut d = format!("no overlay path between `{}` and `{}` after {} s: {}; {}", a.name, b.name, opts.timeout.as_secs(), nat_phrase(plan, a), nat_phrase(plan, b));
+                if a.nat == Nat::Hard && b.nat == Nat::Hard || (a.nat == Nat::Hard || b.nat == Nat::Hard) && (a.nat.filters_inbound() && b.nat.filters_inbound()) {
+                    d += "; hole punching cannot cross an endpoint-dependent (`hard`) NAT when the other side filters too";
                 }
+                if plan.connectivity.relay == crate::catalogue::Relay::Never {
+                    d += ", and `relay: never` forbids the relay that would carry this pair";
+                }
+                diagnosis.push(d);
             }
         }
     }
-    let overlay_ok = started.is_none() || pair_up.values().all(Option::is_some);
+    let overlay_ok = session.started.is_none() || overlay.all_up();
 
     // MPyC.
     let mut party_reports = Vec::new();
     let mut mpc_wall_s = None;
     if overlay_ok {
-        progress.say(&format!("running `{}` on {} parties", plan.program.name, parties.len()));
-        let mut list = Vec::new();
-        for e in &plan.program.parties {
-            let address = started.as_ref().and_then(|s| s.addresses.get(&e.host)).map_or_else(|| e.address.clone(), |a| a.to_string());
-            list.push("-P".to_string());
-            list.push(format!("{address}:{}", plan.program.port));
-        }
-        let mpc_start = Instant::now();
-        let mut names = Vec::new();
-        for p in &parties {
-            let idx = p.index.unwrap_or_default();
-            let mut args = vec![program.display().to_string()];
-            args.extend(list.iter().cloned());
-            args.extend(["-I".into(), idx.to_string(), "--no-log".into()]);
-            args.extend(plan.program.args.iter().cloned());
-            args.extend(["--timeout".into(), format!("{}", opts.timeout.as_secs())]);
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let name = format!("mpc-{}", p.name);
-            let out = lab.dir.join(format!("{name}.out"));
-            let err = lab.dir.join(format!("{name}.err"));
-            lab.spawn(&name, &lab.ns(&p.name), &python.display().to_string(), &refs, &out, &err)?;
-            names.push((p, name, out, err));
-        }
-        let deadline = Instant::now() + opts.timeout + Duration::from_secs(10);
-        let mut last = 0.0;
-        for (p, name, out, err) in names {
-            let status = lab.wait_child(&name, deadline);
-            last = mpc_start.elapsed().as_secs_f64();
-            let json: Option<serde_json::Value> = fs::read_to_string(&out).ok().and_then(|t| t.lines().last().and_then(|l| serde_json::from_str(l).ok()));
-            let get = |k: &str| json.as_ref().and_then(|j| j.get(k)).cloned().filter(|v| !v.is_null());
-            let mut error = get("error").and_then(|e| e.as_str().map(str::to_string));
-            if status.is_none() {
-                error = Some("did not finish (killed at the deadline)".into());
-            } else if json.is_none() {
-                error = Some(format!("no JSON output: {}", tail(&err)));
-            }
-            party_reports.push(PartyReport {
-                host: p.name.clone(),
-                index: p.index.unwrap_or_default(),
-                exit: status.and_then(|s| s.code()),
-                ok: status.is_some_and(|s| s.success()) && get("ok").and_then(|v| v.as_bool()).unwrap_or(false),
-                result: get("result"),
-                expected: get("expected"),
-                elapsed_s: get("elapsed_s").and_then(|v| v.as_f64()),
-                error,
-            });
-        }
-        mpc_wall_s = Some((last * 1000.0).round() / 1000.0);
-        progress.say(&format!("MPyC finished after {last:.2} s"));
+        let run = session.run_program(opts.timeout)?;
+        party_reports = run.parties;
+        mpc_wall_s = Some(run.wall_s);
     }
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
+    let lab = &session.lab;
+    let started = &session.started;
 
     // Routes.
     let mut pairs = Vec::new();
@@ -540,7 +432,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             let b_sees = answered_flows(&lab.ns(&b.name)).into_iter().any(|(d, _)| underlay_addresses(a).contains(&d));
             let relay = started.as_ref().and_then(|s| s.relay.clone());
             let by_construction = started.as_ref().is_some_and(|s| s.relayed_by_construction);
-            let from_backend = started.as_ref().and_then(|s| s.read_route.zip(overlay(b))).and_then(|(read, addr)| read(&lab, a, addr));
+            let from_backend = started.as_ref().and_then(|s| s.read_route.zip(session.overlay_address(b))).and_then(|(read, addr)| read(lab, a, addr));
             let (route, via, evidence) = if let Some(r) = from_backend {
                 (r.route, r.via, r.evidence)
             } else if by_construction && reachable {
@@ -563,7 +455,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             if backend == Backend::Direct && idx > 0 && p.nat.filters_inbound() {
                 let site = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref());
                 // Behind a carrier-grade NAT the carrier router drops them.
-                let drops = site.map(|s| dropped(&lab, &s.router) + s.carrier.as_ref().map_or(0, |c| dropped(&lab, c))).unwrap_or(0);
+                let drops = site.map(|s| dropped(lab, &s.router) + s.carrier.as_ref().map_or(0, |c| dropped(lab, c))).unwrap_or(0);
                 diagnosis.push(format!(
                     "party #{idx} {}: {} must open TCP connections to {}:{}, and the router dropped {drops} unsolicited inbound packets; plain TCP cannot cross this NAT — use an overlay backend",
                     nat_phrase(plan, p),
@@ -593,7 +485,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         backend: backend.to_string(),
         relay: plan.connectivity.relay.to_string(),
         lab: lab.prefix.clone(),
-        latency,
+        latency: session.latency.clone(),
         loss_percent: plan.loss_percent,
         overlay_up_s,
         pairs,
@@ -605,11 +497,11 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         diagnosis,
         total_s: 0.0,
     };
-    progress.say("tearing the lab down");
-    for p in lab.teardown() {
+    session.say("tearing the lab down");
+    for p in session.teardown() {
         eprintln!("warning: teardown: {p}");
     }
     let mut report = report;
-    report.total_s = (progress.start.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    report.total_s = (session.elapsed_s() * 10.0).round() / 10.0;
     Ok(report)
 }

@@ -329,16 +329,17 @@ pub fn cleanup_active() {
     }
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: tear down this process's labs and exit
-/// 130. Installed once per process (`e3 grid` runs many labs).
+/// Whether [`install_signal_handler`] has run in this process.
+static HANDLER: Mutex<bool> = Mutex::new(false);
+
+/// On SIGINT, SIGTERM or SIGHUP: tear down this process's labs and exit 130.
+/// Installed once per process; later calls do nothing.
 pub fn install_signal_handler() -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    static INSTALLED: Mutex<bool> = Mutex::new(false);
-    let mut installed = INSTALLED.lock().map_err(|_| "signal handler state poisoned".to_string())?;
+    let mut installed = HANDLER.lock().unwrap_or_else(|e| e.into_inner());
     if *installed {
         return Ok(());
     }
-    *installed = true;
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| format!("cannot install signal handler: {e}"))?;
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
@@ -349,6 +350,7 @@ pub fn install_signal_handler() -> Result<(), String> {
             std::process::exit(130);
         }
     });
+    *installed = true;
     Ok(())
 }
 

@@ -1,0 +1,449 @@
+//! `e3-bench`: what e3 costs, how it scales, and how it compares with a peer.
+//! See README "Benchmarks" for the figures and how to read them.
+//!
+//!     cargo run --release -p e3-bench -- [--runs N] [--json FILE] [--only render,lab,overlay,mininet]
+//!
+//! Every figure is the median of `--runs` runs (default 5) with min and max;
+//! a table goes to stdout, the full results (every sample) to the JSON file.
+
+mod lab;
+mod mininet;
+mod render;
+mod stats;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+use stats::Stat;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Section {
+    /// load + validate + plan + render at several sizes (no root needed)
+    Render,
+    /// lab bring-up and teardown, Nebula behind easy NAT (root)
+    Lab,
+    /// `rounds` and iperf3 over the underlay, Nebula, WireGuard, tinc (root)
+    Overlay,
+    /// the same NAT topology with e3's lab and with Mininet (root)
+    Mininet,
+}
+
+/// Benchmarks of e3: rendering cost, lab bring-up, overlay overhead, and
+/// e3's lab beside Mininet. Prints a table, writes every sample as JSON.
+#[derive(Parser, Debug)]
+#[command(name = "e3-bench", version)]
+struct Cli {
+    /// Runs per figure (medians, minima and maxima are over these)
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Where to write the results
+    #[arg(long, default_value = "results/bench.json")]
+    json: PathBuf,
+    /// Sections to run [default: all]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
+    /// Party counts of the rendering figure
+    #[arg(long, value_delimiter = ',', default_values_t = [3usize, 100, 1000])]
+    render_sizes: Vec<usize>,
+    /// Party counts of the lab bring-up figure
+    #[arg(long, value_delimiter = ',', default_values_t = [3usize, 8, 16])]
+    lab_sizes: Vec<usize>,
+    /// Overlays of the overhead figure (the `direct` underlay baseline always runs)
+    #[arg(long, value_delimiter = ',', default_values_t = ["nebula".to_string(), "wireguard".to_string(), "tinc".to_string()])]
+    overlays: Vec<String>,
+    /// Sequential secure multiplications per `rounds` run
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
+    /// Seconds per iperf3 run
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    iperf_seconds: u32,
+    /// Private hosts of the Mininet figure (each behind its own NAT router)
+    #[arg(long, value_delimiter = ',', default_values_t = [4usize, 16])]
+    mininet_hosts: Vec<usize>,
+    /// Seconds to wait for an overlay, and again for a program run
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Print a line per run on stderr
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Serialize)]
+struct Machine {
+    cpu: String,
+    cpus: usize,
+    kernel: String,
+    /// /proc/loadavg when the benchmark started and ended: other work on
+    /// the machine shows up here.
+    loadavg_start: String,
+    loadavg_end: String,
+    tools: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct Results {
+    e3_bench: u32,
+    e3_version: &'static str,
+    git_commit: Option<String>,
+    profile: &'static str,
+    unix_time: u64,
+    runs: u32,
+    machine: Machine,
+    render: Option<render::Figure>,
+    lab: Option<lab::BringUpFigure>,
+    overlay: Option<lab::OverlayFigure>,
+    mininet: Option<mininet::Figure>,
+    /// Lab prefixes (`e3-XXXX`) this run used, for checking that none is left.
+    labs: Vec<String>,
+    total_s: f64,
+}
+
+/// The first (or last) line a command prints: stdout, or stderr when stdout is empty.
+fn output_line(program: &str, args: &[&str], last: bool) -> String {
+    let out = std::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output();
+    match out {
+        Ok(o) => {
+            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            let text = String::from_utf8_lossy(&text);
+            let line = if last { text.lines().last() } else { text.lines().next() };
+            line.unwrap_or("").trim().to_string()
+        }
+        Err(_) => "not found".into(),
+    }
+}
+
+fn first_line(program: &str, args: &[&str]) -> String {
+    output_line(program, args, false)
+}
+
+fn machine(sections: &[Section]) -> Machine {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))).unwrap_or_default();
+    let mut tools = Vec::new();
+    if sections.iter().any(|s| *s != Section::Render) {
+        tools.push(("nebula".into(), first_line("nebula", &["-version"])));
+        tools.push(("wireguard-go".into(), first_line("wireguard-go", &["--version"])));
+        tools.push(("tincd".into(), first_line("tincd", &["--version"])));
+        tools.push(("iperf3".into(), first_line("iperf3", &["--version"])));
+        if let Ok(p) = e3::sim::find_python() {
+            // last line: importing MPyC may log a hint first
+            tools.push(("python".into(), output_line(&p.display().to_string(), &["-c", "import sys, mpyc; print(sys.version.split()[0], 'mpyc', mpyc.__version__)"], true)));
+        }
+    }
+    Machine {
+        cpu,
+        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        loadavg_start: loadavg(),
+        loadavg_end: String::new(),
+        tools,
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Everything that would make a section fail, checked before any runs.
+fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
+    let labs = sections.iter().any(|s| *s != Section::Render);
+    if labs && !is_root() {
+        return Err("the lab, overlay and mininet sections need root (network namespaces)\n   = hint: run as root, or `--only render`".into());
+    }
+    let mut backends = Vec::new();
+    if sections.contains(&Section::Lab) {
+        backends.push(e3::catalogue::Backend::Nebula);
+    }
+    if sections.contains(&Section::Overlay) {
+        for o in &cli.overlays {
+            match o.as_str() {
+                "nebula" => backends.push(e3::catalogue::Backend::Nebula),
+                "wireguard" => backends.push(e3::catalogue::Backend::Wireguard),
+                "tinc" => backends.push(e3::catalogue::Backend::Tinc),
+                other => return Err(format!("`--overlays`: `{other}` is not an overlay of the lab\n   = hint: choose from `nebula`, `wireguard`, `tinc`")),
+            }
+        }
+        if !e3::tools::on_path("iperf3") {
+            return Err("the overlay section needs `iperf3` on PATH\n   = hint: `ci/install-deps` installs it".into());
+        }
+    }
+    if sections.contains(&Section::Mininet) {
+        backends.push(e3::catalogue::Backend::Direct);
+        mininet::preflight()?;
+    }
+    for b in backends {
+        e3::sim::preflight(b)?;
+    }
+    if labs {
+        e3::sim::find_python()?;
+    }
+    for (what, sizes, min) in [("--render-sizes", &cli.render_sizes, 2), ("--lab-sizes", &cli.lab_sizes, 2), ("--mininet-hosts", &cli.mininet_hosts, 1)] {
+        if let Some(n) = sizes.iter().find(|n| **n < min) {
+            return Err(format!("`{what}`: {n} is too small (at least {min})"));
+        }
+    }
+    if cli.mininet_hosts.iter().any(|n| *n > 254) {
+        return Err("`--mininet-hosts`: at most 254 (one 192.168.i.0/24 LAN per host)".into());
+    }
+    Ok(())
+}
+
+/// A working directory under the system temp dir (`e3-bench-PID`), removed
+/// when dropped. One left by a killed run is removed by the next run.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> Result<WorkDir, String> {
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let pid = name.strip_prefix("e3-bench-").and_then(|p| p.parse::<u32>().ok());
+                if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let p = std::env::temp_dir().join(format!("e3-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+        Ok(WorkDir(p))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fmt_stat(s: &Option<Stat>, unit: &str, scale: f64, decimals: usize) -> String {
+    match s {
+        Some(s) => format!("{:.d$} {unit} ({:.d$}–{:.d$})", s.median * scale, s.min * scale, s.max * scale, d = decimals),
+        None => "failed".into(),
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map(|r| format!("{r}×")).unwrap_or_else(|| "-".into())
+}
+
+fn table(r: &Results) -> String {
+    let mut t = String::new();
+    let m = &r.machine;
+    let _ = writeln!(t, "e3-bench: {} runs per figure, median (min–max); {} build", r.runs, r.profile);
+    let _ = writeln!(t, "machine: {} ({} CPUs), Linux {}, load {} → {}", m.cpu, m.cpus, m.kernel, m.loadavg_start, m.loadavg_end);
+    if let Some(f) = &r.render {
+        let _ = writeln!(t, "\n1. Render: load + validate + plan + render (in memory), fresh process per run");
+        let _ = writeln!(t, "{:>7} {:>6} {:>6} {:>10}  {:<28} {:<26} {:<24} {:>10}", "PARTIES", "HOSTS", "FILES", "BYTES", "PIPELINE", "PEAK RSS", "WRITE", "PER PARTY");
+        for s in &f.sizes {
+            let _ = writeln!(
+                t,
+                "{:>7} {:>6} {:>6} {:>10}  {:<28} {:<26} {:<24} {:>7} µs",
+                s.parties,
+                s.hosts,
+                s.files,
+                s.bytes,
+                fmt_stat(&Some(s.pipeline_s.clone()), "ms", 1e3, 1),
+                fmt_stat(&Some(s.peak_rss_kib.clone()), "MiB", 1.0 / 1024.0, 1),
+                fmt_stat(&Some(s.write_s.clone()), "ms", 1e3, 1),
+                s.per_party_us
+            );
+        }
+        for g in &f.growth {
+            let _ = writeln!(
+                t,
+                "  {} → {} parties (×{}): time ×{}, peak memory ×{}; each added party +{} µs, +{} KiB",
+                g.from,
+                g.to,
+                g.parties_ratio,
+                g.time_ratio.map(|x| x.to_string()).unwrap_or("-".into()),
+                g.memory_ratio.map(|x| x.to_string()).unwrap_or("-".into()),
+                g.time_us_per_added_party,
+                g.memory_kib_per_added_party
+            );
+        }
+    }
+    if let Some(f) = &r.lab {
+        let _ = writeln!(t, "\n2. Lab bring-up: Nebula, every party behind its own easy NAT, until every pair answers over the overlay");
+        let _ = writeln!(t, "{:>7} {:>4}  {:<24} {:<24} {:<24} {:<24} {:>11}", "PARTIES", "NS", "TOPOLOGY", "DAEMONS STARTED", "ALL PAIRS UP", "TEARDOWN", "UP/PARTY");
+        for s in &f.sizes {
+            let _ = writeln!(
+                t,
+                "{:>7} {:>4}  {:<24} {:<24} {:<24} {:<24} {:>9} s{}",
+                s.parties,
+                s.namespaces,
+                fmt_stat(&s.topology_s, "s", 1.0, 2),
+                fmt_stat(&s.daemons_s, "s", 1.0, 2),
+                fmt_stat(&s.bringup_s, "s", 1.0, 2),
+                fmt_stat(&s.teardown_s, "s", 1.0, 2),
+                s.bringup_per_party_s.map(|x| format!("{x:.3}")).unwrap_or("-".into()),
+                if s.failures.is_empty() { String::new() } else { format!("  ({} failed runs)", s.failures.len()) }
+            );
+        }
+        let _ = writeln!(t, "  each added party: bring-up +{} s, teardown +{} s", f.bringup_s_per_added_party.map(|x| x.to_string()).unwrap_or("-".into()), f.teardown_s_per_added_party.map(|x| x.to_string()).unwrap_or("-".into()));
+    }
+    if let Some(f) = &r.overlay {
+        let _ = writeln!(t, "\n3. Overlay overhead: two public parties; `rounds` ({} rounds) and iperf3 ({} s, one TCP stream)", f.rounds, f.iperf_seconds);
+        let _ = writeln!(t, "{:<10} {:<30} {:<30} {:>11} {:>11}", "BACKEND", "PER ROUND", "THROUGHPUT", "ROUND ×", "THRUPUT ×");
+        for b in &f.backends {
+            let _ = writeln!(
+                t,
+                "{:<10} {:<30} {:<30} {:>11} {:>11}{}",
+                b.backend,
+                fmt_stat(&b.per_round_ms, "ms", 1.0, 3),
+                fmt_stat(&b.throughput_mbps, "Mbit/s", 1.0, 0),
+                fmt_ratio(b.round_time_ratio),
+                fmt_ratio(b.throughput_ratio),
+                if b.failures.is_empty() { String::new() } else { format!("  ({} failed runs)", b.failures.len()) }
+            );
+        }
+        let _ = writeln!(t, "  ratios are to the underlay (`direct`): round time × > 1 is slower, throughput × < 1 is less");
+    }
+    if let Some(f) = &r.mininet {
+        let _ = writeln!(t, "\n4. Peer: N hosts behind NAT routers + one public host, e3's lab vs Mininet {}", f.mininet_version.as_deref().unwrap_or("?"));
+        let _ = writeln!(t, "{:>5}  {:<24} {:<24} {:<24} {:<24} {:>9} {:>9}", "HOSTS", "E3 UP", "MININET UP", "E3 DOWN", "MININET DOWN", "UP ×", "DOWN ×");
+        for s in &f.sizes {
+            let _ = writeln!(
+                t,
+                "{:>5}  {:<24} {:<24} {:<24} {:<24} {:>9} {:>9}{}",
+                s.hosts,
+                fmt_stat(&s.e3.bringup_s, "s", 1.0, 2),
+                fmt_stat(&s.mininet.bringup_s, "s", 1.0, 2),
+                fmt_stat(&s.e3.teardown_s, "s", 1.0, 2),
+                fmt_stat(&s.mininet.teardown_s, "s", 1.0, 2),
+                fmt_ratio(s.bringup_ratio),
+                fmt_ratio(s.teardown_ratio),
+                if s.failures.is_empty() { String::new() } else { format!("  ({} failed runs)", s.failures.len()) }
+            );
+        }
+        let _ = writeln!(t, "  × = Mininet's median / e3's median (> 1: e3 is faster)");
+    }
+    let _ = writeln!(t, "\ntotal {:.0} s", r.total_s);
+    t
+}
+
+/// Writes `text` to `path` atomically (temporary file, then rename).
+fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write `{}`: {e}", path.display())
+    })
+}
+
+/// Figures that could not be measured at all (every run failed).
+fn unmeasured(r: &Results) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(f) = &r.lab {
+        v.extend(f.sizes.iter().filter(|s| s.bringup_s.is_none()).map(|s| format!("lab bring-up with {} parties", s.parties)));
+    }
+    if let Some(f) = &r.overlay {
+        v.extend(f.backends.iter().filter(|b| b.per_round_ms.is_none()).map(|b| format!("overlay {}", b.backend)));
+    }
+    if let Some(f) = &r.mininet {
+        v.extend(f.sizes.iter().filter(|s| s.e3.bringup_s.is_none() || s.mininet.bringup_s.is_none()).map(|s| format!("peer with {} hosts", s.hosts)));
+    }
+    v
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let sections: Vec<Section> = if cli.only.is_empty() { vec![Section::Render, Section::Lab, Section::Overlay, Section::Mininet] } else { cli.only.clone() };
+    preflight(&cli, &sections)?;
+    if sections.iter().any(|s| *s != Section::Render) {
+        e3::sim::netns::install_signal_handler()?;
+    }
+    let start = Instant::now();
+    let verbose = cli.verbose;
+    let log = move |msg: &str| {
+        if verbose {
+            eprintln!("[{:6.1}s] {msg}", start.elapsed().as_secs_f64());
+        }
+    };
+    let work = WorkDir::new()?;
+    let runs = cli.runs as usize;
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    let mut results = Results {
+        e3_bench: 1,
+        e3_version: env!("CARGO_PKG_VERSION"),
+        git_commit: Some(first_line("git", &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])).filter(|c| !c.is_empty() && !c.contains(' ')),
+        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        unix_time: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        runs: cli.runs,
+        machine: machine(&sections),
+        render: None,
+        lab: None,
+        overlay: None,
+        mininet: None,
+        labs: Vec::new(),
+        total_s: 0.0,
+    };
+    if sections.contains(&Section::Render) {
+        eprintln!("render: sizes {:?}, {runs} runs each", cli.render_sizes);
+        results.render = Some(render::measure(&cli.render_sizes, runs, &work.0, &log)?);
+    }
+    if sections.contains(&Section::Lab) {
+        eprintln!("lab bring-up: Nebula with {:?} parties, {runs} runs each", cli.lab_sizes);
+        results.lab = Some(lab::measure_bringup(&cli.lab_sizes, runs, timeout, &mut results.labs, &log)?);
+    }
+    if sections.contains(&Section::Overlay) {
+        let mut backends = vec!["direct"];
+        backends.extend(cli.overlays.iter().map(String::as_str).filter(|b| *b != "direct"));
+        eprintln!("overlay overhead: {backends:?}, {runs} runs each");
+        results.overlay = Some(lab::measure_overlay(&backends, runs, cli.rounds, cli.iperf_seconds, timeout, &mut results.labs, &log)?);
+    }
+    if sections.contains(&Section::Mininet) {
+        eprintln!("peer: e3 and Mininet with {:?} hosts behind NAT, {runs} runs each", cli.mininet_hosts);
+        results.mininet = Some(mininet::measure(&cli.mininet_hosts, runs, &work.0, &mut results.labs, &log)?);
+    }
+    results.machine.loadavg_end = loadavg();
+    results.total_s = (start.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
+    write_atomic(&cli.json, &json)?;
+    print!("{}", table(&results));
+    eprintln!("wrote {}", cli.json.display());
+    let missing = unmeasured(&results);
+    if missing.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: every run failed for: {}", missing.join(", "));
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn main() -> ExitCode {
+    // The rendering child: one pipeline run, measured by the parent.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "__render-once") {
+        return match (args.get(2), args.get(3)) {
+            (Some(file), Some(out)) => match render::child(Path::new(file), Path::new(out)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            _ => {
+                eprintln!("usage: e3-bench __render-once SCENARIO OUTDIR");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
