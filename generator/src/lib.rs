@@ -12,6 +12,7 @@ pub mod diag;
 pub mod graph;
 pub mod keys;
 pub mod load;
+pub mod nat;
 pub mod plan;
 pub mod render;
 pub mod scenario;
