@@ -13,6 +13,7 @@ pub mod graph;
 pub mod keys;
 pub mod load;
 pub mod nat;
+pub mod netem;
 pub mod plan;
 pub mod render;
 pub mod scenario;
