@@ -56,8 +56,8 @@
 
       # checks.<system>.cargo-test: the Rust test suite, with the tools of its
       # real-tool tests (Nix's parser and evaluator, nixfmt, nebula-cert, wg,
-      # openssl, python3, pyflakes). The lab, `nft -c` and `tc` tests need root
-      # and skip in the build sandbox; `ci/test` runs them.
+      # openssl, python3, pyflakes, mypy). The lab, `nft -c` and `tc` tests need
+      # root and skip in the build sandbox; `ci/test` runs them.
       cargoTest =
         system:
         let
@@ -74,6 +74,7 @@
             pkgs.openssl
             pkgs.python3
             pkgs.python3Packages.pyflakes
+            pkgs.mypy
           ];
         });
 

@@ -11,8 +11,10 @@
 //!   address or gateway, or a router implementing another NAT type (the
 //!   mutation tests below prove it);
 //! - the test script (Python, run by the NixOS test driver, which lints it
-//!   with pyflakes) is extracted from the rendered Nix string, compiled by
-//!   `python3` and linted by pyflakes with the driver's symbols;
+//!   with pyflakes and type-checks it with mypy) is extracted from the
+//!   rendered Nix string, compared with the template, compiled by `python3`,
+//!   linted by pyflakes with the driver's symbols and type-checked by mypy
+//!   against the driver's declarations (`vmtest-driver-types.py`);
 //! - each rendered NAT table is checked by `nft -c` (root), and the netem
 //!   shaping commands are applied with the real `tc` in a scratch network
 //!   namespace (root; the netem qdisc itself only where the kernel has it).
@@ -454,6 +456,23 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
         builtins.extend(p.hosts.iter().map(|h| h.name.replace('-', "_")));
         let out = Command::new(pyflakes).arg(&file).env("PYFLAKES_BUILTINS", builtins.join(",")).output().unwrap();
         assert!(out.status.success(), "{name}: pyflakes:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        // The driver's type check: its declarations, one global per machine, the script.
+        if have("mypy") {
+            let mut typed = include_str!("vmtest-driver-types.py").to_string();
+            for h in &p.hosts {
+                typed.push_str(&format!("{}: Machine\n", h.name.replace('-', "_")));
+            }
+            typed.push_str(&script);
+            let file = tmp.path().join(format!("{}_typed.py", name.replace('-', "_")));
+            std::fs::write(&file, typed).unwrap();
+            let out = Command::new("mypy")
+                .args(["--no-implicit-optional", "--pretty", "--no-color-output", "--cache-dir"])
+                .arg(tmp.path().join("mypy-cache"))
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name}: mypy:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
     }
 }
 
