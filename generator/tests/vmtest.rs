@@ -1,4 +1,5 @@
-//! The NixOS VM test (`tests/nat.nix`) of every bundled scenario, checked
+//! The NixOS VM test (`tests/nat.nix`) of every bundled scenario and of
+//! `vmtest-scenarios/` (every NAT type, explicit latency, loss), checked
 //! against its plan without nixpkgs (which cannot be fetched here):
 //!
 //! - the rendered file is evaluated by the real Nix evaluator
@@ -36,6 +37,22 @@ use serde_json::Value;
 fn plan(name: &str) -> Plan {
     let checked = e3::check(&ScenarioRef::Bundled(name.to_string()));
     e3::plan::plan(&checked.scenario.unwrap_or_else(|| panic!("bundled scenario `{name}` is valid")))
+}
+
+/// The bundled scenarios, and `vmtest-scenarios/` (what they leave out:
+/// `firewall`, `one2one`, a shared site, explicit latency pairs, loss).
+fn plans() -> Vec<(String, Plan)> {
+    let mut out: Vec<(String, Plan)> = e3::bundled::scenario_names().into_iter().map(|n| (n.to_string(), plan(n))).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vmtest-scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    for file in files {
+        let checked = e3::check(&ScenarioRef::File(file.clone()));
+        let scenario = checked.scenario.unwrap_or_else(|| panic!("{} is valid", file.display()));
+        let p = e3::plan::plan(&scenario);
+        out.push((p.name.clone(), p));
+    }
+    out
 }
 
 fn rendered_test(plan: &Plan) -> String {
@@ -276,37 +293,75 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         }
     }
 
-    // Latency: every delayed destination of a host is another internet host,
-    // delayed by the plan's one-way delay between the two.
+    // Latency: each internet host delays what it sends to each other one by
+    // the plan's one-way delay between the two (and nothing else).
     let internet: BTreeMap<String, &e3::plan::Host> =
         plan.hosts.iter().filter_map(|h| h.interfaces.iter().find(|i| i.segment == "internet").map(|i| (i.address.to_string(), h))).collect();
-    for h in &plan.hosts {
-        let Some(script) = nodes.get(&h.name).and_then(|n| n["netem"].as_str()) else { continue };
+    let speaks_for = |x: &e3::plan::Host| -> Vec<String> {
+        // Explicit pairs name parties: a host sends for its own party, a
+        // router or carrier for its site's.
+        match x.role {
+            Role::Party => x.party.iter().cloned().collect(),
+            Role::Router | Role::Carrier => plan
+                .sites
+                .iter()
+                .filter(|site| Some(&site.name) == x.site.as_ref())
+                .flat_map(|site| site.hosts.iter().filter_map(|n| plan.host(n)).filter_map(|p| p.party.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let want_delay = |a: &e3::plan::Host, b: &e3::plan::Host| -> f64 {
+        match plan.latency.model {
+            "regions" => plan
+                .latency
+                .pairs
+                .iter()
+                .find(|p| (Some(&p.a) == a.region.as_ref() && Some(&p.b) == b.region.as_ref()) || (Some(&p.b) == a.region.as_ref() && Some(&p.a) == b.region.as_ref()))
+                .map_or(0.0, |p| p.one_way_ms),
+            "explicit" => {
+                // A site's delay to another is the largest of its parties'.
+                let (mine, theirs) = (speaks_for(a), speaks_for(b));
+                plan.latency
+                    .pairs
+                    .iter()
+                    .filter(|p| (mine.contains(&p.a) && theirs.contains(&p.b)) || (mine.contains(&p.b) && theirs.contains(&p.a)))
+                    .map(|p| p.one_way_ms)
+                    .fold(0.0, f64::max)
+            }
+            _ => 0.0,
+        }
+    };
+    for (own, h) in &internet {
+        let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
         let mut class_delay: BTreeMap<String, f64> = BTreeMap::new();
+        let mut got: BTreeMap<String, f64> = BTreeMap::new();
         for line in script.lines() {
             let w: Vec<&str> = line.split_whitespace().collect();
             if let (Some(p), Some(d)) = (w.iter().position(|x| *x == "parent"), w.iter().position(|x| *x == "delay")) {
                 class_delay.insert(w[p + 1].to_string(), w[d + 1].trim_end_matches("ms").parse().unwrap_or(-1.0));
             }
             if let (Some(dst), Some(flow)) = (w.iter().position(|x| *x == "dst"), w.iter().position(|x| *x == "flowid")) {
-                let addr = w[dst + 1].trim_end_matches("/32");
-                let Some(other) = internet.get(addr) else {
-                    err(format!("`{}`: netem delays {addr}, which is no host on the internet segment", h.name));
-                    continue;
-                };
-                let got = class_delay.get(w[flow + 1]).copied().unwrap_or(-1.0);
-                let want = match plan.latency.model {
-                    "regions" => plan
-                        .latency
-                        .pairs
-                        .iter()
-                        .find(|p| (Some(&p.a) == h.region.as_ref() && Some(&p.b) == other.region.as_ref()) || (Some(&p.b) == h.region.as_ref() && Some(&p.a) == other.region.as_ref()))
-                        .map_or(0.0, |p| p.one_way_ms),
-                    _ => got,
-                };
-                if (got - want).abs() > 1e-9 {
-                    err(format!("`{}`: {got} ms towards `{}`, the plan has {want} ms", h.name, other.name));
-                }
+                got.insert(w[dst + 1].trim_end_matches("/32").to_string(), class_delay.get(w[flow + 1]).copied().unwrap_or(-1.0));
+            }
+        }
+        for addr in got.keys().filter(|a| !internet.contains_key(*a) || *a == own) {
+            err(format!("`{}`: netem delays {addr}, which is no other host on the internet segment", h.name));
+        }
+        for (addr, other) in internet.iter().filter(|(a, _)| a != &own) {
+            let (have, want) = (got.get(addr).copied().unwrap_or(0.0), want_delay(h, other));
+            if (have - want).abs() > 1e-9 {
+                err(format!("`{}`: {have} ms towards `{}`, the plan has {want} ms", h.name, other.name));
+            }
+        }
+    }
+
+    // Loss: every shaped host drops `simulation.loss` of what it sends.
+    if plan.loss_percent > 0.0 {
+        for h in plan.hosts.iter().filter(|h| h.interfaces.iter().any(|i| i.segment == "internet")) {
+            let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
+            if !script.contains(&format!("parent 1:10 handle 10: netem loss {}%", plan.loss_percent)) {
+                err(format!("`{}` does not apply the plan's {}% loss", h.name, plan.loss_percent));
             }
         }
     }
@@ -345,13 +400,12 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
 }
 
 #[test]
-fn every_bundled_test_matches_its_plan() {
+fn every_test_matches_its_plan() {
     if !have("nix-instantiate") {
         return;
     }
     let mut failures = Vec::new();
-    for name in e3::bundled::scenario_names() {
-        let p = plan(name);
+    for (name, p) in plans() {
         match evaluate(&rendered_test(&p)) {
             Ok(eval) => failures.extend(cross_check(&p, &eval).into_iter().map(|e| format!("{name}: {e}"))),
             Err(e) => failures.push(format!("{name}: {e}")),
@@ -382,6 +436,7 @@ fn cross_check_catches_wrong_tests() {
         ("the hard NAT is built as easy", &[("oifname \"wan\" masquerade random", "oifname \"wan\" masquerade")]),
         ("an easy NAT does not filter", &[(easy_filter, easy_open)]),
         ("a delay is wrong", &[("netem delay 2.7ms", "netem delay 27.0ms")]),
+        ("a delayed destination is missing", &[("        tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.2/32 flowid 1:11\n", "")]),
         ("a party's NAT is misreported", &[("        nat = \"hard\";\n        overlay", "        nat = \"easy\";\n        overlay")]),
     ];
     for (what, edits) in mutations {
@@ -440,8 +495,7 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
     // The symbols the NixOS test driver defines, and the machines.
     let driver = ["start_all", "subtest", "retry", "test_script", "machines", "vlans", "driver", "log", "create_machine", "run_tests", "join_all", "serial_stdout_off", "serial_stdout_on", "polling_condition", "t"];
     let tmp = tempfile::tempdir().unwrap();
-    for name in e3::bundled::scenario_names() {
-        let p = plan(name);
+    for (name, p) in plans() {
         let script = extract_script(&rendered_test(&p));
         // The driver gets exactly the template: the Nix string escapes round-trip.
         let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
@@ -482,8 +536,8 @@ fn rendered_nat_tables_pass_nft_check() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    for name in e3::bundled::scenario_names() {
-        let eval = evaluate(&rendered_test(&plan(name))).unwrap();
+    for (name, p) in plans() {
+        let eval = evaluate(&rendered_test(&p)).unwrap();
         for (host, node) in eval["nodes"].as_object().unwrap() {
             let Some(content) = node["nat"]["content"].as_str() else { continue };
             let file = tmp.path().join(format!("{name}-{host}.nft"));
@@ -508,8 +562,8 @@ fn shaping_commands_are_accepted_by_tc() {
     assert!(run(&["netns", "add", &ns]).status.success());
     let result = std::panic::catch_unwind(|| {
         let mut netem = true;
-        for name in e3::bundled::scenario_names() {
-            for shape in e3::netem::shaping(&plan(name)) {
+        for (name, p) in plans() {
+            for shape in e3::netem::shaping(&p) {
                 assert!(run(&["-n", &ns, "link", "add", "wan", "type", "veth", "peer", "name", "wanp"]).status.success());
                 for cmd in shape.tc_commands("wan") {
                     let mut words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
