@@ -14,6 +14,8 @@ pub mod grid;
 pub mod keys;
 pub mod load;
 pub mod matrix;
+pub mod nat;
+pub mod netem;
 pub mod plan;
 pub mod render;
 pub mod scenario;

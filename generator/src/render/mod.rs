@@ -7,6 +7,7 @@ pub mod hcl;
 pub mod nix;
 mod readme;
 pub mod terraform;
+pub mod vmtest;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -78,6 +79,7 @@ pub fn render_with(plan: &Plan, inputs: &Inputs) -> Files {
     files.insert("README.md".into(), readme::render(plan).into_bytes());
     terraform::render(plan, &mut files);
     nix::render(plan, &mut files);
+    vmtest::render(plan, &mut files);
     for (rel, contents) in &inputs.public {
         files.insert(Path::new(nix::PUBLIC_KEYS_DIR).join(rel), contents.clone());
     }

@@ -39,6 +39,52 @@ pub const SECRETS_ENV: &str = "E3_SECRETS";
 /// `secrets/NAME/public/` here).
 pub const PUBLIC_KEYS_DIR: &str = "public-keys";
 
+/// Where a rendered host configuration runs. The deployed hosts
+/// (`hosts/<host>.nix`) and the nodes of the NixOS VM test (`tests/nat.nix`)
+/// are written by the same code, so the test configures e3's modules as a
+/// deployment does; only the references differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Addresses from `addresses.nix`, public keys from `public-keys.nix`.
+    Deploy,
+    /// The plan's simulation addresses, the test's throwaway keys
+    /// (`testKeys`), Headscale as the control server of both Tailscale
+    /// backends, reached by name over TLS.
+    VmTest,
+}
+
+impl Target {
+    /// A Nix expression for the address `h` is reached at.
+    fn address(self, h: &Host) -> String {
+        match self {
+            Target::Deploy => format!("addresses.{}", attr(&h.name)),
+            Target::VmTest => string(&sim_address(h)),
+        }
+    }
+
+    /// The same, inside a Nix string literal.
+    fn address_in_string(self, h: &Host) -> String {
+        match self {
+            Target::Deploy => format!("${{addresses.{}}}", attr(&h.name)),
+            Target::VmTest => sim_address(h),
+        }
+    }
+
+    /// A Nix expression for a host's public key of a backend (`wireguard`, `tinc`).
+    fn public_key(self, backend: &str, h: &Host) -> String {
+        match self {
+            Target::Deploy => format!("publicKeys.{backend} {}", string(&h.name)),
+            Target::VmTest => format!("testKeys.{backend} {}", string(&h.name)),
+        }
+    }
+}
+
+/// The address others reach `h` at in a simulation: its own on the internet
+/// segment, or its NAT's public address.
+fn sim_address(h: &Host) -> String {
+    h.public_address.map(|a| a.to_string()).unwrap_or_default()
+}
+
 pub fn render(plan: &Plan, files: &mut Files) {
     files.insert("flake.nix".into(), flake_nix(plan).into_bytes());
     files.insert("flake.lock".into(), PROJECT_FLAKE_LOCK.as_bytes().to_vec());
@@ -83,7 +129,7 @@ pub fn string(s: &str) -> String {
 }
 
 /// An attribute name: bare when it is a plain identifier, quoted otherwise.
-fn attr(name: &str) -> String {
+pub(crate) fn attr(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '\'')
         && !matches!(name, "if" | "then" | "else" | "let" | "in" | "with" | "rec" | "inherit" | "assert" | "or");
@@ -198,9 +244,11 @@ fn flake_nix(plan: &Plan) -> String {
     s.push_str("        };\n");
     s.push_str("      });\n");
     s.push('\n');
-    s.push_str("      # HOOK checks.<system>.nat: the NixOS VM test of this topology\n");
-    s.push_str("      # (tests/nat.nix) is added here by a later version of e3.\n");
-    s.push_str("      checks = forAllSystems (_system: { });\n");
+    s.push_str("      # The NixOS VM test of this topology (tests/nat.nix): `nix flake check`,\n");
+    s.push_str("      # or `nix build .#checks.x86_64-linux.nat -L` (needs KVM).\n");
+    s.push_str("      checks = forAllSystems (system: {\n");
+    s.push_str("        nat = import ./tests/nat.nix { pkgs = nixpkgs.legacyPackages.${system}; };\n");
+    s.push_str("      });\n");
     s.push_str("    };\n}\n");
     s
 }
@@ -357,7 +405,7 @@ fn public_keys_nix(plan: &Plan) -> String {
 /// tinc host table, the ordered MPyC party list), so each `hosts/<host>.nix`
 /// holds only what is particular to that host.
 fn common_nix(plan: &Plan) -> String {
-    let body = common_body(plan);
+    let body = common_body(plan, Target::Deploy);
     let mut s = String::from("# What every host of this scenario shares; hosts/<host>.nix adds what is\n# particular to one host.\n");
     s.push_str("let\n");
     if body.contains("addresses.") {
@@ -370,7 +418,9 @@ fn common_nix(plan: &Plan) -> String {
     s
 }
 
-fn common_body(plan: &Plan) -> String {
+/// The settings every host shares (the tinc host table, the MPyC party
+/// list), at two spaces of indentation, starting with a blank line.
+pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
     let c = &plan.connectivity;
     let mut s = String::new();
     let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy);
@@ -384,19 +434,22 @@ fn common_body(plan: &Plan) -> String {
             let _ = writeln!(s, "      {} = {{", attr(&tinc_name(&p.name)));
             let _ = writeln!(s, "        address = {};", string(&p.overlay_address.map(|a| a.to_string()).unwrap_or_default()));
             if coordinator.is_some_and(|x| x.name == p.name) {
-                let _ = writeln!(s, "        endpoint = addresses.{};", attr(&p.name));
+                let _ = writeln!(s, "        endpoint = {};", target.address(p));
             }
             if port != crate::catalogue::ports::TINC {
                 let _ = writeln!(s, "        port = {port};");
             }
-            let _ = writeln!(s, "        publicKey = publicKeys.tinc {};", string(&p.name));
+            let _ = writeln!(s, "        publicKey = {};", target.public_key("tinc", p));
             s.push_str("      };\n");
         }
         s.push_str("    };\n  };\n");
     }
     let p = &plan.program;
     s.push_str("\n  # The computation: every party runs the same program with the same ordered\n");
-    s.push_str("  # party list; hosts/<party>.nix enables it and sets the party's index.\n");
+    s.push_str(match target {
+        Target::Deploy => "  # party list; hosts/<party>.nix enables it and sets the party's index.\n",
+        Target::VmTest => "  # party list; each party's node enables it and sets the party's index.\n",
+    });
     match c.backend {
         Backend::Tailscale | Backend::Headscale => {
             s.push_str("  # Tailnet addresses are assigned by the control server: parties are\n");
@@ -413,7 +466,10 @@ fn common_body(plan: &Plan) -> String {
         .parties
         .iter()
         .map(|e| match c.backend {
-            Backend::Direct => format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port),
+            Backend::Direct => match (target, plan.host(&e.host)) {
+                (Target::Deploy, _) | (_, None) => format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port),
+                (Target::VmTest, Some(h)) => string(&format!("{}:{}", sim_address(h), p.port)),
+            },
             _ => string(&format!("{}:{}", e.address, p.port)),
         })
         .collect();
@@ -445,7 +501,7 @@ fn host_nix(plan: &Plan, h: &Host) -> String {
         facts.push(format!("behind `{}` NAT", h.nat.as_str()));
     }
     let _ = writeln!(s, "# {}: {} of the e3 scenario `{}` ({}).", h.name, what, plan.name, facts.join(", "));
-    let body = host_body(plan, h);
+    let body = host_body(plan, h, Target::Deploy);
     let uses_addresses = body.contains("addresses.");
     let uses_keys = body.contains("publicKeys.");
     if uses_addresses || uses_keys {
@@ -479,13 +535,28 @@ fn host_nix(plan: &Plan, h: &Host) -> String {
     s
 }
 
-/// The backend and party settings of a host (after `networking.hostName`).
-fn host_body(plan: &Plan, h: &Host) -> String {
+/// The backend and party settings of a host (after `networking.hostName`),
+/// at two spaces of indentation, each block after a blank line.
+pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
     let c = &plan.connectivity;
     let mut s = String::new();
     let overlay_hosts: Vec<&Host> = deployed(plan).filter(|x| x.overlay_address.is_some()).collect();
-    let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy);
+    // The VM test also runs the `tailscale` backend's local control server.
+    let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy || target == Target::VmTest);
     match c.backend {
+        Backend::Tailscale | Backend::Headscale if target == Target::VmTest => {
+            let control = coordinator.map(|x| x.name.as_str()).unwrap_or("control");
+            if h.role == Role::Control {
+                s.push_str("\n  # Plain HTTP behind the test's TLS front end (`headscaleTls`).\n");
+                s.push_str("  e3.headscale = {\n    enable = true;\n");
+                let _ = writeln!(s, "    domain = {};", string(control));
+                s.push_str("    tls = \"none\";\n  };\n");
+            } else if h.role == Role::Party {
+                s.push_str("\n  e3.tailscale = {\n    enable = true;\n");
+                let _ = writeln!(s, "    loginServer = {};", string(&format!("https://{control}")));
+                s.push_str("  };\n");
+            }
+        }
         Backend::Tailscale => {
             if h.role == Role::Party {
                 s.push_str("\n  e3.tailscale.enable = true;\n");
@@ -519,9 +590,9 @@ fn host_body(plan: &Plan, h: &Host) -> String {
                 s.push_str("    lighthouses = {\n");
                 let _ = writeln!(
                     s,
-                    "      {} = [ \"${{addresses.{}}}:{}\" ];",
+                    "      {} = [ \"{}:{}\" ];",
                     string(&lh.overlay_address.map(|a| a.to_string()).unwrap_or_default()),
-                    attr(&lh.name),
+                    target.address_in_string(lh),
                     c.port.unwrap_or(crate::catalogue::ports::NEBULA)
                 );
                 s.push_str("    };\n");
@@ -553,9 +624,9 @@ fn host_body(plan: &Plan, h: &Host) -> String {
                 "spoke" => {
                     if let Some(hub) = coordinator {
                         let _ = writeln!(s, "    peers.{} = {{", attr(&hub.name));
-                        let _ = writeln!(s, "      publicKey = publicKeys.wireguard {};", string(&hub.name));
+                        let _ = writeln!(s, "      publicKey = {};", target.public_key("wireguard", hub));
                         let _ = writeln!(s, "      allowedIPs = [ {} ];", string(c.overlay_network.as_deref().unwrap_or_default()));
-                        let _ = writeln!(s, "      endpoint = \"${{addresses.{}}}:{port}\";", attr(&hub.name));
+                        let _ = writeln!(s, "      endpoint = \"{}:{port}\";", target.address_in_string(hub));
                         s.push_str("    };\n");
                     }
                 }
@@ -563,10 +634,10 @@ fn host_body(plan: &Plan, h: &Host) -> String {
                     s.push_str("    peers = {\n");
                     for p in overlay_hosts.iter().filter(|p| p.name != h.name) {
                         let _ = writeln!(s, "      {} = {{", attr(&p.name));
-                        let _ = writeln!(s, "        publicKey = publicKeys.wireguard {};", string(&p.name));
+                        let _ = writeln!(s, "        publicKey = {};", target.public_key("wireguard", p));
                         let _ = writeln!(s, "        allowedIPs = [ {} ];", string(&format!("{}/32", p.overlay_address.map(|a| a.to_string()).unwrap_or_default())));
                         if role == "mesh" {
-                            let _ = writeln!(s, "        endpoint = \"${{addresses.{}}}:{port}\";", attr(&p.name));
+                            let _ = writeln!(s, "        endpoint = \"{}:{port}\";", target.address_in_string(p));
                         }
                         s.push_str("      };\n");
                     }

@@ -28,6 +28,7 @@ pub fn render(plan: &Plan) -> String {
             infra => Value::from(Serde(&infra)),
             sites => Value::from(Serde(&plan.sites)),
             deployed => Value::from(Serde(&plan.hosts.iter().filter(|h| h.deploy).collect::<Vec<_>>())),
+            expect_failure => super::vmtest::expected_failure(plan).is_some(),
         })
         .expect("the README template renders any valid plan")
 }

@@ -14,7 +14,6 @@
 
 pub mod backends;
 pub mod latency;
-pub mod nat;
 pub mod netns;
 pub mod report;
 pub mod session;
@@ -26,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::catalogue::{Backend, Nat};
+use crate::nat;
 use crate::plan::{Host, Plan, Role};
 use crate::tools::on_path;
 use netns::{ns_run, run, Lab};
@@ -209,15 +209,10 @@ impl Progress {
     }
 }
 
-/// Interface name of a host on a segment.
+/// Interface name of a host on a segment: routers' and carriers' as in
+/// [`nat::router_interface`], `eth0` for the others.
 fn ifname(host: &Host, segment: &str) -> &'static str {
-    match (host.role, segment) {
-        (Role::Router, s) if s.starts_with("lan-") => "lan",
-        (Role::Router, _) => "wan",
-        (Role::Carrier, "internet") => "wan",
-        (Role::Carrier, _) => "cgn",
-        _ => "eth0",
-    }
+    nat::router_interface(host.role, segment).unwrap_or("eth0")
 }
 
 /// Builds the namespaces, links, addresses, routes and NAT of a plan.
@@ -284,16 +279,10 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
         }
         if matches!(h.role, Role::Router | Role::Carrier) {
             ns_run(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-            let site = plan.sites.iter().find(|s| Some(&s.name) == h.site.as_ref()).ok_or_else(|| format!("router `{}` has no site", h.name))?;
-            let hosts: Vec<Ipv4Addr> = site.hosts.iter().filter_map(|n| plan.host(n)).flat_map(|p| p.interfaces.iter().map(|i| i.address)).collect();
-            let (nat, lan) = match h.role {
-                Role::Carrier => (Nat::Easy, "cgn"),
-                _ => (if site.nat == Nat::Cgnat { Nat::Easy } else { site.nat }, "lan"),
-            };
-            let wan_addr = h.interfaces.iter().find(|i| ifname(h, &i.segment) == "wan").map(|i| i.address).unwrap_or(site.public_address);
+            let router = nat::router(plan, h).ok_or_else(|| format!("router `{}` has no site", h.name))?;
             let file = lab.dir.join(format!("{}.nft", h.name));
-            fs::write(&file, nat::ruleset(nat, "wan", lan, wan_addr, &hosts)).map_err(|e| e.to_string())?;
-            ns_run(&ns, "nft", &["-f", &file.display().to_string()]).map_err(|e| format!("NAT `{nat}` on `{}`: {e}", h.name))?;
+            fs::write(&file, router.ruleset()).map_err(|e| e.to_string())?;
+            ns_run(&ns, "nft", &["-f", &file.display().to_string()]).map_err(|e| format!("NAT `{}` on `{}`: {e}", router.nat, h.name))?;
         }
         if h.role == Role::Party {
             let file = lab.dir.join(format!("{}.nft", h.name));

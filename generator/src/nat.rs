@@ -1,5 +1,10 @@
-//! nftables rulesets for the NAT types of DESIGN.md, applied inside router
-//! namespaces only. `wan` faces the internet (or the carrier), `lan` the site.
+//! The NAT model of DESIGN.md as nftables rulesets: one source for the local
+//! lab (`e3 sim`, loaded with `nft -f` inside router namespaces) and the
+//! NixOS VM test (`tests/nat.nix`, the body of `networking.nftables.tables.e3`
+//! on the router VMs), so the two cannot drift. Pure: no IO.
+//!
+//! `wan` faces the internet (or, for a `cgnat` site's home router, the
+//! carrier), `lan` the site.
 //!
 //! Every filtering router drops unsolicited new inbound packets in the input
 //! hook as well as in forward: otherwise an inbound hole-punch packet that
@@ -11,14 +16,90 @@
 use std::net::Ipv4Addr;
 
 use crate::catalogue::Nat;
+use crate::plan::{Host, Plan, Role};
 
-/// The nftables table e3 creates in a router namespace.
+/// The nftables table e3 creates on a router.
 pub const TABLE: &str = "e3";
+
+/// Interface names of routers and carriers, the same in the lab and the VM
+/// test: `wan` towards the internet (a home router behind a carrier-grade NAT:
+/// towards the carrier), `lan` towards the site, `cgn` a carrier's side of the
+/// carrier segment.
+pub const WAN: &str = "wan";
+pub const LAN: &str = "lan";
+pub const CARRIER_LAN: &str = "cgn";
+
+/// The interface name of a router or carrier on a segment; `None` for the
+/// other roles (each consumer names single-homed hosts' interfaces itself).
+pub fn router_interface(role: Role, segment: &str) -> Option<&'static str> {
+    match (role, segment) {
+        (Role::Router, s) if s.starts_with("lan-") => Some(LAN),
+        (Role::Router, _) => Some(WAN),
+        (Role::Carrier, "internet") => Some(WAN),
+        (Role::Carrier, _) => Some(CARRIER_LAN),
+        _ => None,
+    }
+}
+
+/// What one router or carrier of a plan does: the NAT it implements and
+/// between which interfaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterNat {
+    /// The NAT its rules implement: the site's, except that both layers of a
+    /// `cgnat` site (home router and carrier) are `easy`.
+    pub nat: Nat,
+    pub wan: &'static str,
+    pub lan: &'static str,
+    /// The address on `wan` (the site's public address, or the home router's
+    /// carrier-side address).
+    pub wan_address: Ipv4Addr,
+    /// The site's hosts' addresses (`one2one` maps the first).
+    pub inside: Vec<Ipv4Addr>,
+}
+
+impl RouterNat {
+    /// The complete ruleset (`nft -f`).
+    pub fn ruleset(&self) -> String {
+        ruleset(self.nat, self.wan, self.lan, self.wan_address, &self.inside)
+    }
+
+    /// The statements inside `table ip e3 { … }`.
+    pub fn body(&self) -> String {
+        ruleset_body(self.nat, self.wan, self.lan, self.wan_address, &self.inside)
+    }
+}
+
+/// The NAT of a router or carrier host; `None` for other roles (or a host
+/// whose site the plan does not have, which a plan never produces).
+pub fn router(plan: &Plan, host: &Host) -> Option<RouterNat> {
+    if !matches!(host.role, Role::Router | Role::Carrier) {
+        return None;
+    }
+    let site = plan.sites.iter().find(|s| Some(&s.name) == host.site.as_ref())?;
+    let inside = site.hosts.iter().filter_map(|n| plan.host(n)).flat_map(|p| p.interfaces.iter().map(|i| i.address)).collect();
+    let (nat, lan) = match host.role {
+        Role::Carrier => (Nat::Easy, CARRIER_LAN),
+        _ => (if site.nat == Nat::Cgnat { Nat::Easy } else { site.nat }, LAN),
+    };
+    let wan_address = host
+        .interfaces
+        .iter()
+        .find(|i| router_interface(host.role, &i.segment) == Some(WAN))
+        .map(|i| i.address)
+        .unwrap_or(site.public_address);
+    Some(RouterNat { nat, wan: WAN, lan, wan_address, inside })
+}
 
 /// Ruleset for a router of NAT type `nat` between `wan` and `lan` (interface
 /// names). `wan_addr` is the router's public address; `hosts` the site's
 /// LAN addresses (`one2one` maps the first).
 pub fn ruleset(nat: Nat, wan: &str, lan: &str, wan_addr: Ipv4Addr, hosts: &[Ipv4Addr]) -> String {
+    format!("table ip {TABLE} {{\n{}}}\n", ruleset_body(nat, wan, lan, wan_addr, hosts))
+}
+
+/// The statements of [`ruleset`] inside its `table ip e3 { … }`, each line
+/// indented by two spaces and ending in a newline (empty for `none`).
+pub fn ruleset_body(nat: Nat, wan: &str, lan: &str, wan_addr: Ipv4Addr, hosts: &[Ipv4Addr]) -> String {
     let filter_inbound = |extra: &str| {
         format!(
             "  counter unsolicited {{ }}\n\
@@ -56,7 +137,7 @@ pub fn ruleset(nat: Nat, wan: &str, lan: &str, wan_addr: Ipv4Addr, hosts: &[Ipv4
             )
         }
     };
-    format!("table ip {TABLE} {{\n{body}}}\n")
+    body
 }
 
 fn masquerade(wan: &str, flags: &str) -> String {
