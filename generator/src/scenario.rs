@@ -530,6 +530,13 @@ impl<'a> Validator<'a> {
                                 .hint(format!("party names become host names, which are at most {MAX_HOST_NAME} characters: use a shorter name")),
                         );
                         ok = false;
+                    } else if let Some(why) = reserved_name(name).filter(|_| get("count").is_none()) {
+                        self.err(
+                            Diagnostic::new(Code::InvalidPartyName, n.loc, format!("party name `{name}` is reserved"))
+                                .label("reserved")
+                                .hint(format!("the NixOS VM test (`tests/nat.nix`) makes every host a Python variable of its name, and `{name}` is {why}: choose another name, e.g. `{name}-1` or `p-{name}`")),
+                        );
+                        ok = false;
                     } else if !valid_name(name) {
                         let lower = suggest_name(name);
                         self.err(
@@ -992,6 +999,38 @@ pub fn valid_name(s: &str) -> bool {
         && b[0].is_ascii_lowercase()
         && b[b.len() - 1] != b'-'
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+/// Python keywords (as they can be spelt in a host name).
+const PYTHON_KEYWORDS: &[&str] = &[
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
+/// Python 3 built-ins (as they can be spelt in a host name): a machine
+/// variable of that name would shadow it in the test script.
+const PYTHON_BUILTINS: &[&str] = &[
+    "abs", "aiter", "all", "anext", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable", "chr", "classmethod", "compile", "complex", "copyright", "credits", "delattr",
+    "dict", "dir", "divmod", "enumerate", "eval", "exec", "exit", "filter", "float", "format", "frozenset", "getattr", "globals", "hasattr", "hash", "help", "hex", "id", "input", "int",
+    "isinstance", "issubclass", "iter", "len", "license", "list", "locals", "map", "max", "memoryview", "min", "next", "object", "oct", "open", "ord", "pow", "print", "property", "quit",
+    "range", "repr", "reversed", "round", "set", "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple", "type", "vars", "zip",
+];
+/// Globals the NixOS test driver defines for a test script (nixpkgs'
+/// `test_driver/driver.py`, `test_symbols`) that can be spelt as host names;
+/// `vlan<N>` is checked apart.
+const DRIVER_SYMBOLS: &[&str] = &["machines", "vlans", "driver", "log", "os", "subtest", "retry", "t", "debug"];
+
+/// Why a valid host name cannot be a party's name, if it cannot: the NixOS
+/// test driver binds every machine to a Python global of its name.
+pub fn reserved_name(name: &str) -> Option<&'static str> {
+    if PYTHON_KEYWORDS.contains(&name) {
+        Some("a Python keyword")
+    } else if PYTHON_BUILTINS.contains(&name) {
+        Some("a Python built-in")
+    } else if DRIVER_SYMBOLS.contains(&name) || name.strip_prefix("vlan").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+        Some("a name the NixOS test driver defines")
+    } else {
+        None
+    }
 }
 
 fn suggest_name(s: &str) -> Option<String> {
