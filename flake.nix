@@ -42,16 +42,46 @@
           ) scenarioNames
         );
 
+      # A matrix scenario (`matrix:`, e.g. connectivity-grid) renders one
+      # directory per variant; it gets no flake check of its own (its 60 VM
+      # tests are `e3 grid`'s job, or built one by one from vmTests below).
+      # Told from the file itself, so the check names need no build.
+      isMatrix = name: lib.hasInfix "\nmatrix:" ("\n" + builtins.readFile ./scenarios/${name}.yaml);
+      singleScenarios = lib.filter (name: !isMatrix name) scenarioNames;
+      matrixScenarios = lib.filter isMatrix scenarioNames;
+
       # checks.<system>.<name>: the NixOS VM test of each bundled scenario, read
       # from its rendered directory (import from derivation: evaluating the
       # check builds e3 and renders the scenario first).
       scenarioChecks =
         system:
-        lib.genAttrs scenarioNames (
+        lib.genAttrs singleScenarios (
           name:
           import "${self.packages.${system}."scenario-${name}"}/tests/nat.nix" {
             pkgs = nixpkgs.legacyPackages.${system};
           }
+        );
+
+      # legacyPackages.<system>.vmTests.<matrix>.<variant directory>: the VM
+      # test of each variant of a matrix scenario, listed by its rendered
+      # variants.json (import from derivation, on use only), e.g.
+      #   nix build '.#vmTests.connectivity-grid."backend=nebula,nat=easy+hard"'
+      matrixVmTests =
+        system:
+        lib.genAttrs matrixScenarios (
+          name:
+          let
+            rendered = self.packages.${system}."scenario-${name}";
+            variants = (lib.importJSON "${rendered}/variants.json").variants;
+          in
+          lib.listToAttrs (
+            map (
+              v:
+              lib.nameValuePair v.directory (
+                import "${rendered}/${v.directory}/tests/nat.nix" { pkgs = nixpkgs.legacyPackages.${system}; }
+              )
+            ) variants
+          )
         );
 
       # checks.<system>.cargo-test: the Rust test suite, with the tools of its
@@ -154,6 +184,10 @@
       );
 
       checks = forAllSystems (system: scenarioChecks system // { cargo-test = cargoTest system; });
+
+      legacyPackages = forAllSystems (system: {
+        vmTests = matrixVmTests system;
+      });
 
       devShells = forAllSystems (
         system:

@@ -35,14 +35,15 @@ use e3::plan::{Plan, Role};
 use serde_json::Value;
 
 fn plan(name: &str) -> Plan {
-    let checked = e3::check(&ScenarioRef::Bundled(name.to_string()));
+    let checked = e3::check_arg(name);
     e3::plan::plan(&checked.scenario.unwrap_or_else(|| panic!("bundled scenario `{name}` is valid")))
 }
 
-/// The bundled scenarios, and `vmtest-scenarios/` (what they leave out:
-/// `firewall`, `one2one`, a shared site, explicit latency pairs, loss).
+/// The bundled scenarios (a matrix by one variant per backend), and
+/// `vmtest-scenarios/` (what they leave out: `firewall`, `one2one`, a shared
+/// site, explicit latency pairs, loss).
 fn plans() -> Vec<(String, Plan)> {
-    let mut out: Vec<(String, Plan)> = e3::bundled::scenario_names().into_iter().map(|n| (n.to_string(), plan(n))).collect();
+    let mut out: Vec<(String, Plan)> = e3::bundled_examples().into_iter().map(|n| (n.clone(), plan(&n))).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vmtest-scenarios");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
     files.sort();

@@ -41,8 +41,10 @@
         };
       });
 
-      # HOOK checks.<system>.nat: the NixOS VM test of this topology
-      # (tests/nat.nix) is added here by a later version of e3.
-      checks = forAllSystems (_system: { });
+      # The NixOS VM test of this topology (tests/nat.nix): `nix flake check`,
+      # or `nix build .#checks.x86_64-linux.nat -L` (needs KVM).
+      checks = forAllSystems (system: {
+        nat = import ./tests/nat.nix { pkgs = nixpkgs.legacyPackages.${system}; };
+      });
     };
 }

@@ -1,0 +1,517 @@
+# The NixOS VM test of the e3 scenario `connectivity-grid@backend=wireguard,nat=none+none`: its NAT topology with real
+# routers, the `wireguard` overlay, and a run of `secure-sum` on every party.
+# Rendered by e3: do not edit; change the scenario and run `e3 render connectivity-grid@backend=wireguard,nat=none+none` again.
+#
+#   nix build .#checks.x86_64-linux.nat -L    # or `nix flake check`; needs KVM
+#
+# The result holds e3-summary.json: each site's NAT mapping and filtering,
+# each pair's path (direct or relayed), each party's result.
+{ pkgs }:
+let
+  inherit (pkgs) lib;
+
+  # What the test script checks, from the plan (`e3 show connectivity-grid@backend=wireguard,nat=none+none`); also
+  # `passthru.e3` of the check.
+  facts = {
+    scenario = "connectivity-grid@backend=wireguard,nat=none+none";
+    backend = "wireguard";
+    program = "secure-sum";
+    port = 11365;
+    coordinator = null;
+    relay = null;
+    hub = false;
+    expectFailure = null;
+    parties = [
+      {
+        host = "alice";
+        index = 0;
+        nat = "none";
+        overlay = "10.9.0.1";
+        public = "198.18.1.1";
+        addresses = [ "198.18.1.1" ];
+      }
+      {
+        host = "bob";
+        index = 1;
+        nat = "none";
+        overlay = "10.9.0.2";
+        public = "198.18.1.2";
+        addresses = [ "198.18.1.2" ];
+      }
+    ];
+    sites = [ ];
+    internet = [
+      {
+        host = "alice";
+        address = "198.18.1.1";
+        ssh = true;
+      }
+      {
+        host = "bob";
+        address = "198.18.1.2";
+        ssh = true;
+      }
+    ];
+    overlay = [ ];
+    routers = [ ];
+    shaped = [ ];
+  };
+
+  # Throwaway overlay keys, made at build time for this test alone (never the
+  # scenario's secrets/). The hosts' configurations need the public halves, so
+  # they are read during evaluation (import from derivation).
+  testKeys =
+    let
+      keys = pkgs.runCommand "e3-test-keys" { nativeBuildInputs = [ pkgs.wireguard-tools ]; } ''
+        mkdir -p $out/wireguard
+        for host in alice bob; do
+          wg genkey | tee $out/wireguard/$host.key | wg pubkey > $out/wireguard/$host.pub
+        done
+      '';
+    in
+    {
+      wireguard = host: lib.fileContents "${keys}/wireguard/${host}.pub";
+      private = host: "${keys}/wireguard/${host}.key";
+    };
+
+  # Colmena uploads a host's keys before activation; here the throwaway key
+  # is installed before the overlay's units start.
+  installKey =
+    path: source:
+    { config, ... }:
+    {
+      systemd.services.e3-test-key = {
+        description = "Install the VM test's throwaway overlay key";
+        before = config.e3.overlay.units;
+        requiredBy = config.e3.overlay.units;
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+        };
+        script = "install -D -m 0600 ${source} ${path}";
+      };
+    };
+
+  # Every host that runs e3's NixOS modules, as hosts/common.nix deploys it,
+  # with nixpkgs' throwaway test SSH key (the driver reaches the VMs through
+  # its backdoor shell, not SSH).
+  e3Host = {
+    imports = [ ../modules ];
+
+    e3.common.enable = true;
+    e3.sshKeys = [ (import "${pkgs.path}/nixos/tests/ssh-keys.nix" pkgs).snakeOilPublicKey ];
+
+    # The computation: every party runs the same program with the same ordered
+    # party list; each party's node enables it and sets the party's index.
+    e3.party = {
+      parties = [
+        "10.9.0.1:11365"
+        "10.9.0.2:11365"
+      ];
+      program = "secure-sum";
+    };
+  };
+
+  # A party: e3's modules, and the tools the script probes NAT mappings and
+  # paths with.
+  party =
+    { pkgs, ... }:
+    {
+      imports = [ e3Host ];
+      environment.systemPackages = [
+        pkgs.conntrack-tools
+        pkgs.socat
+      ];
+    };
+in
+pkgs.testers.runNixOSTest {
+  name = "e3-connectivity-grid@backend=wireguard,nat=none+none";
+
+  # Addresses, gateways and routes are the plan's, set per node below; no DHCP
+  # on QEMU's user-mode network.
+  defaults.networking.useDHCP = false;
+
+  nodes = {
+    alice = {
+      imports = [
+        party
+        (installKey "/run/keys/wireguard.key" (testKeys.private "alice"))
+      ];
+      virtualisation.interfaces = {
+        eth1.vlan = 1;
+      };
+      networking.interfaces = {
+        eth1.ipv4.addresses = [
+          {
+            address = "198.18.1.1";
+            prefixLength = 16;
+          }
+        ];
+      };
+
+      e3.wireguard = {
+        enable = true;
+        role = "mesh";
+        address = "10.9.0.1/16";
+        peers = {
+          bob = {
+            publicKey = testKeys.wireguard "bob";
+            allowedIPs = [ "10.9.0.2/32" ];
+            endpoint = "198.18.1.2:51820";
+          };
+        };
+      };
+
+      e3.party = {
+        enable = true;
+        index = 0;
+      };
+    };
+
+    bob = {
+      imports = [
+        party
+        (installKey "/run/keys/wireguard.key" (testKeys.private "bob"))
+      ];
+      virtualisation.interfaces = {
+        eth1.vlan = 1;
+      };
+      networking.interfaces = {
+        eth1.ipv4.addresses = [
+          {
+            address = "198.18.1.2";
+            prefixLength = 16;
+          }
+        ];
+      };
+
+      e3.wireguard = {
+        enable = true;
+        role = "mesh";
+        address = "10.9.0.2/16";
+        peers = {
+          alice = {
+            publicKey = testKeys.wireguard "alice";
+            allowedIPs = [ "10.9.0.1/32" ];
+            endpoint = "198.18.1.1:51820";
+          };
+        };
+      };
+
+      e3.party = {
+        enable = true;
+        index = 1;
+      };
+    };
+  };
+
+  passthru.e3 = facts;
+
+  testScript =
+    { nodes, ... }:
+    let
+      # The facts above, and each host's overlay units as e3's modules set them.
+      factsFile = pkgs.writeText "e3-facts.json" (
+        builtins.toJSON (facts // { units = lib.mapAttrs (_: node: node.e3.overlay.units or [ ]) nodes; })
+      );
+    in
+    ''
+      # The test script of an e3 VM test (tests/nat.nix). Everything particular to
+      # the scenario is in the facts file: the plan's parties, sites and NAT types,
+      # and each host's overlay units as e3's NixOS modules set them.
+      #
+      # All of it is one function: the driver makes a global of every machine,
+      # named after its host, which no name here may shadow.
+
+
+      def _main() -> None:
+          import json
+          import os
+          import subprocess
+          import tempfile
+          import time
+          from typing import Any
+
+          with open("${factsFile}") as facts_file:
+              facts = json.load(facts_file)
+
+          vm = {m.name: m for m in machines}
+          backend = facts["backend"]
+          parties = facts["parties"]
+          names = [p["host"] for p in parties]
+          tailscale = backend in ("tailscale", "headscale")
+          started = time.monotonic()
+          summary: dict[str, Any] = {
+              "scenario": facts["scenario"],
+              "backend": backend,
+              "program": facts["program"],
+              "expected_failure": facts["expectFailure"],
+              "nat": [],
+              "overlay_up_s": None,
+              "pairs": [],
+              "parties": [],
+              "ok": False,
+          }
+
+
+          def elapsed() -> float:
+              return round(time.monotonic() - started, 2)
+
+
+          def write_summary() -> None:
+              path = os.path.join(os.environ.get("out", os.getcwd()), "e3-summary.json")
+              with open(path, "w") as out:
+                  json.dump(summary, out, indent=2)
+                  out.write("\n")
+
+
+          def tcp_opens(source: str, address: str, port: int) -> bool:
+              """Whether `source` opens a TCP connection to address:port within 5 s."""
+              status, _ = vm[source].execute(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{address}/{port}'")
+              return status == 0
+
+
+          def dropped(router: str) -> int:
+              """Packets the router's `unsolicited` counter dropped so far."""
+              words = vm[router].succeed("nft list counter ip e3 unsolicited").split()
+              return int(words[words.index("packets") + 1])
+
+
+          def mappings(router: str, source: str, port: int) -> list[tuple[str, int]]:
+              """(address, port) the router maps each UDP flow from source:port to."""
+              lines = vm[router].succeed(
+                  f"conntrack -L -p udp --orig-src {source} --orig-port-src {port} 2>/dev/null"
+              ).splitlines()
+              found: list[tuple[str, int]] = []
+              for line in lines:
+                  dsts = [w[4:] for w in line.split() if w.startswith("dst=")]
+                  dports = [w[6:] for w in line.split() if w.startswith("dport=")]
+                  if len(dsts) == 2 and len(dports) == 2:
+                      found.append((dsts[1], int(dports[1])))
+              return found
+
+
+          def answered(host: str) -> set[str]:
+              """Destinations of the host's answered flows (conntrack, original direction)."""
+              out = vm[host].succeed("conntrack -L 2>/dev/null")
+              seen: set[str] = set()
+              for line in out.splitlines():
+                  if "[UNREPLIED]" in line:
+                      continue
+                  for word in line.split():
+                      if word.startswith("dst="):
+                          seen.add(word[4:])
+                          break
+              return seen
+
+
+          def party(host: str) -> dict:
+              return next(p for p in parties if p["host"] == host)
+
+
+          start_all()
+
+          with subtest("the topology boots"):
+              for m in machines:
+                  if tailscale and m.name in names:
+                      # tailscaled-autoconnect waits for the auth key, which comes below.
+                      m.wait_for_unit("tailscaled.service")
+                  else:
+                      m.wait_for_unit("multi-user.target")
+              for router in facts["routers"]:
+                  vm[router].wait_for_unit("nftables.service")
+              for host in facts["shaped"]:
+                  vm[host].wait_for_unit("e3-netem.service")
+
+          with subtest("each router implements its site's NAT type"):
+              for site in facts["sites"]:
+                  inside = party(site["hosts"][0])
+                  source = inside["addresses"][0]
+                  record: dict[str, Any] = {"site": site["name"], "nat": site["nat"], "router": site["router"]}
+                  summary["nat"].append(record)
+                  # Hosts on the internet segment outside this site: e3's hosts (with
+                  # SSH) first, then other sites' routers.
+                  outside = [i for i in facts["internet"] if i["host"] not in (site["router"], site["carrier"])]
+                  if not outside:
+                      record["skipped"] = "no other host on the internet segment"
+                      continue
+                  # Mapping: UDP from one source port to two destinations (two ports of
+                  # one host, and a second host when there is one).
+                  targets = [(outside[0]["address"], 40001), (outside[0]["address"], 40002)]
+                  if len(outside) > 1:
+                      targets.append((outside[1]["address"], 40001))
+                  for address, port in targets:
+                      vm[inside["host"]].succeed(f"echo e3 | socat -u - UDP4-SENDTO:{address}:{port},sourceport=40000")
+                  mapped = mappings(site["router"], source, 40000)
+                  record["mapped"] = [f"{a}:{p}" for a, p in mapped]
+                  assert len(mapped) == len(targets), f"{site['router']}: expected {len(targets)} UDP flows from {source}:40000 in conntrack, got {mapped}"
+                  if site["nat"] == "hard":
+                      assert len({p for _, p in mapped}) == len(targets), f"hard NAT {site['router']} reused a port across destinations: {mapped}"
+                  elif site["nat"] == "firewall":
+                      assert all(a == source and p == 40000 for a, p in mapped), f"firewall {site['router']} translated: {mapped}"
+                  else:
+                      wan = site["carrierSide"] or site["public"]
+                      assert all(a == wan and p == 40000 for a, p in mapped), f"{site['nat']} NAT {site['router']} is not endpoint-independent and port-preserving: {mapped}"
+                  if site["carrier"]:
+                      carried = mappings(site["carrier"], site["carrierSide"], 40000)
+                      record["carried"] = [f"{a}:{p}" for a, p in carried]
+                      assert len(carried) == len(targets) and all(a == site["public"] and p == 40000 for a, p in carried), f"carrier {site['carrier']} is not endpoint-independent and port-preserving: {carried}"
+                  # Filtering: the party opens connections out and its router reaches
+                  # it on the LAN, but nothing on the internet opens one to it.
+                  prober = outside[0]["host"]
+                  if outside[0]["ssh"]:
+                      assert tcp_opens(inside["host"], outside[0]["address"], 22), f"{inside['host']} cannot reach {prober} at all"
+                  assert tcp_opens(site["router"], source, 22), f"{site['router']} cannot reach {inside['host']} on its LAN"
+                  edge = site["carrier"] or site["router"]
+                  before = dropped(edge) if site["nat"] != "one2one" else 0
+                  opens = tcp_opens(prober, inside["public"], 22)
+                  if site["nat"] == "one2one":
+                      assert opens, f"one2one NAT {site['router']} does not forward {inside['public']} to {inside['host']}"
+                      continue
+                  assert not opens, f"{prober} opened a connection to {inside['host']} at {inside['public']}: {site['nat']} {site['router']} does not filter"
+                  if site["nat"] != "firewall" and not site["carrier"]:
+                      # Even given a route to the site's LAN, the router drops it.
+                      vm[prober].succeed(f"ip route add {site['lan']} via {site['public']}")
+                      reached = tcp_opens(prober, source, 22)
+                      vm[prober].succeed(f"ip route del {site['lan']} via {site['public']}")
+                      assert not reached, f"{prober} reached {inside['host']} at {source} through {site['router']}"
+                  record["dropped"] = dropped(edge) - before
+                  assert record["dropped"] > 0, f"{edge} counted no unsolicited packet"
+
+          if backend == "nebula":
+              with subtest("Nebula certificates, made here for this test alone"):
+                  with tempfile.TemporaryDirectory() as pki:
+                      nebula_cert = "nebula-cert"
+                      subprocess.run([nebula_cert, "ca", "-name", f"e3 VM test {facts['scenario']}", "-out-crt", f"{pki}/ca.crt", "-out-key", f"{pki}/ca.key"], check=True)
+                      for member in facts["overlay"]:
+                          host = member["host"]
+                          subprocess.run([nebula_cert, "sign", "-ca-crt", f"{pki}/ca.crt", "-ca-key", f"{pki}/ca.key", "-name", host, "-ip", member["cidr"], "-out-crt", f"{pki}/{host}.crt", "-out-key", f"{pki}/{host}.key"], check=True)
+                          # What `colmena upload-keys` does, then the restart.
+                          vm[host].copy_from_host(f"{pki}/ca.crt", "/run/keys/nebula-ca.crt")
+                          vm[host].copy_from_host(f"{pki}/{host}.crt", "/run/keys/nebula-host.crt")
+                          vm[host].copy_from_host(f"{pki}/{host}.key", "/run/keys/nebula-host.key")
+                          vm[host].succeed("chmod 0600 /run/keys/nebula-ca.crt /run/keys/nebula-host.crt /run/keys/nebula-host.key")
+                          for unit in facts["units"][host]:
+                              vm[host].succeed(f"systemctl reset-failed {unit} || true", f"systemctl restart {unit}")
+
+          if tailscale:
+              with subtest("parties join the tailnet with a Headscale pre-auth key made here"):
+                  control = vm[facts["coordinator"]]
+                  control.wait_for_unit("headscale.service")
+                  control.wait_for_unit("nginx.service")
+                  control.wait_for_open_port(443)
+                  key = control.succeed("e3-headscale-authkey 1h").strip()
+                  with tempfile.TemporaryDirectory() as keys:
+                      path = os.path.join(keys, "tailscale-authkey")
+                      with open(path, "w") as key_file:
+                          key_file.write(key + "\n")
+                      for host in names:
+                          vm[host].copy_from_host(path, "/run/keys/tailscale-authkey")
+                          vm[host].succeed("chmod 0600 /run/keys/tailscale-authkey", "systemctl restart --no-block tailscaled-autoconnect.service")
+
+          if backend != "direct":
+              with subtest("every pair of parties reaches each other over the overlay"):
+                  if tailscale:
+                      for host in names:
+                          vm[host].wait_until_succeeds("tailscale status --json --peers=false | jq -e '.BackendState == \"Running\"'", timeout=300)
+                      overlay = {h: vm[h].succeed("tailscale ip -4").strip() for h in names}
+                  else:
+                      for host in facts["units"]:
+                          for unit in facts["units"][host]:
+                              vm[host].wait_for_unit(unit, timeout=300)
+                      overlay = {h: party(h)["overlay"] for h in names}
+                  for i, a in enumerate(names):
+                      for b in names[i + 1:]:
+                          vm[a].wait_until_succeeds(f"ping -c 1 -W 2 {overlay[b]}", timeout=300)
+                          vm[b].wait_until_succeeds(f"ping -c 1 -W 2 {overlay[a]}", timeout=300)
+                          summary["pairs"].append({"a": a, "b": b, "up_s": elapsed()})
+                  summary["overlay_up_s"] = elapsed()
+
+          with subtest(f"run {facts['program']} on every party"):
+              for host in names:
+                  vm[host].succeed("systemctl start --no-block e3-party.service")
+              for host in names:
+                  vm[host].wait_until_succeeds(
+                      'test "$(systemctl show -P ExecMainExitTimestampMonotonic e3-party.service)" != 0',
+                      timeout=900,
+                  )
+              for host in names:
+                  result = vm[host].succeed("systemctl show -P Result e3-party.service").strip()
+                  line = vm[host].succeed(
+                      "journalctl -u e3-party.service -o cat --no-pager | grep '^{' | tail -n 1 || true"
+                  ).strip()
+                  try:
+                      run = json.loads(line)
+                  except ValueError:
+                      run = {"error": f"no JSON line in the journal of e3-party.service (Result={result})"}
+                  summary["parties"].append(
+                      {
+                          "host": host,
+                          "index": party(host)["index"],
+                          "unit_result": result,
+                          "ok": result == "success" and run.get("ok") is True,
+                          "result": run.get("result"),
+                          "expected": run.get("expected"),
+                          "elapsed_s": run.get("elapsed_s"),
+                          "error": run.get("error"),
+                      }
+                  )
+
+          route: str
+          via: str | None
+          evidence: str
+          with subtest("record for each pair whether its path is direct or relayed"):
+              ran = all(p["ok"] for p in summary["parties"])
+              pairs = {(p["a"], p["b"]): p for p in summary["pairs"]}
+              summary["pairs"] = []
+              for i, a in enumerate(names):
+                  for b in names[i + 1:]:
+                      pair = pairs.get((a, b), {"a": a, "b": b, "up_s": None})
+                      if backend == "direct":
+                          route, via = ("direct" if ran else "none"), None
+                          evidence = "plain TCP between the underlay addresses" if ran else "MPyC did not connect"
+                      elif facts["hub"]:
+                          route, via, evidence = "relayed", facts["relay"], "hub topology: spokes peer only with the hub"
+                      elif tailscale:
+                          status = json.loads(vm[a].succeed("tailscale status --json"))
+                          peer: dict[str, Any] = next(
+                              (p for p in (status.get("Peer") or {}).values() if p.get("HostName") == b),
+                              {},
+                          )
+                          if peer.get("CurAddr"):
+                              route, via, evidence = "direct", None, f"tailscale status: {b} at {peer['CurAddr']}"
+                          else:
+                              route, via = "relayed", facts["relay"]
+                              evidence = f"tailscale status: {b} through DERP region {peer.get('Relay') or '?'}"
+                      else:
+                          direct = answered(a) & set(party(b)["addresses"]) or answered(b) & set(party(a)["addresses"])
+                          if direct:
+                              route, via, evidence = "direct", None, f"conntrack: answered underlay flow to {sorted(direct)[0]}"
+                          else:
+                              route, via = "relayed", facts["relay"]
+                              evidence = "overlay answered, no direct underlay flow in conntrack"
+                      pair.update({"route": route, "via": via, "evidence": evidence})
+                      summary["pairs"].append(pair)
+
+          failed = [p for p in summary["parties"] if not p["ok"]]
+          if facts["expectFailure"] is None:
+              summary["ok"] = not failed
+              write_summary()
+              assert not failed, f"{facts['program']} failed on {len(failed)} of {len(names)} parties: {failed}"
+              for p in summary["parties"]:
+                  assert p["result"] == p["expected"], f"{p['host']}: result {p['result']}, expected {p['expected']}"
+              print(f"ok: {facts['program']} gave the expected result on all {len(names)} parties")
+          else:
+              # The baseline: plain TCP across the NAT fails, and the NAT is why.
+              blocked = facts["expectFailure"]
+              drops = dropped(blocked["router"])
+              summary["ok"] = len(failed) == len(names) and drops > 0
+              write_summary()
+              assert len(failed) == len(names), f"expected MPyC to fail across the NAT, but it succeeded on {[p['host'] for p in summary['parties'] if p['ok']]}"
+              assert drops > 0, f"MPyC failed, but {blocked['router']} dropped no unsolicited packet: the failure is not the NAT's"
+              print(f"as expected, MPyC cannot connect across the NAT: {blocked['reason']}; {blocked['router']} dropped {drops} unsolicited inbound packets")
+
+
+      _main()
+    '';
+}
