@@ -449,26 +449,30 @@ fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
     assert!(text(&again.stderr).contains("1 of 1 cells from the cache"), "{}", text(&again.stderr));
 }
 
-/// The latency qdisc tree (`e3::sim::latency`) is accepted by the real `tc`
-/// in a real lab: every HTB class and u32 filter is created, and each netem
-/// command is either applied or refused by the kernel alone ("unknown qdisc
-/// kind", on kernels without netem such as the development machines'): the
-/// arguments passed tc's own parser. Where netem exists, the delays show.
+/// The lab's latency commands (`e3::sim::latency`, the shared model of
+/// `e3::netem` on the lab's interfaces) are accepted by the real `tc` in a
+/// real lab, on a public party's and a control host's `eth0` and on a
+/// router's and a carrier's `wan`: every HTB class and u32 filter is
+/// created, and each netem command is either applied or refused by the
+/// kernel alone ("unknown qdisc kind", on kernels without netem such as the
+/// development machines'): the arguments passed tc's own parser. Where netem
+/// exists, the delays show.
 #[test]
 fn latency_tree_is_accepted_by_tc() {
     lab_test!(&["nft", "tc"]);
-    let yaml = "connectivity: { backend: nebula }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean }\nparties:\n  - { name: ams, region: ams3 }\n  - { name: nyc, region: nyc3, nat: easy }\n  - { name: sgp, region: sgp1, nat: hard }\nsimulation: { latency: regions }\n";
+    let yaml = "connectivity: { backend: nebula }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean }\nparties:\n  - { name: ams, region: ams3 }\n  - { name: nyc, region: nyc3, nat: easy }\n  - { name: sgp, region: sgp1, nat: cgnat }\nsimulation: { latency: regions }\n";
     let checked = e3::check_text("latency.yaml", yaml.as_bytes());
     let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid scenario"));
-    let delays = e3::sim::latency::host_delays(&plan);
-    assert!(delays.len() >= 3, "{delays:?}");
+    let hosts = e3::sim::latency::commands(&plan);
+    let shaped: Vec<(&str, &str)> = hosts.iter().map(|h| (h.host.as_str(), h.dev)).collect();
+    assert_eq!(shaped, [("ams", "eth0"), ("lighthouse", "eth0"), ("nyc-router", "wan"), ("sgp-carrier", "wan")]);
     let lab = e3::sim::build_only(&plan).expect("lab");
     let mut netem = 0;
     let mut netem_missing = false;
-    for h in &delays {
+    for h in &hosts {
         let ns = lab.ns(&h.host);
-        for c in e3::sim::latency::commands(e3::sim::latency::DEV, &h.to) {
-            let out = Command::new("ip").args(["netns", "exec", &ns, "tc"]).args(&c).output().expect("tc runs");
+        for c in &h.commands {
+            let out = Command::new("ip").args(["netns", "exec", &ns]).args(c).output().expect("tc runs");
             let err = text(&out.stderr);
             if c.contains(&"netem".to_string()) {
                 netem += 1;
@@ -477,13 +481,16 @@ fn latency_tree_is_accepted_by_tc() {
                     netem_missing = true;
                 }
             } else {
-                assert!(out.status.success(), "`tc {}` in {}: {err}", c.join(" "), h.host);
+                assert!(out.status.success(), "`{}` in {}: {err}", c.join(" "), h.host);
             }
         }
-        let filters = text(&Command::new("ip").args(["netns", "exec", &ns, "tc", "filter", "show", "dev", "eth0"]).output().expect("tc").stdout);
-        assert_eq!(filters.matches("flowid").count(), h.to.len(), "{}: {filters}", h.host);
+        let show = |what: &str| text(&Command::new("ip").args(["netns", "exec", &ns, "tc", what, "show", "dev", h.dev]).output().expect("tc").stdout);
+        let filters = show("filter");
+        assert!(h.destinations > 0, "{h:?}");
+        assert_eq!(filters.matches("flowid").count(), h.destinations, "{}: {filters}", h.host);
+        assert!(show("class").contains("htb 1:10"), "{}: no default class on {}", h.host, h.dev);
         if !netem_missing {
-            let qdiscs = text(&Command::new("ip").args(["netns", "exec", &ns, "tc", "qdisc", "show", "dev", "eth0"]).output().expect("tc").stdout);
+            let qdiscs = show("qdisc");
             assert!(qdiscs.contains("netem") && qdiscs.contains("delay"), "{}: {qdiscs}", h.host);
         }
     }

@@ -294,10 +294,21 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         }
     }
 
-    // Latency: each internet host delays what it sends to each other one by
-    // the plan's one-way delay between the two (and nothing else).
+    // Latency: each host on the internet segment delays what it sends to
+    // every address reached over the internet by the plan's one-way delay
+    // between the two places (and nothing else). A place is an internet host
+    // with whatever sits behind it: a router's or carrier's site. The
+    // addresses of a place: its own on the internet, and those of a
+    // `firewall` site's parties (public, routed through the router).
     let internet: BTreeMap<String, &e3::plan::Host> =
         plan.hosts.iter().filter_map(|h| h.interfaces.iter().find(|i| i.segment == "internet").map(|i| (i.address.to_string(), h))).collect();
+    let mut reached: BTreeMap<String, &e3::plan::Host> = internet.clone();
+    for site in plan.sites.iter().filter(|x| x.nat == Nat::Firewall) {
+        let router = plan.host(&site.router).expect("a site's router is a host");
+        for p in site.hosts.iter().filter_map(|n| plan.host(n)) {
+            reached.insert(p.public_address.expect("firewall parties have a public address").to_string(), router);
+        }
+    }
     let speaks_for = |x: &e3::plan::Host| -> Vec<String> {
         // Explicit pairs name parties: a host sends for its own party, a
         // router or carrier for its site's.
@@ -333,36 +344,47 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
             _ => 0.0,
         }
     };
-    for (own, h) in &internet {
+    for h in internet.values() {
         let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
         let mut class_delay: BTreeMap<String, f64> = BTreeMap::new();
         let mut got: BTreeMap<String, f64> = BTreeMap::new();
         for line in script.lines() {
             let w: Vec<&str> = line.split_whitespace().collect();
             if let (Some(p), Some(d)) = (w.iter().position(|x| *x == "parent"), w.iter().position(|x| *x == "delay")) {
-                class_delay.insert(w[p + 1].to_string(), w[d + 1].trim_end_matches("ms").parse().unwrap_or(-1.0));
+                class_delay.insert(w[p + 1].to_string(), w[d + 1].strip_suffix("ms").and_then(|x| x.parse().ok()).unwrap_or(-1.0));
             }
             if let (Some(dst), Some(flow)) = (w.iter().position(|x| *x == "dst"), w.iter().position(|x| *x == "flowid")) {
                 got.insert(w[dst + 1].trim_end_matches("/32").to_string(), class_delay.get(w[flow + 1]).copied().unwrap_or(-1.0));
             }
         }
-        for addr in got.keys().filter(|a| !internet.contains_key(*a) || *a == own) {
-            err(format!("`{}`: netem delays {addr}, which is no other host on the internet segment", h.name));
+        for addr in got.keys().filter(|a| reached.get(*a).is_none_or(|o| o.name == h.name)) {
+            err(format!("`{}`: netem delays {addr}, which is no other place reached over the internet", h.name));
         }
-        for (addr, other) in internet.iter().filter(|(a, _)| a != &own) {
+        for (addr, other) in reached.iter().filter(|(_, o)| o.name != h.name) {
+            // tc's resolution is a microsecond.
             let (have, want) = (got.get(addr).copied().unwrap_or(0.0), want_delay(h, other));
-            if (have - want).abs() > 1e-9 {
-                err(format!("`{}`: {have} ms towards `{}`, the plan has {want} ms", h.name, other.name));
+            if (have - want).abs() > 0.0005 {
+                err(format!("`{}`: {have} ms towards `{}` ({addr}), the plan has {want} ms", h.name, other.name));
             }
         }
     }
 
-    // Loss: every shaped host drops `simulation.loss` of what it sends.
-    if plan.loss_percent > 0.0 {
-        for h in plan.hosts.iter().filter(|h| h.interfaces.iter().any(|i| i.segment == "internet")) {
-            let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
-            if !script.contains(&format!("parent 1:10 handle 10: netem loss {}%", plan.loss_percent)) {
-                err(format!("`{}` does not apply the plan's {}% loss", h.name, plan.loss_percent));
+    // Loss: every host on the internet segment drops `simulation.loss` of
+    // what it sends there, delayed or not (each netem qdisc has it), and
+    // nobody else shapes anything.
+    for h in &plan.hosts {
+        let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
+        if !h.interfaces.iter().any(|i| i.segment == "internet") {
+            if !script.is_empty() {
+                err(format!("`{}` is not on the internet segment, but shapes:\n{script}", h.name));
+            }
+            continue;
+        }
+        if plan.loss_percent > 0.0 {
+            let loss = format!("loss {}%", plan.loss_percent);
+            let netem: Vec<&str> = script.lines().filter(|l| l.contains(" netem ")).collect();
+            if !script.contains(&format!("parent 1:10 handle 10: netem {loss}")) || netem.iter().any(|l| !l.trim_end().ends_with(&loss)) {
+                err(format!("`{}` does not apply the plan's {}% loss to all it sends", h.name, plan.loss_percent));
             }
         }
     }
@@ -440,14 +462,28 @@ fn cross_check_catches_wrong_tests() {
         ("a delayed destination is missing", &[("        tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.2/32 flowid 1:11\n", "")]),
         ("a party's NAT is misreported", &[("        nat = \"hard\";\n        overlay", "        nat = \"easy\";\n        overlay")]),
     ];
+    assert_caught(&p, &text, mutations);
+    // every-nat: a firewall site, a cgnat carrier, loss.
+    let p = plans().into_iter().find(|(n, _)| n == "every-nat").expect("vmtest-scenarios/every-nat.yaml").1;
+    let text = rendered_test(&p);
+    let mutations: &[(&str, &[(&str, &str)])] = &[
+        ("a firewall party is not delayed", &[("        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.19.0.2/32 flowid 1:11\n", "")]),
+        ("a cgnat carrier delays too little", &[("delay 40ms loss 1%\n        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32", "delay 4ms loss 1%\n        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32")]),
+        ("a delay class drops nothing", &[("netem delay 40ms loss 1%", "netem delay 40ms")]),
+        ("a party behind NAT shapes", &[("    cg = {\n", "    cg = {\n      systemd.services.e3-netem.script = \"tc qdisc replace dev eth1 root netem delay 1ms\";\n")]),
+    ];
+    assert_caught(&p, &text, mutations);
+}
+
+fn assert_caught(p: &Plan, text: &str, mutations: &[(&str, &[(&str, &str)])]) {
     for (what, edits) in mutations {
-        let mut mutated = text.clone();
+        let mut mutated = text.to_string();
         for (from, to) in *edits {
             assert!(mutated.contains(from), "mutation `{what}`: `{from}` not in the rendered test");
             mutated = mutated.replacen(from, to, 1);
         }
         let errors = match evaluate(&mutated) {
-            Ok(eval) => cross_check(&p, &eval),
+            Ok(eval) => cross_check(p, &eval),
             Err(e) => vec![e],
         };
         assert!(!errors.is_empty(), "the cross-check did not notice that {what}");
@@ -564,10 +600,10 @@ fn shaping_commands_are_accepted_by_tc() {
     let result = std::panic::catch_unwind(|| {
         let mut netem = true;
         for (name, p) in plans() {
-            for shape in e3::netem::shaping(&p) {
+            for shape in e3::netem::shaping(&p, e3::netem::Loss::Netem) {
                 assert!(run(&["-n", &ns, "link", "add", "wan", "type", "veth", "peer", "name", "wanp"]).status.success());
-                for cmd in shape.tc_commands("wan") {
-                    let mut words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+                for mut words in shape.commands("wan") {
+                    let cmd = words.join(" ");
                     let mut out = Command::new("ip").args(["netns", "exec", &ns]).args(&words).output().unwrap();
                     if !out.status.success() && words.contains(&"netem".to_string()) && String::from_utf8_lossy(&out.stderr).contains("qdisc kind is unknown") {
                         netem = false;

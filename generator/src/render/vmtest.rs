@@ -11,7 +11,8 @@
 //! VLAN per plan segment in plan order ([`vlans`]); interfaces are named as
 //! in the lab (`wan`, `lan`, `cgn`) on routers and `eth1` elsewhere (`eth0`
 //! is QEMU's user-mode network, unused). Latency and loss are shaped with
-//! netem ([`crate::netem`]).
+//! netem as [`crate::netem`] places them (each host on the internet segment,
+//! as it sends there), by a oneshot unit per shaped host.
 //!
 //! The test script (`generator/templates/vmtest.py`) is the same for every
 //! scenario; what it checks comes from the rendered `facts` attrset.
@@ -29,6 +30,7 @@ use std::net::Ipv4Addr;
 use super::nix::{common_body, host_body, string, Target};
 use super::Files;
 use crate::catalogue::{Backend, Nat};
+use crate::netem::Loss;
 use crate::plan::{Host, Plan, Role, Segment, Topology};
 
 /// The test script; `@FACTS_FILE@` and `@NEBULA_CERT@` are filled in.
@@ -268,7 +270,7 @@ fn facts(plan: &Plan) -> Value {
         ("internet", Value::List(internet)),
         ("overlay", Value::List(overlay)),
         ("routers", Value::strs(plan.hosts.iter().filter(|h| matches!(h.role, Role::Router | Role::Carrier)).map(|h| h.name.clone()))),
-        ("shaped", Value::strs(crate::netem::shaping(plan).into_iter().map(|s| s.host))),
+        ("shaped", Value::strs(crate::netem::shaping(plan, Loss::Netem).into_iter().map(|s| s.host))),
     ])
 }
 
@@ -304,7 +306,7 @@ fn nat_nix(plan: &Plan) -> String {
     let c = &plan.connectivity;
     let tailnet = matches!(c.backend, Backend::Tailscale | Backend::Headscale);
     let control = c.coordinator.as_deref().and_then(|n| plan.host(n));
-    let shaping = crate::netem::shaping(plan);
+    let shaping = crate::netem::shaping(plan, Loss::Netem);
     let keyed: Vec<&Host> = plan.hosts.iter().filter(|h| test_key(plan, h).is_some()).collect();
     let mut s = String::new();
     header(plan, &mut s);
@@ -398,7 +400,8 @@ fn nat_nix(plan: &Plan) -> String {
 
     if !shaping.is_empty() {
         s.push_str("\n  # The plan's one-way delays (simulation.latency) and loss (simulation.loss),\n");
-        s.push_str("  # applied as each host sends to the internet segment: netem per destination.\n");
+        s.push_str("  # applied by each host on the internet segment (a site's router or carrier\n");
+        s.push_str("  # for its parties) to what it sends there, per destination.\n");
         s.push_str("  netem = interface: script: {\n");
         s.push_str("    description = \"Latency and loss towards the internet segment\";\n");
         s.push_str("    wantedBy = [ \"multi-user.target\" ];\n");
@@ -517,8 +520,8 @@ fn node(plan: &Plan, h: &Host, shaping: &[crate::netem::Shaping], s: &mut String
     if let Some(shape) = shaping.iter().find(|x| x.host == h.name) {
         let dev = h.interfaces.iter().zip(&names).find(|(i, _)| i.segment == "internet").map_or("eth1", |(_, n)| n.as_str());
         let _ = writeln!(s, "      systemd.services.e3-netem = netem {} ''", string(dev));
-        for line in shape.tc_commands(dev) {
-            let _ = writeln!(s, "        {line}");
+        for command in shape.commands(dev) {
+            let _ = writeln!(s, "        {}", command.join(" "));
         }
         s.push_str("      '';\n");
     }

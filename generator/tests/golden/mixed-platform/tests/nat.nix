@@ -157,7 +157,8 @@ let
     };
 
   # The plan's one-way delays (simulation.latency) and loss (simulation.loss),
-  # applied as each host sends to the internet segment: netem per destination.
+  # applied by each host on the internet segment (a site's router or carrier
+  # for its parties) to what it sends there, per destination.
   netem = interface: script: {
     description = "Latency and loss towards the internet segment";
     wantedBy = [ "multi-user.target" ];

@@ -153,7 +153,8 @@ let
     };
 
   # The plan's one-way delays (simulation.latency) and loss (simulation.loss),
-  # applied as each host sends to the internet segment: netem per destination.
+  # applied by each host on the internet segment (a site's router or carrier
+  # for its parties) to what it sends there, per destination.
   netem = interface: script: {
     description = "Latency and loss towards the internet segment";
     wantedBy = [ "multi-user.target" ];
@@ -195,7 +196,7 @@ pkgs.testers.runNixOSTest {
         tc qdisc replace dev eth1 root handle 1: htb default 10
         tc class add dev eth1 parent 1: classid 1:10 htb rate 10gbit quantum 1514
         tc class add dev eth1 parent 1: classid 1:11 htb rate 10gbit quantum 1514
-        tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 44.0ms
+        tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 44ms
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.2/32 flowid 1:11
         tc class add dev eth1 parent 1: classid 1:12 htb rate 10gbit quantum 1514
         tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 78.7ms
@@ -233,11 +234,11 @@ pkgs.testers.runNixOSTest {
         tc qdisc replace dev eth1 root handle 1: htb default 10
         tc class add dev eth1 parent 1: classid 1:10 htb rate 10gbit quantum 1514
         tc class add dev eth1 parent 1: classid 1:11 htb rate 10gbit quantum 1514
-        tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 44.0ms
+        tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 44ms
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.1/32 flowid 1:11
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32 flowid 1:11
         tc class add dev eth1 parent 1: classid 1:12 htb rate 10gbit quantum 1514
-        tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 115.0ms
+        tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 115ms
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.3/32 flowid 1:12
       '';
 
@@ -276,7 +277,7 @@ pkgs.testers.runNixOSTest {
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.1/32 flowid 1:11
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32 flowid 1:11
         tc class add dev eth1 parent 1: classid 1:12 htb rate 10gbit quantum 1514
-        tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 115.0ms
+        tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 115ms
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.2/32 flowid 1:12
       '';
 
@@ -311,7 +312,7 @@ pkgs.testers.runNixOSTest {
         tc qdisc replace dev eth1 root handle 1: htb default 10
         tc class add dev eth1 parent 1: classid 1:10 htb rate 10gbit quantum 1514
         tc class add dev eth1 parent 1: classid 1:11 htb rate 10gbit quantum 1514
-        tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 44.0ms
+        tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 44ms
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.2/32 flowid 1:11
         tc class add dev eth1 parent 1: classid 1:12 htb rate 10gbit quantum 1514
         tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 78.7ms

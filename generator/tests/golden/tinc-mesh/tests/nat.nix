@@ -239,7 +239,8 @@ let
     };
 
   # The plan's one-way delays (simulation.latency) and loss (simulation.loss),
-  # applied as each host sends to the internet segment: netem per destination.
+  # applied by each host on the internet segment (a site's router or carrier
+  # for its parties) to what it sends there, per destination.
   netem = interface: script: {
     description = "Latency and loss towards the internet segment";
     wantedBy = [ "multi-user.target" ];
@@ -384,7 +385,7 @@ pkgs.testers.runNixOSTest {
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.1/32 flowid 1:11
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.1/32 flowid 1:11
         tc class add dev eth1 parent 1: classid 1:12 htb rate 10gbit quantum 1514
-        tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 52.0ms
+        tc qdisc add dev eth1 parent 1:12 handle 12: netem delay 52ms
         tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.2/32 flowid 1:12
       '';
 
@@ -516,7 +517,7 @@ pkgs.testers.runNixOSTest {
         tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.1/32 flowid 1:11
         tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.1/32 flowid 1:11
         tc class add dev wan parent 1: classid 1:12 htb rate 10gbit quantum 1514
-        tc qdisc add dev wan parent 1:12 handle 12: netem delay 52.0ms
+        tc qdisc add dev wan parent 1:12 handle 12: netem delay 52ms
         tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32 flowid 1:12
       '';
 
