@@ -133,6 +133,9 @@
           };
 
           cargoLock.lockFile = ./Cargo.lock;
+          # The test suite is checks.<system>.cargo-test; every scenario
+          # package builds e3, and need not run it again.
+          doCheck = false;
 
           meta = {
             description = "Declarative testbed generator for multiparty-computation experiments";

@@ -113,7 +113,7 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
             let labels = expansion.variants.iter().map(|v| v.label.as_str());
             let d = Diagnostic::new(Code::UnknownVariant, expansion.loc, format!("`{base}` has no variant `{sel}`"))
                 .label(format!("the {} variants are defined here", expansion.variants.len()))
-                .hint(did_you_mean(sel, labels).unwrap_or_else(|| format!("`e3 list --variants {base}` lists them; e.g. `{}`", expansion.variants[0].name(&base))));
+                .hint(did_you_mean(&matrix::normalize(sel), labels).unwrap_or_else(|| format!("`e3 list --variants {base}` lists them; e.g. `{}`", expansion.variants[0].name(&base))));
             return invalid(vec![d], loaded.sources);
         };
         let (scenario, diagnostics) = scenario::validate_tree(&v.root, &loaded.stem, &loaded.sources);

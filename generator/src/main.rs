@@ -246,6 +246,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
             let Some(m) = checked.matrix else {
+                if let (base, Some(_)) = e3::matrix::split_arg(&name) {
+                    eprintln!("error: `{name}` is one variant\n   = hint: `e3 list --variants {base}` lists them all");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
                 eprintln!("error: `{name}` has no `matrix:`, so it has no variants\n   = hint: `matrix:` lists values of `backend`, `relay`, `loss` and `nat` to sweep; see the README's scenario reference");
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
@@ -415,6 +419,10 @@ fn grid(name: &str, timeout: u64, fresh: bool, only: &[String], output: Option<P
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let Some(m) = checked.matrix else {
+        if let (base, Some(sel)) = e3::matrix::split_arg(name) {
+            eprintln!("error: `{name}` is one variant, not a grid\n   = hint: `e3 sim '{name}'` runs it; `e3 grid {base} --only …` runs part of the grid (e.g. `--only {}`)", sel.split(',').next().unwrap_or(sel));
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
         eprintln!("error: `{name}` has no `matrix:`, so there is no grid to run\n   = hint: `e3 sim {name}` runs one scenario; add `matrix:` (e.g. `matrix: {{ backend: [nebula, tinc] }}`) to sweep values");
         return Ok(ExitCode::from(EXIT_INVALID));
     };

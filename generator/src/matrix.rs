@@ -143,7 +143,10 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
         }
     } else if let Some((k, v)) = by_key.get("nat-pairs") {
         if let Some(values) = scalar_list(v, "nat-pairs", &mut diags) {
-            if parties.len() != 2 {
+            let pairs_count = values.len() * (values.len() + 1) / 2;
+            if pairs_count > MAX_VARIANTS {
+                diags.push(too_large(k.loc, pairs_count, &format!("{} NAT pairs", pairs_count)));
+            } else if parties.len() != 2 {
                 let mut d = Diagnostic::new(Code::MatrixConflict, k.loc, format!("`nat-pairs` needs exactly two party entries, the scenario has {}", parties.len()))
                     .label("a two-party shorthand")
                     .hint("for more parties, vary each one's NAT type with `nat: { <party>: [easy, hard], ... }`");
@@ -175,9 +178,20 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
     let total = dims.iter().try_fold(1usize, |n, d| n.checked_mul(d.values.len())).unwrap_or(usize::MAX);
     if total > MAX_VARIANTS {
         let sizes = dims.iter().map(|d| format!("{} {}", d.values.len(), d.key)).collect::<Vec<_>>().join(" × ");
-        return Err(vec![Diagnostic::new(Code::MatrixTooLarge, mkey.loc, format!("`matrix` expands to {total} variants ({sizes}); at most {MAX_VARIANTS} are allowed"))
-            .label("too many variants")
-            .hint("split the experiment into several scenario files, or vary fewer values at once")]);
+        return Err(vec![too_large(mkey.loc, total, &sizes)]);
+    }
+    // Variants must not share a directory (`loss=2%` and `loss=2pct` would).
+    let mut dirs: BTreeMap<String, &str> = BTreeMap::new();
+    for d in &dims {
+        for (label, assignments) in &d.values {
+            let dir = dir_name(&format!("{}={label}", d.key));
+            if let Some(other) = dirs.insert(dir.clone(), label) {
+                let loc = assignments.first().map_or(mkey.loc, |(_, n)| n.loc);
+                return Err(vec![Diagnostic::new(Code::DuplicateMatrixValue, loc, format!("`{label}` and `{other}` in `matrix.{}` would share the directory `{dir}`", d.key))
+                    .label("same directory as another value")
+                    .hint("write the two values the same way, or drop one")]);
+            }
+        }
     }
 
     // Cartesian product, first dimension outermost.
@@ -208,6 +222,13 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
         })
         .collect();
     Ok(Some(Expansion { variants, axes, loc: mkey.loc }))
+}
+
+fn too_large(loc: Location, count: usize, sizes: &str) -> Diagnostic {
+    let count = if count == usize::MAX { "more than 2^64".to_string() } else { count.to_string() };
+    Diagnostic::new(Code::MatrixTooLarge, loc, format!("`matrix` expands to {count} variants ({sizes}); at most {MAX_VARIANTS} are allowed"))
+        .label("too many variants")
+        .hint("split the experiment into several scenario files, or vary fewer values at once")
 }
 
 /// `(name, index in parties, where the name is written)` of each party entry that has a name.
@@ -292,6 +313,13 @@ fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes:
     if per_party.len() != entries.len() {
         return None;
     }
+    // Count before building: a few parties with many types multiply fast.
+    let count = per_party.iter().try_fold(1usize, |n, (_, _, v)| n.checked_mul(v.len())).unwrap_or(usize::MAX);
+    if count > MAX_VARIANTS {
+        let sizes = per_party.iter().map(|(_, n, v)| format!("{} for {n}", v.len())).collect::<Vec<_>>().join(" × ");
+        diags.push(too_large(key.loc, count, &sizes));
+        return None;
+    }
     per_party.sort_by_key(|(i, _, _)| *i);
     let mut values: Vec<(String, Vec<(Path, Node)>)> = vec![(String::new(), Vec::new())];
     for (index, _, vals) in &per_party {
@@ -368,6 +396,14 @@ pub fn select<'v>(variants: &'v [Variant], selector: &str) -> Option<&'v Variant
     })
 }
 
+/// A selector with its settings in name order (`nat=…,backend=…` →
+/// `backend=…,nat=…`), for suggestions.
+pub fn normalize(selector: &str) -> String {
+    let mut parts: Vec<&str> = selector.split(',').collect();
+    parts.sort_by_key(|p| MATRIX_KEYS.iter().position(|k| p.split('=').next() == Some(*k)).unwrap_or(usize::MAX));
+    parts.join(",")
+}
+
 fn settings_of(selector: &str) -> Option<Vec<(&str, &str)>> {
     let mut s: Vec<(&str, &str)> = selector.split(',').map(|kv| kv.split_once('=')).collect::<Option<_>>()?;
     s.sort();
@@ -381,16 +417,25 @@ fn settings_of(selector: &str) -> Option<Vec<(&str, &str)>> {
 pub fn split_arg(arg: &str) -> (&str, Option<&str>) {
     let from = arg.rfind('/').map_or(0, |i| i + 1);
     match arg[from..].find('@') {
-        Some(i) => (&arg[..from + i], Some(&arg[from + i + 1..])),
-        None => (arg, None),
+        // A variant's settings are `key=value`; a file such as `my@exp.yaml`
+        // has none, and an existing file is always the file.
+        Some(i) if arg[from + i + 1..].contains('=') && !std::path::Path::new(arg).is_file() => (&arg[..from + i], Some(&arg[from + i + 1..])),
+        _ => (arg, None),
     }
 }
 
 /// The directory a variant's files go to, under `out/` or a matrix
-/// render's directory: the label without `%` (`loss=2%` → `loss=2`),
-/// because Nix 2.8 refuses `%` (and `@`) in a path flake reference.
+/// render's directory: the label with `%` spelt `pct` (`loss=2%` →
+/// `loss=2pct`), because Nix 2.8 refuses `%` (and `@`) in a path flake
+/// reference.
 pub fn dir_name(label: &str) -> String {
-    label.replace('%', "")
+    label.replace('%', "pct")
+}
+
+/// A scenario or variant name as a Nix store path name, which allows only
+/// `[A-Za-z0-9+._?=-]`: `@` and `,` become `-`, `%` becomes `pct`.
+pub fn store_name(name: &str) -> String {
+    name.replace('%', "pct").chars().map(|c| if c.is_ascii_alphanumeric() || "+._?=-".contains(c) { c } else { '-' }).collect()
 }
 
 /// Default output directory of `e3 render NAME`: `out/NAME`, and for a
@@ -414,8 +459,10 @@ mod tests {
     #[test]
     fn split_arg_takes_the_at_after_the_last_slash() {
         assert_eq!(split_arg("grid@backend=nebula"), ("grid", Some("backend=nebula")));
+        assert_eq!(store_name("grid@backend=nebula,loss=2%,nat=easy+hard"), "grid-backend=nebula-loss=2pct-nat=easy+hard");
         assert_eq!(split_arg("a@b/grid.yaml@nat=easy+hard"), ("a@b/grid.yaml", Some("nat=easy+hard")));
         assert_eq!(split_arg("a@b/grid.yaml"), ("a@b/grid.yaml", None));
+        assert_eq!(split_arg("my@exp.yaml"), ("my@exp.yaml", None));
         assert_eq!(split_arg("plain"), ("plain", None));
     }
 

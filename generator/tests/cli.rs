@@ -342,11 +342,11 @@ fn render_of_a_matrix_renders_every_variant_and_an_index() {
         assert!(!sub.file_name().unwrap().to_string_lossy().contains(['%', '@']), "{}", sub.display());
     }
     assert_eq!(variants[0]["name"], "scenario@backend=nebula,loss=0%,nat=easy+easy");
-    assert_eq!(variants[0]["directory"], "backend=nebula,loss=0,nat=easy+easy");
+    assert_eq!(variants[0]["directory"], "backend=nebula,loss=0pct,nat=easy+easy");
     // One variant alone goes where the matrix render puts it.
     let out = e3_in(tmp.path(), &["render", &format!("{}@backend=tinc,loss=2%,nat=hard+hard", std::fs::canonicalize("tests/fixtures/ok-matrix/scenario.yaml").unwrap().display())]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(tmp.path().join("out/scenario/backend=tinc,loss=2,nat=hard+hard/flake.nix").is_file());
+    assert!(tmp.path().join("out/scenario/backend=tinc,loss=2pct,nat=hard+hard/flake.nix").is_file());
 }
 
 #[test]
@@ -360,4 +360,29 @@ fn grid_refuses_what_it_cannot_run_before_starting() {
     let out = e3(&["grid", GRID, "--only", "relay=never"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("does not vary `relay`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn render_keeps_a_deployments_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    assert!(e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]).status.success());
+    std::fs::write(dir.join("hosts.json"), "{\"alice\": \"192.0.2.1\"}").unwrap();
+    std::fs::write(dir.join("terraform/terraform.tfstate"), "state").unwrap();
+    std::fs::create_dir_all(dir.join("terraform/.terraform/providers")).unwrap();
+    std::fs::write(dir.join("terraform/.terraform/providers/x"), "provider").unwrap();
+    std::fs::write(dir.join("stale.txt"), "old").unwrap();
+    let out = e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("hosts.json")).unwrap(), "{\"alice\": \"192.0.2.1\"}");
+    assert_eq!(std::fs::read_to_string(dir.join("terraform/terraform.tfstate")).unwrap(), "state");
+    assert_eq!(std::fs::read_to_string(dir.join("terraform/.terraform/providers/x")).unwrap(), "provider");
+    assert!(!dir.join("stale.txt").exists(), "what e3 does not keep goes");
+    // Variant directories of a matrix keep theirs too.
+    let grid = tmp.path().join("grid");
+    assert!(e3(&["render", "tests/fixtures/ok-matrix/scenario.yaml", "-o", grid.to_str().unwrap()]).status.success());
+    let variant = grid.join("backend=tinc,loss=2pct,nat=hard+hard");
+    std::fs::write(variant.join("terraform/terraform.tfstate"), "variant state").unwrap();
+    assert!(e3(&["render", "tests/fixtures/ok-matrix/scenario.yaml", "-o", grid.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read_to_string(variant.join("terraform/terraform.tfstate")).unwrap(), "variant state");
 }

@@ -295,3 +295,18 @@ fn keys_never_leak_into_rendered_files() {
         }
     }
 }
+
+/// The project flake gives a check to each bundled scenario that is not a
+/// matrix, telling them apart by a line `matrix:` in the file (so that the
+/// check names need no build). That rule must agree with e3's.
+#[test]
+fn the_project_flake_tells_matrix_scenarios_apart_as_e3_does() {
+    let flake = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../flake.nix")).unwrap();
+    assert!(flake.contains(r#"isMatrix = name: lib.hasInfix "\nmatrix:" ("\n" + builtins.readFile ./scenarios/${name}.yaml);"#), "the rule in flake.nix changed: update this test");
+    for name in e3::bundled::scenario_names() {
+        let text = e3::bundled::scenario(name).unwrap();
+        let flake_says = format!("\n{text}").contains("\nmatrix:");
+        let e3_says = e3::check(&e3::load::ScenarioRef::Bundled(name.to_string())).matrix.is_some();
+        assert_eq!(flake_says, e3_says, "{name}: flake.nix and e3 disagree on whether it is a matrix");
+    }
+}

@@ -153,8 +153,12 @@ fn expected_nat(plan: &Plan, host: &e3::plan::Host) -> Nat {
 fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     let mut err = |e: String| errors.push(e);
-    if s(&eval["name"]) != format!("e3-{}", plan.name) {
+    if s(&eval["name"]) != format!("e3-{}", e3::matrix::store_name(&plan.name)) {
         err(format!("test name is `{}`", s(&eval["name"])));
+    }
+    // The name becomes a store path name: Nix allows only these characters.
+    if !s(&eval["name"]).chars().all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c)) {
+        err(format!("test name `{}` is not a valid store path name", s(&eval["name"])));
     }
     let nodes = eval["nodes"].as_object().cloned().unwrap_or_default();
 

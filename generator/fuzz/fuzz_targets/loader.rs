@@ -19,4 +19,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = plan.to_json();
         let _ = e3::render::render(&plan);
     }
+    // A matrix: its variants are valid scenarios too (the first and the last
+    // are planned and rendered, which keeps a run fast).
+    if let Some(m) = &checked.matrix {
+        assert!(!checked.diagnostics.has_errors(), "a matrix came back together with errors");
+        for v in [m.variants.first(), m.variants.last()].into_iter().flatten() {
+            let _ = e3::render::render(&e3::plan::plan(&v.scenario));
+        }
+    }
 });

@@ -135,9 +135,24 @@ pub fn render_matrix(base: &str, description: &str, variants: &[VariantRender]) 
     files
 }
 
+/// What a deployment keeps in a rendered directory that e3 does not render:
+/// Terraform's local state and working directory, the addresses Terraform
+/// reported, the image link. A new render carries them over (in every
+/// variant directory of a matrix render too); losing the state would make
+/// the next `terraform apply` create the machines a second time.
+pub const KEPT: &[&str] = &[
+    "hosts.json",
+    "result-image",
+    "terraform/.terraform",
+    "terraform/.terraform.lock.hcl",
+    "terraform/terraform.tfstate",
+    "terraform/terraform.tfstate.backup",
+];
+
 /// Writes `files` as the complete contents of `dir`: into a temporary
-/// sibling directory first, which then replaces `dir`. A failure leaves
-/// `dir` as it was.
+/// sibling directory first, which then replaces `dir`. What [`KEPT`] lists
+/// moves from the old `dir` into the new one. A failure leaves `dir` as it
+/// was.
 pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -147,6 +162,8 @@ pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
     let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     let tmp = parent.join(format!(".{base}.e3-tmp-{}", std::process::id()));
     let old = parent.join(format!(".{base}.e3-old-{}", std::process::id()));
+    // (from, to) of what was carried over, to undo on failure.
+    let mut carried: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
@@ -158,6 +175,22 @@ pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
             }
             std::fs::write(&target, contents)?;
         }
+        // The rendered directory itself, and each variant directory.
+        let mut roots = vec![PathBuf::new()];
+        roots.extend(files.keys().filter(|p| p.file_name().is_some_and(|n| n == "scenario.json")).filter_map(|p| p.parent()).filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf));
+        for root in &roots {
+            for kept in KEPT {
+                let from = dir.join(root).join(kept);
+                let to = tmp.join(root).join(kept);
+                if std::fs::symlink_metadata(&from).is_ok() && std::fs::symlink_metadata(&to).is_err() {
+                    if let Some(p) = to.parent() {
+                        std::fs::create_dir_all(p)?;
+                    }
+                    std::fs::rename(&from, &to)?;
+                    carried.push((from, to));
+                }
+            }
+        }
         if dir.exists() {
             std::fs::rename(dir, &old)?;
         }
@@ -168,13 +201,19 @@ pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
             }
             return Err(e);
         }
+        carried.clear();
         if old.exists() {
             std::fs::remove_dir_all(&old)?;
         }
         Ok(())
     })();
-    if result.is_err() && tmp.exists() {
-        let _ = std::fs::remove_dir_all(&tmp);
+    if result.is_err() {
+        for (from, to) in carried.iter().rev() {
+            let _ = std::fs::rename(to, from);
+        }
+        if tmp.exists() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
     }
     result
 }

@@ -413,7 +413,7 @@ fn nat_nix(plan: &Plan) -> String {
     }
 
     s.push_str("in\npkgs.testers.runNixOSTest {\n");
-    let _ = writeln!(s, "  name = {};", string(&format!("e3-{}", plan.name)));
+    let _ = writeln!(s, "  name = {};", string(&format!("e3-{}", crate::matrix::store_name(&plan.name))));
     s.push_str("\n  # Addresses, gateways and routes are the plan's, set per node below; no DHCP\n");
     s.push_str("  # on QEMU's user-mode network.\n  defaults.networking.useDHCP = false;\n\n");
     s.push_str("  nodes = {\n");

@@ -92,7 +92,7 @@ let
     };
 in
 pkgs.testers.runNixOSTest {
-  name = "e3-connectivity-grid@backend=direct,nat=none+none";
+  name = "e3-connectivity-grid-backend=direct-nat=none+none";
 
   # Addresses, gateways and routes are the plan's, set per node below; no DHCP
   # on QEMU's user-mode network.

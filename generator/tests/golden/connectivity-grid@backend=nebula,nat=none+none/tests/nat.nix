@@ -108,7 +108,7 @@ let
     };
 in
 pkgs.testers.runNixOSTest {
-  name = "e3-connectivity-grid@backend=nebula,nat=none+none";
+  name = "e3-connectivity-grid-backend=nebula-nat=none+none";
 
   # Addresses, gateways and routes are the plan's, set per node below; no DHCP
   # on QEMU's user-mode network.

@@ -125,7 +125,7 @@ let
     };
 in
 pkgs.testers.runNixOSTest {
-  name = "e3-connectivity-grid@backend=wireguard,nat=none+none";
+  name = "e3-connectivity-grid-backend=wireguard-nat=none+none";
 
   # Addresses, gateways and routes are the plan's, set per node below; no DHCP
   # on QEMU's user-mode network.
