@@ -422,7 +422,7 @@ fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("grid");
     let args = ["grid", "connectivity-grid", "--only", "backend=nebula", "--timeout", "10", "-o", dir.to_str().unwrap()];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_e3")).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("e3 runs");
+    let child = Command::new(env!("CARGO_BIN_EXE_e3")).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("e3 runs");
     // Wait until two cells have finished, then press Ctrl-C.
     let finished = |dir: &Path| std::fs::read_dir(dir.join("cells")).map(|d| d.count()).unwrap_or(0);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
