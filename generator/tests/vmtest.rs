@@ -12,8 +12,9 @@
 //!   address or gateway, or a router implementing another NAT type (the
 //!   mutation tests below prove it);
 //! - the test script (Python, run by the NixOS test driver, which lints it
-//!   with pyflakes and type-checks it with mypy) is extracted from the
-//!   rendered Nix string, compared with the template, compiled by `python3`,
+//!   with pyflakes and type-checks it with mypy) is `tests/nat.py`, which
+//!   `tests/nat.nix` reads and fills in; it is compared with the template
+//!   (and the reading with what `nat.nix` must say), compiled by `python3`,
 //!   linted by pyflakes with the driver's symbols and type-checked by mypy
 //!   against the driver's declarations (`vmtest-driver-types.py`);
 //! - each rendered NAT table is checked by `nft -c` (root), and the netem
@@ -495,34 +496,18 @@ fn assert_caught(p: &Plan, text: &str, mutations: &[(&str, &[(&str, &str)])]) {
     }
 }
 
-/// The test script, as the driver gets it: the indented string of
-/// `testScript`, unescaped, with its interpolations as placeholder paths.
-fn extract_script(text: &str) -> String {
-    let start = text.find("  testScript =").expect("a testScript");
-    let body_start = text[start..].find("    ''\n").expect("the script's string") + start + "    ''\n".len();
-    let body_end = text[body_start..].find("\n    '';\n").expect("the end of the script") + body_start;
-    let mut out = String::new();
-    for line in text[body_start..=body_end].lines() {
-        let line = line.strip_prefix("      ").unwrap_or(line.trim_start());
-        let mut l = String::new();
-        let mut rest = line;
-        while let Some(i) = rest.find("${") {
-            if rest[..i].ends_with("''") {
-                l.push_str(&rest[..i - 2]);
-                l.push_str("${");
-                rest = &rest[i + 2..];
-                continue;
-            }
-            let end = rest[i..].find('}').map(|e| i + e).expect("a closed interpolation");
-            l.push_str(&rest[..i]);
-            l.push_str("/nix/store/00000000000000000000000000000000-placeholder");
-            rest = &rest[end + 1..];
-        }
-        l.push_str(rest);
-        out.push_str(&l.replace("'''", "''"));
-        out.push('\n');
-    }
-    out
+/// The test script, as the driver gets it: `tests/nat.py`, with the two
+/// placeholders `tests/nat.nix` fills in (store paths as a placeholder path).
+/// Fails unless `nat.nix` reads `./nat.py` and fills in exactly those.
+fn driver_script(plan: &Plan) -> String {
+    let files = e3::render::render(plan);
+    let nix = String::from_utf8(files[Path::new(e3::render::vmtest::PATH)].clone()).unwrap();
+    let nebula = if plan.connectivity.backend == Backend::Nebula { "(lib.getExe' pkgs.nebula \"nebula-cert\")" } else { "\"nebula-cert\"" };
+    let reads = format!("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n      ]\n      [\n        \"${{factsFile}}\"\n        {nebula}\n      ]\n      (builtins.readFile ./nat.py);\n}}\n");
+    assert!(nix.ends_with(&reads), "{}: testScript does not read ./nat.py as expected:\n{}", plan.name, &nix[nix.len().saturating_sub(600)..]);
+    let script = String::from_utf8(files[Path::new(e3::render::vmtest::SCRIPT_PATH)].clone()).unwrap();
+    let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
+    script.replace("@FACTS_FILE@", placeholder).replace("@NEBULA_CERT@", if plan.connectivity.backend == Backend::Nebula { placeholder } else { "nebula-cert" })
 }
 
 #[test]
@@ -537,12 +522,12 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
     let driver = ["start_all", "subtest", "retry", "test_script", "machines", "vlans", "driver", "log", "create_machine", "run_tests", "join_all", "serial_stdout_off", "serial_stdout_on", "polling_condition", "t"];
     let tmp = tempfile::tempdir().unwrap();
     for (name, p) in plans() {
-        let script = extract_script(&rendered_test(&p));
-        // The driver gets exactly the template: the Nix string escapes round-trip.
+        let script = driver_script(&p);
+        // The driver gets exactly the template.
         let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
         let nebula = if p.connectivity.backend == Backend::Nebula { placeholder } else { "nebula-cert" };
         let want = include_str!("../templates/vmtest.py").replace("@FACTS_FILE@", placeholder).replace("@NEBULA_CERT@", nebula);
-        assert_eq!(script, want, "{name}: the test script in tests/nat.nix is not the template");
+        assert_eq!(script, want, "{name}: the test script tests/nat.nix runs is not the template");
         let file = tmp.path().join(format!("{name}.py"));
         std::fs::write(&file, &script).unwrap();
         let out = Command::new("python3").args(["-m", "py_compile"]).arg(&file).output().unwrap();

@@ -33,14 +33,18 @@ use crate::catalogue::{Backend, Nat};
 use crate::netem::Loss;
 use crate::plan::{Host, Plan, Role, Segment, Topology};
 
-/// The test script; `@FACTS_FILE@` and `@NEBULA_CERT@` are filled in.
-const SCRIPT: &str = include_str!("../../templates/vmtest.py");
+/// The test script, the same for every scenario; `tests/nat.nix` fills in
+/// `@FACTS_FILE@` and `@NEBULA_CERT@` when it reads it.
+pub const SCRIPT: &str = include_str!("../../templates/vmtest.py");
 
 /// Where the test is written in the rendered directory.
 pub const PATH: &str = "tests/nat.nix";
+/// Where its script is written, beside it.
+pub const SCRIPT_PATH: &str = "tests/nat.py";
 
 pub fn render(plan: &Plan, files: &mut Files) {
     files.insert(PATH.into(), nat_nix(plan).into_bytes());
+    files.insert(SCRIPT_PATH.into(), SCRIPT.as_bytes().to_vec());
 }
 
 /// The VLAN of each plan segment: the internet segment is VLAN 1, the others
@@ -431,13 +435,12 @@ fn nat_nix(plan: &Plan) -> String {
     s.push_str("      # The facts above, and each host's overlay units as e3's modules set them.\n");
     s.push_str("      factsFile = pkgs.writeText \"e3-facts.json\" (\n");
     s.push_str("        builtins.toJSON (facts // { units = lib.mapAttrs (_: node: node.e3.overlay.units or [ ]) nodes; })\n");
-    s.push_str("      );\n    in\n    ''\n");
-    let nebula_cert = if c.backend == Backend::Nebula { "@NEBULA@" } else { "nebula-cert" };
-    let script = indented_string(&SCRIPT.replace("@NEBULA_CERT@", nebula_cert), 6)
-        .replace("@FACTS_FILE@", "${factsFile}")
-        .replace("@NEBULA@", "${lib.getExe' pkgs.nebula \"nebula-cert\"}");
-    s.push_str(&script);
-    s.push_str("    '';\n}\n");
+    s.push_str("      );\n    in\n");
+    s.push_str("    # The script is the same for every scenario; the facts tell it this one.\n");
+    s.push_str("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n      ]\n      [\n        \"${factsFile}\"\n");
+    let nebula_cert = if c.backend == Backend::Nebula { "(lib.getExe' pkgs.nebula \"nebula-cert\")" } else { "\"nebula-cert\"" };
+    let _ = writeln!(s, "        {nebula_cert}");
+    s.push_str("      ]\n      (builtins.readFile ./nat.py);\n}\n");
     s
 }
 
