@@ -23,7 +23,15 @@ pub fn plan_of(name: &str, yaml: &str) -> Result<Plan, String> {
     let checked = e3::check_text(name, yaml.as_bytes());
     match checked.scenario {
         Some(s) => Ok(e3::plan::plan(&s)),
-        None => Err(format!("generated scenario `{name}` is invalid:\n{}", checked.diagnostics.items.iter().map(|d| d.render(&checked.sources)).collect::<String>())),
+        None => Err(format!(
+            "generated scenario `{name}` is invalid:\n{}",
+            checked
+                .diagnostics
+                .items
+                .iter()
+                .map(|d| d.render(&checked.sources))
+                .collect::<String>()
+        )),
     }
 }
 
@@ -44,7 +52,11 @@ pub fn overlay_yaml(backend: &str, rounds: u32) -> String {
 }
 
 fn options(timeout: Duration) -> Options {
-    Options { timeout, python: None, progress: false }
+    Options {
+        timeout,
+        python: None,
+        progress: false,
+    }
 }
 
 /// Tears a session down and times it; leftovers are an error.
@@ -55,7 +67,11 @@ fn teardown(session: &mut LabSession) -> Result<f64, String> {
     if problems.is_empty() {
         Ok(s)
     } else {
-        Err(format!("lab {} did not tear down cleanly: {}", session.lab.prefix, problems.join("; ")))
+        Err(format!(
+            "lab {} did not tear down cleanly: {}",
+            session.lab.prefix,
+            problems.join("; ")
+        ))
     }
 }
 
@@ -89,11 +105,18 @@ pub struct BringUpFigure {
     pub teardown_s_per_added_party: Option<f64>,
 }
 
-pub fn measure_bringup(sizes: &[usize], runs: usize, timeout: Duration, labs: &mut Vec<String>, log: &dyn Fn(&str)) -> Result<BringUpFigure, String> {
+pub fn measure_bringup(
+    sizes: &[usize],
+    runs: usize,
+    timeout: Duration,
+    labs: &mut Vec<String>,
+    log: &dyn Fn(&str),
+) -> Result<BringUpFigure, String> {
     let mut out = Vec::new();
     for &n in sizes {
         let plan = plan_of(&format!("bench-lab-{n}.yaml"), &bringup_yaml(n))?;
-        let (mut topo, mut daemons, mut overlay, mut bringup, mut down, mut failures) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut topo, mut daemons, mut overlay, mut bringup, mut down, mut failures) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
         for run in 0..runs {
             let mut s = LabSession::start(&plan, &options(timeout))?;
             labs.push(s.lab.prefix.clone());
@@ -112,7 +135,12 @@ pub fn measure_bringup(sizes: &[usize], runs: usize, timeout: Duration, labs: &m
                 }
                 None => {
                     let missing = ov.pairs.values().filter(|v| v.is_none()).count();
-                    let f = format!("run {}: {missing} of {} pairs never answered within {} s", run + 1, ov.pairs.len(), timeout.as_secs());
+                    let f = format!(
+                        "run {}: {missing} of {} pairs never answered within {} s",
+                        run + 1,
+                        ov.pairs.len(),
+                        timeout.as_secs()
+                    );
                     log(&format!("lab nebula {n} parties: {f}"));
                     failures.push(f);
                 }
@@ -170,7 +198,12 @@ pub struct OverlayFigure {
 
 /// One run: bring the lab up, run `rounds`, run iperf3, tear down.
 /// `Ok(Err(why))` is a failed run; `Err` stops the benchmark.
-fn overlay_once(plan: &Plan, timeout: Duration, iperf_seconds: u32, labs: &mut Vec<String>) -> Result<Result<(f64, f64), String>, String> {
+fn overlay_once(
+    plan: &Plan,
+    timeout: Duration,
+    iperf_seconds: u32,
+    labs: &mut Vec<String>,
+) -> Result<Result<(f64, f64), String>, String> {
     let mut s = LabSession::start(plan, &options(timeout))?;
     labs.push(s.lab.prefix.clone());
     let result = overlay_measure(&mut s, plan, timeout, iperf_seconds);
@@ -178,16 +211,32 @@ fn overlay_once(plan: &Plan, timeout: Duration, iperf_seconds: u32, labs: &mut V
     result
 }
 
-fn overlay_measure(s: &mut LabSession, plan: &Plan, timeout: Duration, iperf_seconds: u32) -> Result<Result<(f64, f64), String>, String> {
+fn overlay_measure(
+    s: &mut LabSession,
+    plan: &Plan,
+    timeout: Duration,
+    iperf_seconds: u32,
+) -> Result<Result<(f64, f64), String>, String> {
     let ov = s.wait_overlay(timeout)?;
     if !ov.all_up() {
-        return Ok(Err(format!("the overlay did not come up within {} s", timeout.as_secs())));
+        return Ok(Err(format!(
+            "the overlay did not come up within {} s",
+            timeout.as_secs()
+        )));
     }
     let run = s.run_program(timeout)?;
     if let Some(p) = run.parties.iter().find(|p| !p.ok) {
-        return Ok(Err(format!("`rounds` failed on `{}`: {}", p.host, p.error.as_deref().unwrap_or("wrong result"))));
+        return Ok(Err(format!(
+            "`rounds` failed on `{}`: {}",
+            p.host,
+            p.error.as_deref().unwrap_or("wrong result")
+        )));
     }
-    let per_round_ms = run.outputs.iter().filter_map(|o| o.as_ref()?.get("per_round_ms")?.as_f64()).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let per_round_ms = run
+        .outputs
+        .iter()
+        .filter_map(|o| o.as_ref()?.get("per_round_ms")?.as_f64())
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
     let Some(per_round_ms) = per_round_ms else {
         return Ok(Err("`rounds` printed no per_round_ms".into()));
     };
@@ -195,16 +244,33 @@ fn overlay_measure(s: &mut LabSession, plan: &Plan, timeout: Duration, iperf_sec
     let parties = s.parties();
     let (client, server) = (parties[0].name.clone(), parties[1].name.clone());
     let target = plan.program.parties[1].address.to_string();
-    let (server_out, _) = s.spawn(&server, "iperf-server", "iperf3", &["-s", "-1", "-p", "5201", "--forceflush"])?;
+    let (server_out, _) = s.spawn(
+        &server,
+        "iperf-server",
+        "iperf3",
+        &["-s", "-1", "-p", "5201", "--forceflush"],
+    )?;
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !fs::read_to_string(&server_out).unwrap_or_default().contains("Server listening") {
+    while !fs::read_to_string(&server_out)
+        .unwrap_or_default()
+        .contains("Server listening")
+    {
         if s.wait("iperf-server", Instant::now()).is_some() || Instant::now() > deadline {
-            return Ok(Err(format!("the iperf3 server did not start: {}", fs::read_to_string(&server_out).unwrap_or_default().trim())));
+            return Ok(Err(format!(
+                "the iperf3 server did not start: {}",
+                fs::read_to_string(&server_out).unwrap_or_default().trim()
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let secs = iperf_seconds.to_string();
-    let out = match s.run(&client, "iperf-client", "iperf3", &["-c", &target, "-p", "5201", "-t", &secs, "-J"], Duration::from_secs(u64::from(iperf_seconds) + 30)) {
+    let out = match s.run(
+        &client,
+        "iperf-client",
+        "iperf3",
+        &["-c", &target, "-p", "5201", "-t", &secs, "-J"],
+        Duration::from_secs(u64::from(iperf_seconds) + 30),
+    ) {
         Ok(out) => out,
         Err(e) => return Ok(Err(format!("iperf3: {e}"))),
     };
@@ -215,7 +281,12 @@ fn overlay_measure(s: &mut LabSession, plan: &Plan, timeout: Duration, iperf_sec
     };
     match json["end"]["sum_received"]["bits_per_second"].as_f64() {
         Some(bps) => Ok(Ok((per_round_ms, bps / 1e6))),
-        None => Ok(Err(format!("iperf3: {}", json["error"].as_str().unwrap_or("no sum_received in its JSON")))),
+        None => Ok(Err(format!(
+            "iperf3: {}",
+            json["error"]
+                .as_str()
+                .unwrap_or("no sum_received in its JSON")
+        ))),
     }
 }
 
@@ -231,8 +302,19 @@ fn path_of(backend: &str) -> &'static str {
 
 /// Runs are interleaved (run 1 of every backend, then run 2, …), so that
 /// a change in the machine's load hits all backends alike.
-pub fn measure_overlay(backends: &[&str], runs: usize, rounds: u32, iperf_seconds: u32, timeout: Duration, labs: &mut Vec<String>, log: &dyn Fn(&str)) -> Result<OverlayFigure, String> {
-    let plans: Vec<Plan> = backends.iter().map(|b| plan_of(&format!("bench-overlay-{b}.yaml"), &overlay_yaml(b, rounds))).collect::<Result<_, _>>()?;
+pub fn measure_overlay(
+    backends: &[&str],
+    runs: usize,
+    rounds: u32,
+    iperf_seconds: u32,
+    timeout: Duration,
+    labs: &mut Vec<String>,
+    log: &dyn Fn(&str),
+) -> Result<OverlayFigure, String> {
+    let plans: Vec<Plan> = backends
+        .iter()
+        .map(|b| plan_of(&format!("bench-overlay-{b}.yaml"), &overlay_yaml(b, rounds)))
+        .collect::<Result<_, _>>()?;
     let mut rounds_ms = vec![Vec::new(); backends.len()];
     let mut mbps = vec![Vec::new(); backends.len()];
     let mut failures = vec![Vec::new(); backends.len()];
@@ -240,12 +322,18 @@ pub fn measure_overlay(backends: &[&str], runs: usize, rounds: u32, iperf_second
         for (k, b) in backends.iter().enumerate() {
             match overlay_once(&plans[k], timeout, iperf_seconds, labs)? {
                 Ok((ms, m)) => {
-                    log(&format!("overlay {b}, run {}/{runs}: {ms:.3} ms per round, {m:.0} Mbit/s", run + 1));
+                    log(&format!(
+                        "overlay {b}, run {}/{runs}: {ms:.3} ms per round, {m:.0} Mbit/s",
+                        run + 1
+                    ));
                     rounds_ms[k].push(ms);
                     mbps[k].push(m);
                 }
                 Err(why) => {
-                    log(&format!("overlay {b}, run {}/{runs}: failed: {why}", run + 1));
+                    log(&format!(
+                        "overlay {b}, run {}/{runs}: failed: {why}",
+                        run + 1
+                    ));
                     failures[k].push(format!("run {}: {why}", run + 1));
                 }
             }
@@ -263,12 +351,20 @@ pub fn measure_overlay(backends: &[&str], runs: usize, rounds: u32, iperf_second
             path: path_of(b).to_string(),
             per_round_ms: Stat::of(&rounds_ms[k]),
             throughput_mbps: Stat::of(&mbps[k]),
-            round_time_ratio: median(&rounds_ms[k]).zip(base_ms).and_then(|(a, b)| ratio(a, b)),
-            throughput_ratio: median(&mbps[k]).zip(base_mbps).and_then(|(a, b)| ratio(a, b)),
+            round_time_ratio: median(&rounds_ms[k])
+                .zip(base_ms)
+                .and_then(|(a, b)| ratio(a, b)),
+            throughput_ratio: median(&mbps[k])
+                .zip(base_mbps)
+                .and_then(|(a, b)| ratio(a, b)),
             failures: std::mem::take(&mut failures[k]),
         })
         .collect();
-    Ok(OverlayFigure { rounds, iperf_seconds, backends: out })
+    Ok(OverlayFigure {
+        rounds,
+        iperf_seconds,
+        backends: out,
+    })
 }
 
 #[cfg(test)]

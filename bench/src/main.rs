@@ -105,12 +105,23 @@ struct Results {
 
 /// The first (or last) line a command prints: stdout, or stderr when stdout is empty.
 fn output_line(program: &str, args: &[&str], last: bool) -> String {
-    let out = std::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output();
     match out {
         Ok(o) => {
-            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            let text = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
             let text = String::from_utf8_lossy(&text);
-            let line = if last { text.lines().last() } else { text.lines().next() };
+            let line = if last {
+                text.lines().last()
+            } else {
+                text.lines().next()
+            };
             line.unwrap_or("").trim().to_string()
         }
         Err(_) => "not found".into(),
@@ -122,22 +133,48 @@ fn first_line(program: &str, args: &[&str]) -> String {
 }
 
 fn machine(sections: &[Section]) -> Machine {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))).unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default();
     let mut tools = Vec::new();
     if sections.iter().any(|s| *s != Section::Render) {
         tools.push(("nebula".into(), first_line("nebula", &["-version"])));
-        tools.push(("wireguard-go".into(), first_line("wireguard-go", &["--version"])));
+        tools.push((
+            "wireguard-go".into(),
+            first_line("wireguard-go", &["--version"]),
+        ));
         tools.push(("tincd".into(), first_line("tincd", &["--version"])));
         tools.push(("iperf3".into(), first_line("iperf3", &["--version"])));
         if let Ok(p) = e3::sim::find_python() {
             // last line: importing MPyC may log a hint first
-            tools.push(("python".into(), output_line(&p.display().to_string(), &["-c", "import sys, mpyc; print(sys.version.split()[0], 'mpyc', mpyc.__version__)"], true)));
+            tools.push((
+                "python".into(),
+                output_line(
+                    &p.display().to_string(),
+                    &[
+                        "-c",
+                        "import sys, mpyc; print(sys.version.split()[0], 'mpyc', mpyc.__version__)",
+                    ],
+                    true,
+                ),
+            ));
         }
     }
     Machine {
         cpu,
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
         loadavg_start: loadavg(),
         loadavg_end: String::new(),
         tools,
@@ -145,7 +182,12 @@ fn machine(sections: &[Section]) -> Machine {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_root() -> bool {
@@ -186,7 +228,11 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
     if labs {
         e3::sim::find_python()?;
     }
-    for (what, sizes, min) in [("--render-sizes", &cli.render_sizes, 2), ("--lab-sizes", &cli.lab_sizes, 2), ("--mininet-hosts", &cli.mininet_hosts, 1)] {
+    for (what, sizes, min) in [
+        ("--render-sizes", &cli.render_sizes, 2),
+        ("--lab-sizes", &cli.lab_sizes, 2),
+        ("--mininet-hosts", &cli.mininet_hosts, 1),
+    ] {
         if let Some(n) = sizes.iter().find(|n| **n < min) {
             return Err(format!("`{what}`: {n} is too small (at least {min})"));
         }
@@ -206,7 +252,9 @@ impl WorkDir {
         if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let pid = name.strip_prefix("e3-bench-").and_then(|p| p.parse::<u32>().ok());
+                let pid = name
+                    .strip_prefix("e3-bench-")
+                    .and_then(|p| p.parse::<u32>().ok());
                 if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
@@ -226,7 +274,13 @@ impl Drop for WorkDir {
 
 fn fmt_stat(s: &Option<Stat>, unit: &str, scale: f64, decimals: usize) -> String {
     match s {
-        Some(s) => format!("{:.d$} {unit} ({:.d$}–{:.d$})", s.median * scale, s.min * scale, s.max * scale, d = decimals),
+        Some(s) => format!(
+            "{:.d$} {unit} ({:.d$}–{:.d$})",
+            s.median * scale,
+            s.min * scale,
+            s.max * scale,
+            d = decimals
+        ),
         None => "failed".into(),
     }
 }
@@ -238,11 +292,26 @@ fn fmt_ratio(r: Option<f64>) -> String {
 fn table(r: &Results) -> String {
     let mut t = String::new();
     let m = &r.machine;
-    let _ = writeln!(t, "e3-bench: {} runs per figure, median (min–max); {} build", r.runs, r.profile);
-    let _ = writeln!(t, "machine: {} ({} CPUs), Linux {}, load {} → {}", m.cpu, m.cpus, m.kernel, m.loadavg_start, m.loadavg_end);
+    let _ = writeln!(
+        t,
+        "e3-bench: {} runs per figure, median (min–max); {} build",
+        r.runs, r.profile
+    );
+    let _ = writeln!(
+        t,
+        "machine: {} ({} CPUs), Linux {}, load {} → {}",
+        m.cpu, m.cpus, m.kernel, m.loadavg_start, m.loadavg_end
+    );
     if let Some(f) = &r.render {
-        let _ = writeln!(t, "\n1. Render: load + validate + plan + render (in memory), fresh process per run");
-        let _ = writeln!(t, "{:>7} {:>6} {:>6} {:>10}  {:<28} {:<26} {:<24} {:>10}", "PARTIES", "HOSTS", "FILES", "BYTES", "PIPELINE", "PEAK RSS", "WRITE", "PER PARTY");
+        let _ = writeln!(
+            t,
+            "\n1. Render: load + validate + plan + render (in memory), fresh process per run"
+        );
+        let _ = writeln!(
+            t,
+            "{:>7} {:>6} {:>6} {:>10}  {:<28} {:<26} {:<24} {:>10}",
+            "PARTIES", "HOSTS", "FILES", "BYTES", "PIPELINE", "PEAK RSS", "WRITE", "PER PARTY"
+        );
         for s in &f.sizes {
             let _ = writeln!(
                 t,
@@ -273,7 +342,11 @@ fn table(r: &Results) -> String {
     }
     if let Some(f) = &r.lab {
         let _ = writeln!(t, "\n2. Lab bring-up: Nebula, every party behind its own easy NAT, until every pair answers over the overlay");
-        let _ = writeln!(t, "{:>7} {:>4}  {:<24} {:<24} {:<24} {:<24} {:>11}", "PARTIES", "NS", "TOPOLOGY", "DAEMONS STARTED", "ALL PAIRS UP", "TEARDOWN", "UP/PARTY");
+        let _ = writeln!(
+            t,
+            "{:>7} {:>4}  {:<24} {:<24} {:<24} {:<24} {:>11}",
+            "PARTIES", "NS", "TOPOLOGY", "DAEMONS STARTED", "ALL PAIRS UP", "TEARDOWN", "UP/PARTY"
+        );
         for s in &f.sizes {
             let _ = writeln!(
                 t,
@@ -284,15 +357,34 @@ fn table(r: &Results) -> String {
                 fmt_stat(&s.daemons_s, "s", 1.0, 2),
                 fmt_stat(&s.bringup_s, "s", 1.0, 2),
                 fmt_stat(&s.teardown_s, "s", 1.0, 2),
-                s.bringup_per_party_s.map(|x| format!("{x:.3}")).unwrap_or("-".into()),
-                if s.failures.is_empty() { String::new() } else { format!("  ({} failed runs)", s.failures.len()) }
+                s.bringup_per_party_s
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or("-".into()),
+                if s.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({} failed runs)", s.failures.len())
+                }
             );
         }
-        let _ = writeln!(t, "  each added party: bring-up +{} s, teardown +{} s", f.bringup_s_per_added_party.map(|x| x.to_string()).unwrap_or("-".into()), f.teardown_s_per_added_party.map(|x| x.to_string()).unwrap_or("-".into()));
+        let _ = writeln!(
+            t,
+            "  each added party: bring-up +{} s, teardown +{} s",
+            f.bringup_s_per_added_party
+                .map(|x| x.to_string())
+                .unwrap_or("-".into()),
+            f.teardown_s_per_added_party
+                .map(|x| x.to_string())
+                .unwrap_or("-".into())
+        );
     }
     if let Some(f) = &r.overlay {
         let _ = writeln!(t, "\n3. Overlay overhead: two public parties; `rounds` ({} rounds) and iperf3 ({} s, one TCP stream)", f.rounds, f.iperf_seconds);
-        let _ = writeln!(t, "{:<10} {:<30} {:<30} {:>11} {:>11}", "BACKEND", "PER ROUND", "THROUGHPUT", "ROUND ×", "THRUPUT ×");
+        let _ = writeln!(
+            t,
+            "{:<10} {:<30} {:<30} {:>11} {:>11}",
+            "BACKEND", "PER ROUND", "THROUGHPUT", "ROUND ×", "THRUPUT ×"
+        );
         for b in &f.backends {
             let _ = writeln!(
                 t,
@@ -302,14 +394,26 @@ fn table(r: &Results) -> String {
                 fmt_stat(&b.throughput_mbps, "Mbit/s", 1.0, 0),
                 fmt_ratio(b.round_time_ratio),
                 fmt_ratio(b.throughput_ratio),
-                if b.failures.is_empty() { String::new() } else { format!("  ({} failed runs)", b.failures.len()) }
+                if b.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({} failed runs)", b.failures.len())
+                }
             );
         }
         let _ = writeln!(t, "  ratios are to the underlay (`direct`): round time × > 1 is slower, throughput × < 1 is less");
     }
     if let Some(f) = &r.mininet {
-        let _ = writeln!(t, "\n4. Peer: N hosts behind NAT routers + one public host, e3's lab vs Mininet {}", f.mininet_version.as_deref().unwrap_or("?"));
-        let _ = writeln!(t, "{:>5}  {:<24} {:<24} {:<24} {:<24} {:>9} {:>9}", "HOSTS", "E3 UP", "MININET UP", "E3 DOWN", "MININET DOWN", "UP ×", "DOWN ×");
+        let _ = writeln!(
+            t,
+            "\n4. Peer: N hosts behind NAT routers + one public host, e3's lab vs Mininet {}",
+            f.mininet_version.as_deref().unwrap_or("?")
+        );
+        let _ = writeln!(
+            t,
+            "{:>5}  {:<24} {:<24} {:<24} {:<24} {:>9} {:>9}",
+            "HOSTS", "E3 UP", "MININET UP", "E3 DOWN", "MININET DOWN", "UP ×", "DOWN ×"
+        );
         for s in &f.sizes {
             let _ = writeln!(
                 t,
@@ -321,10 +425,17 @@ fn table(r: &Results) -> String {
                 fmt_stat(&s.mininet.teardown_s, "s", 1.0, 2),
                 fmt_ratio(s.bringup_ratio),
                 fmt_ratio(s.teardown_ratio),
-                if s.failures.is_empty() { String::new() } else { format!("  ({} failed runs)", s.failures.len()) }
+                if s.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({} failed runs)", s.failures.len())
+                }
             );
         }
-        let _ = writeln!(t, "  × = Mininet's median / e3's median (> 1: e3 is faster)");
+        let _ = writeln!(
+            t,
+            "  × = Mininet's median / e3's median (> 1: e3 is faster)"
+        );
     }
     let _ = writeln!(t, "\ntotal {:.0} s", r.total_s);
     t
@@ -333,32 +444,59 @@ fn table(r: &Results) -> String {
 /// Writes `text` to `path` atomically (temporary file, then rename).
 fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write `{}`: {e}", path.display())
-    })
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write `{}`: {e}", path.display())
+        })
 }
 
 /// Figures that could not be measured at all (every run failed).
 fn unmeasured(r: &Results) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(f) = &r.lab {
-        v.extend(f.sizes.iter().filter(|s| s.bringup_s.is_none()).map(|s| format!("lab bring-up with {} parties", s.parties)));
+        v.extend(
+            f.sizes
+                .iter()
+                .filter(|s| s.bringup_s.is_none())
+                .map(|s| format!("lab bring-up with {} parties", s.parties)),
+        );
     }
     if let Some(f) = &r.overlay {
-        v.extend(f.backends.iter().filter(|b| b.per_round_ms.is_none()).map(|b| format!("overlay {}", b.backend)));
+        v.extend(
+            f.backends
+                .iter()
+                .filter(|b| b.per_round_ms.is_none())
+                .map(|b| format!("overlay {}", b.backend)),
+        );
     }
     if let Some(f) = &r.mininet {
-        v.extend(f.sizes.iter().filter(|s| s.e3.bringup_s.is_none() || s.mininet.bringup_s.is_none()).map(|s| format!("peer with {} hosts", s.hosts)));
+        v.extend(
+            f.sizes
+                .iter()
+                .filter(|s| s.e3.bringup_s.is_none() || s.mininet.bringup_s.is_none())
+                .map(|s| format!("peer with {} hosts", s.hosts)),
+        );
     }
     v
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
-    let sections: Vec<Section> = if cli.only.is_empty() { vec![Section::Render, Section::Lab, Section::Overlay, Section::Mininet] } else { cli.only.clone() };
+    let sections: Vec<Section> = if cli.only.is_empty() {
+        vec![
+            Section::Render,
+            Section::Lab,
+            Section::Overlay,
+            Section::Mininet,
+        ]
+    } else {
+        cli.only.clone()
+    };
     preflight(&cli, &sections)?;
     if sections.iter().any(|s| *s != Section::Render) {
         e3::sim::netns::install_signal_handler()?;
@@ -376,9 +514,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let mut results = Results {
         e3_bench: 1,
         e3_version: env!("CARGO_PKG_VERSION"),
-        git_commit: Some(first_line("git", &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])).filter(|c| !c.is_empty() && !c.contains(' ')),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
-        unix_time: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        git_commit: Some(first_line(
+            "git",
+            &[
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ],
+        ))
+        .filter(|c| !c.is_empty() && !c.contains(' ')),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
         runs: cli.runs,
         machine: machine(&sections),
         render: None,
@@ -393,18 +548,49 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         results.render = Some(render::measure(&cli.render_sizes, runs, &work.0, &log)?);
     }
     if sections.contains(&Section::Lab) {
-        eprintln!("lab bring-up: Nebula with {:?} parties, {runs} runs each", cli.lab_sizes);
-        results.lab = Some(lab::measure_bringup(&cli.lab_sizes, runs, timeout, &mut results.labs, &log)?);
+        eprintln!(
+            "lab bring-up: Nebula with {:?} parties, {runs} runs each",
+            cli.lab_sizes
+        );
+        results.lab = Some(lab::measure_bringup(
+            &cli.lab_sizes,
+            runs,
+            timeout,
+            &mut results.labs,
+            &log,
+        )?);
     }
     if sections.contains(&Section::Overlay) {
         let mut backends = vec!["direct"];
-        backends.extend(cli.overlays.iter().map(String::as_str).filter(|b| *b != "direct"));
+        backends.extend(
+            cli.overlays
+                .iter()
+                .map(String::as_str)
+                .filter(|b| *b != "direct"),
+        );
         eprintln!("overlay overhead: {backends:?}, {runs} runs each");
-        results.overlay = Some(lab::measure_overlay(&backends, runs, cli.rounds, cli.iperf_seconds, timeout, &mut results.labs, &log)?);
+        results.overlay = Some(lab::measure_overlay(
+            &backends,
+            runs,
+            cli.rounds,
+            cli.iperf_seconds,
+            timeout,
+            &mut results.labs,
+            &log,
+        )?);
     }
     if sections.contains(&Section::Mininet) {
-        eprintln!("peer: e3 and Mininet with {:?} hosts behind NAT, {runs} runs each", cli.mininet_hosts);
-        results.mininet = Some(mininet::measure(&cli.mininet_hosts, runs, &work.0, &mut results.labs, &log)?);
+        eprintln!(
+            "peer: e3 and Mininet with {:?} hosts behind NAT, {runs} runs each",
+            cli.mininet_hosts
+        );
+        results.mininet = Some(mininet::measure(
+            &cli.mininet_hosts,
+            runs,
+            &work.0,
+            &mut results.labs,
+            &log,
+        )?);
     }
     results.machine.loadavg_end = loadavg();
     results.total_s = (start.elapsed().as_secs_f64() * 10.0).round() / 10.0;

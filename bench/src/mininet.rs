@@ -34,17 +34,30 @@ const PROGRAMS: &[&str] = &["mnexec", "brctl", "iptables", "ifconfig", "ping", "
 
 /// Can Mininet run here? `Err` says what is missing.
 pub fn preflight() -> Result<(), String> {
-    let missing: Vec<&str> = PROGRAMS.iter().copied().filter(|p| !e3::tools::on_path(p)).collect();
+    let missing: Vec<&str> = PROGRAMS
+        .iter()
+        .copied()
+        .filter(|p| !e3::tools::on_path(p))
+        .collect();
     if !missing.is_empty() {
         return Err(format!("Mininet needs {} on PATH\n   = hint: `ci/install-deps` installs them (Debian: mininet bridge-utils iptables iputils-ping)", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")));
     }
-    run(PYTHON, &["-c", "import mininet.net, mininet.nodelib"]).map_err(|e| format!("Mininet is not importable from `{PYTHON}`: {e}\n   = hint: `apt-get install mininet`"))?;
+    run(PYTHON, &["-c", "import mininet.net, mininet.nodelib"]).map_err(|e| {
+        format!(
+            "Mininet is not importable from `{PYTHON}`: {e}\n   = hint: `apt-get install mininet`"
+        )
+    })?;
     Ok(())
 }
 
 /// Mininet's version string.
 pub fn version() -> Option<String> {
-    run(PYTHON, &["-c", "import mininet.net; print(mininet.net.VERSION)"]).ok().map(|s| s.trim().to_string())
+    run(
+        PYTHON,
+        &["-c", "import mininet.net; print(mininet.net.VERSION)"],
+    )
+    .ok()
+    .map(|s| s.trim().to_string())
 }
 
 /// e3's version of the topology: `n` parties behind `easy` NAT, one
@@ -76,7 +89,11 @@ impl Once {
 }
 
 fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, String> {
-    let public = plan.host("public").and_then(|h| h.public_address).ok_or("the peer plan has no public host")?.to_string();
+    let public = plan
+        .host("public")
+        .and_then(|h| h.public_address)
+        .ok_or("the peer plan has no public host")?
+        .to_string();
     let t = Instant::now();
     let mut lab = e3::sim::build_only(plan)?;
     labs.push(lab.prefix.clone());
@@ -84,7 +101,19 @@ fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, String
     let t = Instant::now();
     let mut unreachable = Vec::new();
     for p in plan.parties().filter(|p| p.public_address.is_none()) {
-        let out = run("ip", &["netns", "exec", &lab.ns(&p.name), "ping", "-c1", "-W1", &public]).unwrap_or_default();
+        let out = run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &lab.ns(&p.name),
+                "ping",
+                "-c1",
+                "-W1",
+                &public,
+            ],
+        )
+        .unwrap_or_default();
         if !out.contains(" 1 received") {
             unreachable.push(p.name.clone());
         }
@@ -94,9 +123,19 @@ fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, String
     let problems = lab.teardown();
     let stop_s = t.elapsed().as_secs_f64();
     if !problems.is_empty() {
-        return Err(format!("lab {} did not tear down cleanly: {}", lab.prefix, problems.join("; ")));
+        return Err(format!(
+            "lab {} did not tear down cleanly: {}",
+            lab.prefix,
+            problems.join("; ")
+        ));
     }
-    Ok(Once { build_s, start_s: 0.0, reach_s, stop_s, unreachable })
+    Ok(Once {
+        build_s,
+        start_s: 0.0,
+        reach_s,
+        stop_s,
+        unreachable,
+    })
 }
 
 /// Mininet leaves root-namespace bridges and links (`s0`, `nat1-eth0`, …)
@@ -107,7 +146,11 @@ fn mininet_leftovers() -> Vec<String> {
         .lines()
         .filter_map(|l| l.split(": ").nth(1))
         .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .filter(|n| n == "s0" || (n.starts_with("nat") && n.contains("-eth")) || (n.starts_with('h') && n.contains("-eth")))
+        .filter(|n| {
+            n == "s0"
+                || (n.starts_with("nat") && n.contains("-eth"))
+                || (n.starts_with('h') && n.contains("-eth"))
+        })
         .collect()
 }
 
@@ -116,12 +159,24 @@ fn mininet_once(script: &Path, n: usize) -> Result<Once, String> {
     if !left.is_empty() {
         return Err(format!("links of an earlier Mininet run exist ({}); refusing to run beside them\n   = hint: `mn -c` removes them", left.join(", ")));
     }
-    let out = Command::new(PYTHON).arg(script).arg(n.to_string()).stdin(Stdio::null()).output().map_err(|e| format!("cannot run `{PYTHON}`: {e}"))?;
+    let out = Command::new(PYTHON)
+        .arg(script)
+        .arg(n.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `{PYTHON}`: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let once: Option<Once> = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok());
+    let once: Option<Once> = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok());
     match once {
         Some(o) if out.status.success() => Ok(o),
-        _ => Err(format!("the Mininet run failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())),
+        _ => Err(format!(
+            "the Mininet run failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
     }
 }
 
@@ -159,30 +214,59 @@ pub struct Figure {
 
 fn side(onces: &[Once]) -> Side {
     let col = |f: &dyn Fn(&Once) -> f64| Stat::of(&onces.iter().map(f).collect::<Vec<_>>());
-    Side { bringup_s: col(&Once::bringup), build_s: col(&|o| o.build_s + o.start_s), reach_s: col(&|o| o.reach_s), teardown_s: col(&|o| o.stop_s) }
+    Side {
+        bringup_s: col(&Once::bringup),
+        build_s: col(&|o| o.build_s + o.start_s),
+        reach_s: col(&|o| o.reach_s),
+        teardown_s: col(&|o| o.stop_s),
+    }
 }
 
 fn med(s: &Option<Stat>) -> Option<f64> {
     s.as_ref().map(|s| s.median)
 }
 
-pub fn measure(sizes: &[usize], runs: usize, work: &Path, labs: &mut Vec<String>, log: &dyn Fn(&str)) -> Result<Figure, String> {
+pub fn measure(
+    sizes: &[usize],
+    runs: usize,
+    work: &Path,
+    labs: &mut Vec<String>,
+    log: &dyn Fn(&str),
+) -> Result<Figure, String> {
     let script = work.join("mininet_nat.py");
-    std::fs::write(&script, SCRIPT).map_err(|e| format!("cannot write `{}`: {e}", script.display()))?;
+    std::fs::write(&script, SCRIPT)
+        .map_err(|e| format!("cannot write `{}`: {e}", script.display()))?;
     let mut out = Vec::new();
     for &n in sizes {
         let plan = plan_of(&format!("bench-peer-{n}.yaml"), &e3_yaml(n))?;
         let (mut ours, mut theirs, mut failures) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
             // Alternate which side goes first, so neither always runs on a cooler machine.
-            let order = if run % 2 == 0 { ["e3", "mininet"] } else { ["mininet", "e3"] };
+            let order = if run % 2 == 0 {
+                ["e3", "mininet"]
+            } else {
+                ["mininet", "e3"]
+            };
             for who in order {
-                let once = if who == "e3" { e3_once(&plan, labs)? } else { mininet_once(&script, n)? };
+                let once = if who == "e3" {
+                    e3_once(&plan, labs)?
+                } else {
+                    mininet_once(&script, n)?
+                };
                 if once.unreachable.is_empty() {
-                    log(&format!("peer {who} {n} hosts, run {}/{runs}: up {:.2} s, down {:.2} s", run + 1, once.bringup(), once.stop_s));
+                    log(&format!(
+                        "peer {who} {n} hosts, run {}/{runs}: up {:.2} s, down {:.2} s",
+                        run + 1,
+                        once.bringup(),
+                        once.stop_s
+                    ));
                     if who == "e3" { &mut ours } else { &mut theirs }.push(once);
                 } else {
-                    let f = format!("{who} run {}: {} did not reach the public host", run + 1, once.unreachable.join(", "));
+                    let f = format!(
+                        "{who} run {}: {} did not reach the public host",
+                        run + 1,
+                        once.unreachable.join(", ")
+                    );
                     log(&format!("peer {n} hosts: {f}"));
                     failures.push(f);
                 }
@@ -193,8 +277,12 @@ pub fn measure(sizes: &[usize], runs: usize, work: &Path, labs: &mut Vec<String>
         let (e3, mininet) = (side(&ours), side(&theirs));
         out.push(PeerSize {
             hosts: n,
-            bringup_ratio: med(&mininet.bringup_s).zip(med(&e3.bringup_s)).and_then(|(a, b)| ratio(a, b)),
-            teardown_ratio: med(&mininet.teardown_s).zip(med(&e3.teardown_s)).and_then(|(a, b)| ratio(a, b)),
+            bringup_ratio: med(&mininet.bringup_s)
+                .zip(med(&e3.bringup_s))
+                .and_then(|(a, b)| ratio(a, b)),
+            teardown_ratio: med(&mininet.teardown_s)
+                .zip(med(&e3.teardown_s))
+                .and_then(|(a, b)| ratio(a, b)),
             e3,
             mininet,
             failures,

@@ -21,8 +21,17 @@ impl Stat {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
-        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
-        Some(Stat { median, min: sorted[0], max: sorted[n - 1], samples: samples.to_vec() })
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Some(Stat {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+            samples: samples.to_vec(),
+        })
     }
 }
 

@@ -12,7 +12,11 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_e3-bench")).args(args).stdin(Stdio::null()).output().expect("e3-bench runs")
+    Command::new(env!("CARGO_BIN_EXE_e3-bench"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("e3-bench runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -20,15 +24,22 @@ fn text(b: &[u8]) -> String {
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("JSON written")).expect("well-formed JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("JSON written"))
+        .expect("well-formed JSON")
 }
 
 /// A median/min/max figure over `runs` samples.
 fn assert_stat(v: &Value, runs: usize, what: &str) {
     let (median, min, max) = (v["median"].as_f64(), v["min"].as_f64(), v["max"].as_f64());
-    let (Some(median), Some(min), Some(max)) = (median, min, max) else { panic!("{what}: not a figure: {v}") };
+    let (Some(median), Some(min), Some(max)) = (median, min, max) else {
+        panic!("{what}: not a figure: {v}")
+    };
     assert!(min >= 0.0 && min <= median && median <= max, "{what}: {v}");
-    assert_eq!(v["samples"].as_array().map(Vec::len), Some(runs), "{what}: {v}");
+    assert_eq!(
+        v["samples"].as_array().map(Vec::len),
+        Some(runs),
+        "{what}: {v}"
+    );
 }
 
 fn assert_common(j: &Value, runs: usize) {
@@ -45,22 +56,50 @@ fn assert_common(j: &Value, runs: usize) {
 fn render_section_writes_every_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("out/bench.json");
-    let out = bench(&["--only", "render", "--runs", "2", "--render-sizes", "3,12", "--json", json.to_str().expect("utf-8")]);
+    let out = bench(&[
+        "--only",
+        "render",
+        "--runs",
+        "2",
+        "--render-sizes",
+        "3,12",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
-    assert!(table.contains("1. Render") && table.contains("PEAK RSS"), "{table}");
+    assert!(
+        table.contains("1. Render") && table.contains("PEAK RSS"),
+        "{table}"
+    );
     let j = read_json(&json);
     assert_common(&j, 2);
     for k in ["lab", "overlay", "mininet"] {
         assert!(j[k].is_null(), "{k} ran: {j}");
     }
     let sizes = j["render"]["sizes"].as_array().expect("sizes");
-    assert_eq!(sizes.iter().map(|s| s["parties"].as_u64().unwrap_or(0)).collect::<Vec<_>>(), [3, 12]);
+    assert_eq!(
+        sizes
+            .iter()
+            .map(|s| s["parties"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>(),
+        [3, 12]
+    );
     for s in sizes {
-        for k in ["pipeline_s", "load_validate_s", "plan_s", "render_s", "write_s", "peak_rss_kib"] {
+        for k in [
+            "pipeline_s",
+            "load_validate_s",
+            "plan_s",
+            "render_s",
+            "write_s",
+            "peak_rss_kib",
+        ] {
             assert_stat(&s[k], 2, k);
         }
-        assert!(s["peak_rss_kib"]["min"].as_f64().unwrap_or(0.0) > 0.0, "{s}");
+        assert!(
+            s["peak_rss_kib"]["min"].as_f64().unwrap_or(0.0) > 0.0,
+            "{s}"
+        );
         for k in ["hosts", "files", "bytes", "yaml_bytes"] {
             assert!(s[k].as_u64().is_some_and(|n| n > 0), "{k}: {s}");
         }
@@ -70,9 +109,17 @@ fn render_section_writes_every_field() {
     assert!(sizes[1]["hosts"].as_u64() > sizes[0]["hosts"].as_u64());
     assert!(sizes[1]["bytes"].as_u64() > sizes[0]["bytes"].as_u64());
     let growth = &j["render"]["growth"][0];
-    assert_eq!((growth["from"].as_u64(), growth["to"].as_u64()), (Some(3), Some(12)));
+    assert_eq!(
+        (growth["from"].as_u64(), growth["to"].as_u64()),
+        (Some(3), Some(12))
+    );
     assert_eq!(growth["parties_ratio"], 4.0);
-    for k in ["time_ratio", "memory_ratio", "time_us_per_added_party", "memory_kib_per_added_party"] {
+    for k in [
+        "time_ratio",
+        "memory_ratio",
+        "time_us_per_added_party",
+        "memory_kib_per_added_party",
+    ] {
         assert!(growth[k].as_f64().is_some(), "{k}: {growth}");
     }
 }
@@ -81,9 +128,20 @@ fn render_section_writes_every_field() {
 fn bad_arguments_are_refused_before_any_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("b.json");
-    let out = bench(&["--only", "render", "--render-sizes", "1", "--json", json.to_str().expect("utf-8")]);
+    let out = bench(&[
+        "--only",
+        "render",
+        "--render-sizes",
+        "1",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("`--render-sizes`: 1 is too small"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`--render-sizes`: 1 is too small"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = bench(&["--runs", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = bench(&["--only", "everything"]);
@@ -95,10 +153,37 @@ fn bad_arguments_are_refused_before_any_run() {
 
 /// Why the lab sections cannot run here, if they cannot.
 fn labs_unavailable() -> Option<String> {
-    let programs = ["nebula", "nebula-cert", "iperf3", "nft", "conntrack", "mnexec", "brctl", "iptables", "ifconfig", "ping"];
-    let root = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next() == Some("0")))).unwrap_or(false);
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| !e3::tools::on_path(p)).collect();
-    let mininet = Command::new("/usr/bin/python3").args(["-c", "import mininet.net"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let programs = [
+        "nebula",
+        "nebula-cert",
+        "iperf3",
+        "nft",
+        "conntrack",
+        "mnexec",
+        "brctl",
+        "iptables",
+        "ifconfig",
+        "ping",
+    ];
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|u| u.split_whitespace().next() == Some("0"))
+            })
+        })
+        .unwrap_or(false);
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| !e3::tools::on_path(p))
+        .collect();
+    let mininet = Command::new("/usr/bin/python3")
+        .args(["-c", "import mininet.net"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     let reason = if !root || !missing.is_empty() || !mininet {
         Some(format!("skipped: needs root, {} and Mininet (missing: {missing:?}, mininet importable: {mininet})", programs.join(", ")))
     } else if e3::sim::find_python().is_err() {
@@ -113,10 +198,25 @@ fn labs_unavailable() -> Option<String> {
 }
 
 fn assert_lab_gone(prefix: &str) {
-    let list = text(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout);
-    assert!(!list.contains(&format!("{prefix}-")), "namespaces of {prefix} left:\n{list}");
-    assert!(!Path::new(&format!("/run/e3/{prefix}.state")).exists(), "state file of {prefix} left");
-    assert!(!std::env::temp_dir().join(format!("{prefix}-lab")).exists(), "temp dir of {prefix} left");
+    let list = text(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip")
+            .stdout,
+    );
+    assert!(
+        !list.contains(&format!("{prefix}-")),
+        "namespaces of {prefix} left:\n{list}"
+    );
+    assert!(
+        !Path::new(&format!("/run/e3/{prefix}.state")).exists(),
+        "state file of {prefix} left"
+    );
+    assert!(
+        !std::env::temp_dir().join(format!("{prefix}-lab")).exists(),
+        "temp dir of {prefix} left"
+    );
 }
 
 #[test]
@@ -145,7 +245,12 @@ fn lab_sections_write_every_field_and_leave_nothing() {
         "--json",
         json.to_str().expect("utf-8"),
     ]);
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let table = text(&out.stdout);
     for heading in ["2. Lab bring-up", "3. Overlay overhead", "4. Peer"] {
         assert!(table.contains(heading), "{table}");
@@ -159,33 +264,67 @@ fn lab_sections_write_every_field_and_leave_nothing() {
         assert_eq!(s["parties"], n);
         assert_eq!(s["backend"], "nebula");
         assert_eq!(s["failures"].as_array().map(Vec::len), Some(0), "{s}");
-        for k in ["topology_s", "daemons_s", "overlay_s", "bringup_s", "teardown_s"] {
+        for k in [
+            "topology_s",
+            "daemons_s",
+            "overlay_s",
+            "bringup_s",
+            "teardown_s",
+        ] {
             assert_stat(&s[k], 1, k);
         }
         // phases in order: the topology, then the daemons, then the overlay
-        assert!(s["topology_s"]["median"].as_f64() <= s["daemons_s"]["median"].as_f64(), "{s}");
-        assert!(s["daemons_s"]["median"].as_f64() <= s["bringup_s"]["median"].as_f64(), "{s}");
+        assert!(
+            s["topology_s"]["median"].as_f64() <= s["daemons_s"]["median"].as_f64(),
+            "{s}"
+        );
+        assert!(
+            s["daemons_s"]["median"].as_f64() <= s["bringup_s"]["median"].as_f64(),
+            "{s}"
+        );
         assert!(s["bringup_per_party_s"].as_f64().is_some());
     }
-    assert!(lab["bringup_s_per_added_party"].as_f64().is_some() && lab["teardown_s_per_added_party"].as_f64().is_some(), "{lab}");
+    assert!(
+        lab["bringup_s_per_added_party"].as_f64().is_some()
+            && lab["teardown_s_per_added_party"].as_f64().is_some(),
+        "{lab}"
+    );
 
     let overlay = &j["overlay"];
     assert_eq!(overlay["rounds"], 20);
     let backends = overlay["backends"].as_array().expect("backends");
-    assert_eq!(backends.iter().map(|b| b["backend"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["direct", "nebula"]);
+    assert_eq!(
+        backends
+            .iter()
+            .map(|b| b["backend"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["direct", "nebula"]
+    );
     for b in backends {
         assert_eq!(b["failures"].as_array().map(Vec::len), Some(0), "{b}");
         assert_stat(&b["per_round_ms"], 1, "per_round_ms");
         assert_stat(&b["throughput_mbps"], 1, "throughput_mbps");
-        assert!(b["throughput_mbps"]["min"].as_f64().unwrap_or(0.0) > 0.0, "{b}");
-        assert!(b["round_time_ratio"].as_f64().is_some_and(|r| r > 0.0) && b["throughput_ratio"].as_f64().is_some_and(|r| r > 0.0), "{b}");
+        assert!(
+            b["throughput_mbps"]["min"].as_f64().unwrap_or(0.0) > 0.0,
+            "{b}"
+        );
+        assert!(
+            b["round_time_ratio"].as_f64().is_some_and(|r| r > 0.0)
+                && b["throughput_ratio"].as_f64().is_some_and(|r| r > 0.0),
+            "{b}"
+        );
         assert!(b["path"].as_str().is_some_and(|p| !p.is_empty()));
     }
     assert_eq!(backends[0]["round_time_ratio"], 1.0);
     assert_eq!(backends[0]["throughput_ratio"], 1.0);
 
     let peer = &j["mininet"];
-    assert!(peer["mininet_version"].is_string() && peer["e3_method"].is_string() && peer["mininet_method"].is_string(), "{peer}");
+    assert!(
+        peer["mininet_version"].is_string()
+            && peer["e3_method"].is_string()
+            && peer["mininet_method"].is_string(),
+        "{peer}"
+    );
     let s = &peer["sizes"][0];
     assert_eq!(s["hosts"], 2);
     assert_eq!(s["failures"].as_array().map(Vec::len), Some(0), "{s}");
@@ -194,18 +333,42 @@ fn lab_sections_write_every_field_and_leave_nothing() {
             assert_stat(&s[side][k], 1, &format!("{side}.{k}"));
         }
     }
-    assert!(s["bringup_ratio"].as_f64().is_some() && s["teardown_ratio"].as_f64().is_some(), "{s}");
+    assert!(
+        s["bringup_ratio"].as_f64().is_some() && s["teardown_ratio"].as_f64().is_some(),
+        "{s}"
+    );
 
     // Nothing left: every lab it used, and Mininet's links and shells.
     let labs = j["labs"].as_array().expect("labs");
-    assert_eq!(labs.len(), 2 + 2 + 1, "two bring-up labs, two overlay labs, one peer lab: {labs:?}");
+    assert_eq!(
+        labs.len(),
+        2 + 2 + 1,
+        "two bring-up labs, two overlay labs, one peer lab: {labs:?}"
+    );
     for l in labs {
         assert_lab_gone(l.as_str().expect("prefix"));
     }
-    let links = text(&Command::new("ip").args(["-o", "link", "show"]).output().expect("ip").stdout);
-    assert!(!links.lines().any(|l| l.contains(": s0:") || l.contains(": nat1-eth")), "Mininet links left:\n{links}");
+    let links = text(
+        &Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .expect("ip")
+            .stdout,
+    );
+    assert!(
+        !links
+            .lines()
+            .any(|l| l.contains(": s0:") || l.contains(": nat1-eth")),
+        "Mininet links left:\n{links}"
+    );
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let cmd = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
-        assert!(!cmd.contains("mininet:h") && !cmd.contains("mininet:nat"), "Mininet shell left: {cmd}");
+        let cmd = String::from_utf8_lossy(
+            &std::fs::read(entry.path().join("cmdline")).unwrap_or_default(),
+        )
+        .replace('\0', " ");
+        assert!(
+            !cmd.contains("mininet:h") && !cmd.contains("mininet:nat"),
+            "Mininet shell left: {cmd}"
+        );
     }
 }

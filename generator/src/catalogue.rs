@@ -107,8 +107,20 @@ pub struct Region {
     pub lon: f64,
 }
 
-const fn r(slug: &'static str, city: &'static str, country: &'static str, lat: f64, lon: f64) -> Region {
-    Region { slug, city, country, lat, lon }
+const fn r(
+    slug: &'static str,
+    city: &'static str,
+    country: &'static str,
+    lat: f64,
+    lon: f64,
+) -> Region {
+    Region {
+        slug,
+        city,
+        country,
+        lat,
+        lon,
+    }
 }
 
 /// DigitalOcean regions (slugs as the API and Terraform provider use them).
@@ -234,7 +246,9 @@ impl Platform {
 
 /// Every region of every cloud, for location hints of non-cloud parties.
 pub fn all_regions() -> impl Iterator<Item = (Platform, &'static Region)> {
-    Platform::ALL.iter().flat_map(|p| p.regions().iter().map(move |r| (*p, r)))
+    Platform::ALL
+        .iter()
+        .flat_map(|p| p.regions().iter().map(move |r| (*p, r)))
 }
 
 pub fn find_region(slug: &str) -> Option<(Platform, &'static Region)> {

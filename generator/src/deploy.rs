@@ -40,7 +40,14 @@ pub const SSH_KEYS: &str = "{ssh_public_keys}";
 
 impl Step {
     fn new(title: &str, program: &str, args: &[&str]) -> Step {
-        Step { title: title.into(), program: program.into(), args: args.iter().map(|a| a.to_string()).collect(), stdout_to: None, secret: false, address_of: None }
+        Step {
+            title: title.into(),
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdout_to: None,
+            secret: false,
+            address_of: None,
+        }
     }
 
     fn to(mut self, path: PathBuf) -> Step {
@@ -60,9 +67,16 @@ impl Step {
                 .replace(ADDRESS, &format!("<address of {host}>"))
                 .replace(IMAGE, "<image file in result-image/>")
                 .replace(SSH_KEYS, "{deployer=\"<your SSH public key>\"}");
-            if a.contains(' ') || a.contains('"') { format!("'{a}'") } else { a }
+            if a.contains(' ') || a.contains('"') {
+                format!("'{a}'")
+            } else {
+                a
+            }
         };
-        let mut line = std::iter::once(shell_quote(&self.program)).chain(self.args.iter().map(|a| shown(a))).collect::<Vec<_>>().join(" ");
+        let mut line = std::iter::once(shell_quote(&self.program))
+            .chain(self.args.iter().map(|a| shown(a)))
+            .collect::<Vec<_>>()
+            .join(" ");
         if let Some(p) = &self.stdout_to {
             line.push_str(" > ");
             line.push_str(&shell_quote(&p.display().to_string()));
@@ -72,7 +86,10 @@ impl Step {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -100,11 +117,18 @@ impl Layout {
 /// flake `out`, so a relative path must start with `./`.
 fn flake_ref(dir: &Path) -> String {
     let d = dir.display().to_string();
-    if dir.is_absolute() || d.starts_with("./") || d.starts_with("../") { d } else { format!("./{d}") }
+    if dir.is_absolute() || d.starts_with("./") || d.starts_with("../") {
+        d
+    } else {
+        format!("./{d}")
+    }
 }
 
 fn needs_keys(backend: Backend) -> bool {
-    matches!(backend, Backend::Nebula | Backend::Wireguard | Backend::Tinc)
+    matches!(
+        backend,
+        Backend::Nebula | Backend::Wireguard | Backend::Tinc
+    )
 }
 
 /// The steps of `e3 deploy`, in order. `e3` is this program's own path.
@@ -113,9 +137,17 @@ pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str)
     let tf_dir = layout.rendered.join("terraform").display().to_string();
     let chdir = format!("-chdir={tf_dir}");
     let hive = layout.rendered.join("hive.nix").display().to_string();
-    let mut steps = vec![Step::new("render the scenario", e3, &["render", &plan.name, "-o", &out])];
+    let mut steps = vec![Step::new(
+        "render the scenario",
+        e3,
+        &["render", &plan.name, "-o", &out],
+    )];
     if needs_keys(plan.connectivity.backend) {
-        steps.push(Step::new("generate key material (kept when present)", e3, &["keys", &plan.name]));
+        steps.push(Step::new(
+            "generate key material (kept when present)",
+            e3,
+            &["keys", &plan.name],
+        ));
     }
     if terraform::has_terraform(plan) {
         let groups = terraform::groups(plan);
@@ -124,35 +156,85 @@ pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str)
             steps.push(Step::new(
                 "build the DigitalOcean image",
                 "nix",
-                &["build", &format!("{}#image-{}", flake_ref(&layout.rendered), first.name), "--out-link", &link],
+                &[
+                    "build",
+                    &format!("{}#image-{}", flake_ref(&layout.rendered), first.name),
+                    "--out-link",
+                    &link,
+                ],
             ));
         }
-        steps.push(Step::new("terraform init", terraform_bin, &[&chdir, "init", "-input=false"]));
+        steps.push(Step::new(
+            "terraform init",
+            terraform_bin,
+            &[&chdir, "init", "-input=false"],
+        ));
         let vars = terraform_vars(plan);
         let mut apply = vec![chdir.as_str(), "apply", "-input=false", "-auto-approve"];
         apply.extend(vars.iter().map(String::as_str));
         steps.push(Step::new("provision the machines", terraform_bin, &apply));
-        steps.push(Step::new("record their addresses", terraform_bin, &[&chdir, "output", "-json", "hosts"]).to(layout.rendered.join("hosts.json")));
+        steps.push(
+            Step::new(
+                "record their addresses",
+                terraform_bin,
+                &[&chdir, "output", "-json", "hosts"],
+            )
+            .to(layout.rendered.join("hosts.json")),
+        );
         if plan.connectivity.backend == Backend::Tailscale {
-            let mut s = Step::new("fetch the Tailscale auth key (secret, never shown)", terraform_bin, &[&chdir, "output", "-raw", "tailscale_authkey"])
-                .to(layout.secrets.join("tailscale-authkey"));
+            let mut s = Step::new(
+                "fetch the Tailscale auth key (secret, never shown)",
+                terraform_bin,
+                &[&chdir, "output", "-raw", "tailscale_authkey"],
+            )
+            .to(layout.secrets.join("tailscale-authkey"));
             s.secret = true;
             steps.push(s);
         }
     }
-    steps.push(Step::new("deploy NixOS to every host", "colmena", &["apply", "-f", &hive, "--on", &format!("@backend-{}", plan.connectivity.backend)]));
+    steps.push(Step::new(
+        "deploy NixOS to every host",
+        "colmena",
+        &[
+            "apply",
+            "-f",
+            &hive,
+            "--on",
+            &format!("@backend-{}", plan.connectivity.backend),
+        ],
+    ));
     steps.push(Step::new(
         "run the MPyC program on all parties",
         "colmena",
-        &["exec", "-f", &hive, "--on", "@role-party", "--", "systemctl", "start", "e3-party.service"],
+        &[
+            "exec",
+            "-f",
+            &hive,
+            "--on",
+            "@role-party",
+            "--",
+            "systemctl",
+            "start",
+            "e3-party.service",
+        ],
     ));
     for h in plan.hosts.iter().filter(|h| h.role == Role::Party) {
         let target = match h.address {
             Some(a) => format!("root@{a}"),
             None => format!("root@{ADDRESS}"),
         };
-        let mut s = Step::new(&format!("fetch the result of {}", h.name), "ssh", &["-o", "BatchMode=yes", &target, "cat", "/var/lib/e3/result.json"])
-            .to(layout.results.join(format!("{}.json", h.name)));
+        let mut s = Step::new(
+            &format!("fetch the result of {}", h.name),
+            "ssh",
+            &[
+                "-o",
+                "BatchMode=yes",
+                &target,
+                "cat",
+                "/var/lib/e3/result.json",
+            ],
+        )
+        .to(layout.results.join(format!("{}.json", h.name)));
         if h.address.is_none() {
             s.address_of = Some(h.name.clone());
         }
@@ -166,7 +248,10 @@ pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str)
 fn terraform_vars(plan: &Plan) -> Vec<String> {
     let mut vars = vec!["-var".to_string(), format!("ssh_public_keys={SSH_KEYS}")];
     if terraform::groups(plan).contains_key(&Platform::DigitalOcean) {
-        vars.extend(["-var".to_string(), format!("digitalocean_image_path={IMAGE}")]);
+        vars.extend([
+            "-var".to_string(),
+            format!("digitalocean_image_path={IMAGE}"),
+        ]);
     }
     vars
 }
@@ -186,7 +271,11 @@ pub fn destroy_steps(plan: &Plan, layout: &Layout, terraform_bin: &str) -> Vec<S
 
 /// Programs the steps need that are not on PATH.
 pub fn missing_programs(steps: &[Step], e3: &str) -> Vec<String> {
-    let mut missing: Vec<String> = steps.iter().map(|s| s.program.clone()).filter(|p| p != e3 && !on_path(p)).collect();
+    let mut missing: Vec<String> = steps
+        .iter()
+        .map(|s| s.program.clone())
+        .filter(|p| p != e3 && !on_path(p))
+        .collect();
     missing.sort();
     missing.dedup();
     missing
@@ -222,17 +311,36 @@ impl Context {
             let image = std::fs::read_dir(&self.image_link)
                 .map_err(|e| format!("cannot read `{}`: {e}", self.image_link.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".qcow2") || n.to_string_lossy().ends_with(".img")))
+                .find(|p| {
+                    p.file_name().is_some_and(|n| {
+                        n.to_string_lossy().contains(".qcow2")
+                            || n.to_string_lossy().ends_with(".img")
+                    })
+                })
                 .ok_or_else(|| format!("no image file in `{}`", self.image_link.display()))?;
             a = a.replace(IMAGE, &image.display().to_string());
         }
         if a.contains(SSH_KEYS) {
-            let key = std::fs::read_to_string(&self.ssh_key).map_err(|e| format!("cannot read the SSH public key `{}`: {e}", self.ssh_key.display()))?;
+            let key = std::fs::read_to_string(&self.ssh_key).map_err(|e| {
+                format!(
+                    "cannot read the SSH public key `{}`: {e}",
+                    self.ssh_key.display()
+                )
+            })?;
             let key = key.trim();
             if key.contains("PRIVATE KEY") {
-                return Err(format!("`{}` is a private key: give the `.pub` file", self.ssh_key.display()));
+                return Err(format!(
+                    "`{}` is a private key: give the `.pub` file",
+                    self.ssh_key.display()
+                ));
             }
-            a = a.replace(SSH_KEYS, &format!("{{deployer={}}}", serde_json::Value::String(key.to_string())));
+            a = a.replace(
+                SSH_KEYS,
+                &format!(
+                    "{{deployer={}}}",
+                    serde_json::Value::String(key.to_string())
+                ),
+            );
         }
         Ok(a)
     }
@@ -251,7 +359,8 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
                 return Err((i, format!("cannot create `{}`: {e}", parent.display())));
             }
         }
-        let args: Result<Vec<String>, String> = step.args.iter().map(|a| context.resolve(step, a)).collect();
+        let args: Result<Vec<String>, String> =
+            step.args.iter().map(|a| context.resolve(step, a)).collect();
         let args = match args {
             Ok(a) => a,
             Err(e) => {
@@ -259,7 +368,10 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
                 return Err((i, e));
             }
         };
-        let output = Command::new(&step.program).args(&args).stdin(Stdio::null()).output();
+        let output = Command::new(&step.program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output();
         let output = match output {
             Ok(o) => o,
             Err(e) => {
@@ -274,7 +386,10 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
                 text.push_str(&String::from_utf8_lossy(&output.stdout));
             }
             text.push_str(&String::from_utf8_lossy(&output.stderr));
-            return Err((i, format!("`{}` exited with {}\n{text}", step.display(), output.status)));
+            return Err((
+                i,
+                format!("`{}` exited with {}\n{text}", step.display(), output.status),
+            ));
         }
         if let Some(path) = &step.stdout_to {
             if let Err(e) = write_file(path, &output.stdout, step.secret) {
@@ -289,15 +404,26 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
 
 /// A host's address from `hosts.json` (`terraform output -json hosts`).
 fn address_from_hosts_json(hosts_json: &Path, host: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(hosts_json).map_err(|e| format!("cannot read `{}`: {e}", hosts_json.display()))?;
-    let hosts: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("`{}` is not JSON: {e}", hosts_json.display()))?;
-    hosts.get(host).and_then(|v| v.as_str()).map(str::to_string).ok_or_else(|| format!("`{}` has no address for `{host}`", hosts_json.display()))
+    let text = std::fs::read_to_string(hosts_json)
+        .map_err(|e| format!("cannot read `{}`: {e}", hosts_json.display()))?;
+    let hosts: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("`{}` is not JSON: {e}", hosts_json.display()))?;
+    hosts
+        .get(host)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("`{}` has no address for `{host}`", hosts_json.display()))
 }
 
 fn write_file(path: &Path, contents: &[u8], secret: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("e3-tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(if secret { 0o600 } else { 0o644 }).open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(&tmp)?;
     f.write_all(contents)?;
     f.sync_all()?;
     std::fs::rename(tmp, path)

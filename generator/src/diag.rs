@@ -152,7 +152,10 @@ impl Diagnostic {
     }
 
     pub fn note(mut self, message: impl Into<String>, location: Option<Location>) -> Self {
-        self.notes.push(Note { message: message.into(), location });
+        self.notes.push(Note {
+            message: message.into(),
+            location,
+        });
         self
     }
 
@@ -185,7 +188,12 @@ impl Diagnostic {
         match &self.location {
             Some(loc) => render_snippet(&mut out, sources, loc, self.label.as_deref(), gutter),
             None => {
-                let _ = writeln!(out, "{}--> {}", " ".repeat(gutter), self.file.as_deref().unwrap_or("<input>"));
+                let _ = writeln!(
+                    out,
+                    "{}--> {}",
+                    " ".repeat(gutter),
+                    self.file.as_deref().unwrap_or("<input>")
+                );
             }
         }
         if let Some(hint) = &self.hint {
@@ -206,7 +214,12 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        format!("{}: {kind}[{}]: {}", self.position(sources), self.code.code(), self.message)
+        format!(
+            "{}: {kind}[{}]: {}",
+            self.position(sources),
+            self.code.code(),
+            self.message
+        )
     }
 
     pub fn to_json(&self, sources: &Sources) -> serde_json::Value {
@@ -230,7 +243,13 @@ impl Diagnostic {
     }
 }
 
-fn render_snippet(out: &mut String, sources: &Sources, loc: &Location, label: Option<&str>, gutter: usize) {
+fn render_snippet(
+    out: &mut String,
+    sources: &Sources,
+    loc: &Location,
+    label: Option<&str>,
+    gutter: usize,
+) {
     let (line, col) = sources.line_col(loc);
     let pad = " ".repeat(gutter);
     let _ = writeln!(out, "{pad}--> {}", sources.position(loc));
@@ -238,8 +257,14 @@ fn render_snippet(out: &mut String, sources: &Sources, loc: &Location, label: Op
         return;
     };
     // Tabs would misalign the caret; show them as single spaces.
-    let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-    let width = loc.len.max(1).min(shown.chars().count().saturating_sub(col - 1).max(1));
+    let shown: String = text
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    let width = loc
+        .len
+        .max(1)
+        .min(shown.chars().count().saturating_sub(col - 1).max(1));
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{line} | {shown}");
     let caret = format!("{}{}", " ".repeat(col - 1), "^".repeat(width));
@@ -277,7 +302,9 @@ impl Diagnostics {
         self.items.sort_by(|a, b| {
             let ka = a.location.map(|l| (l.file, l.offset));
             let kb = b.location.map(|l| (l.file, l.offset));
-            ka.cmp(&kb).then(a.code.cmp(&b.code)).then(a.message.cmp(&b.message))
+            ka.cmp(&kb)
+                .then(a.code.cmp(&b.code))
+                .then(a.message.cmp(&b.message))
         });
         self.items.dedup();
     }
@@ -285,7 +312,10 @@ impl Diagnostics {
 
 /// The closest candidate to `input` by edit distance, if close enough to be
 /// a plausible typo: "did you mean `nyc3`?".
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let input_lower = input.to_ascii_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
@@ -312,15 +342,29 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for c in Code::ALL {
             assert!(seen.insert(c.code()), "duplicate code {}", c.code());
-            let prefix = if c.severity() == Severity::Error { 'E' } else { 'W' };
-            assert!(c.code().starts_with(prefix), "{} has the wrong prefix", c.code());
+            let prefix = if c.severity() == Severity::Error {
+                'E'
+            } else {
+                'W'
+            };
+            assert!(
+                c.code().starts_with(prefix),
+                "{} has the wrong prefix",
+                c.code()
+            );
         }
     }
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("nyc9", ["nyc1", "ams3", "sfo3"]).as_deref(), Some("did you mean `nyc1`?"));
+        assert_eq!(
+            did_you_mean("nyc9", ["nyc1", "ams3", "sfo3"]).as_deref(),
+            Some("did you mean `nyc1`?")
+        );
         assert_eq!(did_you_mean("zzzzzz", ["nyc1", "ams3"]), None);
-        assert_eq!(did_you_mean("Nebula", ["nebula", "tinc"]).as_deref(), Some("did you mean `nebula`?"));
+        assert_eq!(
+            did_you_mean("Nebula", ["nebula", "tinc"]).as_deref(),
+            Some("did you mean `nebula`?")
+        );
     }
 }

@@ -12,7 +12,12 @@ fn id(name: &str) -> String {
 fn label(plan: &Plan, name: &str) -> String {
     let h = plan.host(name).expect("graph names come from the plan");
     match h.role {
-        Role::Party => format!("{} #{} {}", h.name, h.index.unwrap_or_default(), h.overlay_address.map(|a| a.to_string()).unwrap_or_default()),
+        Role::Party => format!(
+            "{} #{} {}",
+            h.name,
+            h.index.unwrap_or_default(),
+            h.overlay_address.map(|a| a.to_string()).unwrap_or_default()
+        ),
         Role::Router | Role::Carrier => format!("{} ({})", h.name, h.nat),
         role => format!("{} ({})", h.name, role.as_str()),
     }
@@ -51,11 +56,22 @@ pub fn mermaid(plan: &Plan) -> String {
         }
     }
     for site in &plan.sites {
-        let _ = writeln!(s, "  subgraph site_{}[\"site {} ({})\"]", id(&site.name), site.name, site.nat);
+        let _ = writeln!(
+            s,
+            "  subgraph site_{}[\"site {} ({})\"]",
+            id(&site.name),
+            site.name,
+            site.nat
+        );
         if let Some(c) = &site.carrier {
             let _ = writeln!(s, "    {}{{\"{}\"}}", id(c), label(plan, c));
         }
-        let _ = writeln!(s, "    {}{{\"{}\"}}", id(&site.router), label(plan, &site.router));
+        let _ = writeln!(
+            s,
+            "    {}{{\"{}\"}}",
+            id(&site.router),
+            label(plan, &site.router)
+        );
         for h in &site.hosts {
             let _ = writeln!(s, "    {}[\"{}\"]", id(h), label(plan, h));
         }
@@ -73,20 +89,44 @@ pub fn mermaid(plan: &Plan) -> String {
 }
 
 pub fn dot(plan: &Plan) -> String {
-    let mut s = format!("graph \"{}\" {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n", plan.name);
+    let mut s = format!(
+        "graph \"{}\" {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n",
+        plan.name
+    );
     let _ = writeln!(s, "  internet [shape=ellipse];");
     for h in &plan.hosts {
         if h.site.is_none() {
-            let _ = writeln!(s, "  {} [label=\"{}\", shape=box];", id(&h.name), label(plan, &h.name));
+            let _ = writeln!(
+                s,
+                "  {} [label=\"{}\", shape=box];",
+                id(&h.name),
+                label(plan, &h.name)
+            );
         }
     }
     for site in &plan.sites {
-        let _ = writeln!(s, "  subgraph cluster_{} {{\n    label=\"site {} ({})\";", id(&site.name), site.name, site.nat);
+        let _ = writeln!(
+            s,
+            "  subgraph cluster_{} {{\n    label=\"site {} ({})\";",
+            id(&site.name),
+            site.name,
+            site.nat
+        );
         for r in site.carrier.iter().chain(std::iter::once(&site.router)) {
-            let _ = writeln!(s, "    {} [label=\"{}\", shape=diamond];", id(r), label(plan, r));
+            let _ = writeln!(
+                s,
+                "    {} [label=\"{}\", shape=diamond];",
+                id(r),
+                label(plan, r)
+            );
         }
         for h in &site.hosts {
-            let _ = writeln!(s, "    {} [label=\"{}\", shape=box];", id(h), label(plan, h));
+            let _ = writeln!(
+                s,
+                "    {} [label=\"{}\", shape=box];",
+                id(h),
+                label(plan, h)
+            );
         }
         let _ = writeln!(s, "  }}");
     }

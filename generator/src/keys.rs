@@ -28,9 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::catalogue::Backend;
-use crate::tools::on_path;
 use crate::plan::{Host, Plan};
 use crate::render::nix::deployed;
+use crate::tools::on_path;
 
 /// What one `e3 keys` run did.
 #[derive(Debug, Default)]
@@ -61,27 +61,56 @@ impl Unit {
     fn files(&self) -> Vec<String> {
         match self {
             Unit::NebulaCa => vec!["nebula/ca.crt".into(), "nebula/ca.key".into()],
-            Unit::NebulaHost { host, .. } => vec![format!("nebula/{host}.crt"), format!("nebula/{host}.key")],
-            Unit::Wireguard { host } => vec![format!("wireguard/{host}.key"), format!("public/wireguard/{host}.pub")],
-            Unit::Tinc { host } => vec![format!("tinc/{host}.priv"), format!("public/tinc/{host}.pub")],
+            Unit::NebulaHost { host, .. } => {
+                vec![format!("nebula/{host}.crt"), format!("nebula/{host}.key")]
+            }
+            Unit::Wireguard { host } => vec![
+                format!("wireguard/{host}.key"),
+                format!("public/wireguard/{host}.pub"),
+            ],
+            Unit::Tinc { host } => vec![
+                format!("tinc/{host}.priv"),
+                format!("public/tinc/{host}.pub"),
+            ],
         }
     }
 }
 
 /// Hosts that carry overlay key material.
 fn overlay_hosts(plan: &Plan) -> Vec<&Host> {
-    deployed(plan).filter(|h| h.overlay_address.is_some()).collect()
+    deployed(plan)
+        .filter(|h| h.overlay_address.is_some())
+        .collect()
 }
 
 fn units(plan: &Plan) -> Vec<Unit> {
-    let prefix = plan.connectivity.overlay_network.as_deref().and_then(|n| n.split_once('/')).map(|(_, p)| p.to_string()).unwrap_or_else(|| "16".into());
+    let prefix = plan
+        .connectivity
+        .overlay_network
+        .as_deref()
+        .and_then(|n| n.split_once('/'))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_else(|| "16".into());
     let hosts = overlay_hosts(plan);
     match plan.connectivity.backend {
         Backend::Nebula => std::iter::once(Unit::NebulaCa)
-            .chain(hosts.iter().map(|h| Unit::NebulaHost { host: h.name.clone(), ip: format!("{}/{prefix}", h.overlay_address.expect("overlay host")) }))
+            .chain(hosts.iter().map(|h| Unit::NebulaHost {
+                host: h.name.clone(),
+                ip: format!("{}/{prefix}", h.overlay_address.expect("overlay host")),
+            }))
             .collect(),
-        Backend::Wireguard => hosts.iter().map(|h| Unit::Wireguard { host: h.name.clone() }).collect(),
-        Backend::Tinc => hosts.iter().map(|h| Unit::Tinc { host: h.name.clone() }).collect(),
+        Backend::Wireguard => hosts
+            .iter()
+            .map(|h| Unit::Wireguard {
+                host: h.name.clone(),
+            })
+            .collect(),
+        Backend::Tinc => hosts
+            .iter()
+            .map(|h| Unit::Tinc {
+                host: h.name.clone(),
+            })
+            .collect(),
         Backend::Tailscale | Backend::Headscale | Backend::Direct => Vec::new(),
     }
 }
@@ -134,7 +163,11 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
         }
     }
     // A new CA invalidates the certificates signed by the old one.
-    if todo.contains(&Unit::NebulaCa) && all.iter().any(|u| matches!(u, Unit::NebulaHost { .. }) && !todo.contains(u)) {
+    if todo.contains(&Unit::NebulaCa)
+        && all
+            .iter()
+            .any(|u| matches!(u, Unit::NebulaHost { .. }) && !todo.contains(u))
+    {
         return Err(format!(
             "`{}` has Nebula host certificates but no CA\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
             dir.display(),
@@ -142,7 +175,11 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
         ));
     }
     let authorized = dir.join("public/authorized_keys");
-    let ssh_key = if authorized.is_file() { None } else { own_ssh_key() };
+    let ssh_key = if authorized.is_file() {
+        None
+    } else {
+        own_ssh_key()
+    };
     if !authorized.is_file() && ssh_key.is_none() {
         report.notes.push(format!(
             "no SSH key for root on the hosts: put your public SSH key(s) in `{}`, then run `e3 render {}`",
@@ -170,9 +207,16 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
     }
 
     // Stage: a copy of what stays, plus the new material; then swap.
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     mkdir_private(&parent)?;
-    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "secrets".into());
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "secrets".into());
     let tmp = parent.join(format!(".{base}.e3-keys-tmp-{}", std::process::id()));
     let old = parent.join(format!(".{base}.e3-keys-old-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
@@ -184,7 +228,10 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
         }
         if let Some((from, text)) = &ssh_key {
             write_private(&tmp.join("public/authorized_keys"), text.as_bytes())?;
-            report.notes.push(format!("root's SSH key on the hosts: copied from `{}` to `public/authorized_keys`", from.display()));
+            report.notes.push(format!(
+                "root's SSH key on the hosts: copied from `{}` to `public/authorized_keys`",
+                from.display()
+            ));
             report.generated.push("public/authorized_keys".into());
         }
         for u in &todo {
@@ -193,7 +240,8 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
         }
         tighten(&tmp)?;
         if dir.exists() {
-            fs::rename(dir, &old).map_err(|e| format!("cannot move `{}` aside: {e}", dir.display()))?;
+            fs::rename(dir, &old)
+                .map_err(|e| format!("cannot move `{}` aside: {e}", dir.display()))?;
         }
         if let Err(e) = fs::rename(&tmp, dir) {
             let _ = fs::rename(&old, dir);
@@ -213,12 +261,15 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
 /// The user's own SSH public key: the first of `~/.ssh/id_{ed25519,ecdsa,rsa}.pub`.
 fn own_ssh_key() -> Option<(PathBuf, String)> {
     let home = std::env::var_os("HOME")?;
-    ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"].iter().find_map(|n| {
-        let p = Path::new(&home).join(".ssh").join(n);
-        let text = fs::read_to_string(&p).ok()?;
-        let text = text.trim();
-        (!text.is_empty() && !text.contains("PRIVATE KEY")).then(|| (p.clone(), format!("{text}\n")))
-    })
+    ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"]
+        .iter()
+        .find_map(|n| {
+            let p = Path::new(&home).join(".ssh").join(n);
+            let text = fs::read_to_string(&p).ok()?;
+            let text = text.trim();
+            (!text.is_empty() && !text.contains("PRIVATE KEY"))
+                .then(|| (p.clone(), format!("{text}\n")))
+        })
 }
 
 fn mkdir_private(d: &Path) -> Result<(), String> {
@@ -234,7 +285,8 @@ fn set_private_dirs(root: &Path, file: &Path) -> Result<(), String> {
         if !p.starts_with(root) {
             break;
         }
-        fs::set_permissions(p, fs::Permissions::from_mode(0o700)).map_err(|e| format!("cannot chmod `{}`: {e}", p.display()))?;
+        fs::set_permissions(p, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot chmod `{}`: {e}", p.display()))?;
         d = p.parent();
     }
     Ok(())
@@ -255,7 +307,8 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
 }
 
 fn copy_tree(from: &Path, to: &Path, rel: &Path, skip: &[String]) -> Result<(), String> {
-    let entries = fs::read_dir(from.join(rel)).map_err(|e| format!("cannot read `{}`: {e}", from.join(rel).display()))?;
+    let entries = fs::read_dir(from.join(rel))
+        .map_err(|e| format!("cannot read `{}`: {e}", from.join(rel).display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| e.to_string())?;
         let r = rel.join(entry.file_name());
@@ -263,7 +316,8 @@ fn copy_tree(from: &Path, to: &Path, rel: &Path, skip: &[String]) -> Result<(), 
         if kind.is_dir() {
             copy_tree(from, to, &r, skip)?;
         } else if kind.is_file() && !skip.iter().any(|s| Path::new(s) == r) {
-            let bytes = fs::read(from.join(&r)).map_err(|e| format!("cannot read `{}`: {e}", from.join(&r).display()))?;
+            let bytes = fs::read(from.join(&r))
+                .map_err(|e| format!("cannot read `{}`: {e}", from.join(&r).display()))?;
             write_private(&to.join(&r), &bytes)?;
         }
     }
@@ -274,18 +328,29 @@ fn copy_tree(from: &Path, to: &Path, rel: &Path, skip: &[String]) -> Result<(), 
 fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let mut child = Command::new(tool)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run `{tool}`: {e}"))?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input).map_err(|e| format!("cannot write to `{tool}`: {e}"))?;
+        pipe.write_all(input)
+            .map_err(|e| format!("cannot write to `{tool}`: {e}"))?;
     }
-    let out = child.wait_with_output().map_err(|e| format!("`{tool}` failed: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("`{tool}` failed: {e}"))?;
     if !out.status.success() {
         // stderr of these tools carries no key material.
-        return Err(format!("`{tool} {}` failed: {}", args.first().unwrap_or(&""), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "`{tool} {}` failed: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(out.stdout)
 }
@@ -298,7 +363,19 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
             mkdir_private(&p("nebula"))?;
             let _ = fs::remove_file(p("nebula/ca.crt"));
             let _ = fs::remove_file(p("nebula/ca.key"));
-            run("nebula-cert", &["ca", "-name", &format!("e3 {}", plan.name), "-out-crt", &s("nebula/ca.crt"), "-out-key", &s("nebula/ca.key")], None)?;
+            run(
+                "nebula-cert",
+                &[
+                    "ca",
+                    "-name",
+                    &format!("e3 {}", plan.name),
+                    "-out-crt",
+                    &s("nebula/ca.crt"),
+                    "-out-key",
+                    &s("nebula/ca.key"),
+                ],
+                None,
+            )?;
         }
         Unit::NebulaHost { host, ip } => {
             mkdir_private(&p("nebula"))?;
@@ -307,7 +384,21 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
             let _ = fs::remove_file(p(&key));
             run(
                 "nebula-cert",
-                &["sign", "-name", host, "-ip", ip, "-ca-crt", &s("nebula/ca.crt"), "-ca-key", &s("nebula/ca.key"), "-out-crt", &s(&crt), "-out-key", &s(&key)],
+                &[
+                    "sign",
+                    "-name",
+                    host,
+                    "-ip",
+                    ip,
+                    "-ca-crt",
+                    &s("nebula/ca.crt"),
+                    "-ca-key",
+                    &s("nebula/ca.key"),
+                    "-out-crt",
+                    &s(&crt),
+                    "-out-key",
+                    &s(&key),
+                ],
                 None,
             )?;
         }
@@ -326,7 +417,8 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
         }
     }
     for f in unit.files() {
-        fs::set_permissions(p(&f), fs::Permissions::from_mode(0o600)).map_err(|e| format!("cannot chmod `{f}`: {e}"))?;
+        fs::set_permissions(p(&f), fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("cannot chmod `{f}`: {e}"))?;
         set_private_dirs(dir, &p(&f))?;
     }
     Ok(())
@@ -334,14 +426,16 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
 
 /// Sets 0700 on every directory and 0600 on every file under `dir`.
 pub fn tighten(dir: &Path) -> Result<(), String> {
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| format!("cannot chmod `{}`: {e}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("cannot chmod `{}`: {e}", dir.display()))?;
     for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
         let entry = entry.map_err(|e| e.to_string())?;
         let kind = entry.file_type().map_err(|e| e.to_string())?;
         if kind.is_dir() {
             tighten(&entry.path())?;
         } else if kind.is_file() {
-            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
         }
     }
     Ok(())

@@ -81,7 +81,12 @@ pub fn check_variant(reference: &ScenarioRef, variant: Option<&str>) -> Checked 
         Err((items, sources)) => {
             let mut diagnostics = Diagnostics { items };
             diagnostics.sort();
-            Checked { scenario: None, matrix: None, diagnostics, sources }
+            Checked {
+                scenario: None,
+                matrix: None,
+                diagnostics,
+                sources,
+            }
         }
         Ok(loaded) => check_loaded(loaded, variant),
     }
@@ -91,7 +96,12 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
     let invalid = |items: Vec<Diagnostic>, sources: Sources| {
         let mut diagnostics = Diagnostics { items };
         diagnostics.sort();
-        Checked { scenario: None, matrix: None, diagnostics, sources }
+        Checked {
+            scenario: None,
+            matrix: None,
+            diagnostics,
+            sources,
+        }
     };
     let expansion = match matrix::expand(&loaded.root) {
         Err(items) => return invalid(items, loaded.sources),
@@ -99,29 +109,66 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
     };
     let Some(expansion) = expansion else {
         if let Some(sel) = variant {
-            let d = Diagnostic::new(Code::UnknownVariant, loaded.root.loc, format!("`{}` has no `matrix:`, so it has no variant `{sel}`", loaded.stem))
-                .label("no `matrix:` in this scenario")
-                .hint(format!("name the scenario without `@{sel}`"));
+            let d = Diagnostic::new(
+                Code::UnknownVariant,
+                loaded.root.loc,
+                format!(
+                    "`{}` has no `matrix:`, so it has no variant `{sel}`",
+                    loaded.stem
+                ),
+            )
+            .label("no `matrix:` in this scenario")
+            .hint(format!("name the scenario without `@{sel}`"));
             return invalid(vec![d], loaded.sources);
         }
         let (scenario, diagnostics) = scenario::validate(&loaded);
-        return Checked { scenario, matrix: None, diagnostics, sources: loaded.sources };
+        return Checked {
+            scenario,
+            matrix: None,
+            diagnostics,
+            sources: loaded.sources,
+        };
     };
-    let base = loaded.root.get("name").and_then(|n| n.as_scalar()).unwrap_or(&loaded.stem).to_string();
+    let base = loaded
+        .root
+        .get("name")
+        .and_then(|n| n.as_scalar())
+        .unwrap_or(&loaded.stem)
+        .to_string();
     if let Some(sel) = variant {
         let Some(v) = matrix::select(&expansion.variants, sel) else {
             let labels = expansion.variants.iter().map(|v| v.label.as_str());
-            let d = Diagnostic::new(Code::UnknownVariant, expansion.loc, format!("`{base}` has no variant `{sel}`"))
-                .label(format!("the {} variants are defined here", expansion.variants.len()))
-                .hint(did_you_mean(&matrix::normalize(sel), labels).unwrap_or_else(|| format!("`e3 list --variants {base}` lists them; e.g. `{}`", expansion.variants[0].name(&base))));
+            let d = Diagnostic::new(
+                Code::UnknownVariant,
+                expansion.loc,
+                format!("`{base}` has no variant `{sel}`"),
+            )
+            .label(format!(
+                "the {} variants are defined here",
+                expansion.variants.len()
+            ))
+            .hint(
+                did_you_mean(&matrix::normalize(sel), labels).unwrap_or_else(|| {
+                    format!(
+                        "`e3 list --variants {base}` lists them; e.g. `{}`",
+                        expansion.variants[0].name(&base)
+                    )
+                }),
+            );
             return invalid(vec![d], loaded.sources);
         };
-        let (scenario, diagnostics) = scenario::validate_tree(&v.root, &loaded.stem, &loaded.sources);
+        let (scenario, diagnostics) =
+            scenario::validate_tree(&v.root, &loaded.stem, &loaded.sources);
         let scenario = scenario.map(|mut s| {
             s.name = v.name(&s.name);
             s
         });
-        return Checked { scenario, matrix: None, diagnostics, sources: loaded.sources };
+        return Checked {
+            scenario,
+            matrix: None,
+            diagnostics,
+            sources: loaded.sources,
+        };
     }
     // Every variant; a diagnostic that several variants share is reported once.
     let total = expansion.variants.len();
@@ -133,7 +180,9 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
     for v in &expansion.variants {
         let (scenario, diags) = scenario::validate_tree(&v.root, &loaded.stem, &loaded.sources);
         for d in diags.items {
-            match seen.iter_mut().find(|(s, _)| s.code == d.code && s.location == d.location && s.message == d.message) {
+            match seen.iter_mut().find(|(s, _)| {
+                s.code == d.code && s.location == d.location && s.message == d.message
+            }) {
                 Some((kept, affected)) => {
                     kept.notes.retain(|n| d.notes.contains(n));
                     affected.push(v);
@@ -143,7 +192,11 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
         }
         if let Some(mut s) = scenario {
             s.name = v.name(&s.name);
-            variants.push(CheckedVariant { label: v.label.clone(), settings: v.settings.clone(), scenario: s });
+            variants.push(CheckedVariant {
+                label: v.label.clone(),
+                settings: v.settings.clone(),
+                scenario: s,
+            });
         }
     }
     let items: Vec<Diagnostic> = seen
@@ -155,7 +208,13 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
             let first = affected[0];
             let mut d = match affected.len() {
                 1 => d.note(format!("in the variant `{}`", first.name(&base)), None),
-                n => d.note(format!("in {n} of the {total} variants, e.g. `{}`", first.name(&base)), None),
+                n => d.note(
+                    format!(
+                        "in {n} of the {total} variants, e.g. `{}`",
+                        first.name(&base)
+                    ),
+                    None,
+                ),
             };
             // Point at the matrix values every affected variant shares: the
             // entries that make the combination.
@@ -164,7 +223,10 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
                     let (key, value) = &first.settings[dim];
                     let primary = d.location;
                     for loc in locations.iter().filter(|l| Some(**l) != primary) {
-                        d = d.note(format!("`{key}={value}` comes from the matrix here"), Some(*loc));
+                        d = d.note(
+                            format!("`{key}={value}` comes from the matrix here"),
+                            Some(*loc),
+                        );
                     }
                 }
             }
@@ -173,8 +235,17 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
         .collect();
     let mut diagnostics = Diagnostics { items };
     diagnostics.sort();
-    let matrix = (!diagnostics.has_errors()).then_some(CheckedMatrix { base, axes: expansion.axes, variants });
-    Checked { scenario: None, matrix, diagnostics, sources: loaded.sources }
+    let matrix = (!diagnostics.has_errors()).then_some(CheckedMatrix {
+        base,
+        axes: expansion.axes,
+        variants,
+    });
+    Checked {
+        scenario: None,
+        matrix,
+        diagnostics,
+        sources: loaded.sources,
+    }
 }
 
 /// Loads and validates a scenario from bytes, as [`check`] does for a
@@ -187,9 +258,22 @@ pub fn check_text(name: &str, bytes: &[u8]) -> Checked {
         Err(items) => {
             let mut diagnostics = Diagnostics { items };
             diagnostics.sort();
-            Checked { scenario: None, matrix: None, diagnostics, sources }
+            Checked {
+                scenario: None,
+                matrix: None,
+                diagnostics,
+                sources,
+            }
         }
-        Ok((file, root)) => check_loaded(load::Loaded { root, sources, file, stem: "scenario".into() }, None),
+        Ok((file, root)) => check_loaded(
+            load::Loaded {
+                root,
+                sources,
+                file,
+                stem: "scenario".into(),
+            },
+            None,
+        ),
     }
 }
 

@@ -32,7 +32,10 @@ impl ScenarioRef {
     pub fn stem(&self) -> String {
         match self {
             ScenarioRef::Bundled(name) => name.clone(),
-            ScenarioRef::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            ScenarioRef::File(p) => p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         }
     }
 }
@@ -53,7 +56,12 @@ pub fn load(reference: &ScenarioRef) -> Result<Loaded, (Vec<Diagnostic>, Sources
     let mut sources = Sources::default();
     let mut chain = Vec::new();
     match load_chain(reference, &mut sources, &mut chain, None) {
-        Ok((root, file)) => Ok(Loaded { root, sources, file, stem: reference.stem() }),
+        Ok((root, file)) => Ok(Loaded {
+            root,
+            sources,
+            file,
+            stem: reference.stem(),
+        }),
         Err(diags) => Err((diags, sources)),
     }
 }
@@ -63,7 +71,10 @@ pub fn load(reference: &ScenarioRef) -> Result<Loaded, (Vec<Diagnostic>, Sources
 fn short_name(identity: &str) -> String {
     match identity.strip_prefix("bundled:") {
         Some(name) => name.to_string(),
-        None => Path::new(identity).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| identity.to_string()),
+        None => Path::new(identity)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| identity.to_string()),
     }
 }
 
@@ -71,7 +82,10 @@ fn short_name(identity: &str) -> String {
 fn identity(reference: &ScenarioRef) -> String {
     match reference {
         ScenarioRef::Bundled(n) => format!("bundled:{n}"),
-        ScenarioRef::File(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string(),
+        ScenarioRef::File(p) => std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string(),
     }
 }
 
@@ -84,13 +98,29 @@ fn load_chain(
     let id = identity(reference);
     if let Some(pos) = chain.iter().position(|(i, _)| *i == id) {
         let at = extended_from.expect("a cycle needs an extends: key");
-        let cycle: Vec<String> = chain[pos..].iter().map(|(i, _)| short_name(i)).chain([short_name(&id)]).map(|n| format!("`{n}`")).collect();
-        let mut d = Diagnostic::new(Code::ExtendsCycle, at, format!("`extends` forms a cycle: {}", cycle.join(" → ")))
-            .label("extends a scenario that extends this one")
-            .hint("a scenario cannot extend itself, directly or through others: remove one `extends`");
+        let cycle: Vec<String> = chain[pos..]
+            .iter()
+            .map(|(i, _)| short_name(i))
+            .chain([short_name(&id)])
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let mut d = Diagnostic::new(
+            Code::ExtendsCycle,
+            at,
+            format!("`extends` forms a cycle: {}", cycle.join(" → ")),
+        )
+        .label("extends a scenario that extends this one")
+        .hint("a scenario cannot extend itself, directly or through others: remove one `extends`");
         for i in pos + 1..chain.len() {
             if let Some(loc) = chain[i].1 {
-                d = d.note(format!("`{}` extends `{}` here", short_name(&chain[i - 1].0), short_name(&chain[i].0)), Some(loc));
+                d = d.note(
+                    format!(
+                        "`{}` extends `{}` here",
+                        short_name(&chain[i - 1].0),
+                        short_name(&chain[i].0)
+                    ),
+                    Some(loc),
+                );
             }
         }
         return Err(vec![d]);
@@ -126,7 +156,11 @@ fn resolve_extends(name: &str, dir: Option<&Path>) -> Option<ScenarioRef> {
     // A file-based scenario looks next to itself first; a bundled one only
     // among the bundled scenarios.
     if let Some(dir) = dir {
-        let candidates = [dir.join(name), dir.join(format!("{name}.yaml")), dir.join(format!("{name}.yml"))];
+        let candidates = [
+            dir.join(name),
+            dir.join(format!("{name}.yaml")),
+            dir.join(format!("{name}.yml")),
+        ];
         if let Some(found) = candidates.into_iter().find(|c| c.is_file()) {
             return Some(ScenarioRef::File(found));
         }
@@ -134,24 +168,42 @@ fn resolve_extends(name: &str, dir: Option<&Path>) -> Option<ScenarioRef> {
     bundled::scenario(name).map(|_| ScenarioRef::Bundled(name.to_string()))
 }
 
-fn read(reference: &ScenarioRef, sources: &mut Sources, extended_from: Option<Location>) -> Result<(FileId, String), Vec<Diagnostic>> {
+fn read(
+    reference: &ScenarioRef,
+    sources: &mut Sources,
+    extended_from: Option<Location>,
+) -> Result<(FileId, String), Vec<Diagnostic>> {
     match reference {
         ScenarioRef::Bundled(name) => {
             let Some(text) = bundled::scenario(name) else {
                 let names = bundled::scenario_names();
-                let d = Diagnostic::for_file(Code::Io, name.clone(), format!("no bundled scenario named `{name}`"))
-                    .maybe_hint(did_you_mean(name, names.iter().copied()).or_else(|| {
-                        Some("run `e3 list` for the bundled scenarios, or give a path to a `.yaml` file".into())
-                    }));
+                let d = Diagnostic::for_file(
+                    Code::Io,
+                    name.clone(),
+                    format!("no bundled scenario named `{name}`"),
+                )
+                .maybe_hint(did_you_mean(name, names.iter().copied()).or_else(|| {
+                    Some(
+                        "run `e3 list` for the bundled scenarios, or give a path to a `.yaml` file"
+                            .into(),
+                    )
+                }));
                 return Err(vec![d]);
             };
             let display = format!("scenarios/{name}.yaml");
-            Ok((sources.add(display, None, text.to_string()), text.to_string()))
+            Ok((
+                sources.add(display, None, text.to_string()),
+                text.to_string(),
+            ))
         }
         ScenarioRef::File(path) => {
             let display = display_path(path);
             let bytes = std::fs::read(path).map_err(|e| {
-                let mut d = Diagnostic::for_file(Code::Io, display.clone(), format!("cannot read `{display}`: {}", io_reason(&e)));
+                let mut d = Diagnostic::for_file(
+                    Code::Io,
+                    display.clone(),
+                    format!("cannot read `{display}`: {}", io_reason(&e)),
+                );
                 if let Some(at) = extended_from {
                     d = d.note("extended from here", Some(at));
                 }
@@ -164,7 +216,12 @@ fn read(reference: &ScenarioRef, sources: &mut Sources, extended_from: Option<Lo
 
 /// Adds a file to `sources` as text; bytes that are not UTF-8 are reported
 /// at the line and column where they start.
-pub fn decode(display: String, path: Option<PathBuf>, bytes: Vec<u8>, sources: &mut Sources) -> Result<(FileId, String), Vec<Diagnostic>> {
+pub fn decode(
+    display: String,
+    path: Option<PathBuf>,
+    bytes: Vec<u8>,
+    sources: &mut Sources,
+) -> Result<(FileId, String), Vec<Diagnostic>> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok((sources.add(display, path, text.clone()), text)),
         Err(e) => {
@@ -172,11 +229,27 @@ pub fn decode(display: String, path: Option<PathBuf>, bytes: Vec<u8>, sources: &
             let bytes = e.into_bytes();
             let before = String::from_utf8_lossy(&bytes[..valid]).into_owned();
             let line = before.matches('\n').count() + 1;
-            let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+            let col = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0)
+                + 1;
             let lossy = String::from_utf8_lossy(&bytes).into_owned();
             let file = sources.add(display, path, lossy);
-            let loc = Location { file, offset: before.chars().count(), line, col, len: 1 };
-            Err(vec![Diagnostic::new(Code::NotUtf8, loc, format!("the file is not valid UTF-8 (byte {valid})")).hint("save the scenario as UTF-8")])
+            let loc = Location {
+                file,
+                offset: before.chars().count(),
+                line,
+                col,
+                len: 1,
+            };
+            Err(vec![Diagnostic::new(
+                Code::NotUtf8,
+                loc,
+                format!("the file is not valid UTF-8 (byte {valid})"),
+            )
+            .hint("save the scenario as UTF-8")])
         }
     }
 }
@@ -186,7 +259,11 @@ pub fn document(file: FileId, text: &str, sources: &Sources) -> Result<Node, Vec
     match yaml::parse(file, text)? {
         Some(root) => Ok(root),
         None => {
-            let message = if text.trim().is_empty() { "the scenario file is empty" } else { "the scenario file holds no values, only comments or `null`" };
+            let message = if text.trim().is_empty() {
+                "the scenario file is empty"
+            } else {
+                "the scenario file holds no values, only comments or `null`"
+            };
             Err(vec![Diagnostic::for_file(Code::Empty, sources.path(file), message)
                 .hint("a scenario needs at least `connectivity`, `program` and `parties`; start from a bundled one with `e3 new my-exp --from nebula-nat --copy`")])
         }
@@ -202,7 +279,9 @@ fn io_reason(e: &std::io::Error) -> String {
             // "Is a directory (os error 21)" -> "is a directory"
             let s = s.split(" (os error").next().unwrap_or(&s).to_string();
             let mut c = s.chars();
-            c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or(s)
+            c.next()
+                .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
+                .unwrap_or(s)
         }
     }
 }
@@ -222,7 +301,10 @@ fn merge(parent: Node, child: Node) -> Node {
                     if top && key.as_scalar() == Some("extends") {
                         continue;
                     }
-                    match base.iter().position(|(k, _)| k.as_scalar() == key.as_scalar()) {
+                    match base
+                        .iter()
+                        .position(|(k, _)| k.as_scalar() == key.as_scalar())
+                    {
                         Some(i) => {
                             let old = base.remove(i).1;
                             base.insert(i, (key, merge_maps(old, value, false)));
@@ -230,9 +312,15 @@ fn merge(parent: Node, child: Node) -> Node {
                         None => base.push((key, value)),
                     }
                 }
-                Node { loc: child.loc, kind: NodeKind::Map(base) }
+                Node {
+                    loc: child.loc,
+                    kind: NodeKind::Map(base),
+                }
             }
-            (_, kind) => Node { loc: child.loc, kind },
+            (_, kind) => Node {
+                loc: child.loc,
+                kind,
+            },
         }
     }
     merge_maps(parent, child, true)

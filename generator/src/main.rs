@@ -59,7 +59,9 @@ enum Command {
         json: bool,
     },
     /// Validate scenarios and report every problem
-    #[command(after_help = "Without arguments, checks every bundled scenario.\nExit status: 0 when valid (warnings allowed), 2 when any scenario has an error.")]
+    #[command(
+        after_help = "Without arguments, checks every bundled scenario.\nExit status: 0 when valid (warnings allowed), 2 when any scenario has an error."
+    )]
     Check {
         /// Bundled scenario names or paths to scenario files
         names: Vec<String>,
@@ -79,7 +81,9 @@ enum Command {
         secrets: Option<PathBuf>,
     },
     /// Generate the backend's key material into secrets/NAME (never printed)
-    #[command(after_help = "Idempotent: complete material is kept (\"up to date\"); missing material is added.\nExit status: 0 on success, 1 when a tool fails or material is incomplete (use --rotate), 2 for an invalid scenario.")]
+    #[command(
+        after_help = "Idempotent: complete material is kept (\"up to date\"); missing material is added.\nExit status: 0 on success, 1 when a tool fails or material is incomplete (use --rotate), 2 for an invalid scenario."
+    )]
     Keys {
         /// Bundled scenario name or path to a scenario file
         name: String,
@@ -115,7 +119,9 @@ enum Command {
         format: GraphFormat,
     },
     /// Run a scenario in a local NAT lab (network namespaces, root) and report
-    #[command(after_help = "Runs the plan in Linux network namespaces with real NAT (nftables), the real overlay daemons and the real MPyC program, then tears everything down.\nExit status: 0 when the program succeeded on every party (inverted by --expect-failure), 1 otherwise, 2 for an invalid scenario.")]
+    #[command(
+        after_help = "Runs the plan in Linux network namespaces with real NAT (nftables), the real overlay daemons and the real MPyC program, then tears everything down.\nExit status: 0 when the program succeeded on every party (inverted by --expect-failure), 1 otherwise, 2 for an invalid scenario."
+    )]
     Sim {
         /// Bundled scenario name or path to a scenario file
         #[arg(required_unless_present = "cleanup")]
@@ -134,7 +140,9 @@ enum Command {
         cleanup: bool,
     },
     /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
-    #[command(after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every cell; Ctrl-C keeps finished cells.\nCells are cached by the variant's content hash: a re-run only runs what changed.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario.")]
+    #[command(
+        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every cell; Ctrl-C keeps finished cells.\nCells are cached by the variant's content hash: a re-run only runs what changed.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
+    )]
     Grid {
         /// A matrix scenario (bundled name or path)
         name: String,
@@ -155,7 +163,9 @@ enum Command {
         json: bool,
     },
     /// Provision, deploy and run a scenario on real machines
-    #[command(after_help = "Steps: render, keys, nix build (DigitalOcean image), terraform init/apply, hosts.json,\ncolmena apply, run the program on every party, fetch results into results/NAME/<timestamp>/.\nCredentials come from the environment (DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID,\nSPACES_SECRET_ACCESS_KEY, HCLOUD_TOKEN, TAILSCALE_API_KEY, TAILSCALE_TAILNET).")]
+    #[command(
+        after_help = "Steps: render, keys, nix build (DigitalOcean image), terraform init/apply, hosts.json,\ncolmena apply, run the program on every party, fetch results into results/NAME/<timestamp>/.\nCredentials come from the environment (DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID,\nSPACES_SECRET_ACCESS_KEY, HCLOUD_TOKEN, TAILSCALE_API_KEY, TAILSCALE_TAILNET)."
+    )]
     Deploy {
         /// Bundled scenario name or path to a scenario file
         name: String,
@@ -230,7 +240,10 @@ fn load_plan(name: &str) -> Result<Plan, ExitCode> {
         Some(s) => Ok(plan::plan(&s)),
         None => {
             let n = checked.diagnostics.error_count();
-            eprintln!("error: `{name}` is not a valid scenario ({n} error{})", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "error: `{name}` is not a valid scenario ({n} error{})",
+                if n == 1 { "" } else { "s" }
+            );
             Err(ExitCode::from(EXIT_INVALID))
         }
     }
@@ -238,7 +251,9 @@ fn load_plan(name: &str) -> Result<Plan, ExitCode> {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::List { variants: Some(name) } => {
+        Command::List {
+            variants: Some(name),
+        } => {
             let checked = e3::check_arg(&name);
             print_diagnostics(&checked.diagnostics, &checked.sources);
             if !checked.is_valid() {
@@ -266,10 +281,20 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 match (checked.scenario, checked.matrix) {
                     (Some(s), _) => {
                         let hosts: usize = s.parties.iter().map(|p| p.host_count()).sum();
-                        let _ = writeln!(out, "{name:<20} {:<10} {hosts:>3} parties  {}", s.backend, s.description);
+                        let _ = writeln!(
+                            out,
+                            "{name:<20} {:<10} {hosts:>3} parties  {}",
+                            s.backend, s.description
+                        );
                     }
                     (None, Some(m)) => {
-                        let _ = writeln!(out, "{name:<20} {:<10} {:>3} variants {}", "matrix", m.variants.len(), m.variants[0].scenario.description);
+                        let _ = writeln!(
+                            out,
+                            "{name:<20} {:<10} {:>3} variants {}",
+                            "matrix",
+                            m.variants.len(),
+                            m.variants[0].scenario.description
+                        );
                     }
                     (None, None) => {
                         let _ = writeln!(out, "{name:<20} (invalid: run `e3 check {name}`)");
@@ -284,7 +309,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 print_diagnostics(&checked.diagnostics, &checked.sources);
                 let first = &m.variants[0].scenario;
                 println!("{}: {}", m.base, first.description);
-                println!("a matrix of {} variants; `e3 show '<variant>'` shows one\n", m.variants.len());
+                println!(
+                    "a matrix of {} variants; `e3 show '<variant>'` shows one\n",
+                    m.variants.len()
+                );
                 for v in &m.variants {
                     println!("{}", v.scenario.name);
                 }
@@ -302,7 +330,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { names, json } => {
-            let names = if names.is_empty() { bundled::scenario_names().into_iter().map(str::to_string).collect() } else { names };
+            let names = if names.is_empty() {
+                bundled::scenario_names()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                names
+            };
             let mut failed = 0;
             for name in &names {
                 let checked = e3::check_arg(name);
@@ -314,7 +349,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     print_diagnostics(&checked.diagnostics, &checked.sources);
                 }
                 let warnings = checked.diagnostics.warning_count();
-                let w = if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() };
+                let w = if warnings > 0 {
+                    format!(
+                        ", {warnings} warning{}",
+                        if warnings == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                };
                 match (&checked.scenario, &checked.matrix) {
                     (Some(s), _) => {
                         let plan = plan::plan(s);
@@ -323,25 +365,50 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         }
                     }
                     (None, Some(m)) => {
-                        let hosts: Vec<usize> = m.variants.iter().map(|v| plan::plan(&v.scenario).hosts.len()).collect();
-                        let (lo, hi) = (hosts.iter().min().unwrap_or(&0), hosts.iter().max().unwrap_or(&0));
-                        let range = if lo == hi { format!("{lo}") } else { format!("{lo} to {hi}") };
+                        let hosts: Vec<usize> = m
+                            .variants
+                            .iter()
+                            .map(|v| plan::plan(&v.scenario).hosts.len())
+                            .collect();
+                        let (lo, hi) = (
+                            hosts.iter().min().unwrap_or(&0),
+                            hosts.iter().max().unwrap_or(&0),
+                        );
+                        let range = if lo == hi {
+                            format!("{lo}")
+                        } else {
+                            format!("{lo} to {hi}")
+                        };
                         if !json {
-                            println!("ok: {name} (matrix of {} variants, {range} hosts each{w})", m.variants.len());
+                            println!(
+                                "ok: {name} (matrix of {} variants, {range} hosts each{w})",
+                                m.variants.len()
+                            );
                         }
                     }
                     (None, None) => {
                         failed += 1;
                         let n = checked.diagnostics.error_count();
                         if !json {
-                            eprintln!("error: {name}: {n} error{}{w}", if n == 1 { "" } else { "s" });
+                            eprintln!(
+                                "error: {name}: {n} error{}{w}",
+                                if n == 1 { "" } else { "s" }
+                            );
                         }
                     }
                 }
             }
-            Ok(if failed > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Command::Render { name, output, secrets } => {
+        Command::Render {
+            name,
+            output,
+            secrets,
+        } => {
             if let Some(code) = render_matrix(&name, output.as_deref(), secrets.as_deref())? {
                 return Ok(code);
             }
@@ -350,30 +417,68 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(code) => return Ok(code),
             };
             let dir = output.unwrap_or_else(|| e3::matrix::output_dir(&plan.name));
-            let public = secrets.unwrap_or_else(|| Path::new("secrets").join(&plan.name)).join("public");
-            let inputs = e3::render::read_inputs(&plan, &public).map_err(|e| format!("cannot read the inputs of `{}`: {e}", plan.name))?;
+            let public = secrets
+                .unwrap_or_else(|| Path::new("secrets").join(&plan.name))
+                .join("public");
+            let inputs = e3::render::read_inputs(&plan, &public)
+                .map_err(|e| format!("cannot read the inputs of `{}`: {e}", plan.name))?;
             let files = e3::render::render_with(&plan, &inputs);
-            e3::render::write_atomic(&dir, &files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
+            e3::render::write_atomic(&dir, &files)
+                .map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
             println!("rendered {} files into {}", files.len(), dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keys { name, rotate, secrets } => keys(&name, rotate, secrets),
-        Command::New { name, from, copy, output, force } => new(&name, &from, copy, output, force),
+        Command::Keys {
+            name,
+            rotate,
+            secrets,
+        } => keys(&name, rotate, secrets),
+        Command::New {
+            name,
+            from,
+            copy,
+            output,
+            force,
+        } => new(&name, &from, copy, output, force),
         Command::Graph { name, format } => {
             let plan = match load_plan(&name) {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
-            print!("{}", match format {
-                GraphFormat::Mermaid => e3::graph::mermaid(&plan),
-                GraphFormat::Dot => e3::graph::dot(&plan),
-            });
+            print!(
+                "{}",
+                match format {
+                    GraphFormat::Mermaid => e3::graph::mermaid(&plan),
+                    GraphFormat::Dot => e3::graph::dot(&plan),
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { name, json, expect_failure, timeout, cleanup } => sim(name, json, expect_failure, timeout, cleanup),
-        Command::Grid { name, timeout, fresh, only, output, json } => grid(&name, timeout, fresh, &only, output, json),
-        Command::Deploy { name, dry_run, ssh_key } => deploy(&name, dry_run, false, ssh_key),
-        Command::Destroy { name, dry_run, ssh_key } => deploy(&name, dry_run, true, ssh_key),
+        Command::Sim {
+            name,
+            json,
+            expect_failure,
+            timeout,
+            cleanup,
+        } => sim(name, json, expect_failure, timeout, cleanup),
+        Command::Grid {
+            name,
+            timeout,
+            fresh,
+            only,
+            output,
+            json,
+        } => grid(&name, timeout, fresh, &only, output, json),
+        Command::Deploy {
+            name,
+            dry_run,
+            ssh_key,
+        } => deploy(&name, dry_run, false, ssh_key),
+        Command::Destroy {
+            name,
+            dry_run,
+            ssh_key,
+        } => deploy(&name, dry_run, true, ssh_key),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "e3", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -383,39 +488,74 @@ fn run(command: Command) -> Result<ExitCode, String> {
 
 /// `e3 render` of a matrix scenario: every variant and an index.
 /// `None` when `name` is not a (valid) matrix scenario.
-fn render_matrix(name: &str, output: Option<&Path>, secrets: Option<&Path>) -> Result<Option<ExitCode>, String> {
+fn render_matrix(
+    name: &str,
+    output: Option<&Path>,
+    secrets: Option<&Path>,
+) -> Result<Option<ExitCode>, String> {
     let checked = e3::check_arg(name);
-    let Some(m) = &checked.matrix else { return Ok(None) };
+    let Some(m) = &checked.matrix else {
+        return Ok(None);
+    };
     print_diagnostics(&checked.diagnostics, &checked.sources);
-    let dir = output.map(Path::to_path_buf).unwrap_or_else(|| Path::new("out").join(&m.base));
+    let dir = output
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new("out").join(&m.base));
     let plans: Vec<Plan> = m.variants.iter().map(|v| plan::plan(&v.scenario)).collect();
     let mut inputs = Vec::new();
     for p in &plans {
         // One secrets directory per variant, as `e3 keys NAME@VARIANT` writes it.
-        let public = secrets.map(|s| s.join(&p.name)).unwrap_or_else(|| Path::new("secrets").join(&p.name)).join("public");
-        inputs.push(e3::render::read_inputs(p, &public).map_err(|e| format!("cannot read the inputs of `{}`: {e}", p.name))?);
+        let public = secrets
+            .map(|s| s.join(&p.name))
+            .unwrap_or_else(|| Path::new("secrets").join(&p.name))
+            .join("public");
+        inputs.push(
+            e3::render::read_inputs(p, &public)
+                .map_err(|e| format!("cannot read the inputs of `{}`: {e}", p.name))?,
+        );
     }
     let variants: Vec<e3::render::VariantRender> = m
         .variants
         .iter()
         .zip(&plans)
         .zip(&inputs)
-        .map(|((v, plan), inputs)| e3::render::VariantRender { label: &v.label, settings: &v.settings, plan, inputs })
+        .map(|((v, plan), inputs)| e3::render::VariantRender {
+            label: &v.label,
+            settings: &v.settings,
+            plan,
+            inputs,
+        })
         .collect();
     let description = m.variants[0].scenario.description.as_str();
     let files = e3::render::render_matrix(&m.base, description, &variants);
-    e3::render::write_atomic(&dir, &files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
-    println!("rendered {} variants ({} files) into {}", variants.len(), files.len(), dir.display());
+    e3::render::write_atomic(&dir, &files)
+        .map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
+    println!(
+        "rendered {} variants ({} files) into {}",
+        variants.len(),
+        files.len(),
+        dir.display()
+    );
     Ok(Some(ExitCode::SUCCESS))
 }
 
 /// `e3 grid`.
-fn grid(name: &str, timeout: u64, fresh: bool, only: &[String], output: Option<PathBuf>, json: bool) -> Result<ExitCode, String> {
+fn grid(
+    name: &str,
+    timeout: u64,
+    fresh: bool,
+    only: &[String],
+    output: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode, String> {
     let checked = e3::check_arg(name);
     print_diagnostics(&checked.diagnostics, &checked.sources);
     if !checked.is_valid() {
         let n = checked.diagnostics.error_count();
-        eprintln!("error: `{name}` is not a valid scenario ({n} error{})", if n == 1 { "" } else { "s" });
+        eprintln!(
+            "error: `{name}` is not a valid scenario ({n} error{})",
+            if n == 1 { "" } else { "s" }
+        );
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let Some(m) = checked.matrix else {
@@ -429,16 +569,34 @@ fn grid(name: &str, timeout: u64, fresh: bool, only: &[String], output: Option<P
     let mut filter: Vec<(&str, Vec<&str>)> = Vec::new();
     for o in only {
         let Some((k, v)) = o.split_once('=') else {
-            eprintln!("error: `--only {o}` is not `KEY=VALUE`\n   = hint: e.g. `--only backend=nebula`");
+            eprintln!(
+                "error: `--only {o}` is not `KEY=VALUE`\n   = hint: e.g. `--only backend=nebula`"
+            );
             return Ok(ExitCode::from(EXIT_INVALID));
         };
         let Some((_, values)) = m.axes.dims.iter().find(|(d, _)| d == k) else {
             let keys: Vec<&str> = m.axes.dims.iter().map(|(d, _)| d.as_str()).collect();
-            eprintln!("error: `--only {o}`: `{name}` does not vary `{k}`\n   = hint: it varies {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
+            eprintln!(
+                "error: `--only {o}`: `{name}` does not vary `{k}`\n   = hint: it varies {}",
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             return Ok(ExitCode::from(EXIT_INVALID));
         };
         if !values.iter().any(|x| x == v) {
-            let hint = e3::diag::did_you_mean(v, values.iter().map(String::as_str)).unwrap_or_else(|| format!("its values: {}", values.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")));
+            let hint =
+                e3::diag::did_you_mean(v, values.iter().map(String::as_str)).unwrap_or_else(|| {
+                    format!(
+                        "its values: {}",
+                        values
+                            .iter()
+                            .map(|x| format!("`{x}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
             eprintln!("error: `--only {o}`: `{v}` is not a value of `{k}`\n   = hint: {hint}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
@@ -450,31 +608,65 @@ fn grid(name: &str, timeout: u64, fresh: bool, only: &[String], output: Option<P
     let variants: Vec<e3::grid::GridVariant> = m
         .variants
         .iter()
-        .filter(|v| filter.iter().all(|(k, vs)| v.settings.iter().any(|(sk, sv)| sk == k && vs.contains(&sv.as_str()))))
-        .map(|v| e3::grid::GridVariant { label: v.label.clone(), settings: v.settings.clone(), plan: plan::plan(&v.scenario) })
+        .filter(|v| {
+            filter.iter().all(|(k, vs)| {
+                v.settings
+                    .iter()
+                    .any(|(sk, sv)| sk == k && vs.contains(&sv.as_str()))
+            })
+        })
+        .map(|v| e3::grid::GridVariant {
+            label: v.label.clone(),
+            settings: v.settings.clone(),
+            plan: plan::plan(&v.scenario),
+        })
         .collect();
     // Root and the common tools, before anything runs; a backend whose
     // daemons are missing gives `error` cells that say so.
     e3::sim::preflight(e3::catalogue::Backend::Direct)?;
     let dir = output.unwrap_or_else(|| Path::new("results").join(&m.base));
-    let opts = e3::grid::Options { timeout: std::time::Duration::from_secs(timeout.max(1)), fresh, dir: dir.clone(), python: None };
+    let opts = e3::grid::Options {
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        fresh,
+        dir: dir.clone(),
+        python: None,
+    };
     let description = m.variants[0].scenario.description.clone();
     let grid = e3::grid::run(&m.base, &description, &m.axes, &variants, &opts)?;
     if json {
-        print!("{}", std::fs::read_to_string(dir.join("grid.json")).map_err(|e| e.to_string())?);
+        print!(
+            "{}",
+            std::fs::read_to_string(dir.join("grid.json")).map_err(|e| e.to_string())?
+        );
     }
     eprintln!("{}: {}", m.base, e3::grid::summary(&grid));
-    eprintln!("wrote {0}/grid.json, {0}/grid.svg and {0}/grid.html", dir.display());
-    let errors = grid.cells.iter().filter(|c| c.outcome == e3::grid::Outcome::Error).count();
+    eprintln!(
+        "wrote {0}/grid.json, {0}/grid.svg and {0}/grid.html",
+        dir.display()
+    );
+    let errors = grid
+        .cells
+        .iter()
+        .filter(|c| c.outcome == e3::grid::Outcome::Error)
+        .count();
     Ok(if errors > 0 {
-        eprintln!("error: the lab could not run {errors} cell{}; see `reason` in grid.json", if errors == 1 { "" } else { "s" });
+        eprintln!(
+            "error: the lab could not run {errors} cell{}; see `reason` in grid.json",
+            if errors == 1 { "" } else { "s" }
+        );
         ExitCode::from(EXIT_FAILURE)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn sim(name: Option<String>, json: bool, expect_failure: bool, timeout: u64, cleanup: bool) -> Result<ExitCode, String> {
+fn sim(
+    name: Option<String>,
+    json: bool,
+    expect_failure: bool,
+    timeout: u64,
+    cleanup: bool,
+) -> Result<ExitCode, String> {
     if cleanup {
         for line in e3::sim::netns::cleanup_leftovers() {
             println!("{line}");
@@ -486,7 +678,10 @@ fn sim(name: Option<String>, json: bool, expect_failure: bool, timeout: u64, cle
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let opts = e3::sim::Options { timeout: std::time::Duration::from_secs(timeout.max(1)), ..Default::default() };
+    let opts = e3::sim::Options {
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        ..Default::default()
+    };
     let report = e3::sim::run_lab(&plan, &opts)?;
     if json {
         print!("{}", report.to_json());
@@ -508,14 +703,31 @@ fn show(plan: &Plan) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}: {}", plan.name, plan.description);
     let c = &plan.connectivity;
-    let _ = writeln!(s, "backend {} (relay {}, {}), program {} on port {}", c.backend, c.relay, match c.topology {
-        plan::Topology::Hub => "hub",
-        plan::Topology::Mesh => "mesh",
-    }, plan.program.name, plan.program.port);
+    let _ = writeln!(
+        s,
+        "backend {} (relay {}, {}), program {} on port {}",
+        c.backend,
+        c.relay,
+        match c.topology {
+            plan::Topology::Hub => "hub",
+            plan::Topology::Mesh => "mesh",
+        },
+        plan.program.name,
+        plan.program.port
+    );
     let _ = writeln!(s);
-    let _ = writeln!(s, "{:<20} {:<10} {:<13} {:<7} {:<9} {:<26} {:<15}", "HOST", "ROLE", "PLATFORM", "REGION", "NAT", "UNDERLAY", "OVERLAY");
+    let _ = writeln!(
+        s,
+        "{:<20} {:<10} {:<13} {:<7} {:<9} {:<26} {:<15}",
+        "HOST", "ROLE", "PLATFORM", "REGION", "NAT", "UNDERLAY", "OVERLAY"
+    );
     for h in &plan.hosts {
-        let underlay = h.interfaces.iter().map(|i| i.address.to_string()).collect::<Vec<_>>().join(",");
+        let underlay = h
+            .interfaces
+            .iter()
+            .map(|i| i.address.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let role = match (h.role, h.index) {
             (Role::Party, Some(i)) => format!("party #{i}"),
             (r, _) => r.as_str().to_string(),
@@ -529,7 +741,9 @@ fn show(plan: &Plan) -> String {
             h.region.as_deref().unwrap_or("-"),
             h.nat.as_str(),
             underlay,
-            h.overlay_address.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            h.overlay_address
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into()),
         );
     }
     // Padding of the last column leaves trailing spaces: trim each line.
@@ -554,7 +768,11 @@ fn keys(name: &str, rotate: bool, secrets: Option<PathBuf>) -> Result<ExitCode, 
         println!("note: {n}");
     }
     if report.up_to_date() {
-        println!("{}: key material up to date ({} files)", dir.display(), report.kept.len());
+        println!(
+            "{}: key material up to date ({} files)",
+            dir.display(),
+            report.kept.len()
+        );
     } else {
         for f in &report.generated {
             println!("wrote {}", dir.join(f).display());
@@ -564,7 +782,13 @@ fn keys(name: &str, rotate: bool, secrets: Option<PathBuf>) -> Result<ExitCode, 
     Ok(ExitCode::SUCCESS)
 }
 
-fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool) -> Result<ExitCode, String> {
+fn new(
+    name: &str,
+    from: &str,
+    copy: bool,
+    output: Option<PathBuf>,
+    force: bool,
+) -> Result<ExitCode, String> {
     if !e3::scenario::valid_name(name) {
         eprintln!("error: invalid scenario name `{name}`\n   = hint: use lower-case letters, digits and `-`, starting with a letter");
         return Ok(ExitCode::from(EXIT_INVALID));
@@ -583,7 +807,11 @@ fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool)
     }
     let text = if copy {
         let original = checked.sources.file(0).text.clone();
-        let mut lines: Vec<String> = original.lines().filter(|l| !l.starts_with("name:")).map(str::to_string).collect();
+        let mut lines: Vec<String> = original
+            .lines()
+            .filter(|l| !l.starts_with("name:"))
+            .map(str::to_string)
+            .collect();
         lines.insert(0, format!("name: {name}"));
         lines.join("\n") + "\n"
     } else {
@@ -606,7 +834,9 @@ fn new(name: &str, from: &str, copy: bool, output: Option<PathBuf>, force: bool)
     print_diagnostics(&again.diagnostics, &again.sources);
     if !again.is_valid() {
         let _ = std::fs::remove_file(&path);
-        return Err(format!("the new scenario did not validate; nothing was written (please report this)"));
+        return Err(format!(
+            "the new scenario did not validate; nothing was written (please report this)"
+        ));
     }
     println!("wrote {} (from {from})", path.display());
     Ok(ExitCode::SUCCESS)
@@ -623,17 +853,40 @@ fn relative_to(p: &Path, dir: &Path) -> String {
 }
 
 /// `e3 deploy` / `e3 destroy`.
-fn deploy(name: &str, dry_run: bool, destroy: bool, ssh_key: Option<PathBuf>) -> Result<ExitCode, String> {
+fn deploy(
+    name: &str,
+    dry_run: bool,
+    destroy: bool,
+    ssh_key: Option<PathBuf>,
+) -> Result<ExitCode, String> {
     use e3::deploy::{self, Layout};
     let plan = match load_plan(name) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let e3_bin = if dry_run { "e3".to_string() } else { std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "e3".into()) };
-    let terraform = if dry_run { "terraform" } else { deploy::terraform_program() };
-    let timestamp = if dry_run { "<timestamp>".to_string() } else { utc_timestamp() };
+    let e3_bin = if dry_run {
+        "e3".to_string()
+    } else {
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "e3".into())
+    };
+    let terraform = if dry_run {
+        "terraform"
+    } else {
+        deploy::terraform_program()
+    };
+    let timestamp = if dry_run {
+        "<timestamp>".to_string()
+    } else {
+        utc_timestamp()
+    };
     let layout = Layout::new(&plan, None, &timestamp);
-    let steps = if destroy { deploy::destroy_steps(&plan, &layout, terraform) } else { deploy::deploy_steps(&plan, &layout, &e3_bin, terraform) };
+    let steps = if destroy {
+        deploy::destroy_steps(&plan, &layout, terraform)
+    } else {
+        deploy::deploy_steps(&plan, &layout, &e3_bin, terraform)
+    };
     if steps.is_empty() {
         println!("`{}` provisions no machines: nothing to destroy", plan.name);
         return Ok(ExitCode::SUCCESS);
@@ -647,10 +900,16 @@ fn deploy(name: &str, dry_run: bool, destroy: bool, ssh_key: Option<PathBuf>) ->
     }
     let missing = deploy::missing_programs(&steps, &e3_bin);
     if !missing.is_empty() {
-        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let list = missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(format!("{list} not found on PATH\n  = hint: `nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH"));
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let context = deploy::Context {
         hosts_json: layout.rendered.join("hosts.json"),
         image_link: layout.rendered.join("result-image"),
@@ -663,14 +922,22 @@ fn deploy(name: &str, dry_run: bool, destroy: bool, ssh_key: Option<PathBuf>) ->
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err((i, message)) => Err(format!("step {} of {} failed: {}\n{message}", i + 1, steps.len(), steps[i].title)),
+        Err((i, message)) => Err(format!(
+            "step {} of {} failed: {}\n{message}",
+            i + 1,
+            steps.len(),
+            steps[i].title
+        )),
     }
 }
 
 /// `YYYYMMDDTHHMMSSZ` from the system clock (for results directories only;
 /// nothing rendered depends on the clock).
 fn utc_timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -682,5 +949,10 @@ fn utc_timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -87,19 +87,34 @@ enum Path {
 /// Errors are about the matrix itself (shape, unknown keys, parties,
 /// size); the values are checked when each variant is validated.
 pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
-    let Some(entries) = root.as_map() else { return Ok(None) };
-    let Some((mkey, matrix)) = entries.iter().find(|(k, _)| k.as_scalar() == Some("matrix")) else { return Ok(None) };
+    let Some(entries) = root.as_map() else {
+        return Ok(None);
+    };
+    let Some((mkey, matrix)) = entries
+        .iter()
+        .find(|(k, _)| k.as_scalar() == Some("matrix"))
+    else {
+        return Ok(None);
+    };
     let mut diags = Vec::new();
     let Some(items) = matrix.as_map() else {
         diags.push(
-            Diagnostic::new(Code::WrongType, matrix.loc, format!("`matrix` must be a mapping, found {}", matrix.describe()))
-                .label("expected a mapping")
-                .hint("e.g. `matrix: { backend: [nebula, tinc], nat-pairs: [easy, hard] }`"),
+            Diagnostic::new(
+                Code::WrongType,
+                matrix.loc,
+                format!("`matrix` must be a mapping, found {}", matrix.describe()),
+            )
+            .label("expected a mapping")
+            .hint("e.g. `matrix: { backend: [nebula, tinc], nat-pairs: [easy, hard] }`"),
         );
         return Err(diags);
     };
     if items.is_empty() {
-        diags.push(Diagnostic::new(Code::InvalidValue, mkey.loc, "`matrix` is empty").label("varies nothing").hint("list values to vary, e.g. `backend: [nebula, tinc]`, or remove `matrix`"));
+        diags.push(
+            Diagnostic::new(Code::InvalidValue, mkey.loc, "`matrix` is empty")
+                .label("varies nothing")
+                .hint("list values to vary, e.g. `backend: [nebula, tinc]`, or remove `matrix`"),
+        );
         return Err(diags);
     }
     let parties = party_names(root);
@@ -111,29 +126,53 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
                 by_key.insert(m, (k, v));
             }
             None => diags.push(
-                Diagnostic::new(Code::UnknownKey, k.loc, format!("unknown key `{name}` in `matrix`"))
-                    .label("cannot be varied")
-                    .hint(did_you_mean(name, MATRIX_KEYS.iter().copied()).unwrap_or_else(|| one_of(MATRIX_KEYS.iter().copied()))),
+                Diagnostic::new(
+                    Code::UnknownKey,
+                    k.loc,
+                    format!("unknown key `{name}` in `matrix`"),
+                )
+                .label("cannot be varied")
+                .hint(
+                    did_you_mean(name, MATRIX_KEYS.iter().copied())
+                        .unwrap_or_else(|| one_of(MATRIX_KEYS.iter().copied())),
+                ),
             ),
         }
     }
     if let (Some((_, _)), Some((pk, _))) = (by_key.get("nat"), by_key.get("nat-pairs")) {
         let nat_loc = by_key["nat"].0.loc;
         diags.push(
-            Diagnostic::new(Code::MatrixConflict, pk.loc, "`matrix` has both `nat` and `nat-pairs`")
-                .label("second way to vary NAT types")
-                .hint("use `nat-pairs` for a two-party grid, or `nat` with a list per party, not both")
-                .note("`nat` is here", Some(nat_loc)),
+            Diagnostic::new(
+                Code::MatrixConflict,
+                pk.loc,
+                "`matrix` has both `nat` and `nat-pairs`",
+            )
+            .label("second way to vary NAT types")
+            .hint("use `nat-pairs` for a two-party grid, or `nat` with a list per party, not both")
+            .note("`nat` is here", Some(nat_loc)),
         );
     }
 
     let mut dims: Vec<Dim> = Vec::new();
     let mut axes = Axes::default();
-    for (key, field) in [("backend", ("connectivity", "backend")), ("relay", ("connectivity", "relay")), ("loss", ("simulation", "loss"))] {
+    for (key, field) in [
+        ("backend", ("connectivity", "backend")),
+        ("relay", ("connectivity", "relay")),
+        ("loss", ("simulation", "loss")),
+    ] {
         if let Some((_, v)) = by_key.get(key) {
             if let Some(values) = scalar_list(v, key, &mut diags) {
-                axes.dims.push((key.to_string(), values.iter().map(|(s, _)| s.clone()).collect()));
-                dims.push(Dim { key, values: values.into_iter().map(|(s, n)| (s, vec![(Path::Field(field.0, field.1), n)])).collect() });
+                axes.dims.push((
+                    key.to_string(),
+                    values.iter().map(|(s, _)| s.clone()).collect(),
+                ));
+                dims.push(Dim {
+                    key,
+                    values: values
+                        .into_iter()
+                        .map(|(s, n)| (s, vec![(Path::Field(field.0, field.1), n)]))
+                        .collect(),
+                });
             }
         }
     }
@@ -145,7 +184,11 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
         if let Some(values) = scalar_list(v, "nat-pairs", &mut diags) {
             let pairs_count = values.len() * (values.len() + 1) / 2;
             if pairs_count > MAX_VARIANTS {
-                diags.push(too_large(k.loc, pairs_count, &format!("{} NAT pairs", pairs_count)));
+                diags.push(too_large(
+                    k.loc,
+                    pairs_count,
+                    &format!("{} NAT pairs", pairs_count),
+                ));
             } else if parties.len() != 2 {
                 let mut d = Diagnostic::new(Code::MatrixConflict, k.loc, format!("`nat-pairs` needs exactly two party entries, the scenario has {}", parties.len()))
                     .label("a two-party shorthand")
@@ -161,23 +204,40 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
                     for j in i..values.len() {
                         let (a, na) = &values[i];
                         let (b, nb) = &values[j];
-                        pairs.push((format!("{a}+{b}"), vec![(Path::PartyNat(parties[0].1), na.clone()), (Path::PartyNat(parties[1].1), nb.clone())]));
+                        pairs.push((
+                            format!("{a}+{b}"),
+                            vec![
+                                (Path::PartyNat(parties[0].1), na.clone()),
+                                (Path::PartyNat(parties[1].1), nb.clone()),
+                            ],
+                        ));
                     }
                 }
                 axes.nat_parties = parties.iter().map(|(n, _, _)| n.clone()).collect();
-                axes.dims.push(("nat".into(), pairs.iter().map(|(l, _)| l.clone()).collect()));
+                axes.dims
+                    .push(("nat".into(), pairs.iter().map(|(l, _)| l.clone()).collect()));
                 axes.pair_types = Some((types.clone(), types));
                 axes.triangle = true;
-                dims.push(Dim { key: "nat", values: pairs });
+                dims.push(Dim {
+                    key: "nat",
+                    values: pairs,
+                });
             }
         }
     }
     if !diags.is_empty() {
         return Err(diags);
     }
-    let total = dims.iter().try_fold(1usize, |n, d| n.checked_mul(d.values.len())).unwrap_or(usize::MAX);
+    let total = dims
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(d.values.len()))
+        .unwrap_or(usize::MAX);
     if total > MAX_VARIANTS {
-        let sizes = dims.iter().map(|d| format!("{} {}", d.values.len(), d.key)).collect::<Vec<_>>().join(" × ");
+        let sizes = dims
+            .iter()
+            .map(|d| format!("{} {}", d.values.len(), d.key))
+            .collect::<Vec<_>>()
+            .join(" × ");
         return Err(vec![too_large(mkey.loc, total, &sizes)]);
     }
     // Variants must not share a directory (`loss=2%` and `loss=2pct` would).
@@ -187,9 +247,16 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
             let dir = dir_name(&format!("{}={label}", d.key));
             if let Some(other) = dirs.insert(dir.clone(), label) {
                 let loc = assignments.first().map_or(mkey.loc, |(_, n)| n.loc);
-                return Err(vec![Diagnostic::new(Code::DuplicateMatrixValue, loc, format!("`{label}` and `{other}` in `matrix.{}` would share the directory `{dir}`", d.key))
-                    .label("same directory as another value")
-                    .hint("write the two values the same way, or drop one")]);
+                return Err(vec![Diagnostic::new(
+                    Code::DuplicateMatrixValue,
+                    loc,
+                    format!(
+                        "`{label}` and `{other}` in `matrix.{}` would share the directory `{dir}`",
+                        d.key
+                    ),
+                )
+                .label("same directory as another value")
+                .hint("write the two values the same way, or drop one")]);
             }
         }
     }
@@ -197,7 +264,10 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
     // Cartesian product, first dimension outermost.
     let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
     for d in &dims {
-        combos = combos.into_iter().flat_map(|c| (0..d.values.len()).map(move |i| [c.clone(), vec![i]].concat())).collect();
+        combos = combos
+            .into_iter()
+            .flat_map(|c| (0..d.values.len()).map(move |i| [c.clone(), vec![i]].concat()))
+            .collect();
     }
     let mut base = root.clone();
     if let NodeKind::Map(m) = &mut base.kind {
@@ -217,25 +287,56 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
                 settings.push((d.key.to_string(), label.clone()));
                 choices.push((i, assignments.iter().map(|(_, n)| n.loc).collect()));
             }
-            let label = settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-            Variant { label, settings, root: tree, choices }
+            let label = settings
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            Variant {
+                label,
+                settings,
+                root: tree,
+                choices,
+            }
         })
         .collect();
-    Ok(Some(Expansion { variants, axes, loc: mkey.loc }))
+    Ok(Some(Expansion {
+        variants,
+        axes,
+        loc: mkey.loc,
+    }))
 }
 
 fn too_large(loc: Location, count: usize, sizes: &str) -> Diagnostic {
-    let count = if count == usize::MAX { "more than 2^64".to_string() } else { count.to_string() };
-    Diagnostic::new(Code::MatrixTooLarge, loc, format!("`matrix` expands to {count} variants ({sizes}); at most {MAX_VARIANTS} are allowed"))
-        .label("too many variants")
-        .hint("split the experiment into several scenario files, or vary fewer values at once")
+    let count = if count == usize::MAX {
+        "more than 2^64".to_string()
+    } else {
+        count.to_string()
+    };
+    Diagnostic::new(
+        Code::MatrixTooLarge,
+        loc,
+        format!(
+            "`matrix` expands to {count} variants ({sizes}); at most {MAX_VARIANTS} are allowed"
+        ),
+    )
+    .label("too many variants")
+    .hint("split the experiment into several scenario files, or vary fewer values at once")
 }
 
 /// `(name, index in parties, where the name is written)` of each party entry that has a name.
 fn party_names(root: &Node) -> Vec<(String, usize, Location)> {
     root.get("parties")
         .and_then(Node::as_seq)
-        .map(|ps| ps.iter().enumerate().filter_map(|(i, p)| p.get("name").and_then(|n| Some((n.as_scalar()?.to_string(), i, n.loc)))).collect())
+        .map(|ps| {
+            ps.iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    p.get("name")
+                        .and_then(|n| Some((n.as_scalar()?.to_string(), i, n.loc)))
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -243,30 +344,59 @@ fn party_names(root: &Node) -> Vec<(String, usize, Location)> {
 fn scalar_list(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Vec<(String, Node)>> {
     let Some(items) = node.as_seq() else {
         diags.push(
-            Diagnostic::new(Code::WrongType, node.loc, format!("`matrix.{key}` must be a list, found {}", node.describe()))
-                .label("expected a list of values")
-                .hint(format!("write `{key}: [{}]`", node.as_scalar().unwrap_or("…"))),
+            Diagnostic::new(
+                Code::WrongType,
+                node.loc,
+                format!("`matrix.{key}` must be a list, found {}", node.describe()),
+            )
+            .label("expected a list of values")
+            .hint(format!(
+                "write `{key}: [{}]`",
+                node.as_scalar().unwrap_or("…")
+            )),
         );
         return None;
     };
     if items.is_empty() {
-        diags.push(Diagnostic::new(Code::InvalidValue, node.loc, format!("`matrix.{key}` is an empty list")).label("no values").hint("list at least one value, or remove the key"));
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                node.loc,
+                format!("`matrix.{key}` is an empty list"),
+            )
+            .label("no values")
+            .hint("list at least one value, or remove the key"),
+        );
         return None;
     }
     let mut out: Vec<(String, Node)> = Vec::new();
     let mut ok = true;
     for item in items {
         let Some(s) = item.as_scalar() else {
-            diags.push(Diagnostic::new(Code::WrongType, item.loc, format!("values of `matrix.{key}` must be single values, found {}", item.describe())).label("expected a value"));
+            diags.push(
+                Diagnostic::new(
+                    Code::WrongType,
+                    item.loc,
+                    format!(
+                        "values of `matrix.{key}` must be single values, found {}",
+                        item.describe()
+                    ),
+                )
+                .label("expected a value"),
+            );
             ok = false;
             continue;
         };
         if let Some((_, first)) = out.iter().find(|(o, _)| o == s) {
             diags.push(
-                Diagnostic::new(Code::DuplicateMatrixValue, item.loc, format!("`{s}` is listed twice in `matrix.{key}`"))
-                    .label("again")
-                    .hint("remove one: each value gives its own variants")
-                    .note("first listed here", Some(first.loc)),
+                Diagnostic::new(
+                    Code::DuplicateMatrixValue,
+                    item.loc,
+                    format!("`{s}` is listed twice in `matrix.{key}`"),
+                )
+                .label("again")
+                .hint("remove one: each value gives its own variants")
+                .note("first listed here", Some(first.loc)),
             );
             ok = false;
             continue;
@@ -278,7 +408,13 @@ fn scalar_list(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Ve
 
 /// `nat: { alice: [easy, hard], bob: [easy] }`: the product of the listed
 /// parties' values is one dimension, labelled `hard+easy` in party order.
-fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes: &mut Axes, diags: &mut Vec<Diagnostic>) -> Option<Dim> {
+fn nat_dim(
+    key: &Node,
+    node: &Node,
+    parties: &[(String, usize, Location)],
+    axes: &mut Axes,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Dim> {
     let Some(entries) = node.as_map() else {
         diags.push(
             Diagnostic::new(Code::WrongType, node.loc, format!("`matrix.nat` must be a mapping from party names to lists of NAT types, found {}", node.describe()))
@@ -288,7 +424,11 @@ fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes:
         return None;
     };
     if entries.is_empty() {
-        diags.push(Diagnostic::new(Code::InvalidValue, key.loc, "`matrix.nat` names no party").label("varies nothing").hint("list NAT types per party, or remove `nat`"));
+        diags.push(
+            Diagnostic::new(Code::InvalidValue, key.loc, "`matrix.nat` names no party")
+                .label("varies nothing")
+                .hint("list NAT types per party, or remove `nat`"),
+        );
         return None;
     }
     // (index in parties, name, values)
@@ -304,9 +444,16 @@ fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes:
                 }
             }
             None => diags.push(
-                Diagnostic::new(Code::MatrixUnknownParty, k.loc, format!("`matrix.nat` names `{name}`, which is not a party of this scenario"))
-                    .label("no such party")
-                    .hint(did_you_mean(name, parties.iter().map(|(n, _, _)| n.as_str())).unwrap_or_else(|| one_of(parties.iter().map(|(n, _, _)| n.as_str())))),
+                Diagnostic::new(
+                    Code::MatrixUnknownParty,
+                    k.loc,
+                    format!("`matrix.nat` names `{name}`, which is not a party of this scenario"),
+                )
+                .label("no such party")
+                .hint(
+                    did_you_mean(name, parties.iter().map(|(n, _, _)| n.as_str()))
+                        .unwrap_or_else(|| one_of(parties.iter().map(|(n, _, _)| n.as_str()))),
+                ),
             ),
         }
     }
@@ -314,9 +461,16 @@ fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes:
         return None;
     }
     // Count before building: a few parties with many types multiply fast.
-    let count = per_party.iter().try_fold(1usize, |n, (_, _, v)| n.checked_mul(v.len())).unwrap_or(usize::MAX);
+    let count = per_party
+        .iter()
+        .try_fold(1usize, |n, (_, _, v)| n.checked_mul(v.len()))
+        .unwrap_or(usize::MAX);
     if count > MAX_VARIANTS {
-        let sizes = per_party.iter().map(|(_, n, v)| format!("{} for {n}", v.len())).collect::<Vec<_>>().join(" × ");
+        let sizes = per_party
+            .iter()
+            .map(|(_, n, v)| format!("{} for {n}", v.len()))
+            .collect::<Vec<_>>()
+            .join(" × ");
         diags.push(too_large(key.loc, count, &sizes));
         return None;
     }
@@ -327,7 +481,11 @@ fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes:
             .into_iter()
             .flat_map(|(label, assign)| {
                 vals.iter().map(move |(s, n)| {
-                    let l = if label.is_empty() { s.clone() } else { format!("{label}+{s}") };
+                    let l = if label.is_empty() {
+                        s.clone()
+                    } else {
+                        format!("{label}+{s}")
+                    };
                     let mut a = assign.clone();
                     a.push((Path::PartyNat(*index), n.clone()));
                     (l, a)
@@ -336,9 +494,18 @@ fn nat_dim(key: &Node, node: &Node, parties: &[(String, usize, Location)], axes:
             .collect();
     }
     axes.nat_parties = per_party.iter().map(|(_, n, _)| n.clone()).collect();
-    axes.dims.push(("nat".into(), values.iter().map(|(l, _)| l.clone()).collect()));
+    axes.dims.push((
+        "nat".into(),
+        values.iter().map(|(l, _)| l.clone()).collect(),
+    ));
     if per_party.len() == 2 {
-        let t = |k: usize| per_party[k].2.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
+        let t = |k: usize| {
+            per_party[k]
+                .2
+                .iter()
+                .map(|(s, _)| s.clone())
+                .collect::<Vec<_>>()
+        };
         axes.pair_types = Some((t(0), t(1)));
     }
     Some(Dim { key: "nat", values })
@@ -352,30 +519,66 @@ fn assign(tree: &mut Node, path: &Path, value: Node) {
         if let NodeKind::Map(entries) = &mut map.kind {
             match entries.iter_mut().find(|(k, _)| k.as_scalar() == Some(key)) {
                 Some((_, v)) => *v = value,
-                None => entries.push((Node { loc: value.loc, kind: NodeKind::Scalar { value: key.to_string(), plain: true } }, value)),
+                None => entries.push((
+                    Node {
+                        loc: value.loc,
+                        kind: NodeKind::Scalar {
+                            value: key.to_string(),
+                            plain: true,
+                        },
+                    },
+                    value,
+                )),
             }
         }
     }
     match path {
         Path::Field(section, key) => {
-            let NodeKind::Map(entries) = &mut tree.kind else { return };
-            let pos = match entries.iter().position(|(k, _)| k.as_scalar() == Some(section)) {
+            let NodeKind::Map(entries) = &mut tree.kind else {
+                return;
+            };
+            let pos = match entries
+                .iter()
+                .position(|(k, _)| k.as_scalar() == Some(section))
+            {
                 Some(p) => p,
                 None => {
-                    let key_node = Node { loc: value.loc, kind: NodeKind::Scalar { value: section.to_string(), plain: true } };
-                    entries.push((key_node, Node { loc: value.loc, kind: NodeKind::Map(Vec::new()) }));
+                    let key_node = Node {
+                        loc: value.loc,
+                        kind: NodeKind::Scalar {
+                            value: section.to_string(),
+                            plain: true,
+                        },
+                    };
+                    entries.push((
+                        key_node,
+                        Node {
+                            loc: value.loc,
+                            kind: NodeKind::Map(Vec::new()),
+                        },
+                    ));
                     entries.len() - 1
                 }
             };
             let target = &mut entries[pos].1;
             if target.is_null() {
-                *target = Node { loc: target.loc, kind: NodeKind::Map(Vec::new()) };
+                *target = Node {
+                    loc: target.loc,
+                    kind: NodeKind::Map(Vec::new()),
+                };
             }
             set(target, key, value);
         }
         Path::PartyNat(i) => {
-            let NodeKind::Map(entries) = &mut tree.kind else { return };
-            let Some((_, parties)) = entries.iter_mut().find(|(k, _)| k.as_scalar() == Some("parties")) else { return };
+            let NodeKind::Map(entries) = &mut tree.kind else {
+                return;
+            };
+            let Some((_, parties)) = entries
+                .iter_mut()
+                .find(|(k, _)| k.as_scalar() == Some("parties"))
+            else {
+                return;
+            };
             if let NodeKind::Seq(list) = &mut parties.kind {
                 if let Some(p) = list.get_mut(*i) {
                     set(p, "nat", value);
@@ -390,7 +593,11 @@ fn assign(tree: &mut Node, path: &Path, value: Node) {
 pub fn select<'v>(variants: &'v [Variant], selector: &str) -> Option<&'v Variant> {
     let wanted = settings_of(selector)?;
     variants.iter().find(|v| {
-        let mut have: Vec<(&str, &str)> = v.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut have: Vec<(&str, &str)> = v
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         have.sort();
         have == wanted
     })
@@ -400,12 +607,20 @@ pub fn select<'v>(variants: &'v [Variant], selector: &str) -> Option<&'v Variant
 /// `backend=…,nat=…`), for suggestions.
 pub fn normalize(selector: &str) -> String {
     let mut parts: Vec<&str> = selector.split(',').collect();
-    parts.sort_by_key(|p| MATRIX_KEYS.iter().position(|k| p.split('=').next() == Some(*k)).unwrap_or(usize::MAX));
+    parts.sort_by_key(|p| {
+        MATRIX_KEYS
+            .iter()
+            .position(|k| p.split('=').next() == Some(*k))
+            .unwrap_or(usize::MAX)
+    });
     parts.join(",")
 }
 
 fn settings_of(selector: &str) -> Option<Vec<(&str, &str)>> {
-    let mut s: Vec<(&str, &str)> = selector.split(',').map(|kv| kv.split_once('=')).collect::<Option<_>>()?;
+    let mut s: Vec<(&str, &str)> = selector
+        .split(',')
+        .map(|kv| kv.split_once('='))
+        .collect::<Option<_>>()?;
     s.sort();
     Some(s)
 }
@@ -419,7 +634,9 @@ pub fn split_arg(arg: &str) -> (&str, Option<&str>) {
     match arg[from..].find('@') {
         // A variant's settings are `key=value`; a file such as `my@exp.yaml`
         // has none, and an existing file is always the file.
-        Some(i) if arg[from + i + 1..].contains('=') && !std::path::Path::new(arg).is_file() => (&arg[..from + i], Some(&arg[from + i + 1..])),
+        Some(i) if arg[from + i + 1..].contains('=') && !std::path::Path::new(arg).is_file() => {
+            (&arg[..from + i], Some(&arg[from + i + 1..]))
+        }
         _ => (arg, None),
     }
 }
@@ -435,7 +652,16 @@ pub fn dir_name(label: &str) -> String {
 /// A scenario or variant name as a Nix store path name, which allows only
 /// `[A-Za-z0-9+._?=-]`: `@` and `,` become `-`, `%` becomes `pct`.
 pub fn store_name(name: &str) -> String {
-    name.replace('%', "pct").chars().map(|c| if c.is_ascii_alphanumeric() || "+._?=-".contains(c) { c } else { '-' }).collect()
+    name.replace('%', "pct")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+._?=-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Default output directory of `e3 render NAME`: `out/NAME`, and for a
@@ -458,9 +684,18 @@ mod tests {
 
     #[test]
     fn split_arg_takes_the_at_after_the_last_slash() {
-        assert_eq!(split_arg("grid@backend=nebula"), ("grid", Some("backend=nebula")));
-        assert_eq!(store_name("grid@backend=nebula,loss=2%,nat=easy+hard"), "grid-backend=nebula-loss=2pct-nat=easy+hard");
-        assert_eq!(split_arg("a@b/grid.yaml@nat=easy+hard"), ("a@b/grid.yaml", Some("nat=easy+hard")));
+        assert_eq!(
+            split_arg("grid@backend=nebula"),
+            ("grid", Some("backend=nebula"))
+        );
+        assert_eq!(
+            store_name("grid@backend=nebula,loss=2%,nat=easy+hard"),
+            "grid-backend=nebula-loss=2pct-nat=easy+hard"
+        );
+        assert_eq!(
+            split_arg("a@b/grid.yaml@nat=easy+hard"),
+            ("a@b/grid.yaml", Some("nat=easy+hard"))
+        );
         assert_eq!(split_arg("a@b/grid.yaml"), ("a@b/grid.yaml", None));
         assert_eq!(split_arg("my@exp.yaml"), ("my@exp.yaml", None));
         assert_eq!(split_arg("plain"), ("plain", None));
@@ -472,14 +707,32 @@ mod tests {
         let e = expand(&t).unwrap().unwrap();
         let labels: Vec<&str> = e.variants.iter().map(|v| v.label.as_str()).collect();
         assert_eq!(labels.len(), 12);
-        assert_eq!(labels[..6], ["backend=nebula,nat=none+none", "backend=nebula,nat=none+easy", "backend=nebula,nat=none+hard", "backend=nebula,nat=easy+easy", "backend=nebula,nat=easy+hard", "backend=nebula,nat=hard+hard"]);
+        assert_eq!(
+            labels[..6],
+            [
+                "backend=nebula,nat=none+none",
+                "backend=nebula,nat=none+easy",
+                "backend=nebula,nat=none+hard",
+                "backend=nebula,nat=easy+easy",
+                "backend=nebula,nat=easy+hard",
+                "backend=nebula,nat=hard+hard"
+            ]
+        );
         // The value nodes are the matrix entries themselves.
         let v = &e.variants[4];
         let parties = v.root.get("parties").unwrap().as_seq().unwrap();
         assert_eq!(parties[0].get("nat").unwrap().as_scalar(), Some("easy"));
         assert_eq!(parties[1].get("nat").unwrap().as_scalar(), Some("hard"));
         assert_eq!(parties[1].get("nat").unwrap().loc.line, 6);
-        assert_eq!(v.root.get("connectivity").unwrap().get("backend").unwrap().as_scalar(), Some("nebula"));
+        assert_eq!(
+            v.root
+                .get("connectivity")
+                .unwrap()
+                .get("backend")
+                .unwrap()
+                .as_scalar(),
+            Some("nebula")
+        );
         assert!(v.root.get("matrix").is_none());
     }
 
@@ -488,7 +741,15 @@ mod tests {
         let t = tree("parties:\n  - { name: a }\n  - { name: b }\n  - { name: c }\nmatrix:\n  nat: { c: [easy, hard], a: [none, easy] }\n");
         let e = expand(&t).unwrap().unwrap();
         let labels: Vec<&str> = e.variants.iter().map(|v| v.label.as_str()).collect();
-        assert_eq!(labels, ["nat=none+easy", "nat=none+hard", "nat=easy+easy", "nat=easy+hard"]);
+        assert_eq!(
+            labels,
+            [
+                "nat=none+easy",
+                "nat=none+hard",
+                "nat=easy+easy",
+                "nat=easy+hard"
+            ]
+        );
         assert_eq!(e.axes.nat_parties, ["a", "c"]);
         assert!(select(&e.variants, "nat=easy+hard").is_some());
         assert!(select(&e.variants, "nat=hard+easy").is_none());
@@ -499,7 +760,10 @@ mod tests {
         let t = tree("parties:\n  - { name: a }\n  - { name: b }\nmatrix:\n  relay: [auto, never]\n  backend: [nebula]\n");
         let e = expand(&t).unwrap().unwrap();
         assert_eq!(e.variants[1].label, "backend=nebula,relay=never");
-        assert_eq!(select(&e.variants, "relay=never,backend=nebula").map(|v| v.label.as_str()), Some("backend=nebula,relay=never"));
+        assert_eq!(
+            select(&e.variants, "relay=never,backend=nebula").map(|v| v.label.as_str()),
+            Some("backend=nebula,relay=never")
+        );
         assert!(select(&e.variants, "relay=never").is_none());
         assert!(select(&e.variants, "garbage").is_none());
     }
@@ -508,6 +772,15 @@ mod tests {
     fn missing_sections_are_created() {
         let t = tree("parties:\n  - { name: a }\n  - { name: b }\nmatrix:\n  loss: [1%]\n");
         let e = expand(&t).unwrap().unwrap();
-        assert_eq!(e.variants[0].root.get("simulation").unwrap().get("loss").unwrap().as_scalar(), Some("1%"));
+        assert_eq!(
+            e.variants[0]
+                .root
+                .get("simulation")
+                .unwrap()
+                .get("loss")
+                .unwrap()
+                .as_scalar(),
+            Some("1%")
+        );
     }
 }

@@ -75,11 +75,26 @@ pub fn router(plan: &Plan, host: &Host) -> Option<RouterNat> {
     if !matches!(host.role, Role::Router | Role::Carrier) {
         return None;
     }
-    let site = plan.sites.iter().find(|s| Some(&s.name) == host.site.as_ref())?;
-    let inside = site.hosts.iter().filter_map(|n| plan.host(n)).flat_map(|p| p.interfaces.iter().map(|i| i.address)).collect();
+    let site = plan
+        .sites
+        .iter()
+        .find(|s| Some(&s.name) == host.site.as_ref())?;
+    let inside = site
+        .hosts
+        .iter()
+        .filter_map(|n| plan.host(n))
+        .flat_map(|p| p.interfaces.iter().map(|i| i.address))
+        .collect();
     let (nat, lan) = match host.role {
         Role::Carrier => (Nat::Easy, CARRIER_LAN),
-        _ => (if site.nat == Nat::Cgnat { Nat::Easy } else { site.nat }, LAN),
+        _ => (
+            if site.nat == Nat::Cgnat {
+                Nat::Easy
+            } else {
+                site.nat
+            },
+            LAN,
+        ),
     };
     let wan_address = host
         .interfaces
@@ -87,19 +102,34 @@ pub fn router(plan: &Plan, host: &Host) -> Option<RouterNat> {
         .find(|i| router_interface(host.role, &i.segment) == Some(WAN))
         .map(|i| i.address)
         .unwrap_or(site.public_address);
-    Some(RouterNat { nat, wan: WAN, lan, wan_address, inside })
+    Some(RouterNat {
+        nat,
+        wan: WAN,
+        lan,
+        wan_address,
+        inside,
+    })
 }
 
 /// Ruleset for a router of NAT type `nat` between `wan` and `lan` (interface
 /// names). `wan_addr` is the router's public address; `hosts` the site's
 /// LAN addresses (`one2one` maps the first).
 pub fn ruleset(nat: Nat, wan: &str, lan: &str, wan_addr: Ipv4Addr, hosts: &[Ipv4Addr]) -> String {
-    format!("table ip {TABLE} {{\n{}}}\n", ruleset_body(nat, wan, lan, wan_addr, hosts))
+    format!(
+        "table ip {TABLE} {{\n{}}}\n",
+        ruleset_body(nat, wan, lan, wan_addr, hosts)
+    )
 }
 
 /// The statements of [`ruleset`] inside its `table ip e3 { … }`, each line
 /// indented by two spaces and ending in a newline (empty for `none`).
-pub fn ruleset_body(nat: Nat, wan: &str, lan: &str, wan_addr: Ipv4Addr, hosts: &[Ipv4Addr]) -> String {
+pub fn ruleset_body(
+    nat: Nat,
+    wan: &str,
+    lan: &str,
+    wan_addr: Ipv4Addr,
+    hosts: &[Ipv4Addr],
+) -> String {
     let filter_inbound = |extra: &str| {
         format!(
             "  counter unsolicited {{ }}\n\
@@ -163,10 +193,21 @@ mod tests {
     #[test]
     fn filtering_nats_drop_in_input() {
         for nat in [Nat::Easy, Nat::EasyAf, Nat::Hard, Nat::Cgnat, Nat::Firewall] {
-            let r = ruleset(nat, "wan", "lan", Ipv4Addr::new(198, 18, 128, 1), &[Ipv4Addr::new(10, 128, 0, 2)]);
+            let r = ruleset(
+                nat,
+                "wan",
+                "lan",
+                Ipv4Addr::new(198, 18, 128, 1),
+                &[Ipv4Addr::new(10, 128, 0, 2)],
+            );
             assert!(r.contains("hook input"), "{nat}: {r}");
         }
-        assert!(ruleset(Nat::Hard, "wan", "lan", Ipv4Addr::new(1, 2, 3, 4), &[]).contains("masquerade random"));
-        assert!(!ruleset(Nat::OneToOne, "wan", "lan", Ipv4Addr::new(1, 2, 3, 4), &[]).contains("drop"));
+        assert!(
+            ruleset(Nat::Hard, "wan", "lan", Ipv4Addr::new(1, 2, 3, 4), &[])
+                .contains("masquerade random")
+        );
+        assert!(
+            !ruleset(Nat::OneToOne, "wan", "lan", Ipv4Addr::new(1, 2, 3, 4), &[]).contains("drop")
+        );
     }
 }

@@ -90,7 +90,10 @@ pub struct Shaping {
 
 /// The address of a host on the internet segment, if it has one.
 pub fn internet_address(h: &Host) -> Option<Ipv4Addr> {
-    h.interfaces.iter().find(|i| i.segment == "internet").map(|i| i.address)
+    h.interfaces
+        .iter()
+        .find(|i| i.segment == "internet")
+        .map(|i| i.address)
 }
 
 /// The host that puts `h`'s packets on the internet: `h` itself if it is
@@ -99,8 +102,12 @@ pub fn edge<'a>(plan: &'a Plan, h: &'a Host) -> Option<&'a Host> {
     if internet_address(h).is_some() {
         return Some(h);
     }
-    let site = plan.sites.iter().find(|s| Some(&s.name) == h.site.as_ref())?;
-    plan.host(site.carrier.as_deref().unwrap_or(&site.router)).filter(|e| internet_address(e).is_some())
+    let site = plan
+        .sites
+        .iter()
+        .find(|s| Some(&s.name) == h.site.as_ref())?;
+    plan.host(site.carrier.as_deref().unwrap_or(&site.router))
+        .filter(|e| internet_address(e).is_some())
 }
 
 /// A host on the internet segment: a place.
@@ -116,11 +123,19 @@ fn places(plan: &Plan) -> Vec<Place<'_>> {
     let mut out: Vec<Place> = plan
         .hosts
         .iter()
-        .filter_map(|h| internet_address(h).map(|a| Place { host: h, reached_at: vec![a], parties: BTreeSet::new() }))
+        .filter_map(|h| {
+            internet_address(h).map(|a| Place {
+                host: h,
+                reached_at: vec![a],
+                parties: BTreeSet::new(),
+            })
+        })
         .collect();
     for h in &plan.hosts {
         let Some(e) = edge(plan, h) else { continue };
-        let Some(place) = out.iter_mut().find(|p| p.host.name == e.name) else { continue };
+        let Some(place) = out.iter_mut().find(|p| p.host.name == e.name) else {
+            continue;
+        };
         if let Some(party) = h.party.as_deref() {
             place.parties.insert(party);
         }
@@ -137,11 +152,17 @@ fn places(plan: &Plan) -> Vec<Place<'_>> {
 fn delay(plan: &Plan, a: &Place, b: &Place) -> f64 {
     match plan.latency.model {
         "regions" => {
-            let (Some(ra), Some(rb)) = (&a.host.region, &b.host.region) else { return 0.0 };
+            let (Some(ra), Some(rb)) = (&a.host.region, &b.host.region) else {
+                return 0.0;
+            };
             if ra == rb {
                 return 0.0;
             }
-            plan.latency.pairs.iter().find(|p| (&p.a == ra && &p.b == rb) || (&p.a == rb && &p.b == ra)).map_or(0.0, |p| p.one_way_ms)
+            plan.latency
+                .pairs
+                .iter()
+                .find(|p| (&p.a == ra && &p.b == rb) || (&p.a == rb && &p.b == ra))
+                .map_or(0.0, |p| p.one_way_ms)
         }
         "explicit" => plan
             .latency
@@ -149,7 +170,8 @@ fn delay(plan: &Plan, a: &Place, b: &Place) -> f64 {
             .iter()
             .filter(|p| {
                 let (x, y) = (p.a.as_str(), p.b.as_str());
-                (a.parties.contains(x) && b.parties.contains(y)) || (a.parties.contains(y) && b.parties.contains(x))
+                (a.parties.contains(x) && b.parties.contains(y))
+                    || (a.parties.contains(y) && b.parties.contains(x))
             })
             .map(|p| p.one_way_ms)
             .fold(0.0, f64::max),
@@ -166,20 +188,33 @@ fn micros(ms: f64) -> u64 {
 /// shape, in plan order.
 pub fn shaping(plan: &Plan, loss: Loss) -> Vec<Shaping> {
     let places = places(plan);
-    let loss_percent = if loss == Loss::Netem { plan.loss_percent } else { 0.0 };
+    let loss_percent = if loss == Loss::Netem {
+        plan.loss_percent
+    } else {
+        0.0
+    };
     let mut out = Vec::new();
     for a in &places {
         let mut delays: Vec<(Ipv4Addr, f64)> = Vec::new();
         for b in places.iter().filter(|b| b.host.name != a.host.name) {
             let d = delay(plan, a, b);
             if micros(d) > 0 {
-                delays.extend(b.reached_at.iter().filter(|x| !a.reached_at.contains(x)).map(|x| (*x, d)));
+                delays.extend(
+                    b.reached_at
+                        .iter()
+                        .filter(|x| !a.reached_at.contains(x))
+                        .map(|x| (*x, d)),
+                );
             }
         }
         delays.sort_by_key(|(x, _)| *x);
         delays.dedup_by_key(|(x, _)| *x);
         if !delays.is_empty() || loss_percent > 0.0 {
-            out.push(Shaping { host: a.host.name.clone(), delays, loss_percent });
+            out.push(Shaping {
+                host: a.host.name.clone(),
+                delays,
+                loss_percent,
+            });
         }
     }
     out
@@ -205,7 +240,14 @@ impl Shaping {
         if self.delays.is_empty() && self.loss_percent <= 0.0 {
             return out;
         }
-        let mut tc = |args: &[&str]| out.push(std::iter::once("tc").chain(args.iter().copied()).map(str::to_string).collect());
+        let mut tc = |args: &[&str]| {
+            out.push(
+                std::iter::once("tc")
+                    .chain(args.iter().copied())
+                    .map(str::to_string)
+                    .collect(),
+            )
+        };
         let loss = format!("{}%", self.loss_percent);
         let lossy = self.loss_percent > 0.0;
         let mut classes: BTreeMap<u64, Vec<Ipv4Addr>> = BTreeMap::new();
@@ -214,22 +256,54 @@ impl Shaping {
         }
         // Class and handle numbers are hexadecimal in tc: the default class
         // is 1:10, delay classes 1:11, 1:12, ...
-        tc(&["qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "10"]);
-        tc(&["class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit", "quantum", "1514"]);
+        tc(&[
+            "qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "10",
+        ]);
+        tc(&[
+            "class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit",
+            "quantum", "1514",
+        ]);
         if lossy {
-            tc(&["qdisc", "add", "dev", dev, "parent", "1:10", "handle", "10:", "netem", "loss", &loss]);
+            tc(&[
+                "qdisc", "add", "dev", dev, "parent", "1:10", "handle", "10:", "netem", "loss",
+                &loss,
+            ]);
         }
         for (k, (us, addresses)) in classes.iter().enumerate() {
             let id = format!("{:x}", 0x11 + k);
             let (class, handle, delay) = (format!("1:{id}"), format!("{id}:"), delay_arg(*us));
-            tc(&["class", "add", "dev", dev, "parent", "1:", "classid", &class, "htb", "rate", "10gbit", "quantum", "1514"]);
-            let mut netem = vec!["qdisc", "add", "dev", dev, "parent", &class, "handle", &handle, "netem", "delay", &delay];
+            tc(&[
+                "class", "add", "dev", dev, "parent", "1:", "classid", &class, "htb", "rate",
+                "10gbit", "quantum", "1514",
+            ]);
+            let mut netem = vec![
+                "qdisc", "add", "dev", dev, "parent", &class, "handle", &handle, "netem", "delay",
+                &delay,
+            ];
             if lossy {
                 netem.extend(["loss", &loss]);
             }
             tc(&netem);
             for a in addresses {
-                tc(&["filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", "dst", &format!("{a}/32"), "flowid", &class]);
+                tc(&[
+                    "filter",
+                    "add",
+                    "dev",
+                    dev,
+                    "parent",
+                    "1:",
+                    "protocol",
+                    "ip",
+                    "prio",
+                    "1",
+                    "u32",
+                    "match",
+                    "ip",
+                    "dst",
+                    &format!("{a}/32"),
+                    "flowid",
+                    &class,
+                ]);
             }
         }
         out
@@ -247,11 +321,18 @@ mod tests {
 
     fn plan(yaml: &str) -> Plan {
         let checked = crate::check_text("latency.yaml", yaml.as_bytes());
-        crate::plan::plan(checked.scenario.as_ref().unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)))
+        crate::plan::plan(
+            checked
+                .scenario
+                .as_ref()
+                .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
+        )
     }
 
     fn of<'a>(s: &'a [Shaping], host: &str) -> &'a [(Ipv4Addr, f64)] {
-        s.iter().find(|x| x.host == host).map_or(&[], |x| x.delays.as_slice())
+        s.iter()
+            .find(|x| x.host == host)
+            .map_or(&[], |x| x.delays.as_slice())
     }
 
     fn wan(p: &Plan, host: &str) -> Ipv4Addr {
@@ -267,11 +348,28 @@ mod tests {
         // The hub and the three sites' internet-side routers/carriers.
         let names: Vec<&str> = s.iter().map(|x| x.host.as_str()).collect();
         assert_eq!(names, ["hub", "fsn-router", "hel-router", "nbg-carrier"]);
-        let fsn_hel = p.latency.pairs.iter().find(|x| x.a == "fsn1" && x.b == "hel1").unwrap().one_way_ms;
-        assert!(of(&s, "fsn-router").contains(&(wan(&p, "hel-router"), fsn_hel)), "{s:?}");
-        assert!(of(&s, "hel-router").contains(&(wan(&p, "fsn-router"), fsn_hel)), "{s:?}");
+        let fsn_hel = p
+            .latency
+            .pairs
+            .iter()
+            .find(|x| x.a == "fsn1" && x.b == "hel1")
+            .unwrap()
+            .one_way_ms;
+        assert!(
+            of(&s, "fsn-router").contains(&(wan(&p, "hel-router"), fsn_hel)),
+            "{s:?}"
+        );
+        assert!(
+            of(&s, "hel-router").contains(&(wan(&p, "fsn-router"), fsn_hel)),
+            "{s:?}"
+        );
         // The hub is in fsn1: no delay to fsn's router.
-        assert!(of(&s, "hub").iter().all(|(a, _)| *a != wan(&p, "fsn-router")), "{s:?}");
+        assert!(
+            of(&s, "hub")
+                .iter()
+                .all(|(a, _)| *a != wan(&p, "fsn-router")),
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -280,8 +378,20 @@ mod tests {
         let s = shaping(&p, Loss::Netem);
         let names: Vec<&str> = s.iter().map(|x| x.host.as_str()).collect();
         // Parties behind NAT do not shape; their routers do.
-        assert!(!names.contains(&"nyc") && !names.contains(&"ams2") && names.contains(&"nyc-router") && names.contains(&"ams2-router"), "{names:?}");
-        let ams_nyc = p.latency.pairs.iter().find(|x| (x.a == "ams3" && x.b == "nyc3") || (x.a == "nyc3" && x.b == "ams3")).unwrap().one_way_ms;
+        assert!(
+            !names.contains(&"nyc")
+                && !names.contains(&"ams2")
+                && names.contains(&"nyc-router")
+                && names.contains(&"ams2-router"),
+            "{names:?}"
+        );
+        let ams_nyc = p
+            .latency
+            .pairs
+            .iter()
+            .find(|x| (x.a == "ams3" && x.b == "nyc3") || (x.a == "nyc3" && x.b == "ams3"))
+            .unwrap()
+            .one_way_ms;
         assert!(ams_nyc > 30.0, "{ams_nyc}");
         // ams → nyc's NAT address; ams2 (same region) gets nothing.
         let nyc_public = p.host("nyc").unwrap().public_address.unwrap();
@@ -292,8 +402,15 @@ mod tests {
         for x in &s {
             let own = wan(&p, &x.host);
             for (dst, ms) in &x.delays {
-                let back = s.iter().find(|y| y.host != x.host && wan(&p, &y.host) == *dst).unwrap();
-                assert!(back.delays.contains(&(own, *ms)), "{} → {dst} {ms} ms, but not back: {back:?}", x.host);
+                let back = s
+                    .iter()
+                    .find(|y| y.host != x.host && wan(&p, &y.host) == *dst)
+                    .unwrap();
+                assert!(
+                    back.delays.contains(&(own, *ms)),
+                    "{} → {dst} {ms} ms, but not back: {back:?}",
+                    x.host
+                );
             }
         }
     }
@@ -304,7 +421,10 @@ mod tests {
         let s = shaping(&p, Loss::Netem);
         let names: Vec<&str> = s.iter().map(|x| x.host.as_str()).collect();
         assert_eq!(names, ["a", "b-0", "b-1"], "{s:?}");
-        assert_eq!(of(&s, "a"), [(wan(&p, "b-0"), 40.0), (wan(&p, "b-1"), 40.0)]);
+        assert_eq!(
+            of(&s, "a"),
+            [(wan(&p, "b-0"), 40.0), (wan(&p, "b-1"), 40.0)]
+        );
         assert_eq!(of(&s, "b-1"), [(wan(&p, "a"), 40.0)]);
         let none = plan(&THREE_REGIONS.replace("latency: regions", "latency: none"));
         assert!(shaping(&none, Loss::Netem).is_empty());
@@ -324,25 +444,43 @@ mod tests {
         // A firewall party is reached at its own address, through its router.
         let fw = p.host("fw").unwrap().public_address.unwrap();
         assert_ne!(fw, wan(&p, "fw-router"));
-        assert_eq!(of(&s, "cg-carrier"), [(wan(&p, "fw-router"), 7.0), (fw, 7.0)]);
+        assert_eq!(
+            of(&s, "cg-carrier"),
+            [(wan(&p, "fw-router"), 7.0), (fw, 7.0)]
+        );
         assert_eq!(of(&s, "fw-router"), [(cg, 7.0)]);
         // cgnat: the carrier is on the internet, the home router is not.
-        assert!(s.iter().all(|x| x.host != "cg-router" && x.host != "cg" && x.host != "fw"), "{s:?}");
+        assert!(
+            s.iter()
+                .all(|x| x.host != "cg-router" && x.host != "cg" && x.host != "fw"),
+            "{s:?}"
+        );
         // Loss on every attached host, delays or not (the lighthouse has none).
-        assert!(s.iter().any(|x| x.host == "lighthouse" && x.delays.is_empty() && x.loss_percent == 1.0), "{s:?}");
+        assert!(
+            s.iter()
+                .any(|x| x.host == "lighthouse" && x.delays.is_empty() && x.loss_percent == 1.0),
+            "{s:?}"
+        );
         assert!(s.iter().all(|x| x.loss_percent == 1.0));
         // Without netem loss, only hosts with delays, and no loss.
         let delays_only = shaping(&p, Loss::Elsewhere);
         let names: Vec<&str> = delays_only.iter().map(|x| x.host.as_str()).collect();
         assert_eq!(names, ["pub", "flat-router", "fw-router", "cg-carrier"]);
-        assert!(delays_only.iter().all(|x| x.loss_percent == 0.0 && s.iter().any(|y| y.host == x.host && y.delays == x.delays)));
+        assert!(delays_only
+            .iter()
+            .all(|x| x.loss_percent == 0.0
+                && s.iter().any(|y| y.host == x.host && y.delays == x.delays)));
     }
 
     #[test]
     fn commands_group_destinations_by_delay() {
         let s = Shaping {
             host: "x".into(),
-            delays: vec![(Ipv4Addr::new(198, 18, 0, 1), 10.0), (Ipv4Addr::new(198, 18, 0, 2), 1.5), (Ipv4Addr::new(198, 18, 0, 3), 10.0)],
+            delays: vec![
+                (Ipv4Addr::new(198, 18, 0, 1), 10.0),
+                (Ipv4Addr::new(198, 18, 0, 2), 1.5),
+                (Ipv4Addr::new(198, 18, 0, 3), 10.0),
+            ],
             loss_percent: 0.0,
         };
         let lines: Vec<String> = s.commands("wan").iter().map(|c| c.join(" ")).collect();
@@ -360,15 +498,42 @@ mod tests {
                 "tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.3/32 flowid 1:12",
             ]
         );
-        let lossy = Shaping { loss_percent: 2.5, ..s.clone() };
+        let lossy = Shaping {
+            loss_percent: 2.5,
+            ..s.clone()
+        };
         let lines: Vec<String> = lossy.commands("eth1").iter().map(|c| c.join(" ")).collect();
-        assert_eq!(lines[2], "tc qdisc add dev eth1 parent 1:10 handle 10: netem loss 2.5%");
-        assert_eq!(lines[4], "tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 1.5ms loss 2.5%");
-        assert!(Shaping { delays: vec![], ..s.clone() }.commands("eth0").is_empty());
+        assert_eq!(
+            lines[2],
+            "tc qdisc add dev eth1 parent 1:10 handle 10: netem loss 2.5%"
+        );
+        assert_eq!(
+            lines[4],
+            "tc qdisc add dev eth1 parent 1:11 handle 11: netem delay 1.5ms loss 2.5%"
+        );
+        assert!(Shaping {
+            delays: vec![],
+            ..s.clone()
+        }
+        .commands("eth0")
+        .is_empty());
         // Handles are hexadecimal: the 16th distinct delay is class 1:20, qdisc 20:.
-        let many = Shaping { delays: (0..16u8).map(|i| (Ipv4Addr::new(198, 18, 1, i + 1), f64::from(i) + 1.0)).collect(), ..s };
-        let last = many.commands("eth0").iter().map(|c| c.join(" ")).find(|l| l.contains("delay 16ms")).unwrap();
-        assert_eq!(last, "tc qdisc add dev eth0 parent 1:20 handle 20: netem delay 16ms");
+        let many = Shaping {
+            delays: (0..16u8)
+                .map(|i| (Ipv4Addr::new(198, 18, 1, i + 1), f64::from(i) + 1.0))
+                .collect(),
+            ..s
+        };
+        let last = many
+            .commands("eth0")
+            .iter()
+            .map(|c| c.join(" "))
+            .find(|l| l.contains("delay 16ms"))
+            .unwrap();
+        assert_eq!(
+            last,
+            "tc qdisc add dev eth0 parent 1:20 handle 20: netem delay 16ms"
+        );
     }
 
     #[test]

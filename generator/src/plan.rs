@@ -298,7 +298,13 @@ fn site_drafts(scenario: &Scenario) -> Vec<SiteDraft> {
                 Some(&i) => sites[i].hosts.push(host),
                 None => {
                     index.insert(name.clone(), sites.len());
-                    sites.push(SiteDraft { name, nat: p.nat, hosts: vec![host], region: p.region.map(|r| r.slug.to_string()), first: p.loc });
+                    sites.push(SiteDraft {
+                        name,
+                        nat: p.nat,
+                        hosts: vec![host],
+                        region: p.region.map(|r| r.slug.to_string()),
+                        first: p.loc,
+                    });
                 }
             }
         }
@@ -311,34 +317,89 @@ fn site_drafts(scenario: &Scenario) -> Vec<SiteDraft> {
 pub fn check_capacity(scenario: &Scenario) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let sites = site_drafts(scenario);
-    let at = scenario.locations.parties.unwrap_or_else(|| scenario.parties[0].loc);
+    let at = scenario
+        .locations
+        .parties
+        .unwrap_or_else(|| scenario.parties[0].loc);
     for s in &sites {
         if s.hosts.len() > LAN_HOSTS {
             out.push(
-                Diagnostic::new(Code::AddressPlanOverflow, s.first, format!("site `{}` holds {} hosts, but a site LAN (a /24) fits {LAN_HOSTS}", s.name, s.hosts.len()))
-                    .hint("split the parties over several sites"),
+                Diagnostic::new(
+                    Code::AddressPlanOverflow,
+                    s.first,
+                    format!(
+                        "site `{}` holds {} hosts, but a site LAN (a /24) fits {LAN_HOSTS}",
+                        s.name,
+                        s.hosts.len()
+                    ),
+                )
+                .hint("split the parties over several sites"),
             );
         }
     }
     let count = |nat: &[Nat]| sites.iter().filter(|s| nat.contains(&s.nat)).count() as u32;
     let checks = [
-        (count(&[Nat::Firewall]), PUBLIC_LAN_COUNT, "`firewall` sites"),
-        (count(&[Nat::Easy, Nat::EasyAf, Nat::Hard, Nat::OneToOne, Nat::Cgnat]), PRIVATE_LAN_COUNT, "NAT sites"),
+        (
+            count(&[Nat::Firewall]),
+            PUBLIC_LAN_COUNT,
+            "`firewall` sites",
+        ),
+        (
+            count(&[Nat::Easy, Nat::EasyAf, Nat::Hard, Nat::OneToOne, Nat::Cgnat]),
+            PRIVATE_LAN_COUNT,
+            "NAT sites",
+        ),
         (count(&[Nat::Cgnat]), CARRIER_COUNT, "`cgnat` sites"),
-        (sites.len() as u32, ROUTER_BLOCK.1 * USABLE_PER_24, "sites with a router"),
+        (
+            sites.len() as u32,
+            ROUTER_BLOCK.1 * USABLE_PER_24,
+            "sites with a router",
+        ),
     ];
     for (have, max, what) in checks {
         if have > max {
-            out.push(Diagnostic::new(Code::AddressPlanOverflow, at, format!("{have} {what}, but the simulation address plan fits {max}")).hint("use fewer sites, or share sites between parties with `site:`"));
+            out.push(
+                Diagnostic::new(
+                    Code::AddressPlanOverflow,
+                    at,
+                    format!("{have} {what}, but the simulation address plan fits {max}"),
+                )
+                .hint("use fewer sites, or share sites between parties with `site:`"),
+            );
         }
     }
-    let public: u32 = scenario.parties.iter().filter(|p| p.nat == Nat::None).map(|p| p.host_count() as u32).sum();
+    let public: u32 = scenario
+        .parties
+        .iter()
+        .filter(|p| p.nat == Nat::None)
+        .map(|p| p.host_count() as u32)
+        .sum();
     if public > PARTY_BLOCK.1 * USABLE_PER_24 {
-        out.push(Diagnostic::new(Code::AddressPlanOverflow, at, format!("{public} public parties, but the internet segment fits {}", PARTY_BLOCK.1 * USABLE_PER_24)).hint("use fewer parties"));
+        out.push(
+            Diagnostic::new(
+                Code::AddressPlanOverflow,
+                at,
+                format!(
+                    "{public} public parties, but the internet segment fits {}",
+                    PARTY_BLOCK.1 * USABLE_PER_24
+                ),
+            )
+            .hint("use fewer parties"),
+        );
     }
     let total: u32 = scenario.parties.iter().map(|p| p.host_count() as u32).sum();
     if total > OVERLAY_PARTY_BLOCKS * USABLE_PER_24 {
-        out.push(Diagnostic::new(Code::AddressPlanOverflow, at, format!("{total} parties, but the overlay network fits {}", OVERLAY_PARTY_BLOCKS * USABLE_PER_24)).hint("use fewer parties"));
+        out.push(
+            Diagnostic::new(
+                Code::AddressPlanOverflow,
+                at,
+                format!(
+                    "{total} parties, but the overlay network fits {}",
+                    OVERLAY_PARTY_BLOCKS * USABLE_PER_24
+                ),
+            )
+            .hint("use fewer parties"),
+        );
     }
     out
 }
@@ -352,7 +413,10 @@ pub fn plan(scenario: &Scenario) -> Plan {
         (Backend::Wireguard, Relay::Auto) if natted => Topology::Hub,
         _ => Topology::Mesh,
     };
-    let uses_overlay_range = matches!(backend, Backend::Nebula | Backend::Wireguard | Backend::Tinc);
+    let uses_overlay_range = matches!(
+        backend,
+        Backend::Nebula | Backend::Wireguard | Backend::Tinc
+    );
 
     // Party hosts, in scenario order: their MPyC index is their position.
     let mut hosts: Vec<Host> = Vec::new();
@@ -370,7 +434,13 @@ pub fn plan(scenario: &Scenario) -> Plan {
                 system: Some(p.platform.facts().system),
                 provider: p.platform.facts().provider,
                 region: p.region.map(|r| r.slug.to_string()),
-                size: if p.platform.is_cloud() { p.size.clone().or(p.platform.facts().default_size.map(str::to_string)) } else { None },
+                size: if p.platform.is_cloud() {
+                    p.size
+                        .clone()
+                        .or(p.platform.facts().default_size.map(str::to_string))
+                } else {
+                    None
+                },
                 address: p.address,
                 nat: p.nat,
                 site: None,
@@ -381,7 +451,12 @@ pub fn plan(scenario: &Scenario) -> Plan {
             if p.nat == Nat::None {
                 let a = nth_host(INTERNET, PARTY_BLOCK.0, public_parties);
                 public_parties += 1;
-                h.interfaces.push(Interface { segment: "internet".into(), address: a, prefix: INTERNET_PREFIX, gateway: None });
+                h.interfaces.push(Interface {
+                    segment: "internet".into(),
+                    address: a,
+                    prefix: INTERNET_PREFIX,
+                    gateway: None,
+                });
                 h.public_address = Some(a);
             } else {
                 h.site = Some(p.site.clone().unwrap_or_else(|| name.clone()));
@@ -418,7 +493,12 @@ pub fn plan(scenario: &Scenario) -> Plan {
             address: None,
             nat: Nat::None,
             site: None,
-            interfaces: vec![Interface { segment: "internet".into(), address: a, prefix: INTERNET_PREFIX, gateway: None }],
+            interfaces: vec![Interface {
+                segment: "internet".into(),
+                address: a,
+                prefix: INTERNET_PREFIX,
+                gateway: None,
+            }],
             public_address: Some(a),
             overlay_address: uses_overlay_range.then(|| nth_host(OVERLAY, 255, 0)),
         });
@@ -426,9 +506,17 @@ pub fn plan(scenario: &Scenario) -> Plan {
 
     // Sites and their routers. Party hosts are indexed by name: routers are
     // pushed after them, so the positions stay valid.
-    let party_position: std::collections::HashMap<String, usize> = hosts.iter().enumerate().map(|(i, h)| (h.name.clone(), i)).collect();
+    let party_position: std::collections::HashMap<String, usize> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.name.clone(), i))
+        .collect();
     let mut sites = Vec::new();
-    let mut segments = vec![Segment { name: "internet".into(), cidr: format!("{INTERNET}/{INTERNET_PREFIX}"), kind: SegmentKind::Internet }];
+    let mut segments = vec![Segment {
+        name: "internet".into(),
+        cidr: format!("{INTERNET}/{INTERNET_PREFIX}"),
+        kind: SegmentKind::Internet,
+    }];
     let (mut public_lans, mut private_lans, mut carriers) = (0u32, 0u32, 0u32);
     for (i, draft) in site_drafts(scenario).into_iter().enumerate() {
         let wan = nth_host(INTERNET, ROUTER_BLOCK.0, i as u32);
@@ -440,7 +528,11 @@ pub fn plan(scenario: &Scenario) -> Plan {
             subnet_24(PRIVATE_LANS, private_lans - 1)
         };
         let lan_name = format!("lan-{}", draft.name);
-        segments.push(Segment { name: lan_name.clone(), cidr: format!("{lan_net}/24"), kind: SegmentKind::Lan });
+        segments.push(Segment {
+            name: lan_name.clone(),
+            cidr: format!("{lan_net}/24"),
+            kind: SegmentKind::Lan,
+        });
         let router_lan = offset(lan_net, 1);
         let router = format!("{}-router", draft.name);
         let mut carrier = None;
@@ -449,23 +541,69 @@ pub fn plan(scenario: &Scenario) -> Plan {
             carriers += 1;
             let net = subnet_24(CARRIER, carriers - 1);
             let seg = format!("carrier-{}", draft.name);
-            segments.push(Segment { name: seg.clone(), cidr: format!("{net}/24"), kind: SegmentKind::Carrier });
+            segments.push(Segment {
+                name: seg.clone(),
+                cidr: format!("{net}/24"),
+                kind: SegmentKind::Carrier,
+            });
             let carrier_name = format!("{}-carrier", draft.name);
-            router_ifaces.push(Interface { segment: seg.clone(), address: offset(net, 2), prefix: 24, gateway: Some(offset(net, 1)) });
-            hosts.push(router_host(&carrier_name, Role::Carrier, &draft, vec![
-                Interface { segment: "internet".into(), address: wan, prefix: INTERNET_PREFIX, gateway: None },
-                Interface { segment: seg, address: offset(net, 1), prefix: 24, gateway: None },
-            ], wan));
+            router_ifaces.push(Interface {
+                segment: seg.clone(),
+                address: offset(net, 2),
+                prefix: 24,
+                gateway: Some(offset(net, 1)),
+            });
+            hosts.push(router_host(
+                &carrier_name,
+                Role::Carrier,
+                &draft,
+                vec![
+                    Interface {
+                        segment: "internet".into(),
+                        address: wan,
+                        prefix: INTERNET_PREFIX,
+                        gateway: None,
+                    },
+                    Interface {
+                        segment: seg,
+                        address: offset(net, 1),
+                        prefix: 24,
+                        gateway: None,
+                    },
+                ],
+                wan,
+            ));
             carrier = Some(carrier_name);
         } else {
-            router_ifaces.push(Interface { segment: "internet".into(), address: wan, prefix: INTERNET_PREFIX, gateway: None });
+            router_ifaces.push(Interface {
+                segment: "internet".into(),
+                address: wan,
+                prefix: INTERNET_PREFIX,
+                gateway: None,
+            });
         }
-        router_ifaces.push(Interface { segment: lan_name.clone(), address: router_lan, prefix: 24, gateway: None });
-        hosts.push(router_host(&router, Role::Router, &draft, router_ifaces, wan));
+        router_ifaces.push(Interface {
+            segment: lan_name.clone(),
+            address: router_lan,
+            prefix: 24,
+            gateway: None,
+        });
+        hosts.push(router_host(
+            &router,
+            Role::Router,
+            &draft,
+            router_ifaces,
+            wan,
+        ));
         for (j, host) in draft.hosts.iter().enumerate() {
             let h = &mut hosts[party_position[host.as_str()]];
             let a = offset(lan_net, j as u32 + 2);
-            h.interfaces.push(Interface { segment: lan_name.clone(), address: a, prefix: 24, gateway: Some(router_lan) });
+            h.interfaces.push(Interface {
+                segment: lan_name.clone(),
+                address: a,
+                prefix: 24,
+                gateway: Some(router_lan),
+            });
             h.public_address = Some(if draft.nat == Nat::Firewall { a } else { wan });
         }
         sites.push(Site {
@@ -507,7 +645,11 @@ pub fn plan(scenario: &Scenario) -> Plan {
         })
         .collect();
 
-    let mut platforms: Vec<Platform> = hosts.iter().filter(|h| h.deploy).filter_map(|h| h.platform).collect();
+    let mut platforms: Vec<Platform> = hosts
+        .iter()
+        .filter(|h| h.deploy)
+        .filter_map(|h| h.platform)
+        .collect();
     platforms.sort();
     platforms.dedup();
 
@@ -526,7 +668,11 @@ pub fn plan(scenario: &Scenario) -> Plan {
         },
         program: ProgramPlan {
             name: scenario.program.name.clone(),
-            path: scenario.program.path.as_ref().map(|p| p.display().to_string()),
+            path: scenario
+                .program
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string()),
             args: scenario.program.args.clone(),
             port: ports::MPYC,
             parties: endpoints,
@@ -540,7 +686,13 @@ pub fn plan(scenario: &Scenario) -> Plan {
     }
 }
 
-fn router_host(name: &str, role: Role, site: &SiteDraft, interfaces: Vec<Interface>, wan: Ipv4Addr) -> Host {
+fn router_host(
+    name: &str,
+    role: Role,
+    site: &SiteDraft,
+    interfaces: Vec<Interface>,
+    wan: Ipv4Addr,
+) -> Host {
     Host {
         name: name.to_string(),
         role,
@@ -574,17 +726,29 @@ fn place_infrastructure(scenario: &Scenario) -> (Platform, &'static str) {
             located.entry(r.slug).or_insert((r, 0.0)).1 += p.host_count() as f64;
         }
     }
-    let cost = |r: &Region| located.values().map(|(o, n)| n * one_way_delay_ms(r, o)).sum::<f64>();
+    let cost = |r: &Region| {
+        located
+            .values()
+            .map(|(o, n)| n * one_way_delay_ms(r, o))
+            .sum::<f64>()
+    };
     let mut candidates: Vec<(Platform, &'static Region)> = Vec::new();
     for p in scenario.parties.iter().filter(|p| p.platform.is_cloud()) {
         if let Some(r) = p.region {
-            if !candidates.iter().any(|(cp, cr)| *cp == p.platform && cr.slug == r.slug) {
+            if !candidates
+                .iter()
+                .any(|(cp, cr)| *cp == p.platform && cr.slug == r.slug)
+            {
                 candidates.push((p.platform, r));
             }
         }
     }
     if candidates.is_empty() {
-        candidates = Platform::DigitalOcean.regions().iter().map(|r| (Platform::DigitalOcean, r)).collect();
+        candidates = Platform::DigitalOcean
+            .regions()
+            .iter()
+            .map(|r| (Platform::DigitalOcean, r))
+            .collect();
     }
     let mut best: Option<(f64, Platform, &'static Region)> = None;
     for (platform, region) in candidates {
@@ -599,10 +763,20 @@ fn place_infrastructure(scenario: &Scenario) -> (Platform, &'static str) {
 
 fn latency_plan(scenario: &Scenario) -> LatencyPlan {
     match &scenario.simulation.latency {
-        Latency::None => LatencyPlan { model: "none", pairs: Vec::new() },
+        Latency::None => LatencyPlan {
+            model: "none",
+            pairs: Vec::new(),
+        },
         Latency::Explicit(pairs) => LatencyPlan {
             model: "explicit",
-            pairs: pairs.iter().map(|p| DelayPair { a: p.between[0].clone(), b: p.between[1].clone(), one_way_ms: p.one_way_ms }).collect(),
+            pairs: pairs
+                .iter()
+                .map(|p| DelayPair {
+                    a: p.between[0].clone(),
+                    b: p.between[1].clone(),
+                    one_way_ms: p.one_way_ms,
+                })
+                .collect(),
         },
         Latency::Regions => {
             let mut regions: BTreeMap<&str, &Region> = BTreeMap::new();
@@ -619,10 +793,17 @@ fn latency_plan(scenario: &Scenario) -> LatencyPlan {
             let mut pairs = Vec::new();
             for (i, a) in list.iter().enumerate() {
                 for b in &list[i + 1..] {
-                    pairs.push(DelayPair { a: a.slug.to_string(), b: b.slug.to_string(), one_way_ms: one_way_delay_ms(a, b) });
+                    pairs.push(DelayPair {
+                        a: a.slug.to_string(),
+                        b: b.slug.to_string(),
+                        one_way_ms: one_way_delay_ms(a, b),
+                    });
                 }
             }
-            LatencyPlan { model: "regions", pairs }
+            LatencyPlan {
+                model: "regions",
+                pairs,
+            }
         }
     }
 }
@@ -637,13 +818,22 @@ mod tests {
         assert_eq!(nth_host(OVERLAY, 0, 0), Ipv4Addr::new(10, 9, 0, 1));
         assert_eq!(nth_host(OVERLAY, 0, 253), Ipv4Addr::new(10, 9, 0, 254));
         assert_eq!(nth_host(OVERLAY, 0, 254), Ipv4Addr::new(10, 9, 1, 1));
-        assert_eq!(nth_host(INTERNET, ROUTER_BLOCK.0, 0), Ipv4Addr::new(198, 18, 128, 1));
+        assert_eq!(
+            nth_host(INTERNET, ROUTER_BLOCK.0, 0),
+            Ipv4Addr::new(198, 18, 128, 1)
+        );
     }
 
     #[test]
     fn latency_model() {
-        let ams = DIGITALOCEAN_REGIONS.iter().find(|r| r.slug == "ams3").unwrap();
-        let nyc = DIGITALOCEAN_REGIONS.iter().find(|r| r.slug == "nyc3").unwrap();
+        let ams = DIGITALOCEAN_REGIONS
+            .iter()
+            .find(|r| r.slug == "ams3")
+            .unwrap();
+        let nyc = DIGITALOCEAN_REGIONS
+            .iter()
+            .find(|r| r.slug == "nyc3")
+            .unwrap();
         // ~5860 km great circle -> 5860 * 1.5 / 200 = 43.9 ms
         let d = one_way_delay_ms(ams, nyc);
         assert!((43.0..45.0).contains(&d), "{d}");

@@ -110,10 +110,22 @@ pub struct LatencyPair {
     pub one_way_ms: f64,
 }
 
-const TOP_KEYS: &[&str] = &["name", "description", "extends", "connectivity", "program", "defaults", "parties", "simulation", "matrix"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "extends",
+    "connectivity",
+    "program",
+    "defaults",
+    "parties",
+    "simulation",
+    "matrix",
+];
 const CONNECTIVITY_KEYS: &[&str] = &["backend", "relay"];
 const PROGRAM_KEYS: &[&str] = &["name", "args"];
-const PARTY_KEYS: &[&str] = &["name", "region", "platform", "size", "nat", "site", "address", "count"];
+const PARTY_KEYS: &[&str] = &[
+    "name", "region", "platform", "size", "nat", "site", "address", "count",
+];
 const DEFAULT_KEYS: &[&str] = &["region", "platform", "size", "nat"];
 const SIMULATION_KEYS: &[&str] = &["latency", "loss"];
 const LATENCY_PAIR_KEYS: &[&str] = &["between", "delay"];
@@ -126,8 +138,15 @@ pub fn validate(loaded: &Loaded) -> (Option<Scenario>, Diagnostics) {
 
 /// [`validate`] of one scenario tree (a matrix variant's, for one), whose
 /// nodes point into `sources`.
-pub fn validate_tree(root: &Node, stem: &str, sources: &Sources) -> (Option<Scenario>, Diagnostics) {
-    let mut v = Validator { diags: Diagnostics::default(), sources };
+pub fn validate_tree(
+    root: &Node,
+    stem: &str,
+    sources: &Sources,
+) -> (Option<Scenario>, Diagnostics) {
+    let mut v = Validator {
+        diags: Diagnostics::default(),
+        sources,
+    };
     let scenario = v.scenario(root, stem);
     let mut diags = v.diags;
     diags.sort();
@@ -159,13 +178,22 @@ impl<'a> Validator<'a> {
 
     fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
         self.err(
-            Diagnostic::new(Code::WrongType, node.loc, format!("`{field}` must be {expected}, found {}", node.describe()))
-                .label(format!("expected {expected}")),
+            Diagnostic::new(
+                Code::WrongType,
+                node.loc,
+                format!("`{field}` must be {expected}, found {}", node.describe()),
+            )
+            .label(format!("expected {expected}")),
         );
     }
 
     /// The entries of a mapping node, reporting unknown keys.
-    fn map<'n>(&mut self, node: &'n Node, field: &str, allowed: &[&str]) -> Option<&'n [(Node, Node)]> {
+    fn map<'n>(
+        &mut self,
+        node: &'n Node,
+        field: &str,
+        allowed: &[&str],
+    ) -> Option<&'n [(Node, Node)]> {
         let Some(entries) = node.as_map() else {
             self.wrong_type(node, field, "a mapping");
             return None;
@@ -173,10 +201,21 @@ impl<'a> Validator<'a> {
         for (key, _) in entries {
             let k = key.as_scalar().unwrap_or_default();
             if !allowed.contains(&k) {
-                let what = if field.is_empty() { "the scenario".to_string() } else { format!("`{field}`") };
-                let d = Diagnostic::new(Code::UnknownKey, key.loc, format!("unknown key `{k}` in {what}"))
-                    .label("unknown key")
-                    .hint(did_you_mean(k, allowed.iter().copied()).unwrap_or_else(|| one_of(allowed.iter().copied())));
+                let what = if field.is_empty() {
+                    "the scenario".to_string()
+                } else {
+                    format!("`{field}`")
+                };
+                let d = Diagnostic::new(
+                    Code::UnknownKey,
+                    key.loc,
+                    format!("unknown key `{k}` in {what}"),
+                )
+                .label("unknown key")
+                .hint(
+                    did_you_mean(k, allowed.iter().copied())
+                        .unwrap_or_else(|| one_of(allowed.iter().copied())),
+                );
                 self.err(d);
             }
         }
@@ -207,8 +246,13 @@ impl<'a> Validator<'a> {
             Some(v) => Some(v),
             None => {
                 let names: Vec<&str> = names.collect();
-                let hint = did_you_mean(&s, names.iter().copied()).unwrap_or_else(|| one_of(names.iter().copied()));
-                self.err(Diagnostic::new(code, node.loc, format!("unknown {what} `{s}`")).label(format!("not a {what}")).hint(hint));
+                let hint = did_you_mean(&s, names.iter().copied())
+                    .unwrap_or_else(|| one_of(names.iter().copied()));
+                self.err(
+                    Diagnostic::new(code, node.loc, format!("unknown {what} `{s}`"))
+                        .label(format!("not a {what}"))
+                        .hint(hint),
+                );
                 None
             }
         }
@@ -224,13 +268,27 @@ impl<'a> Validator<'a> {
             return None;
         }
         let top = self.map(root, "", TOP_KEYS)?;
-        let get = |k: &str| top.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
-        let key = |k: &str| top.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(key, _)| key.loc);
+        let get = |k: &str| {
+            top.iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(_, v)| v)
+        };
+        let key = |k: &str| {
+            top.iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(key, _)| key.loc)
+        };
         // A section written with a typo is reported as an unknown key with a
         // suggestion; do not report it missing as well.
         let misspelled = |k: &str| {
             let suggestion = format!("did you mean `{k}`?");
-            top.iter().filter_map(|(key, _)| key.as_scalar()).any(|key| !TOP_KEYS.contains(&key) && did_you_mean(key, TOP_KEYS.iter().copied()).as_deref() == Some(suggestion.as_str()))
+            top.iter()
+                .filter_map(|(key, _)| key.as_scalar())
+                .any(|key| {
+                    !TOP_KEYS.contains(&key)
+                        && did_you_mean(key, TOP_KEYS.iter().copied()).as_deref()
+                            == Some(suggestion.as_str())
+                })
         };
 
         let name = match get("name") {
@@ -243,15 +301,33 @@ impl<'a> Validator<'a> {
             }),
             None => Some(stem.to_string()),
         };
-        let description = get("description").and_then(|d| self.string(d, "description")).unwrap_or_default();
+        let description = get("description")
+            .and_then(|d| self.string(d, "description"))
+            .unwrap_or_default();
 
-        let (backend, relay, backend_loc, relay_node) = self.connectivity(get("connectivity"), key("connectivity"), root, misspelled("connectivity"));
+        let (backend, relay, backend_loc, relay_node) = self.connectivity(
+            get("connectivity"),
+            key("connectivity"),
+            root,
+            misspelled("connectivity"),
+        );
         let program = self.program(get("program"), key("program"), root, misspelled("program"));
         let defaults = self.defaults(get("defaults"));
-        let parties = self.parties(get("parties"), key("parties"), root, &defaults, misspelled("parties"));
+        let parties = self.parties(
+            get("parties"),
+            key("parties"),
+            root,
+            &defaults,
+            misspelled("parties"),
+        );
         // Latency pairs name parties as written, valid or not, so that one
         // bad party does not make every pair that names it an error too.
-        let party_names: Option<Vec<&str>> = get("parties").and_then(Node::as_seq).map(|items| items.iter().filter_map(|i| i.get("name")?.as_scalar()).collect());
+        let party_names: Option<Vec<&str>> = get("parties").and_then(Node::as_seq).map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("name")?.as_scalar())
+                .collect()
+        });
         let simulation = self.simulation(get("simulation"), party_names.as_deref());
 
         let parties = parties?;
@@ -268,7 +344,10 @@ impl<'a> Validator<'a> {
             program: program?,
             parties,
             simulation: simulation?,
-            locations: ScenarioLocations { backend: backend_loc, parties: get("parties").map(|p| p.loc) },
+            locations: ScenarioLocations {
+                backend: backend_loc,
+                parties: get("parties").map(|p| p.loc),
+            },
         };
         for d in crate::plan::check_capacity(&scenario) {
             self.err(d);
@@ -276,48 +355,116 @@ impl<'a> Validator<'a> {
         Some(scenario)
     }
 
-    fn connectivity<'n>(&mut self, node: Option<&'n Node>, key: Option<Location>, root: &Node, misspelled: bool) -> (Option<Backend>, Option<Relay>, Option<Location>, Option<&'n Node>) {
+    fn connectivity<'n>(
+        &mut self,
+        node: Option<&'n Node>,
+        key: Option<Location>,
+        root: &Node,
+        misspelled: bool,
+    ) -> (
+        Option<Backend>,
+        Option<Relay>,
+        Option<Location>,
+        Option<&'n Node>,
+    ) {
         let Some(node) = node else {
             if !misspelled {
                 self.err(
-                    Diagnostic::new(Code::MissingField, root.loc, "missing `connectivity`")
-                        .hint(format!("add `connectivity: {{ backend: nebula }}`; backends: {}", Backend::names().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::new(Code::MissingField, root.loc, "missing `connectivity`").hint(
+                        format!(
+                            "add `connectivity: {{ backend: nebula }}`; backends: {}",
+                            Backend::names()
+                                .map(|b| format!("`{b}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
                 );
             }
             return (None, None, None, None);
         };
-        let Some(entries) = self.map(node, "connectivity", CONNECTIVITY_KEYS) else { return (None, None, None, None) };
-        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let Some(entries) = self.map(node, "connectivity", CONNECTIVITY_KEYS) else {
+            return (None, None, None, None);
+        };
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(_, v)| v)
+        };
         let backend = match get("backend") {
-            Some(b) => self.keyword(b, "connectivity.backend", Code::UnknownBackend, "backend", Backend::parse, Backend::names()),
+            Some(b) => self.keyword(
+                b,
+                "connectivity.backend",
+                Code::UnknownBackend,
+                "backend",
+                Backend::parse,
+                Backend::names(),
+            ),
             None => {
                 self.err(
-                    Diagnostic::new(Code::MissingField, key.unwrap_or(node.loc), "missing `connectivity.backend`")
-                        .label("no `backend` in this section")
-                        .hint(format!("add `backend:` with one of {}", Backend::names().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::new(
+                        Code::MissingField,
+                        key.unwrap_or(node.loc),
+                        "missing `connectivity.backend`",
+                    )
+                    .label("no `backend` in this section")
+                    .hint(format!(
+                        "add `backend:` with one of {}",
+                        Backend::names()
+                            .map(|b| format!("`{b}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 );
                 None
             }
         };
         let relay = match get("relay") {
-            Some(r) => self.keyword(r, "connectivity.relay", Code::UnknownRelay, "relay mode", Relay::parse, Relay::names()),
+            Some(r) => self.keyword(
+                r,
+                "connectivity.relay",
+                Code::UnknownRelay,
+                "relay mode",
+                Relay::parse,
+                Relay::names(),
+            ),
             None => Some(Relay::Auto),
         };
         (backend, relay, get("backend").map(|b| b.loc), get("relay"))
     }
 
-    fn program(&mut self, node: Option<&Node>, key: Option<Location>, root: &Node, misspelled: bool) -> Option<Program> {
+    fn program(
+        &mut self,
+        node: Option<&Node>,
+        key: Option<Location>,
+        root: &Node,
+        misspelled: bool,
+    ) -> Option<Program> {
         let Some(node) = node else {
             if !misspelled {
                 self.err(
-                    Diagnostic::new(Code::MissingField, root.loc, "missing `program`")
-                        .hint(format!("add `program: {{ name: secure-sum }}`; bundled programs: {}", bundled::program_names().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::new(Code::MissingField, root.loc, "missing `program`").hint(
+                        format!(
+                            "add `program: {{ name: secure-sum }}`; bundled programs: {}",
+                            bundled::program_names()
+                                .iter()
+                                .map(|p| format!("`{p}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
                 );
             }
             return None;
         };
         let entries = self.map(node, "program", PROGRAM_KEYS)?;
-        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(_, v)| v)
+        };
         let args = match get("args") {
             None => Some(Vec::new()),
             Some(a) if a.is_null() => Some(Vec::new()),
@@ -342,9 +489,20 @@ impl<'a> Validator<'a> {
         };
         let Some(name_node) = get("name") else {
             self.err(
-                Diagnostic::new(Code::MissingField, key.unwrap_or(node.loc), "missing `program.name`")
-                    .label("no `name` in this section")
-                    .hint(format!("add `name:`, a bundled program ({}) or a path to a `.py` file", bundled::program_names().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))),
+                Diagnostic::new(
+                    Code::MissingField,
+                    key.unwrap_or(node.loc),
+                    "missing `program.name`",
+                )
+                .label("no `name` in this section")
+                .hint(format!(
+                    "add `name:`, a bundled program ({}) or a path to a `.py` file",
+                    bundled::program_names()
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             );
             return None;
         };
@@ -352,41 +510,114 @@ impl<'a> Validator<'a> {
         let programs = bundled::program_names();
         let is_path = name.contains('/') || name.ends_with(".py");
         let program = if is_path {
-            let dir = self.sources.dir_of(name_node.loc.file).map(|d| d.to_path_buf()).unwrap_or_default();
+            let dir = self
+                .sources
+                .dir_of(name_node.loc.file)
+                .map(|d| d.to_path_buf())
+                .unwrap_or_default();
             // `components` drops the `.` of `./prog.py`.
             let path: PathBuf = dir.join(&name).components().collect();
             if !path.is_file() {
-                let hint = match self.sources.dir_of(name_node.loc.file).map(crate::source::display_path).filter(|d| !d.is_empty()) {
-                    Some(dir) => format!("a program path is relative to the scenario file's directory, here `{dir}`"),
-                    None => "a program path is relative to the scenario file's directory".to_string(),
+                let hint = match self
+                    .sources
+                    .dir_of(name_node.loc.file)
+                    .map(crate::source::display_path)
+                    .filter(|d| !d.is_empty())
+                {
+                    Some(dir) => format!(
+                        "a program path is relative to the scenario file's directory, here `{dir}`"
+                    ),
+                    None => {
+                        "a program path is relative to the scenario file's directory".to_string()
+                    }
                 };
-                let (what, label) = if path.exists() { ("is not a file", "not a file") } else { ("does not exist", "no such file") };
-                self.err(Diagnostic::new(Code::UnknownProgram, name_node.loc, format!("program file `{name}` {what}")).label(label).hint(hint));
+                let (what, label) = if path.exists() {
+                    ("is not a file", "not a file")
+                } else {
+                    ("does not exist", "no such file")
+                };
+                self.err(
+                    Diagnostic::new(
+                        Code::UnknownProgram,
+                        name_node.loc,
+                        format!("program file `{name}` {what}"),
+                    )
+                    .label(label)
+                    .hint(hint),
+                );
                 return None;
             }
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            Program { name: stem, path: Some(path), args: Vec::new() }
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Program {
+                name: stem,
+                path: Some(path),
+                args: Vec::new(),
+            }
         } else if programs.contains(&name.as_str()) {
-            Program { name, path: None, args: Vec::new() }
+            Program {
+                name,
+                path: None,
+                args: Vec::new(),
+            }
         } else {
-            let hint = did_you_mean(&name, programs.iter().copied()).unwrap_or_else(|| one_of(programs.iter().copied()));
-            self.err(Diagnostic::new(Code::UnknownProgram, name_node.loc, format!("unknown program `{name}`")).label("not a bundled program").hint(hint));
+            let hint = did_you_mean(&name, programs.iter().copied())
+                .unwrap_or_else(|| one_of(programs.iter().copied()));
+            self.err(
+                Diagnostic::new(
+                    Code::UnknownProgram,
+                    name_node.loc,
+                    format!("unknown program `{name}`"),
+                )
+                .label("not a bundled program")
+                .hint(hint),
+            );
             return None;
         };
-        Some(Program { args: args?, ..program })
+        Some(Program {
+            args: args?,
+            ..program
+        })
     }
 
     fn defaults<'n>(&mut self, node: Option<&'n Node>) -> Defaults<'n> {
-        let Some(node) = node else { return Defaults::default() };
-        let Some(entries) = self.map(node, "defaults", DEFAULT_KEYS) else { return Defaults::default() };
-        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
-        Defaults { region: get("region"), platform: get("platform"), size: get("size"), nat: get("nat") }
+        let Some(node) = node else {
+            return Defaults::default();
+        };
+        let Some(entries) = self.map(node, "defaults", DEFAULT_KEYS) else {
+            return Defaults::default();
+        };
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(_, v)| v)
+        };
+        Defaults {
+            region: get("region"),
+            platform: get("platform"),
+            size: get("size"),
+            nat: get("nat"),
+        }
     }
 
-    fn parties(&mut self, node: Option<&Node>, key: Option<Location>, root: &Node, defaults: &Defaults, misspelled: bool) -> Option<Vec<Party>> {
+    fn parties(
+        &mut self,
+        node: Option<&Node>,
+        key: Option<Location>,
+        root: &Node,
+        defaults: &Defaults,
+        misspelled: bool,
+    ) -> Option<Vec<Party>> {
         let Some(node) = node else {
             if !misspelled {
-                self.err(Diagnostic::new(Code::MissingField, root.loc, "missing `parties`").hint("add a list of at least two parties, e.g. `- { name: ams, region: ams3 }`"));
+                self.err(
+                    Diagnostic::new(Code::MissingField, root.loc, "missing `parties`").hint(
+                        "add a list of at least two parties, e.g. `- { name: ams, region: ams3 }`",
+                    ),
+                );
             }
             return None;
         };
@@ -396,9 +627,13 @@ impl<'a> Validator<'a> {
                 None => "write a list of parties, e.g. `- { name: alice, region: ams3 }`",
             };
             self.err(
-                Diagnostic::new(Code::WrongType, node.loc, format!("`parties` must be a list, found {}", node.describe()))
-                    .label("expected a list")
-                    .hint(hint),
+                Diagnostic::new(
+                    Code::WrongType,
+                    node.loc,
+                    format!("`parties` must be a list, found {}", node.describe()),
+                )
+                .label("expected a list")
+                .hint(hint),
             );
             return None;
         };
@@ -422,10 +657,14 @@ impl<'a> Validator<'a> {
                 let name = n.as_scalar().unwrap_or_default();
                 if let Some(first) = names.get(name) {
                     self.err(
-                        Diagnostic::new(Code::DuplicateParty, n.loc, format!("duplicate party name `{name}`"))
-                            .label("defined again here")
-                            .hint("party names become host names and must be unique")
-                            .note(format!("party `{name}` first defined here"), Some(*first)),
+                        Diagnostic::new(
+                            Code::DuplicateParty,
+                            n.loc,
+                            format!("duplicate party name `{name}`"),
+                        )
+                        .label("defined again here")
+                        .hint("party names become host names and must be unique")
+                        .note(format!("party `{name}` first defined here"), Some(*first)),
                     );
                     ok = false;
                 } else {
@@ -447,8 +686,12 @@ impl<'a> Validator<'a> {
         let total: usize = parties.iter().map(Party::host_count).sum();
         if total < 2 {
             self.err(
-                Diagnostic::new(Code::TooFewParties, key.unwrap_or(node.loc), format!("a computation needs at least two parties, found {total}"))
-                    .hint("add a party, or give one a `count:` of 2 or more"),
+                Diagnostic::new(
+                    Code::TooFewParties,
+                    key.unwrap_or(node.loc),
+                    format!("a computation needs at least two parties, found {total}"),
+                )
+                .hint("add a party, or give one a `count:` of 2 or more"),
             );
             return None;
         }
@@ -456,11 +699,25 @@ impl<'a> Validator<'a> {
     }
 
     fn platform(&mut self, node: &Node) -> Option<Platform> {
-        self.keyword(node, "platform", Code::UnknownPlatform, "platform", Platform::parse, Platform::names())
+        self.keyword(
+            node,
+            "platform",
+            Code::UnknownPlatform,
+            "platform",
+            Platform::parse,
+            Platform::names(),
+        )
     }
 
     fn nat(&mut self, node: &Node) -> Option<Nat> {
-        self.keyword(node, "nat", Code::UnknownNat, "NAT type", Nat::parse, Nat::names())
+        self.keyword(
+            node,
+            "nat",
+            Code::UnknownNat,
+            "NAT type",
+            Nat::parse,
+            Nat::names(),
+        )
     }
 
     /// Checks a region for a platform; non-cloud platforms accept any region
@@ -471,7 +728,12 @@ impl<'a> Validator<'a> {
 
     /// As [`Self::region`]; `party` names the party a default region is
     /// checked for, and where its platform was set.
-    fn region_for(&mut self, node: &Node, platform: Platform, party: Option<(&str, Location)>) -> Option<&'static Region> {
+    fn region_for(
+        &mut self,
+        node: &Node,
+        platform: Platform,
+        party: Option<(&str, Location)>,
+    ) -> Option<&'static Region> {
         let slug = self.string(node, "region")?;
         let offered = platform.regions();
         if let Some(r) = offered.iter().find(|r| r.slug == slug) {
@@ -486,37 +748,74 @@ impl<'a> Validator<'a> {
             if platform.is_cloud() {
                 offered.iter().map(|r| r.slug).collect::<Vec<_>>()
             } else {
-                crate::catalogue::all_regions().map(|(_, r)| r.slug).collect()
+                crate::catalogue::all_regions()
+                    .map(|(_, r)| r.slug)
+                    .collect()
             }
         };
         let d = match find_region(&slug) {
             Some((other, r)) if platform.is_cloud() => Diagnostic::new(
                 Code::RegionNotOffered,
                 node.loc,
-                format!("region `{slug}` ({}) is a {} location, not offered by {}", r.city, other.title(), platform.title()),
+                format!(
+                    "region `{slug}` ({}) is a {} location, not offered by {}",
+                    r.city,
+                    other.title(),
+                    platform.title()
+                ),
             )
             .label(format!("not a {} region", platform.title()))
             .hint(format!(
                 "set `platform: {other}` for {}, or pick a {} region: {}",
-                if party.is_some() { "that party" } else { "this party" },
+                if party.is_some() {
+                    "that party"
+                } else {
+                    "this party"
+                },
                 platform.title(),
-                slugs().iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                slugs()
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
-            _ => Diagnostic::new(Code::UnknownRegion, node.loc, format!("unknown region `{slug}` for {}", platform.title()))
-                .label("unknown region")
-                .hint(did_you_mean(&slug, slugs()).unwrap_or_else(|| one_of(slugs()))),
+            _ => Diagnostic::new(
+                Code::UnknownRegion,
+                node.loc,
+                format!("unknown region `{slug}` for {}", platform.title()),
+            )
+            .label("unknown region")
+            .hint(did_you_mean(&slug, slugs()).unwrap_or_else(|| one_of(slugs()))),
         };
         let d = match party {
-            Some((name, at)) => d.note(format!("the default region applies to party `{name}`, which is on `platform: {}`", platform), Some(at)),
+            Some((name, at)) => d.note(
+                format!(
+                    "the default region applies to party `{name}`, which is on `platform: {}`",
+                    platform
+                ),
+                Some(at),
+            ),
             None => d,
         };
         self.err(d);
         None
     }
 
-    fn party(&mut self, node: &Node, defaults: &Defaults, default_platform: Option<Platform>, default_nat: Option<Nat>, default_size: &Option<String>) -> Option<Party> {
+    fn party(
+        &mut self,
+        node: &Node,
+        defaults: &Defaults,
+        default_platform: Option<Platform>,
+        default_nat: Option<Nat>,
+        default_size: &Option<String>,
+    ) -> Option<Party> {
         let entries = self.map(node, "parties[]", PARTY_KEYS)?;
-        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(_, v)| v)
+        };
         let mut ok = true;
 
         let name = match get("name") {
@@ -530,7 +829,8 @@ impl<'a> Validator<'a> {
                                 .hint(format!("party names become host names, which are at most {MAX_HOST_NAME} characters: use a shorter name")),
                         );
                         ok = false;
-                    } else if let Some(why) = reserved_name(name).filter(|_| get("count").is_none()) {
+                    } else if let Some(why) = reserved_name(name).filter(|_| get("count").is_none())
+                    {
                         self.err(
                             Diagnostic::new(Code::InvalidPartyName, n.loc, format!("party name `{name}` is reserved"))
                                 .label("reserved")
@@ -553,7 +853,10 @@ impl<'a> Validator<'a> {
                 name
             }
             None => {
-                self.err(Diagnostic::new(Code::MissingField, node.loc, "party without a `name`").hint("every party needs `name:`, e.g. `- { name: ams, region: ams3 }`"));
+                self.err(
+                    Diagnostic::new(Code::MissingField, node.loc, "party without a `name`")
+                        .hint("every party needs `name:`, e.g. `- { name: ams, region: ams3 }`"),
+                );
                 None
             }
         };
@@ -577,26 +880,63 @@ impl<'a> Validator<'a> {
             (None, Some(p)) => match defaults.region {
                 // The default was checked against the default platform;
                 // check again only when this party's platform differs.
-                Some(r) if default_platform.unwrap_or(Platform::DigitalOcean) == p => r.as_scalar().and_then(|s| p.regions().iter().find(|x| x.slug == s).or_else(|| find_region(s).map(|(_, x)| x).filter(|_| !p.is_cloud()))),
-                Some(r) => self.region_for(r, p, Some((name.as_deref().unwrap_or("?"), get("platform").map(|n| n.loc).unwrap_or(node.loc)))),
+                Some(r) if default_platform.unwrap_or(Platform::DigitalOcean) == p => {
+                    r.as_scalar().and_then(|s| {
+                        p.regions()
+                            .iter()
+                            .find(|x| x.slug == s)
+                            .or_else(|| find_region(s).map(|(_, x)| x).filter(|_| !p.is_cloud()))
+                    })
+                }
+                Some(r) => self.region_for(
+                    r,
+                    p,
+                    Some((
+                        name.as_deref().unwrap_or("?"),
+                        get("platform").map(|n| n.loc).unwrap_or(node.loc),
+                    )),
+                ),
                 None => None,
             },
             _ => None,
         };
         if let Some(p) = platform {
-            if p.is_cloud() && region.is_none() && get("region").is_none() && defaults.region.is_none() {
+            if p.is_cloud()
+                && region.is_none()
+                && get("region").is_none()
+                && defaults.region.is_none()
+            {
                 let first: Vec<&str> = p.regions().iter().map(|r| r.slug).collect();
                 self.err(
-                    Diagnostic::new(Code::MissingRegion, node.loc, format!("party `{}` on {} needs a `region`", name.as_deref().unwrap_or("?"), p.title()))
-                        .hint(format!("add `region:` (one of {}) or set `defaults.region`", first.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::new(
+                        Code::MissingRegion,
+                        node.loc,
+                        format!(
+                            "party `{}` on {} needs a `region`",
+                            name.as_deref().unwrap_or("?"),
+                            p.title()
+                        ),
+                    )
+                    .hint(format!(
+                        "add `region:` (one of {}) or set `defaults.region`",
+                        first
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 );
                 ok = false;
             }
             if !p.is_cloud() {
                 if let Some(s) = get("size") {
                     self.err(
-                        Diagnostic::new(Code::SizeIgnored, s.loc, format!("`size` has no effect with `platform: {p}`"))
-                            .hint("remove `size`: only cloud platforms have machine sizes"),
+                        Diagnostic::new(
+                            Code::SizeIgnored,
+                            s.loc,
+                            format!("`size` has no effect with `platform: {p}`"),
+                        )
+                        .hint("remove `size`: only cloud platforms have machine sizes"),
                     );
                 }
             }
@@ -608,18 +948,30 @@ impl<'a> Validator<'a> {
                 Some(n) if (1..=MAX_COUNT).contains(&n) => Some(n as u32),
                 Some(n) => {
                     self.err(
-                        Diagnostic::new(Code::CountOutOfRange, c.loc, format!("`count` must be between 1 and {MAX_COUNT}, found {n}"))
-                            .label("out of range")
-                            .hint("omit `count` for a single host"),
+                        Diagnostic::new(
+                            Code::CountOutOfRange,
+                            c.loc,
+                            format!("`count` must be between 1 and {MAX_COUNT}, found {n}"),
+                        )
+                        .label("out of range")
+                        .hint("omit `count` for a single host"),
                     );
                     ok = false;
                     None
                 }
-                None if matches!(&c.kind, NodeKind::Scalar { value, plain: false } if value.trim().parse::<i64>().is_ok()) => {
+                None if matches!(&c.kind, NodeKind::Scalar { value, plain: false } if value.trim().parse::<i64>().is_ok()) =>
+                {
                     self.err(
-                        Diagnostic::new(Code::WrongType, c.loc, format!("`count` must be a whole number, found {}", c.describe()))
-                            .label("expected a whole number")
-                            .hint(format!("remove the quotes: `count: {}`", c.as_scalar().unwrap_or_default().trim())),
+                        Diagnostic::new(
+                            Code::WrongType,
+                            c.loc,
+                            format!("`count` must be a whole number, found {}", c.describe()),
+                        )
+                        .label("expected a whole number")
+                        .hint(format!(
+                            "remove the quotes: `count: {}`",
+                            c.as_scalar().unwrap_or_default().trim()
+                        )),
                     );
                     ok = false;
                     None
@@ -640,16 +992,26 @@ impl<'a> Validator<'a> {
                     Some(Ok(ip)) => Some(ip),
                     Some(Err(_)) => {
                         let text = text.unwrap_or_default();
-                        let hint = if let Some((ip, _)) = text.split_once('/').filter(|(ip, _)| ip.parse::<IpAddr>().is_ok()) {
+                        let hint = if let Some((ip, _)) = text
+                            .split_once('/')
+                            .filter(|(ip, _)| ip.parse::<IpAddr>().is_ok())
+                        {
                             format!("give the address without a prefix length: `{ip}`")
-                        } else if !text.contains(':') && text.chars().any(|c| c.is_ascii_alphabetic()) {
+                        } else if !text.contains(':')
+                            && text.chars().any(|c| c.is_ascii_alphabetic())
+                        {
                             "host names are not accepted: give the IP address Colmena connects to, e.g. `192.0.2.7`".to_string()
                         } else {
-                            "give an IPv4 or IPv6 address, e.g. `192.0.2.7` or `2001:db8::7`".to_string()
+                            "give an IPv4 or IPv6 address, e.g. `192.0.2.7` or `2001:db8::7`"
+                                .to_string()
                         };
-                        let d = Diagnostic::new(Code::InvalidAddress, a.loc, format!("invalid IP address `{text}`"))
-                            .label("not an IPv4 or IPv6 address")
-                            .hint(hint);
+                        let d = Diagnostic::new(
+                            Code::InvalidAddress,
+                            a.loc,
+                            format!("invalid IP address `{text}`"),
+                        )
+                        .label("not an IPv4 or IPv6 address")
+                        .hint(hint);
                         self.err(d);
                         ok = false;
                         None
@@ -661,8 +1023,12 @@ impl<'a> Validator<'a> {
         if let (Some(p), None, None) = (platform, &address, get("address")) {
             if p.facts().needs_address {
                 self.err(
-                    Diagnostic::new(Code::AddressRequired, get("platform").map(|n| n.loc).unwrap_or(node.loc), format!("a party with `platform: {p}` needs an `address`"))
-                        .hint("add `address: <IP>` where Colmena reaches the machine over SSH"),
+                    Diagnostic::new(
+                        Code::AddressRequired,
+                        get("platform").map(|n| n.loc).unwrap_or(node.loc),
+                        format!("a party with `platform: {p}` needs an `address`"),
+                    )
+                    .hint("add `address: <IP>` where Colmena reaches the machine over SSH"),
                 );
                 ok = false;
             }
@@ -670,8 +1036,12 @@ impl<'a> Validator<'a> {
         if let (Some(a), Some(c)) = (get("address"), count) {
             if c > 1 {
                 self.err(
-                    Diagnostic::new(Code::AddressWithCount, a.loc, format!("one `address` cannot serve {c} hosts"))
-                        .hint("list each machine as its own party with its own address"),
+                    Diagnostic::new(
+                        Code::AddressWithCount,
+                        a.loc,
+                        format!("one `address` cannot serve {c} hosts"),
+                    )
+                    .hint("list each machine as its own party with its own address"),
                 );
                 ok = false;
             }
@@ -704,23 +1074,46 @@ impl<'a> Validator<'a> {
         if !ok {
             return None;
         }
-        Some(Party { name: name?, platform: platform?, region, size, nat: nat?, site, address, count, loc: node.get("name").map(|n| n.loc).unwrap_or(node.loc), site_loc: get("site").map(|s| s.loc) })
+        Some(Party {
+            name: name?,
+            platform: platform?,
+            region,
+            size,
+            nat: nat?,
+            site,
+            address,
+            count,
+            loc: node.get("name").map(|n| n.loc).unwrap_or(node.loc),
+            site_loc: get("site").map(|s| s.loc),
+        })
     }
 
     /// Parties that share a site share a router, so they must agree on it.
     fn sites(&mut self, parties: &[Party]) {
         let mut first: BTreeMap<&str, &Party> = BTreeMap::new();
         for p in parties {
-            let Some(site) = p.site.as_deref() else { continue };
+            let Some(site) = p.site.as_deref() else {
+                continue;
+            };
             match first.get(site) {
                 None => {
                     first.insert(site, p);
                 }
                 Some(f) if f.nat != p.nat => {
                     self.err(
-                        Diagnostic::new(Code::SiteNatMismatch, p.loc, format!("party `{}` is `nat: {}` but site `{site}` is `nat: {}`", p.name, p.nat, f.nat))
-                            .hint("parties on one site sit behind one router: give them the same `nat`")
-                            .note(format!("site `{site}` first used by party `{}`", f.name), Some(f.loc)),
+                        Diagnostic::new(
+                            Code::SiteNatMismatch,
+                            p.loc,
+                            format!(
+                                "party `{}` is `nat: {}` but site `{site}` is `nat: {}`",
+                                p.name, p.nat, f.nat
+                            ),
+                        )
+                        .hint("parties on one site sit behind one router: give them the same `nat`")
+                        .note(
+                            format!("site `{site}` first used by party `{}`", f.name),
+                            Some(f.loc),
+                        ),
                     );
                 }
                 Some(f) if p.nat == Nat::OneToOne => {
@@ -737,14 +1130,19 @@ impl<'a> Validator<'a> {
         // named after its host; an explicit site of that name would silently
         // put other parties behind that party's router.
         let mut implicit: BTreeMap<String, &Party> = BTreeMap::new();
-        for p in parties.iter().filter(|p| p.nat != Nat::None && p.site.is_none()) {
+        for p in parties
+            .iter()
+            .filter(|p| p.nat != Nat::None && p.site.is_none())
+        {
             for host in p.host_names() {
                 implicit.entry(host).or_insert(p);
             }
         }
         let mut reported = std::collections::BTreeSet::new();
         for p in parties {
-            let Some(site) = p.site.as_deref() else { continue };
+            let Some(site) = p.site.as_deref() else {
+                continue;
+            };
             if let Some(owner) = implicit.get(site) {
                 if reported.insert(site) {
                     self.err(
@@ -762,8 +1160,16 @@ impl<'a> Validator<'a> {
         for p in parties {
             if p.nat == Nat::OneToOne && p.host_count() > 1 && p.site.is_some() {
                 self.err(
-                    Diagnostic::new(Code::OneToOneSiteShared, p.loc, format!("site `{}` is a 1:1 NAT and cannot hold {} hosts", p.site.as_deref().unwrap_or_default(), p.host_count()))
-                        .hint("remove `site` so that each host gets its own 1:1 router"),
+                    Diagnostic::new(
+                        Code::OneToOneSiteShared,
+                        p.loc,
+                        format!(
+                            "site `{}` is a 1:1 NAT and cannot hold {} hosts",
+                            p.site.as_deref().unwrap_or_default(),
+                            p.host_count()
+                        ),
+                    )
+                    .hint("remove `site` so that each host gets its own 1:1 router"),
                 );
             }
         }
@@ -774,7 +1180,12 @@ impl<'a> Validator<'a> {
     fn host_names(&mut self, parties: &[Party]) {
         let mut seen: BTreeMap<String, &Party> = BTreeMap::new();
         for p in parties {
-            if let Some(longest) = p.host_names().into_iter().max_by_key(String::len).filter(|h| h.len() > MAX_HOST_NAME) {
+            if let Some(longest) = p
+                .host_names()
+                .into_iter()
+                .max_by_key(String::len)
+                .filter(|h| h.len() > MAX_HOST_NAME)
+            {
                 self.err(
                     Diagnostic::new(Code::InvalidPartyName, p.loc, format!("party `{}` expands to host name `{longest}`, longer than {MAX_HOST_NAME} characters", p.name))
                         .label("too long with `count`")
@@ -797,7 +1208,10 @@ impl<'a> Validator<'a> {
         }
         for p in parties {
             for host in p.host_names() {
-                if crate::plan::RESERVED_HOST_NAMES.contains(&host.as_str()) || host.ends_with("-router") || host.ends_with("-carrier") {
+                if crate::plan::RESERVED_HOST_NAMES.contains(&host.as_str())
+                    || host.ends_with("-router")
+                    || host.ends_with("-carrier")
+                {
                     self.err(
                         Diagnostic::new(Code::HostNameCollision, p.loc, format!("host name `{host}` is reserved for a host e3 adds"))
                             .hint(format!("e3 names its own hosts {} and `<site>-router`/`<site>-carrier`: rename the party", crate::plan::RESERVED_HOST_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
@@ -810,10 +1224,20 @@ impl<'a> Validator<'a> {
     /// `parties`: the party names as written, or `None` when `parties`
     /// itself is missing or malformed (then names are not checked).
     fn simulation(&mut self, node: Option<&Node>, parties: Option<&[&str]>) -> Option<Simulation> {
-        let default = Simulation { latency: Latency::Regions, loss_percent: 0.0 };
-        let Some(node) = node else { return Some(default) };
+        let default = Simulation {
+            latency: Latency::Regions,
+            loss_percent: 0.0,
+        };
+        let Some(node) = node else {
+            return Some(default);
+        };
         let entries = self.map(node, "simulation", SIMULATION_KEYS)?;
-        let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_scalar() == Some(k))
+                .map(|(_, v)| v)
+        };
         let loss = match get("loss") {
             None => Some(0.0),
             Some(l) => self.loss(l),
@@ -822,22 +1246,36 @@ impl<'a> Validator<'a> {
             None => Some(Latency::Regions),
             Some(l) => self.latency(l, parties),
         };
-        Some(Simulation { latency: latency?, loss_percent: loss? })
+        Some(Simulation {
+            latency: latency?,
+            loss_percent: loss?,
+        })
     }
 
     fn loss(&mut self, node: &Node) -> Option<f64> {
         let text = node.as_scalar();
         let value = match text {
-            Some(t) => t.trim().strip_suffix('%').unwrap_or(t).trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            Some(t) => t
+                .trim()
+                .strip_suffix('%')
+                .unwrap_or(t)
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite()),
             None => None,
         };
         match value {
             Some(v) if (0.0..100.0).contains(&v) => Some(v),
             Some(v) => {
                 self.err(
-                    Diagnostic::new(Code::LossOutOfRange, node.loc, format!("`loss` must be at least 0% and below 100%, found {v}%"))
-                        .label("out of range")
-                        .hint("write the loss as a percentage, e.g. `loss: 1%`"),
+                    Diagnostic::new(
+                        Code::LossOutOfRange,
+                        node.loc,
+                        format!("`loss` must be at least 0% and below 100%, found {v}%"),
+                    )
+                    .label("out of range")
+                    .hint("write the loss as a percentage, e.g. `loss: 1%`"),
                 );
                 None
             }
@@ -854,14 +1292,28 @@ impl<'a> Validator<'a> {
                 "regions" => Some(Latency::Regions),
                 "none" => Some(Latency::None),
                 _ => {
-                    let hint = did_you_mean(s, ["regions", "none"]).unwrap_or_else(|| "use `regions`, `none`, or a list of `{ between: [a, b], delay: 40ms }`".into());
-                    self.err(Diagnostic::new(Code::InvalidLatency, node.loc, format!("unknown latency model `{s}`")).hint(hint));
+                    let hint = did_you_mean(s, ["regions", "none"]).unwrap_or_else(|| {
+                        "use `regions`, `none`, or a list of `{ between: [a, b], delay: 40ms }`"
+                            .into()
+                    });
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidLatency,
+                            node.loc,
+                            format!("unknown latency model `{s}`"),
+                        )
+                        .hint(hint),
+                    );
                     None
                 }
             };
         }
         let Some(items) = node.as_seq() else {
-            self.wrong_type(node, "simulation.latency", "`regions`, `none` or a list of pairs");
+            self.wrong_type(
+                node,
+                "simulation.latency",
+                "`regions`, `none` or a list of pairs",
+            );
             return None;
         };
         let mut pairs: Vec<LatencyPair> = Vec::new();
@@ -872,17 +1324,42 @@ impl<'a> Validator<'a> {
                 ok = false;
                 continue;
             };
-            let get = |k: &str| entries.iter().find(|(key, _)| key.as_scalar() == Some(k)).map(|(_, v)| v);
+            let get = |k: &str| {
+                entries
+                    .iter()
+                    .find(|(key, _)| key.as_scalar() == Some(k))
+                    .map(|(_, v)| v)
+            };
             let between = match get("between").map(|b| (b, b.as_seq())) {
                 Some((b, Some([x, y]))) => {
                     let mut names = Vec::new();
                     for n in [x, y] {
                         match n.as_scalar() {
-                            Some(name) if parties.is_none_or(|ps| ps.contains(&name)) => names.push(name.to_string()),
+                            Some(name) if parties.is_none_or(|ps| ps.contains(&name)) => {
+                                names.push(name.to_string())
+                            }
                             Some(name) => {
                                 let candidates = parties.unwrap_or_default().iter().copied();
-                                let hint = did_you_mean(name, candidates).unwrap_or_else(|| format!("name two parties of this scenario: {}", parties.unwrap_or_default().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")));
-                                self.err(Diagnostic::new(Code::InvalidLatency, n.loc, format!("unknown party `{name}` in latency pair")).label("not a party").hint(hint));
+                                let hint = did_you_mean(name, candidates).unwrap_or_else(|| {
+                                    format!(
+                                        "name two parties of this scenario: {}",
+                                        parties
+                                            .unwrap_or_default()
+                                            .iter()
+                                            .map(|p| format!("`{p}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )
+                                });
+                                self.err(
+                                    Diagnostic::new(
+                                        Code::InvalidLatency,
+                                        n.loc,
+                                        format!("unknown party `{name}` in latency pair"),
+                                    )
+                                    .label("not a party")
+                                    .hint(hint),
+                                );
                             }
                             None => self.wrong_type(n, "between[]", "a party name"),
                         }
@@ -890,18 +1367,32 @@ impl<'a> Validator<'a> {
                     match names.as_slice() {
                         [a, c] if a == c => {
                             self.err(
-                                Diagnostic::new(Code::InvalidLatency, b.loc, format!("latency pair between `{a}` and itself"))
-                                    .hint("a delay is between two different parties"),
+                                Diagnostic::new(
+                                    Code::InvalidLatency,
+                                    b.loc,
+                                    format!("latency pair between `{a}` and itself"),
+                                )
+                                .hint("a delay is between two different parties"),
                             );
                             None
                         }
                         [a, c] => {
-                            let key = if a < c { [a.clone(), c.clone()] } else { [c.clone(), a.clone()] };
+                            let key = if a < c {
+                                [a.clone(), c.clone()]
+                            } else {
+                                [c.clone(), a.clone()]
+                            };
                             if let Some(first) = seen.get(&key) {
                                 self.err(
-                                    Diagnostic::new(Code::InvalidLatency, b.loc, format!("delay between `{a}` and `{c}` given twice"))
-                                        .hint("a delay applies in both directions: keep one of the pairs")
-                                        .note("first given here", Some(*first)),
+                                    Diagnostic::new(
+                                        Code::InvalidLatency,
+                                        b.loc,
+                                        format!("delay between `{a}` and `{c}` given twice"),
+                                    )
+                                    .hint(
+                                        "a delay applies in both directions: keep one of the pairs",
+                                    )
+                                    .note("first given here", Some(*first)),
                                 );
                                 None
                             } else {
@@ -914,9 +1405,16 @@ impl<'a> Validator<'a> {
                 }
                 Some((b, Some(items))) => {
                     self.err(
-                        Diagnostic::new(Code::WrongType, b.loc, format!("`between` must be a list of two party names, found a list of {}", items.len()))
-                            .label("expected two names")
-                            .hint("write `between: [a, b]`"),
+                        Diagnostic::new(
+                            Code::WrongType,
+                            b.loc,
+                            format!(
+                                "`between` must be a list of two party names, found a list of {}",
+                                items.len()
+                            ),
+                        )
+                        .label("expected two names")
+                        .hint("write `between: [a, b]`"),
                     );
                     None
                 }
@@ -925,7 +1423,14 @@ impl<'a> Validator<'a> {
                     None
                 }
                 None => {
-                    self.err(Diagnostic::new(Code::MissingField, item.loc, "latency pair without `between`").hint("write `{ between: [a, b], delay: 40ms }`"));
+                    self.err(
+                        Diagnostic::new(
+                            Code::MissingField,
+                            item.loc,
+                            "latency pair without `between`",
+                        )
+                        .hint("write `{ between: [a, b], delay: 40ms }`"),
+                    );
                     None
                 }
             };
@@ -942,37 +1447,67 @@ impl<'a> Validator<'a> {
                     ms
                 }
                 None => {
-                    self.err(Diagnostic::new(Code::MissingField, item.loc, "latency pair without `delay`").hint("write `{ between: [a, b], delay: 40ms }`"));
+                    self.err(
+                        Diagnostic::new(
+                            Code::MissingField,
+                            item.loc,
+                            "latency pair without `delay`",
+                        )
+                        .hint("write `{ between: [a, b], delay: 40ms }`"),
+                    );
                     None
                 }
             };
             match (between, delay) {
-                (Some(between), Some(one_way_ms)) => pairs.push(LatencyPair { between, one_way_ms }),
+                (Some(between), Some(one_way_ms)) => pairs.push(LatencyPair {
+                    between,
+                    one_way_ms,
+                }),
                 _ => ok = false,
             }
         }
         ok.then_some(Latency::Explicit(pairs))
     }
 
-    fn warnings(&mut self, backend: Backend, relay: Relay, backend_loc: Option<Location>, relay_node: Option<&Node>, parties: &[Party]) {
+    fn warnings(
+        &mut self,
+        backend: Backend,
+        relay: Relay,
+        backend_loc: Option<Location>,
+        relay_node: Option<&Node>,
+        parties: &[Party],
+    ) {
         let natted: Vec<&Party> = parties.iter().filter(|p| p.nat.filters_inbound()).collect();
         if let (Backend::Direct, Some(loc), false) = (backend, backend_loc, natted.is_empty()) {
-            let names: Vec<String> = natted.iter().map(|p| format!("`{}` (`nat: {}`)", p.name, p.nat)).collect();
+            let names: Vec<String> = natted
+                .iter()
+                .map(|p| format!("`{}` (`nat: {}`)", p.name, p.nat))
+                .collect();
             let mut d = Diagnostic::new(Code::DirectAcrossNat, loc, "`direct` cannot reach parties behind NAT: expect this scenario to fail")
                 .hint("that is the baseline experiment; use an overlay backend (`nebula`, `wireguard`, `tinc`, `headscale`, `tailscale`) for parties behind NAT");
             for p in natted.iter().take(3) {
-                d = d.note(format!("party `{}` is behind `nat: {}`", p.name, p.nat), Some(p.loc));
+                d = d.note(
+                    format!("party `{}` is behind `nat: {}`", p.name, p.nat),
+                    Some(p.loc),
+                );
             }
             if natted.len() > 3 {
-                d = d.note(format!("and {} more: {}", natted.len() - 3, names[3..].join(", ")), None);
+                d = d.note(
+                    format!("and {} more: {}", natted.len() - 3, names[3..].join(", ")),
+                    None,
+                );
             }
             self.err(d);
         }
         if let Some(r) = relay_node {
             if !backend.has_relay() && relay != Relay::Auto {
                 self.err(
-                    Diagnostic::new(Code::RelayIgnored, r.loc, format!("`relay: {relay}` has no effect with backend `{backend}`"))
-                        .hint("remove `relay`: the `direct` backend never relays"),
+                    Diagnostic::new(
+                        Code::RelayIgnored,
+                        r.loc,
+                        format!("`relay: {relay}` has no effect with backend `{backend}`"),
+                    )
+                    .hint("remove `relay`: the `direct` backend never relays"),
                 );
             }
         }
@@ -998,26 +1533,101 @@ pub fn valid_name(s: &str) -> bool {
         && b.len() <= MAX_HOST_NAME
         && b[0].is_ascii_lowercase()
         && b[b.len() - 1] != b'-'
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// Python keywords (as they can be spelt in a host name).
 const PYTHON_KEYWORDS: &[&str] = &[
-    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
+    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
     "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
 ];
 /// Python 3 built-ins (as they can be spelt in a host name): a machine
 /// variable of that name would shadow it in the test script.
 const PYTHON_BUILTINS: &[&str] = &[
-    "abs", "aiter", "all", "anext", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable", "chr", "classmethod", "compile", "complex", "copyright", "credits", "delattr",
-    "dict", "dir", "divmod", "enumerate", "eval", "exec", "exit", "filter", "float", "format", "frozenset", "getattr", "globals", "hasattr", "hash", "help", "hex", "id", "input", "int",
-    "isinstance", "issubclass", "iter", "len", "license", "list", "locals", "map", "max", "memoryview", "min", "next", "object", "oct", "open", "ord", "pow", "print", "property", "quit",
-    "range", "repr", "reversed", "round", "set", "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple", "type", "vars", "zip",
+    "abs",
+    "aiter",
+    "all",
+    "anext",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "copyright",
+    "credits",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "exit",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "license",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "quit",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
 ];
 /// Globals the NixOS test driver defines for a test script (nixpkgs'
 /// `test_driver/driver.py`, `test_symbols`) that can be spelt as host names;
 /// `vlan<N>` is checked apart.
-const DRIVER_SYMBOLS: &[&str] = &["machines", "vlans", "driver", "log", "os", "subtest", "retry", "t", "debug"];
+const DRIVER_SYMBOLS: &[&str] = &[
+    "machines", "vlans", "driver", "log", "os", "subtest", "retry", "t", "debug",
+];
 
 /// Why a valid host name cannot be a party's name, if it cannot: the NixOS
 /// test driver binds every machine to a Python global of its name.
@@ -1026,7 +1636,11 @@ pub fn reserved_name(name: &str) -> Option<&'static str> {
         Some("a Python keyword")
     } else if PYTHON_BUILTINS.contains(&name) {
         Some("a Python built-in")
-    } else if DRIVER_SYMBOLS.contains(&name) || name.strip_prefix("vlan").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+    } else if DRIVER_SYMBOLS.contains(&name)
+        || name
+            .strip_prefix("vlan")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
         Some("a name the NixOS test driver defines")
     } else {
         None

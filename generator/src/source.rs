@@ -69,7 +69,12 @@ pub struct Sources {
 impl Sources {
     pub fn add(&mut self, display: String, path: Option<PathBuf>, text: String) -> FileId {
         let lines = line_ranges(&text);
-        self.files.push(SourceFile { display, path, text, lines });
+        self.files.push(SourceFile {
+            display,
+            path,
+            text,
+            lines,
+        });
         self.files.len() - 1
     }
 

@@ -24,7 +24,10 @@ pub enum NodeKind {
     Null,
     /// A scalar; `plain` is false for quoted and block scalars, which are
     /// always strings.
-    Scalar { value: String, plain: bool },
+    Scalar {
+        value: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -83,7 +86,9 @@ impl Node {
     /// A plain scalar that is a number (integer or decimal).
     pub fn as_number(&self) -> Option<f64> {
         match &self.kind {
-            NodeKind::Scalar { value, plain: true } => value.parse::<f64>().ok().filter(|f| f.is_finite()),
+            NodeKind::Scalar { value, plain: true } => {
+                value.parse::<f64>().ok().filter(|f| f.is_finite())
+            }
             _ => None,
         }
     }
@@ -94,7 +99,10 @@ impl Node {
 
     /// The value of `key` in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.as_scalar() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_scalar() == Some(key))
+            .map(|(_, v)| v)
     }
 }
 
@@ -113,18 +121,36 @@ fn location(file: FileId, span: &Span, chars: &[char]) -> Location {
     while end > start && chars[end - 1].is_whitespace() {
         end -= 1;
     }
-    Location { file, offset: start, line: span.start.line(), col: span.start.col() + 1, len: end - start }
+    Location {
+        file,
+        offset: start,
+        line: span.start.line(),
+        col: span.start.col() + 1,
+        len: end - start,
+    }
 }
 
 fn point(file: FileId, offset: usize, line: usize, col: usize) -> Location {
-    Location { file, offset, line, col, len: 1 }
+    Location {
+        file,
+        offset,
+        line,
+        col,
+        len: 1,
+    }
 }
 
 enum Frame {
     Seq(Location, Vec<Node>, usize),
     /// Start, entries, the key waiting for its value, anchor, and where
     /// each key was first written (for duplicates, in constant time).
-    Map(Location, Vec<(Node, Node)>, Option<Node>, usize, HashMap<String, Location>),
+    Map(
+        Location,
+        Vec<(Node, Node)>,
+        Option<Node>,
+        usize,
+        HashMap<String, Location>,
+    ),
 }
 
 impl Frame {
@@ -140,7 +166,10 @@ impl Frame {
 /// character.
 fn collection_loc(start: Location, end: &Location) -> Location {
     if end.len > 0 && end.line == start.line && end.offset >= start.offset {
-        Location { len: end.offset + 1 - start.offset, ..start }
+        Location {
+            len: end.offset + 1 - start.offset,
+            ..start
+        }
     } else {
         start
     }
@@ -151,7 +180,12 @@ fn size(node: &Node) -> usize {
     match &node.kind {
         NodeKind::Null | NodeKind::Scalar { .. } => 1,
         NodeKind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
-        NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| size(k) + size(v))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -160,7 +194,9 @@ fn syntax_message(info: &str) -> String {
     let mut out = String::new();
     let mut rest = info;
     while let Some(open) = rest.find('\'') {
-        let Some(len) = rest[open + 1..].find('\'') else { break };
+        let Some(len) = rest[open + 1..].find('\'') else {
+            break;
+        };
         out.push_str(&rest[..open]);
         out.push('`');
         out.push_str(&rest[open + 1..open + 1 + len]);
@@ -174,22 +210,53 @@ fn syntax_message(info: &str) -> String {
 /// Diagnoses a parser error at `loc`, given the collections still open.
 fn syntax_error(loc: Location, info: &str, chars: &[char], stack: &[Frame]) -> Diagnostic {
     if info.contains("unknown anchor") && chars.get(loc.offset) == Some(&'*') {
-        let alias: String = chars.iter().skip(loc.offset + 1).take_while(|c| !c.is_whitespace() && !",[]{}".contains(**c)).collect();
+        let alias: String = chars
+            .iter()
+            .skip(loc.offset + 1)
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(**c))
+            .collect();
         return Diagnostic::new(Code::YamlSyntax, Location { len: alias.chars().count() + 1, ..loc }, format!("alias `*{alias}` refers to an anchor that is not defined"))
             .label("unknown anchor")
             .hint(format!("define the anchor before its first use, e.g. `key: &{alias} value`, or write the value here"));
     }
-    let mut d = Diagnostic::new(Code::YamlSyntax, loc, format!("invalid YAML: {}", syntax_message(info)));
-    let flow = |f: &&Frame| f.loc().len == 1 && matches!(chars.get(f.loc().offset), Some('[' | '{'));
+    let mut d = Diagnostic::new(
+        Code::YamlSyntax,
+        loc,
+        format!("invalid YAML: {}", syntax_message(info)),
+    );
+    let flow =
+        |f: &&Frame| f.loc().len == 1 && matches!(chars.get(f.loc().offset), Some('[' | '{'));
     // An unclosed bracket shows up as an error at some later token; point
     // at the bracket too.
-    let unclosed = stack.last().filter(flow).filter(|f| info.contains("flow") || f.loc().line < loc.line).or_else(|| stack.iter().rev().find(flow).filter(|_| info.contains("flow")));
+    let unclosed = stack
+        .last()
+        .filter(flow)
+        .filter(|f| info.contains("flow") || f.loc().line < loc.line)
+        .or_else(|| {
+            stack
+                .iter()
+                .rev()
+                .find(flow)
+                .filter(|_| info.contains("flow"))
+        });
     match unclosed {
         Some(open) => {
-            let close = if chars.get(open.loc().offset) == Some(&'[') { "]" } else { "}" };
+            let close = if chars.get(open.loc().offset) == Some(&'[') {
+                "]"
+            } else {
+                "}"
+            };
             d = d
-                .hint(format!("close the bracket with `{close}`, and separate its items with `,`"))
-                .note(format!("the `{}` opened here is not closed", chars[open.loc().offset]), Some(open.loc()));
+                .hint(format!(
+                    "close the bracket with `{close}`, and separate its items with `,`"
+                ))
+                .note(
+                    format!(
+                        "the `{}` opened here is not closed",
+                        chars[open.loc().offset]
+                    ),
+                    Some(open.loc()),
+                );
         }
         _ => d = d.hint("check the indentation and quoting on this line and the one before it"),
     }
@@ -227,8 +294,12 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
                 documents += 1;
                 if documents > 1 {
                     errors.push(
-                        Diagnostic::new(Code::MultipleDocuments, Location { len: 3, ..loc }, "a scenario file holds one YAML document")
-                            .hint("remove the second `---` document or move it into a file of its own"),
+                        Diagnostic::new(
+                            Code::MultipleDocuments,
+                            Location { len: 3, ..loc },
+                            "a scenario file holds one YAML document",
+                        )
+                        .hint("remove the second `---` document or move it into a file of its own"),
                     );
                     break;
                 }
@@ -236,10 +307,14 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
             }
             Event::Scalar(value, style, anchor, _tag) => {
                 let plain = style == ScalarStyle::Plain;
-                let kind = if plain && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                let kind = if plain && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL")
+                {
                     NodeKind::Null
                 } else {
-                    NodeKind::Scalar { value: value.into_owned(), plain }
+                    NodeKind::Scalar {
+                        value: value.into_owned(),
+                        plain,
+                    }
                 };
                 nodes += 1;
                 Some((Node { loc, kind }, anchor))
@@ -256,17 +331,37 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
                         );
                         break;
                     }
-                    Some((Node { loc, kind: node.kind.clone() }, 0))
+                    Some((
+                        Node {
+                            loc,
+                            kind: node.kind.clone(),
+                        },
+                        0,
+                    ))
                 }
                 None => {
-                    errors.push(Diagnostic::new(Code::YamlSyntax, loc, "alias to an unknown anchor"));
-                    Some((Node { loc, kind: NodeKind::Null }, 0))
+                    errors.push(Diagnostic::new(
+                        Code::YamlSyntax,
+                        loc,
+                        "alias to an unknown anchor",
+                    ));
+                    Some((
+                        Node {
+                            loc,
+                            kind: NodeKind::Null,
+                        },
+                        0,
+                    ))
                 }
             },
             Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
                 errors.push(
-                    Diagnostic::new(Code::UnsupportedYaml, Location { len: 1, ..loc }, format!("lists and mappings nested deeper than {MAX_DEPTH} levels"))
-                        .hint("a scenario nests a few levels at most: check the indentation"),
+                    Diagnostic::new(
+                        Code::UnsupportedYaml,
+                        Location { len: 1, ..loc },
+                        format!("lists and mappings nested deeper than {MAX_DEPTH} levels"),
+                    )
+                    .hint("a scenario nests a few levels at most: check the indentation"),
                 );
                 break;
             }
@@ -277,29 +372,53 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
             }
             Event::MappingStart(anchor, _) => {
                 nodes += 1;
-                stack.push(Frame::Map(Location { len: 1, ..loc }, Vec::new(), None, anchor, HashMap::new()));
+                stack.push(Frame::Map(
+                    Location { len: 1, ..loc },
+                    Vec::new(),
+                    None,
+                    anchor,
+                    HashMap::new(),
+                ));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(start, items, anchor)) => Some((Node { loc: collection_loc(start, &loc), kind: NodeKind::Seq(items) }, anchor)),
+                Some(Frame::Seq(start, items, anchor)) => Some((
+                    Node {
+                        loc: collection_loc(start, &loc),
+                        kind: NodeKind::Seq(items),
+                    },
+                    anchor,
+                )),
                 _ => unreachable!("parser balances sequence events"),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(start, entries, _, anchor, _)) => Some((Node { loc: collection_loc(start, &loc), kind: NodeKind::Map(entries) }, anchor)),
+                Some(Frame::Map(start, entries, _, anchor, _)) => Some((
+                    Node {
+                        loc: collection_loc(start, &loc),
+                        kind: NodeKind::Map(entries),
+                    },
+                    anchor,
+                )),
                 _ => unreachable!("parser balances mapping events"),
             },
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
         };
-        let Some((node, anchor)) = finished else { continue };
+        let Some((node, anchor)) = finished else {
+            continue;
+        };
         if anchor != 0 {
             // Keeping a copy of the anchored tree costs as much as an alias.
             let n = size(&node);
             nodes += n;
             if nodes > MAX_NODES {
                 errors.push(
-                    Diagnostic::new(Code::UnsupportedYaml, node.loc, format!("aliases expand the document to more than {MAX_NODES} values"))
-                        .label("anchored here")
-                        .hint("a scenario is small: write the values out, or use fewer nested aliases"),
+                    Diagnostic::new(
+                        Code::UnsupportedYaml,
+                        node.loc,
+                        format!("aliases expand the document to more than {MAX_NODES} values"),
+                    )
+                    .label("anchored here")
+                    .hint("a scenario is small: write the values out, or use fewer nested aliases"),
                 );
                 break;
             }
@@ -312,17 +431,28 @@ pub fn parse(file: FileId, text: &str) -> Result<Option<Node>, Vec<Diagnostic>> 
                 None => {
                     if !matches!(node.kind, NodeKind::Scalar { .. }) {
                         errors.push(
-                            Diagnostic::new(Code::UnsupportedYaml, node.loc, format!("mapping keys must be plain text, found {}", node.describe()))
-                                .hint("write the key as a word, e.g. `name:`"),
+                            Diagnostic::new(
+                                Code::UnsupportedYaml,
+                                node.loc,
+                                format!(
+                                    "mapping keys must be plain text, found {}",
+                                    node.describe()
+                                ),
+                            )
+                            .hint("write the key as a word, e.g. `name:`"),
                         );
                     } else {
                         let key = node.as_scalar().unwrap_or_default();
                         match keys.get(key) {
                             Some(first) => errors.push(
-                                Diagnostic::new(Code::DuplicateKey, node.loc, format!("duplicate key `{key}`"))
-                                    .label("defined again here")
-                                    .hint("a key may appear once per mapping: remove one of them")
-                                    .note(format!("`{key}` first defined here"), Some(*first)),
+                                Diagnostic::new(
+                                    Code::DuplicateKey,
+                                    node.loc,
+                                    format!("duplicate key `{key}`"),
+                                )
+                                .label("defined again here")
+                                .hint("a key may appear once per mapping: remove one of them")
+                                .note(format!("`{key}` first defined here"), Some(*first)),
                             ),
                             None => {
                                 keys.insert(key.to_string(), node.loc);
@@ -348,13 +478,20 @@ fn tab_indentation(file: FileId, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut offset = 0;
     for (i, line) in text.split('\n').enumerate() {
-        let indent: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let indent: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         if let Some(pos) = indent.find('\t') {
             let col = indent[..pos].chars().count() + 1;
             out.push(
-                Diagnostic::new(Code::TabIndent, point(file, offset + col - 1, i + 1, col), "tab character in indentation")
-                    .label("tab")
-                    .hint("YAML indentation must use spaces: replace the tab with spaces"),
+                Diagnostic::new(
+                    Code::TabIndent,
+                    point(file, offset + col - 1, i + 1, col),
+                    "tab character in indentation",
+                )
+                .label("tab")
+                .hint("YAML indentation must use spaces: replace the tab with spaces"),
             );
         }
         offset += line.chars().count() + 1;
@@ -399,7 +536,13 @@ mod tests {
     fn tabs_are_named() {
         let errs = p("a:\n\tb: 1\n").unwrap_err();
         assert_eq!(errs[0].code, Code::TabIndent);
-        assert_eq!((errs[0].location.unwrap().line, errs[0].location.unwrap().col), (2, 1));
+        assert_eq!(
+            (
+                errs[0].location.unwrap().line,
+                errs[0].location.unwrap().col
+            ),
+            (2, 1)
+        );
     }
 
     #[test]

@@ -4,11 +4,18 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn e3(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_e3")).args(args).output().expect("e3 runs")
+    Command::new(env!("CARGO_BIN_EXE_e3"))
+        .args(args)
+        .output()
+        .expect("e3 runs")
 }
 
 fn e3_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_e3")).args(args).current_dir(dir).output().expect("e3 runs")
+    Command::new(env!("CARGO_BIN_EXE_e3"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("e3 runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -23,7 +30,11 @@ fn bundled() -> Vec<&'static str> {
 fn version_and_help() {
     let out = e3(&["--version"]);
     assert!(out.status.success());
-    assert!(text(&out.stdout).starts_with("e3 "), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("e3 "),
+        "{}",
+        text(&out.stdout)
+    );
     let out = e3(&["--help"]);
     assert!(out.status.success());
     let help = text(&out.stdout);
@@ -38,11 +49,25 @@ fn bundled_scenarios_pass_check() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for name in bundled() {
-        assert!(stdout.contains(&format!("ok: {name} (")), "{name} not reported ok:\n{stdout}");
+        assert!(
+            stdout.contains(&format!("ok: {name} (")),
+            "{name} not reported ok:\n{stdout}"
+        );
     }
-    let required = ["tailscale-3region", "headscale-nat", "nebula-nat", "wireguard-hub", "tinc-mesh", "direct-lan", "mixed-platform"];
+    let required = [
+        "tailscale-3region",
+        "headscale-nat",
+        "nebula-nat",
+        "wireguard-hub",
+        "tinc-mesh",
+        "direct-lan",
+        "mixed-platform",
+    ];
     for name in required {
-        assert!(bundled().contains(&name), "bundled scenario {name} is missing");
+        assert!(
+            bundled().contains(&name),
+            "bundled scenario {name} is missing"
+        );
     }
 }
 
@@ -52,7 +77,10 @@ fn list_names_every_bundled_scenario() {
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     for name in bundled() {
-        assert!(stdout.lines().any(|l| l.starts_with(name)), "{name} missing from list");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(name)),
+            "{name} missing from list"
+        );
     }
 }
 
@@ -66,16 +94,33 @@ fn invalid_scenarios_exit_2_with_positions_and_write_nothing() {
     )
     .unwrap();
     let out_dir = tmp.path().join("out");
-    let out = e3(&["render", bad.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    let out = e3(&[
+        "render",
+        bad.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error[E030]: unknown backend `nebul`"), "{stderr}");
+    assert!(
+        stderr.contains("error[E030]: unknown backend `nebul`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("bad.yaml:2:12"), "{stderr}");
     assert!(stderr.contains("did you mean `nebula`?"), "{stderr}");
-    assert!(stderr.contains("error[E033]: unknown region `nyc9`"), "{stderr}");
+    assert!(
+        stderr.contains("error[E033]: unknown region `nyc9`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("bad.yaml:5:24"), "{stderr}");
-    assert!(!out_dir.exists(), "an invalid scenario must not write output");
-    assert!(std::fs::read_dir(tmp.path()).unwrap().count() == 1, "nothing else was written");
+    assert!(
+        !out_dir.exists(),
+        "an invalid scenario must not write output"
+    );
+    assert!(
+        std::fs::read_dir(tmp.path()).unwrap().count() == 1,
+        "nothing else was written"
+    );
 }
 
 #[test]
@@ -85,7 +130,11 @@ fn empty_and_non_utf8_files_name_the_file() {
     std::fs::write(&empty, "").unwrap();
     let out = e3(&["check", empty.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("empty.yaml"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("empty.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(text(&out.stderr).contains("E003"));
 
     let binary = tmp.path().join("binary.yaml");
@@ -99,14 +148,22 @@ fn empty_and_non_utf8_files_name_the_file() {
     let missing = tmp.path().join("missing.yaml");
     let out = e3(&["check", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("missing.yaml`: no such file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("missing.yaml`: no such file"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn unknown_bundled_name_suggests() {
     let out = e3(&["show", "nebula-nta"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("did you mean `nebula-nat`?"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean `nebula-nat`?"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -124,12 +181,27 @@ fn render_is_deterministic_and_complete() {
         assert_eq!(files_a.len(), files_b.len(), "{name}");
         for ((pa, ca), (pb, cb)) in files_a.iter().zip(&files_b) {
             assert_eq!(pa, pb, "{name}: file lists differ");
-            assert!(ca == cb, "{name}: {} differs between two renders", pa.display());
+            assert!(
+                ca == cb,
+                "{name}: {} differs between two renders",
+                pa.display()
+            );
         }
-        let index = if a.join("variants.json").is_file() { "variants.json" } else { "scenario.json" };
-        assert!(a.join(index).is_file() && a.join("README.md").is_file(), "{name}");
+        let index = if a.join("variants.json").is_file() {
+            "variants.json"
+        } else {
+            "scenario.json"
+        };
+        assert!(
+            a.join(index).is_file() && a.join("README.md").is_file(),
+            "{name}"
+        );
         // No leftovers of the atomic write.
-        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("e3-tmp")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().contains("e3-tmp"))
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
@@ -162,7 +234,18 @@ fn show_json_is_the_plan() {
     assert_eq!(plan["connectivity"]["backend"], "nebula");
     let hosts = plan["hosts"].as_array().unwrap();
     let names: Vec<&str> = hosts.iter().map(|h| h["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["alice", "bob", "carol", "lighthouse", "alice-router", "bob-router", "carol-router"]);
+    assert_eq!(
+        names,
+        [
+            "alice",
+            "bob",
+            "carol",
+            "lighthouse",
+            "alice-router",
+            "bob-router",
+            "carol-router"
+        ]
+    );
     let out = e3(&["show", "nebula-nat"]);
     assert!(text(&out.stdout).contains("lighthouse"));
 }
@@ -170,7 +253,10 @@ fn show_json_is_the_plan() {
 #[test]
 fn new_forks_and_copies() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = e3_in(tmp.path(), &["new", "my-exp", "--from", "tailscale-3region"]);
+    let out = e3_in(
+        tmp.path(),
+        &["new", "my-exp", "--from", "tailscale-3region"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let fork = std::fs::read_to_string(tmp.path().join("my-exp.yaml")).unwrap();
     assert!(fork.contains("extends: tailscale-3region"), "{fork}");
@@ -190,10 +276,18 @@ fn new_forks_and_copies() {
     let out = e3_in(tmp.path(), &["check", "second.yaml"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let out = e3_in(tmp.path(), &["new", "copy", "--from", "nebula-nat", "--copy"]);
+    let out = e3_in(
+        tmp.path(),
+        &["new", "copy", "--from", "nebula-nat", "--copy"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let copy = std::fs::read_to_string(tmp.path().join("copy.yaml")).unwrap();
-    assert!(copy.starts_with("name: copy\n") && copy.contains("backend: nebula") && !copy.contains("extends"), "{copy}");
+    assert!(
+        copy.starts_with("name: copy\n")
+            && copy.contains("backend: nebula")
+            && !copy.contains("extends"),
+        "{copy}"
+    );
 }
 
 #[test]
@@ -201,10 +295,16 @@ fn graph_formats() {
     let out = e3(&["graph", "wireguard-hub"]);
     assert!(out.status.success());
     let m = text(&out.stdout);
-    assert!(m.starts_with("flowchart TB\n") && m.contains("nbg_carrier") && m.contains("-.-> hub"), "{m}");
+    assert!(
+        m.starts_with("flowchart TB\n") && m.contains("nbg_carrier") && m.contains("-.-> hub"),
+        "{m}"
+    );
     let out = e3(&["graph", "wireguard-hub", "--format", "dot"]);
     let d = text(&out.stdout);
-    assert!(d.starts_with("graph \"wireguard-hub\" {") && d.trim_end().ends_with('}'), "{d}");
+    assert!(
+        d.starts_with("graph \"wireguard-hub\" {") && d.trim_end().ends_with('}'),
+        "{d}"
+    );
 }
 
 #[test]
@@ -224,7 +324,10 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -236,10 +339,18 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
-    let out = e3(&["render", "tests/fixtures/ok-program-path/scenario.yaml", "-o", out_dir.to_str().unwrap()]);
+    let out = e3(&[
+        "render",
+        "tests/fixtures/ok-program-path/scenario.yaml",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let copied = std::fs::read(out_dir.join("programs/my_sum.py")).expect("program copied");
-    assert_eq!(copied, std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap());
+    assert_eq!(
+        copied,
+        std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap()
+    );
 }
 
 // Matrix scenarios and their variants.
@@ -255,14 +366,27 @@ fn list_variants_names_every_variant_in_order() {
     assert_eq!(names.len(), 60);
     assert_eq!(names[0], "connectivity-grid@backend=nebula,nat=none+none");
     assert_eq!(names[1], "connectivity-grid@backend=nebula,nat=none+easy");
-    assert_eq!(names[59], "connectivity-grid@backend=direct,nat=cgnat+cgnat");
-    assert!(!names.iter().any(|n| n.ends_with("nat=easy+none")), "pairs are unordered");
+    assert_eq!(
+        names[59],
+        "connectivity-grid@backend=direct,nat=cgnat+cgnat"
+    );
+    assert!(
+        !names.iter().any(|n| n.ends_with("nat=easy+none")),
+        "pairs are unordered"
+    );
     // Expansion is deterministic.
-    assert_eq!(text(&e3(&["list", "--variants", GRID]).stdout), text(&out.stdout));
+    assert_eq!(
+        text(&e3(&["list", "--variants", GRID]).stdout),
+        text(&out.stdout)
+    );
     // A scenario without a matrix has no variants.
     let out = e3(&["list", "--variants", "nebula-nat"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("has no `matrix:`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no `matrix:`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -270,18 +394,35 @@ fn a_variant_is_an_ordinary_scenario() {
     let v = "connectivity-grid@backend=tinc,nat=easy+hard";
     let out = e3(&["check", v]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with(&format!("ok: {v} (")), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with(&format!("ok: {v} (")),
+        "{}",
+        text(&out.stdout)
+    );
     let out = e3(&["show", v, "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["name"], v);
     assert_eq!(plan["connectivity"]["backend"], "tinc");
-    let nats: Vec<&str> = plan["hosts"].as_array().unwrap().iter().filter(|h| h["role"] == "party").map(|h| h["nat"].as_str().unwrap()).collect();
+    let nats: Vec<&str> = plan["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["role"] == "party")
+        .map(|h| h["nat"].as_str().unwrap())
+        .collect();
     assert_eq!(nats, ["easy", "hard"]);
     // Settings may come in any order.
-    let out = e3(&["show", "connectivity-grid@nat=easy+hard,backend=tinc", "--json"]);
+    let out = e3(&[
+        "show",
+        "connectivity-grid@nat=easy+hard,backend=tinc",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["name"], v);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["name"],
+        v
+    );
 }
 
 #[test]
@@ -289,17 +430,35 @@ fn an_unknown_variant_points_at_the_matrix_and_suggests() {
     let out = e3(&["show", "connectivity-grid@backend=tinc,nat=hard+easy"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("error[E095]: `connectivity-grid` has no variant `backend=tinc,nat=hard+easy`"), "{err}");
+    assert!(
+        err.contains(
+            "error[E095]: `connectivity-grid` has no variant `backend=tinc,nat=hard+easy`"
+        ),
+        "{err}"
+    );
     assert!(err.contains("scenarios/connectivity-grid.yaml:"), "{err}");
-    assert!(err.contains("did you mean `backend=tinc,nat=easy+hard`?"), "{err}");
+    assert!(
+        err.contains("did you mean `backend=tinc,nat=easy+hard`?"),
+        "{err}"
+    );
     let out = e3(&["show", "nebula-nat@backend=tinc"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("has no `matrix:`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no `matrix:`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn commands_that_need_one_scenario_ask_for_a_variant() {
-    for args in [&["sim", GRID][..], &["graph", GRID], &["keys", GRID], &["deploy", GRID, "--dry-run"], &["show", GRID, "--json"]] {
+    for args in [
+        &["sim", GRID][..],
+        &["graph", GRID],
+        &["keys", GRID],
+        &["deploy", GRID, "--dry-run"],
+        &["show", GRID, "--json"],
+    ] {
         let out = e3(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = text(&out.stderr);
@@ -316,7 +475,11 @@ fn commands_that_need_one_scenario_ask_for_a_variant() {
 fn check_reports_a_shared_problem_once_with_the_variants_it_affects() {
     let out = e3(&["check", GRID]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("ok: connectivity-grid (matrix of 60 variants"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("ok: connectivity-grid (matrix of 60 variants"),
+        "{}",
+        text(&out.stdout)
+    );
     let err = text(&out.stderr);
     assert_eq!(err.matches("warning[W101]").count(), 1, "{err}");
     assert!(err.contains("in 14 of the 60 variants"), "{err}");
@@ -326,47 +489,95 @@ fn check_reports_a_shared_problem_once_with_the_variants_it_affects() {
 fn render_of_a_matrix_renders_every_variant_and_an_index() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("grid");
-    let out = e3(&["render", "tests/fixtures/ok-matrix/scenario.yaml", "-o", dir.to_str().unwrap()]);
+    let out = e3(&[
+        "render",
+        "tests/fixtures/ok-matrix/scenario.yaml",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("variants.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("variants.json")).unwrap()).unwrap();
     let variants = index["variants"].as_array().unwrap();
     assert_eq!(variants.len(), 12);
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for v in variants {
         let sub = dir.join(v["directory"].as_str().unwrap());
-        let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(sub.join("scenario.json")).unwrap()).unwrap();
+        let plan: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(sub.join("scenario.json")).unwrap()).unwrap();
         assert_eq!(plan["name"], v["name"]);
         assert!(sub.join("flake.nix").is_file() && sub.join("flake.lock").is_file());
         assert!(readme.contains(v["name"].as_str().unwrap()));
         // Nix 2.8 reads neither `%` nor `@` in a path flake reference.
-        assert!(!sub.file_name().unwrap().to_string_lossy().contains(['%', '@']), "{}", sub.display());
+        assert!(
+            !sub.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains(['%', '@']),
+            "{}",
+            sub.display()
+        );
     }
-    assert_eq!(variants[0]["name"], "scenario@backend=nebula,loss=0%,nat=easy+easy");
-    assert_eq!(variants[0]["directory"], "backend=nebula,loss=0pct,nat=easy+easy");
+    assert_eq!(
+        variants[0]["name"],
+        "scenario@backend=nebula,loss=0%,nat=easy+easy"
+    );
+    assert_eq!(
+        variants[0]["directory"],
+        "backend=nebula,loss=0pct,nat=easy+easy"
+    );
     // One variant alone goes where the matrix render puts it.
-    let out = e3_in(tmp.path(), &["render", &format!("{}@backend=tinc,loss=2%,nat=hard+hard", std::fs::canonicalize("tests/fixtures/ok-matrix/scenario.yaml").unwrap().display())]);
+    let out = e3_in(
+        tmp.path(),
+        &[
+            "render",
+            &format!(
+                "{}@backend=tinc,loss=2%,nat=hard+hard",
+                std::fs::canonicalize("tests/fixtures/ok-matrix/scenario.yaml")
+                    .unwrap()
+                    .display()
+            ),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(tmp.path().join("out/scenario/backend=tinc,loss=2pct,nat=hard+hard/flake.nix").is_file());
+    assert!(tmp
+        .path()
+        .join("out/scenario/backend=tinc,loss=2pct,nat=hard+hard/flake.nix")
+        .is_file());
 }
 
 #[test]
 fn grid_refuses_what_it_cannot_run_before_starting() {
     let out = e3(&["grid", "nebula-nat"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("has no `matrix:`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no `matrix:`"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = e3(&["grid", GRID, "--only", "backend=nebual"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("did you mean `nebula`?"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean `nebula`?"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = e3(&["grid", GRID, "--only", "relay=never"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("does not vary `relay`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not vary `relay`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn render_keeps_a_deployments_state() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    assert!(e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]).status.success());
+    assert!(e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()])
+        .status
+        .success());
     std::fs::write(dir.join("hosts.json"), "{\"alice\": \"192.0.2.1\"}").unwrap();
     std::fs::write(dir.join("terraform/terraform.tfstate"), "state").unwrap();
     std::fs::create_dir_all(dir.join("terraform/.terraform/providers")).unwrap();
@@ -374,15 +585,44 @@ fn render_keeps_a_deployments_state() {
     std::fs::write(dir.join("stale.txt"), "old").unwrap();
     let out = e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(std::fs::read_to_string(dir.join("hosts.json")).unwrap(), "{\"alice\": \"192.0.2.1\"}");
-    assert_eq!(std::fs::read_to_string(dir.join("terraform/terraform.tfstate")).unwrap(), "state");
-    assert_eq!(std::fs::read_to_string(dir.join("terraform/.terraform/providers/x")).unwrap(), "provider");
-    assert!(!dir.join("stale.txt").exists(), "what e3 does not keep goes");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hosts.json")).unwrap(),
+        "{\"alice\": \"192.0.2.1\"}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("terraform/terraform.tfstate")).unwrap(),
+        "state"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("terraform/.terraform/providers/x")).unwrap(),
+        "provider"
+    );
+    assert!(
+        !dir.join("stale.txt").exists(),
+        "what e3 does not keep goes"
+    );
     // Variant directories of a matrix keep theirs too.
     let grid = tmp.path().join("grid");
-    assert!(e3(&["render", "tests/fixtures/ok-matrix/scenario.yaml", "-o", grid.to_str().unwrap()]).status.success());
+    assert!(e3(&[
+        "render",
+        "tests/fixtures/ok-matrix/scenario.yaml",
+        "-o",
+        grid.to_str().unwrap()
+    ])
+    .status
+    .success());
     let variant = grid.join("backend=tinc,loss=2pct,nat=hard+hard");
     std::fs::write(variant.join("terraform/terraform.tfstate"), "variant state").unwrap();
-    assert!(e3(&["render", "tests/fixtures/ok-matrix/scenario.yaml", "-o", grid.to_str().unwrap()]).status.success());
-    assert_eq!(std::fs::read_to_string(variant.join("terraform/terraform.tfstate")).unwrap(), "variant state");
+    assert!(e3(&[
+        "render",
+        "tests/fixtures/ok-matrix/scenario.yaml",
+        "-o",
+        grid.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert_eq!(
+        std::fs::read_to_string(variant.join("terraform/terraform.tfstate")).unwrap(),
+        "variant state"
+    );
 }

@@ -34,7 +34,12 @@ fn input(dir: &Path) -> PathBuf {
         .filter(|p| p.file_stem().is_some_and(|s| s == "scenario"))
         .collect();
     inputs.sort();
-    assert_eq!(inputs.len(), 1, "{}: exactly one scenario.* input", dir.display());
+    assert_eq!(
+        inputs.len(),
+        1,
+        "{}: exactly one scenario.* input",
+        dir.display()
+    );
     inputs.remove(0)
 }
 
@@ -47,7 +52,10 @@ fn run(dir: &Path) -> (String, bool, Vec<String>) {
     for d in &checked.diagnostics.items {
         out.push_str(&d.render(&checked.sources));
         out.push('\n');
-        if d.is_error() && d.location.is_none() && !matches!(d.code, Code::Io | Code::Empty | Code::NotUtf8) {
+        if d.is_error()
+            && d.location.is_none()
+            && !matches!(d.code, Code::Io | Code::Empty | Code::NotUtf8)
+        {
             problems.push(format!("{} has no file:line:col", d.code.code()));
         }
         if d.position(&checked.sources).is_empty() {
@@ -82,7 +90,9 @@ fn fixtures() {
             failures.push(format!("{name}: {p}"));
         }
         if name.starts_with("bad-") && valid {
-            failures.push(format!("{name}: expected an invalid scenario, but it validated"));
+            failures.push(format!(
+                "{name}: expected an invalid scenario, but it validated"
+            ));
         }
         if name.starts_with("ok-") && !valid {
             failures.push(format!("{name}: expected a valid scenario:\n{actual}"));
@@ -98,7 +108,13 @@ fn fixtures() {
             Err(_) => failures.push(format!("{name}: missing expected.txt (run with E3_BLESS=1)")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// Every diagnostic kind that can come from a scenario file has a fixture,
@@ -115,8 +131,15 @@ fn every_diagnostic_code_has_a_fixture() {
             }
         }
     }
-    let missing: Vec<&str> = Code::ALL.iter().map(|c| c.code()).filter(|c| !seen.contains(c) && !UNREACHABLE_FROM_FILES.contains(c)).collect();
-    assert!(missing.is_empty(), "no fixture shows these codes: {missing:?}");
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.code())
+        .filter(|c| !seen.contains(c) && !UNREACHABLE_FROM_FILES.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no fixture shows these codes: {missing:?}"
+    );
 }
 
 /// Codes a scenario file cannot trigger through `e3 check` of a path.

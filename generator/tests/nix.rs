@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-
 fn rendered(name: &str) -> e3::render::Files {
     let checked = e3::check_arg(name);
-    let scenario = checked.scenario.unwrap_or_else(|| panic!("bundled scenario `{name}` is valid"));
+    let scenario = checked
+        .scenario
+        .unwrap_or_else(|| panic!("bundled scenario `{name}` is valid"));
     e3::render::render(&e3::plan::plan(&scenario))
 }
 
@@ -27,7 +28,8 @@ fn scenarios() -> Vec<String> {
 /// Whether `tool` is on PATH; if not, fails under `E3_REQUIRE_TOOLS=1` and
 /// otherwise tells why the test is skipped.
 fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
     if !found {
         if std::env::var_os("E3_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
             panic!("`{tool}` not found, and E3_REQUIRE_TOOLS=1 (run `ci/install-deps`)");
@@ -67,14 +69,27 @@ fn every_rendered_nix_file_parses() {
         let dir = tmp.path().join(name);
         let files = rendered(name);
         write(&dir, &files);
-        for p in files.keys().filter(|p| p.extension().is_some_and(|e| e == "nix")) {
+        for p in files
+            .keys()
+            .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+        {
             let out = Command::new("nix-instantiate")
-                .args(["--store".as_ref(), store.as_os_str(), "--parse".as_ref(), dir.join(p).as_os_str()])
+                .args([
+                    "--store".as_ref(),
+                    store.as_os_str(),
+                    "--parse".as_ref(),
+                    dir.join(p).as_os_str(),
+                ])
                 .env("HOME", tmp.path())
                 .env("NIX_CONFIG", "")
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{name}/{}: nix-instantiate --parse failed:\n{}", p.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{name}/{}: nix-instantiate --parse failed:\n{}",
+                p.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -100,7 +115,10 @@ fn golden_nix() {
         for (p, c) in &files {
             match std::fs::read_to_string(dir.join(p)) {
                 Ok(expected) if &expected == c => {}
-                Ok(_) => failures.push(format!("{name}/{}: differs from the golden file", p.display())),
+                Ok(_) => failures.push(format!(
+                    "{name}/{}: differs from the golden file",
+                    p.display()
+                )),
                 Err(_) => failures.push(format!("{name}/{}: no golden file", p.display())),
             }
         }
@@ -112,12 +130,19 @@ fn golden_nix() {
                 if path.is_dir() {
                     stack.push(path);
                 } else if !files.contains_key(path.strip_prefix(&dir).unwrap()) {
-                    failures.push(format!("{}: golden file no longer rendered", path.display()));
+                    failures.push(format!(
+                        "{}: golden file no longer rendered",
+                        path.display()
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{}\nrun `E3_BLESS=1 cargo test --test nix golden_nix` to accept the new output", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\nrun `E3_BLESS=1 cargo test --test nix golden_nix` to accept the new output",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -127,14 +152,35 @@ fn lock_and_modules_are_the_projects() {
     for name in scenarios() {
         let name = name.as_str();
         let files = rendered(name);
-        assert_eq!(files[Path::new("flake.lock")], lock, "{name}: flake.lock is not the project's");
-        for (p, c) in files.iter().filter(|(p, _)| p.starts_with("modules") || p.starts_with("programs")) {
-            assert_eq!(&std::fs::read(repo.join(p)).unwrap(), c, "{name}/{}: not a copy of the repository's", p.display());
+        assert_eq!(
+            files[Path::new("flake.lock")],
+            lock,
+            "{name}: flake.lock is not the project's"
+        );
+        for (p, c) in files
+            .iter()
+            .filter(|(p, _)| p.starts_with("modules") || p.starts_with("programs"))
+        {
+            assert_eq!(
+                &std::fs::read(repo.join(p)).unwrap(),
+                c,
+                "{name}/{}: not a copy of the repository's",
+                p.display()
+            );
         }
         let flake = String::from_utf8(files[Path::new("flake.nix")].clone()).unwrap();
-        assert!(flake.contains(&format!("inputs.nixpkgs.url = \"{}\";", e3::render::nix::NIXPKGS_URL)));
+        assert!(flake.contains(&format!(
+            "inputs.nixpkgs.url = \"{}\";",
+            e3::render::nix::NIXPKGS_URL
+        )));
         let project_flake = std::fs::read_to_string(repo.join("flake.nix")).unwrap();
-        assert!(project_flake.contains(&format!("inputs.nixpkgs.url = \"{}\";", e3::render::nix::NIXPKGS_URL)), "the project flake's nixpkgs url changed");
+        assert!(
+            project_flake.contains(&format!(
+                "inputs.nixpkgs.url = \"{}\";",
+                e3::render::nix::NIXPKGS_URL
+            )),
+            "the project flake's nixpkgs url changed"
+        );
     }
 }
 
@@ -142,7 +188,16 @@ fn lock_and_modules_are_the_projects() {
 /// names the store, a channel, or a path of the generating machine.
 #[test]
 fn rendered_directory_is_self_contained() {
-    let forbidden = ["/nix/store", "<nixpkgs>", "/home/", "/root/", "/tmp/", "/work/", "NIX_PATH", "getFlake"];
+    let forbidden = [
+        "/nix/store",
+        "<nixpkgs>",
+        "/home/",
+        "/root/",
+        "/tmp/",
+        "/work/",
+        "NIX_PATH",
+        "getFlake",
+    ];
     for name in scenarios() {
         let name = name.as_str();
         for (p, c) in rendered(name) {
@@ -170,7 +225,12 @@ fn rendered_directory_is_self_contained() {
                         ups += 1;
                         j += 3;
                     }
-                    assert!(ups <= depth, "{name}/{}: `{}` leaves the rendered directory", p.display(), &text[start..j]);
+                    assert!(
+                        ups <= depth,
+                        "{name}/{}: `{}` leaves the rendered directory",
+                        p.display(),
+                        &text[start..j]
+                    );
                     i = j;
                 }
             }
@@ -181,9 +241,17 @@ fn rendered_directory_is_self_contained() {
 /// Rendered Nix is formatted as nixfmt formats it (when nixfmt is present).
 #[test]
 fn rendered_nix_is_nixfmt_formatted() {
-    let nixfmt = ["/tmp/nixfmt-rs/bin/nixfmt"].into_iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("nixfmt")).find(|p| p.is_file()))
-    });
+    let nixfmt = ["/tmp/nixfmt-rs/bin/nixfmt"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("nixfmt"))
+                    .find(|p| p.is_file())
+            })
+        });
     let Some(nixfmt) = nixfmt else {
         eprintln!("skipped: no nixfmt found");
         return;
@@ -199,10 +267,25 @@ fn rendered_nix_is_nixfmt_formatted() {
                 .spawn()
                 .unwrap();
             use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{name}/{}: nixfmt failed: {}", p.display(), String::from_utf8_lossy(&out.stderr));
-            assert_eq!(String::from_utf8_lossy(&out.stdout), text, "{name}/{}: not nixfmt-formatted", p.display());
+            assert!(
+                out.status.success(),
+                "{name}/{}: nixfmt failed: {}",
+                p.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                text,
+                "{name}/{}: not nixfmt-formatted",
+                p.display()
+            );
         }
     }
 }
@@ -223,13 +306,25 @@ fn keys_never_leak_into_rendered_files() {
     std::fs::write(tmp.path().join(".ssh/id_ed25519.pub"), ssh).unwrap();
     for name in ["nebula-nat", "wireguard-hub", "tinc-mesh", "headscale-nat"] {
         let run = |args: &[&str]| {
-            let out = Command::new(e3).args(args).current_dir(tmp.path()).env("HOME", tmp.path()).output().unwrap();
-            assert!(out.status.success(), "e3 {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(e3)
+                .args(args)
+                .current_dir(tmp.path())
+                .env("HOME", tmp.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "e3 {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8(out.stdout).unwrap()
         };
         run(&["keys", name]);
         let again = run(&["keys", name]);
-        assert!(again.contains("up to date"), "{name}: second `e3 keys` was not a no-op:\n{again}");
+        assert!(
+            again.contains("up to date"),
+            "{name}: second `e3 keys` was not a no-op:\n{again}"
+        );
         run(&["render", name]);
 
         let secrets = tmp.path().join("secrets").join(name);
@@ -241,12 +336,23 @@ fn keys_never_leak_into_rendered_files() {
                 let meta = std::fs::metadata(&path).unwrap();
                 use std::os::unix::fs::PermissionsExt as _;
                 if meta.is_dir() {
-                    assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{}", path.display());
+                    assert_eq!(
+                        meta.permissions().mode() & 0o777,
+                        0o700,
+                        "{}",
+                        path.display()
+                    );
                     stack.push(path);
                 } else {
-                    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", path.display());
+                    assert_eq!(
+                        meta.permissions().mode() & 0o777,
+                        0o600,
+                        "{}",
+                        path.display()
+                    );
                     let rel = path.strip_prefix(&secrets).unwrap();
-                    let is_secret = !rel.starts_with("public") && !rel.to_string_lossy().ends_with(".crt");
+                    let is_secret =
+                        !rel.starts_with("public") && !rel.to_string_lossy().ends_with(".crt");
                     if is_secret {
                         private.push((rel.to_path_buf(), std::fs::read_to_string(&path).unwrap()));
                     }
@@ -259,7 +365,12 @@ fn keys_never_leak_into_rendered_files() {
         // Every line of key material that could identify it.
         let needles: Vec<(String, &PathBuf)> = private
             .iter()
-            .flat_map(|(p, text)| text.lines().map(str::trim).filter(|l| l.len() >= 16 && !l.starts_with("-----")).map(move |l| (l.to_string(), p)))
+            .flat_map(|(p, text)| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+                    .map(move |l| (l.to_string(), p))
+            })
             .collect();
         let out = tmp.path().join("out").join(name);
         let mut stack = vec![out.clone()];
@@ -274,12 +385,20 @@ fn keys_never_leak_into_rendered_files() {
                 seen += 1;
                 let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
                 for (needle, from) in &needles {
-                    assert!(!text.contains(needle.as_str()), "{}: contains key material of secrets/{name}/{}", path.display(), from.display());
+                    assert!(
+                        !text.contains(needle.as_str()),
+                        "{}: contains key material of secrets/{name}/{}",
+                        path.display(),
+                        from.display()
+                    );
                 }
             }
         }
         assert!(seen > 10, "{name}: rendered too few files");
-        assert_eq!(std::fs::read_to_string(out.join("public-keys/authorized_keys")).unwrap(), ssh);
+        assert_eq!(
+            std::fs::read_to_string(out.join("public-keys/authorized_keys")).unwrap(),
+            ssh
+        );
         match name {
             "wireguard-hub" => assert!(out.join("public-keys/wireguard/hub.pub").is_file()),
             "tinc-mesh" => assert!(out.join("public-keys/tinc/lab-0.pub").is_file()),
@@ -290,7 +409,10 @@ fn keys_never_leak_into_rendered_files() {
         for line in hive.lines().filter(|l| l.contains("= secret \"")) {
             let file = line.rsplit('"').nth(1).unwrap();
             if file != "tailscale-authkey" {
-                assert!(secrets.join(file).is_file(), "{name}: hive.nix names `{file}`, which e3 keys did not write");
+                assert!(
+                    secrets.join(file).is_file(),
+                    "{name}: hive.nix names `{file}`, which e3 keys did not write"
+                );
             }
         }
     }
@@ -301,12 +423,18 @@ fn keys_never_leak_into_rendered_files() {
 /// check names need no build). That rule must agree with e3's.
 #[test]
 fn the_project_flake_tells_matrix_scenarios_apart_as_e3_does() {
-    let flake = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../flake.nix")).unwrap();
+    let flake = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../flake.nix"))
+        .unwrap();
     assert!(flake.contains(r#"isMatrix = name: lib.hasInfix "\nmatrix:" ("\n" + builtins.readFile ./scenarios/${name}.yaml);"#), "the rule in flake.nix changed: update this test");
     for name in e3::bundled::scenario_names() {
         let text = e3::bundled::scenario(name).unwrap();
         let flake_says = format!("\n{text}").contains("\nmatrix:");
-        let e3_says = e3::check(&e3::load::ScenarioRef::Bundled(name.to_string())).matrix.is_some();
-        assert_eq!(flake_says, e3_says, "{name}: flake.nix and e3 disagree on whether it is a matrix");
+        let e3_says = e3::check(&e3::load::ScenarioRef::Bundled(name.to_string()))
+            .matrix
+            .is_some();
+        assert_eq!(
+            flake_says, e3_says,
+            "{name}: flake.nix and e3 disagree on whether it is a matrix"
+        );
     }
 }

@@ -6,17 +6,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-
 fn rendered(name: &str) -> e3::render::Files {
     let checked = e3::check_arg(name);
-    let scenario = checked.scenario.unwrap_or_else(|| panic!("{name} is valid"));
+    let scenario = checked
+        .scenario
+        .unwrap_or_else(|| panic!("{name} is valid"));
     e3::render::render(&e3::plan::plan(&scenario))
 }
 
 fn tf_files(files: &e3::render::Files, dir: &str) -> BTreeMap<PathBuf, String> {
     files
         .iter()
-        .filter(|(p, _)| p.parent() == Some(Path::new(dir)) && p.extension().is_some_and(|e| e == "tf"))
+        .filter(|(p, _)| {
+            p.parent() == Some(Path::new(dir)) && p.extension().is_some_and(|e| e == "tf")
+        })
         .map(|(p, c)| (p.clone(), String::from_utf8(c.clone()).unwrap()))
         .collect()
 }
@@ -40,9 +43,13 @@ fn references(text: &str, prefix: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = text;
     while let Some(i) = rest.find(prefix) {
-        let before_ok = i == 0 || !rest.as_bytes()[i - 1].is_ascii_alphanumeric() && rest.as_bytes()[i - 1] != b'_';
+        let before_ok = i == 0
+            || !rest.as_bytes()[i - 1].is_ascii_alphanumeric() && rest.as_bytes()[i - 1] != b'_';
         let tail = &rest[i + prefix.len()..];
-        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+        let name: String = tail
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
         if before_ok && !name.is_empty() {
             out.insert(name);
         }
@@ -52,14 +59,28 @@ fn references(text: &str, prefix: &str) -> BTreeSet<String> {
 }
 
 fn cloud_scenarios() -> Vec<String> {
-    e3::bundled_examples().into_iter().filter(|n| rendered(n).keys().any(|p| p.starts_with("terraform"))).collect()
+    e3::bundled_examples()
+        .into_iter()
+        .filter(|n| rendered(n).keys().any(|p| p.starts_with("terraform")))
+        .collect()
 }
 
 #[test]
 fn every_cloud_scenario_renders_terraform() {
     let clouds = cloud_scenarios();
-    for name in ["tailscale-3region", "headscale-nat", "nebula-nat", "wireguard-hub", "tinc-mesh", "direct-lan", "mixed-platform"] {
-        assert!(clouds.iter().any(|c| c == name), "{name} renders no Terraform");
+    for name in [
+        "tailscale-3region",
+        "headscale-nat",
+        "nebula-nat",
+        "wireguard-hub",
+        "tinc-mesh",
+        "direct-lan",
+        "mixed-platform",
+    ] {
+        assert!(
+            clouds.iter().any(|c| c == name),
+            "{name} renders no Terraform"
+        );
     }
 }
 
@@ -76,7 +97,12 @@ fn roots_parse_and_resolve() {
         for v in references(&all_text, "var.") {
             assert!(vars.contains(&v), "{name}: `var.{v}` is not declared");
         }
-        let locals: BTreeSet<String> = bodies.iter().flat_map(|b| b.blocks()).filter(|b| b.identifier() == "locals").flat_map(|b| b.body().attributes().map(|a| a.key().to_string())).collect();
+        let locals: BTreeSet<String> = bodies
+            .iter()
+            .flat_map(|b| b.blocks())
+            .filter(|b| b.identifier() == "locals")
+            .flat_map(|b| b.body().attributes().map(|a| a.key().to_string()))
+            .collect();
         for l in references(&all_text, "local.") {
             assert!(locals.contains(&l), "{name}: `local.{l}` is not defined");
         }
@@ -87,10 +113,22 @@ fn roots_parse_and_resolve() {
         // Every module call: its source is copied, every argument is a
         // variable of the module, every variable without default is given,
         // and each `module.X.out` names an output of the module.
-        for call in bodies.iter().flat_map(|b| b.blocks()).filter(|b| b.identifier() == "module") {
+        for call in bodies
+            .iter()
+            .flat_map(|b| b.blocks())
+            .filter(|b| b.identifier() == "module")
+        {
             let label = call.labels()[0].as_str().to_string();
-            let source = call.body().attributes().find(|a| a.key() == "source").map(|a| a.expr().to_string()).unwrap();
-            let dir = format!("terraform/{}", source.trim_matches('"').trim_start_matches("./"));
+            let source = call
+                .body()
+                .attributes()
+                .find(|a| a.key() == "source")
+                .map(|a| a.expr().to_string())
+                .unwrap();
+            let dir = format!(
+                "terraform/{}",
+                source.trim_matches('"').trim_start_matches("./")
+            );
             let module = tf_files(&files, &dir);
             assert!(!module.is_empty(), "{name}: module `{label}` source {source} is not copied into the rendered directory");
             let mbodies: Vec<hcl::Body> = module.iter().map(|(p, t)| parse(p, t)).collect();
@@ -98,21 +136,43 @@ fn roots_parse_and_resolve() {
                 .iter()
                 .flat_map(|b| b.blocks())
                 .filter(|b| b.identifier() == "variable")
-                .map(|b| (b.labels()[0].as_str().to_string(), b.body().attributes().any(|a| a.key() == "default")))
+                .map(|b| {
+                    (
+                        b.labels()[0].as_str().to_string(),
+                        b.body().attributes().any(|a| a.key() == "default"),
+                    )
+                })
                 .collect();
-            let args: BTreeSet<String> = call.body().attributes().map(|a| a.key().to_string()).filter(|k| k != "source").collect();
+            let args: BTreeSet<String> = call
+                .body()
+                .attributes()
+                .map(|a| a.key().to_string())
+                .filter(|k| k != "source")
+                .collect();
             for a in &args {
-                assert!(mvars.contains_key(a), "{name}: module `{label}` has no variable `{a}`");
+                assert!(
+                    mvars.contains_key(a),
+                    "{name}: module `{label}` has no variable `{a}`"
+                );
             }
             for (v, has_default) in &mvars {
-                assert!(*has_default || args.contains(v), "{name}: module `{label}` needs `{v}`, which the call does not pass");
+                assert!(
+                    *has_default || args.contains(v),
+                    "{name}: module `{label}` needs `{v}`, which the call does not pass"
+                );
             }
             let outputs = declared(&mbodies, "output");
             for r in references(&all_text, &format!("module.{label}.")) {
-                assert!(outputs.contains(&r), "{name}: module `{label}` has no output `{r}`");
+                assert!(
+                    outputs.contains(&r),
+                    "{name}: module `{label}` has no output `{r}`"
+                );
             }
         }
-        assert!(declared(&bodies, "output").contains("hosts"), "{name}: no `hosts` output");
+        assert!(
+            declared(&bodies, "output").contains("hosts"),
+            "{name}: no `hosts` output"
+        );
     }
 }
 
@@ -124,34 +184,71 @@ fn providers_are_pinned_exactly_and_configured_from_the_environment() {
         let root = tf_files(&files, "terraform");
         let versions = &root[Path::new("terraform/versions.tf")];
         let body = parse(Path::new("versions.tf"), versions);
-        let terraform = body.blocks().find(|b| b.identifier() == "terraform").unwrap();
-        let required = terraform.body().blocks().find(|b| b.identifier() == "required_providers").unwrap();
+        let terraform = body
+            .blocks()
+            .find(|b| b.identifier() == "terraform")
+            .unwrap();
+        let required = terraform
+            .body()
+            .blocks()
+            .find(|b| b.identifier() == "required_providers")
+            .unwrap();
         for attr in required.body().attributes() {
             let text = attr.expr().to_string();
             let version = text.split("version").nth(1).unwrap_or_default();
-            assert!(!version.contains('~') && !version.contains('>') && !version.contains('<'), "{name}: provider `{}` not pinned exactly: {text}", attr.key());
+            assert!(
+                !version.contains('~') && !version.contains('>') && !version.contains('<'),
+                "{name}: provider `{}` not pinned exactly: {text}",
+                attr.key()
+            );
         }
         // Provider blocks carry no attributes at all: credentials come from the environment.
-        let providers = parse(Path::new("providers.tf"), &root[Path::new("terraform/providers.tf")]);
+        let providers = parse(
+            Path::new("providers.tf"),
+            &root[Path::new("terraform/providers.tf")],
+        );
         for p in providers.blocks() {
-            assert_eq!(p.body().attributes().count(), 0, "{name}: provider `{}` is configured in a file", p.labels()[0].as_str());
+            assert_eq!(
+                p.body().attributes().count(),
+                0,
+                "{name}: provider `{}` is configured in a file",
+                p.labels()[0].as_str()
+            );
         }
     }
 }
 
 #[test]
 fn no_secret_like_literals() {
-    let patterns = ["token", "secret", "password", "private_key\"", "BEGIN ", "tskey-", "dop_v1_"];
+    let patterns = [
+        "token",
+        "secret",
+        "password",
+        "private_key\"",
+        "BEGIN ",
+        "tskey-",
+        "dop_v1_",
+    ];
     for name in cloud_scenarios() {
         let name = name.as_str();
         for (path, text) in tf_files(&rendered(name), "terraform") {
             for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
                 let lower = line.to_ascii_lowercase();
                 for p in patterns {
-                    assert!(!(lower.contains(&p.to_ascii_lowercase()) && lower.contains('=') && !lower.contains("description")), "{name}: {} has a secret-like line: {line}", path.display());
+                    assert!(
+                        !(lower.contains(&p.to_ascii_lowercase())
+                            && lower.contains('=')
+                            && !lower.contains("description")),
+                        "{name}: {} has a secret-like line: {line}",
+                        path.display()
+                    );
                 }
             }
-            assert!(!text.contains("remote-exec"), "{name}: {} uses remote-exec", path.display());
+            assert!(
+                !text.contains("remote-exec"),
+                "{name}: {} uses remote-exec",
+                path.display()
+            );
         }
     }
 }
@@ -172,12 +269,18 @@ fn golden_roots() {
     for name in cloud_scenarios() {
         let name = name.as_str();
         for (path, text) in tf_files(&rendered(name), "terraform") {
-            let golden = Path::new("tests/golden-terraform").join(name).join(path.file_name().unwrap());
+            let golden = Path::new("tests/golden-terraform")
+                .join(name)
+                .join(path.file_name().unwrap());
             if bless {
                 std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
                 std::fs::write(&golden, &text).unwrap();
             } else if std::fs::read_to_string(&golden).ok().as_deref() != Some(text.as_str()) {
-                failures.push(format!("{} differs from {} (E3_BLESS=1 to accept)", path.display(), golden.display()));
+                failures.push(format!(
+                    "{} differs from {} (E3_BLESS=1 to accept)",
+                    path.display(),
+                    golden.display()
+                ));
             }
         }
     }

@@ -37,20 +37,33 @@ use serde_json::Value;
 
 fn plan(name: &str) -> Plan {
     let checked = e3::check_arg(name);
-    e3::plan::plan(&checked.scenario.unwrap_or_else(|| panic!("bundled scenario `{name}` is valid")))
+    e3::plan::plan(
+        &checked
+            .scenario
+            .unwrap_or_else(|| panic!("bundled scenario `{name}` is valid")),
+    )
 }
 
 /// The bundled scenarios (a matrix by one variant per backend), and
 /// `vmtest-scenarios/` (what they leave out: `firewall`, `one2one`, a shared
 /// site, explicit latency pairs, loss).
 fn plans() -> Vec<(String, Plan)> {
-    let mut out: Vec<(String, Plan)> = e3::bundled_examples().into_iter().map(|n| (n.clone(), plan(&n))).collect();
+    let mut out: Vec<(String, Plan)> = e3::bundled_examples()
+        .into_iter()
+        .map(|n| (n.clone(), plan(&n)))
+        .collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vmtest-scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     for file in files {
         let checked = e3::check(&ScenarioRef::File(file.clone()));
-        let scenario = checked.scenario.unwrap_or_else(|| panic!("{} is valid", file.display()));
+        let scenario = checked
+            .scenario
+            .unwrap_or_else(|| panic!("{} is valid", file.display()));
         let p = e3::plan::plan(&scenario);
         out.push((p.name.clone(), p));
     }
@@ -65,7 +78,8 @@ fn rendered_test(plan: &Plan) -> String {
 /// Whether `tool` is on PATH; if not, fails under `E3_REQUIRE_TOOLS=1` and
 /// otherwise says why the test is skipped.
 fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
     if !found {
         if std::env::var_os("E3_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
             panic!("`{tool}` not found, and E3_REQUIRE_TOOLS=1 (run `ci/install-deps`)");
@@ -78,7 +92,12 @@ fn have(tool: &str) -> bool {
 fn is_root() -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().nth(1) == Some("0"))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|u| u.split_whitespace().nth(1) == Some("0"))
+            })
+        })
         .unwrap_or(false);
     if !root {
         if std::env::var_os("E3_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
@@ -125,14 +144,21 @@ fn evaluate(text: &str) -> Result<Value, String> {
         .output()
         .unwrap();
     if !out.status.success() {
-        return Err(format!("nix-instantiate --eval failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "nix-instantiate --eval failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
 fn in_cidr(a: Ipv4Addr, cidr: &str) -> bool {
-    let Some((net, len)) = cidr.split_once('/') else { return false };
-    let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else { return false };
+    let Some((net, len)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
+        return false;
+    };
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     u32::from(a) & mask == u32::from(net) & mask
 }
@@ -143,7 +169,11 @@ fn s(v: &Value) -> &str {
 
 /// The NAT a router's rules must implement, from the plan alone.
 fn expected_nat(plan: &Plan, host: &e3::plan::Host) -> Nat {
-    let site = plan.sites.iter().find(|x| Some(&x.name) == host.site.as_ref()).expect("routers have a site");
+    let site = plan
+        .sites
+        .iter()
+        .find(|x| Some(&x.name) == host.site.as_ref())
+        .expect("routers have a site");
     match (host.role, site.nat) {
         (Role::Carrier, _) | (_, Nat::Cgnat) => Nat::Easy,
         (_, nat) => nat,
@@ -158,8 +188,14 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         err(format!("test name is `{}`", s(&eval["name"])));
     }
     // The name becomes a store path name: Nix allows only these characters.
-    if !s(&eval["name"]).chars().all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c)) {
-        err(format!("test name `{}` is not a valid store path name", s(&eval["name"])));
+    if !s(&eval["name"])
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c))
+    {
+        err(format!(
+            "test name `{}` is not a valid store path name",
+            s(&eval["name"])
+        ));
     }
     let nodes = eval["nodes"].as_object().cloned().unwrap_or_default();
 
@@ -179,24 +215,41 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     let mut segment_vlan: BTreeMap<String, u64> = BTreeMap::new();
     let mut ifname_of: BTreeMap<(String, Ipv4Addr), String> = BTreeMap::new();
     for h in &plan.hosts {
-        let Some(node) = nodes.get(&h.name) else { continue };
+        let Some(node) = nodes.get(&h.name) else {
+            continue;
+        };
         let vlans = node["vlans"].as_object().cloned().unwrap_or_default();
         let ifaces = node["interfaces"].as_object().cloned().unwrap_or_default();
         if vlans.len() != h.interfaces.len() || ifaces.len() != h.interfaces.len() {
-            err(format!("`{}`: {} VLAN interfaces and {} addressed interfaces, the plan has {}", h.name, vlans.len(), ifaces.len(), h.interfaces.len()));
+            err(format!(
+                "`{}`: {} VLAN interfaces and {} addressed interfaces, the plan has {}",
+                h.name,
+                vlans.len(),
+                ifaces.len(),
+                h.interfaces.len()
+            ));
         }
         for i in &h.interfaces {
             let matching: Vec<&String> = ifaces
                 .iter()
                 .filter(|(_, v)| {
                     v["addresses"].as_array().is_some_and(|a| {
-                        a.len() == 1 && s(&a[0]["address"]) == i.address.to_string() && a[0]["prefixLength"].as_u64() == Some(i.prefix as u64)
+                        a.len() == 1
+                            && s(&a[0]["address"]) == i.address.to_string()
+                            && a[0]["prefixLength"].as_u64() == Some(i.prefix as u64)
                     })
                 })
                 .map(|(k, _)| k)
                 .collect();
             let [name] = matching.as_slice() else {
-                err(format!("`{}`: {} interfaces carry {}/{} (segment `{}`)", h.name, matching.len(), i.address, i.prefix, i.segment));
+                err(format!(
+                    "`{}`: {} interfaces carry {}/{} (segment `{}`)",
+                    h.name,
+                    matching.len(),
+                    i.address,
+                    i.prefix,
+                    i.segment
+                ));
                 continue;
             };
             ifname_of.insert((h.name.clone(), i.address), (*name).clone());
@@ -210,41 +263,78 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
                     segment_vlan.insert(i.segment.clone(), vlan);
                 }
             }
-            let cidr = plan.segments.iter().find(|x| x.name == i.segment).map(|x| x.cidr.as_str()).unwrap_or("");
+            let cidr = plan
+                .segments
+                .iter()
+                .find(|x| x.name == i.segment)
+                .map(|x| x.cidr.as_str())
+                .unwrap_or("");
             if !in_cidr(i.address, cidr) {
-                err(format!("`{}`: {} is outside segment `{}` ({cidr})", h.name, i.address, i.segment));
+                err(format!(
+                    "`{}`: {} is outside segment `{}` ({cidr})",
+                    h.name, i.address, i.segment
+                ));
             }
         }
         // The default gateway is the plan's, through the interface that reaches it.
         let gw = &node["gateway"];
         match h.interfaces.iter().find(|i| i.gateway.is_some()) {
             Some(i) => {
-                let want_if = ifname_of.get(&(h.name.clone(), i.address)).cloned().unwrap_or_default();
-                if s(&gw["address"]) != i.gateway.unwrap().to_string() || s(&gw["interface"]) != want_if {
-                    err(format!("`{}`: default gateway {gw}, the plan has {} via `{want_if}`", h.name, i.gateway.unwrap()));
+                let want_if = ifname_of
+                    .get(&(h.name.clone(), i.address))
+                    .cloned()
+                    .unwrap_or_default();
+                if s(&gw["address"]) != i.gateway.unwrap().to_string()
+                    || s(&gw["interface"]) != want_if
+                {
+                    err(format!(
+                        "`{}`: default gateway {gw}, the plan has {} via `{want_if}`",
+                        h.name,
+                        i.gateway.unwrap()
+                    ));
                 }
             }
-            None if !gw.is_null() => err(format!("`{}`: default gateway {gw}, the plan has none", h.name)),
+            None if !gw.is_null() => err(format!(
+                "`{}`: default gateway {gw}, the plan has none",
+                h.name
+            )),
             None => {}
         }
         // Internet hosts route `firewall` sites' public LANs through their router.
         let mut want_routes: BTreeSet<String> = BTreeSet::new();
         if h.interfaces.iter().any(|i| i.segment == "internet") {
-            for site in plan.sites.iter().filter(|x| x.nat == Nat::Firewall && x.router != h.name) {
+            for site in plan
+                .sites
+                .iter()
+                .filter(|x| x.nat == Nat::Firewall && x.router != h.name)
+            {
                 want_routes.insert(format!("{} via {}", site.lan, site.public_address));
             }
         }
         let have_routes: BTreeSet<String> = ifaces
             .values()
             .flat_map(|v| v["routes"].as_array().cloned().unwrap_or_default())
-            .map(|r| format!("{}/{} via {}", s(&r["address"]), r["prefixLength"], s(&r["via"])))
+            .map(|r| {
+                format!(
+                    "{}/{} via {}",
+                    s(&r["address"]),
+                    r["prefixLength"],
+                    s(&r["via"])
+                )
+            })
             .collect();
         if want_routes != have_routes {
-            err(format!("`{}`: routes {have_routes:?}, expected {want_routes:?}", h.name));
+            err(format!(
+                "`{}`: routes {have_routes:?}, expected {want_routes:?}",
+                h.name
+            ));
         }
     }
     if segment_vlan.get("internet").is_some_and(|v| *v != 1) {
-        err(format!("the internet segment is VLAN {}, not 1", segment_vlan["internet"]));
+        err(format!(
+            "the internet segment is VLAN {}, not 1",
+            segment_vlan["internet"]
+        ));
     }
     let distinct: BTreeSet<u64> = segment_vlan.values().copied().collect();
     if distinct.len() != segment_vlan.len() {
@@ -258,7 +348,9 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
 
     // Routers implement their site's NAT type; nobody else has NAT rules.
     for h in &plan.hosts {
-        let Some(node) = nodes.get(&h.name) else { continue };
+        let Some(node) = nodes.get(&h.name) else {
+            continue;
+        };
         let table = &node["nat"];
         if !matches!(h.role, Role::Router | Role::Carrier) {
             if !table.is_null() {
@@ -267,35 +359,86 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
             continue;
         }
         if s(&table["family"]) != "ip" {
-            err(format!("`{}`: nftables table family {}", h.name, table["family"]));
+            err(format!(
+                "`{}`: nftables table family {}",
+                h.name, table["family"]
+            ));
         }
         let content = s(&table["content"]);
         let nat = expected_nat(plan, h);
-        let wan_if = h.interfaces.iter().find(|i| i.segment == "internet" || (h.role == Role::Router && i.segment.starts_with("carrier-")));
-        let lan_if = h.interfaces.iter().find(|i| Some(i.address) != wan_if.map(|w| w.address));
-        let name = |i: Option<&e3::plan::Interface>| i.and_then(|i| ifname_of.get(&(h.name.clone(), i.address))).cloned().unwrap_or_default();
+        let wan_if = h.interfaces.iter().find(|i| {
+            i.segment == "internet" || (h.role == Role::Router && i.segment.starts_with("carrier-"))
+        });
+        let lan_if = h
+            .interfaces
+            .iter()
+            .find(|i| Some(i.address) != wan_if.map(|w| w.address));
+        let name = |i: Option<&e3::plan::Interface>| {
+            i.and_then(|i| ifname_of.get(&(h.name.clone(), i.address)))
+                .cloned()
+                .unwrap_or_default()
+        };
         let (wan, lan) = (name(wan_if), name(lan_if));
-        let site = plan.sites.iter().find(|x| Some(&x.name) == h.site.as_ref()).unwrap();
-        let inside: Vec<Ipv4Addr> = site.hosts.iter().filter_map(|n| plan.host(n)).flat_map(|p| p.interfaces.iter().map(|i| i.address)).collect();
+        let site = plan
+            .sites
+            .iter()
+            .find(|x| Some(&x.name) == h.site.as_ref())
+            .unwrap();
+        let inside: Vec<Ipv4Addr> = site
+            .hosts
+            .iter()
+            .filter_map(|n| plan.host(n))
+            .flat_map(|p| p.interfaces.iter().map(|i| i.address))
+            .collect();
         let wan_addr = wan_if.map_or(site.public_address, |i| i.address);
         let want = e3::nat::ruleset_body(nat, &wan, &lan, wan_addr, &inside);
-        if content.trim_end() != want.lines().map(|l| l.strip_prefix("  ").unwrap_or(l)).collect::<Vec<_>>().join("\n") {
-            err(format!("`{}`: its rules are not the `{nat}` rules between `{wan}` and `{lan}`", h.name));
+        if content.trim_end()
+            != want
+                .lines()
+                .map(|l| l.strip_prefix("  ").unwrap_or(l))
+                .collect::<Vec<_>>()
+                .join("\n")
+        {
+            err(format!(
+                "`{}`: its rules are not the `{nat}` rules between `{wan}` and `{lan}`",
+                h.name
+            ));
         }
         let has = |x: &str| content.contains(x);
         let ok = match nat {
             Nat::Hard => has("masquerade random") && has("counter name \"unsolicited\" drop"),
-            Nat::Easy => has("masquerade\n") && !has("random") && has("counter name \"unsolicited\" drop") && !has("@peers"),
-            Nat::EasyAf => has("masquerade\n") && has("@peers") && has("counter name \"unsolicited\" drop"),
-            Nat::OneToOne => has(&format!("dnat to {}", inside.first().copied().unwrap_or(wan_addr))) && has(&format!("snat to {wan_addr}")) && !has("drop"),
-            Nat::Firewall => has("counter name \"unsolicited\" drop") && !has("masquerade") && !has("snat"),
+            Nat::Easy => {
+                has("masquerade\n")
+                    && !has("random")
+                    && has("counter name \"unsolicited\" drop")
+                    && !has("@peers")
+            }
+            Nat::EasyAf => {
+                has("masquerade\n") && has("@peers") && has("counter name \"unsolicited\" drop")
+            }
+            Nat::OneToOne => {
+                has(&format!(
+                    "dnat to {}",
+                    inside.first().copied().unwrap_or(wan_addr)
+                )) && has(&format!("snat to {wan_addr}"))
+                    && !has("drop")
+            }
+            Nat::Firewall => {
+                has("counter name \"unsolicited\" drop") && !has("masquerade") && !has("snat")
+            }
             Nat::None | Nat::Cgnat => false,
         };
         if !ok {
-            err(format!("`{}`: its rules do not implement `{nat}` NAT:\n{content}", h.name));
+            err(format!(
+                "`{}`: its rules do not implement `{nat}` NAT:\n{content}",
+                h.name
+            ));
         }
         if !content.contains(&format!("iifname \"{wan}\"")) {
-            err(format!("`{}`: its rules do not filter on its WAN interface `{wan}`", h.name));
+            err(format!(
+                "`{}`: its rules do not filter on its WAN interface `{wan}`",
+                h.name
+            ));
         }
     }
 
@@ -305,13 +448,26 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     // with whatever sits behind it: a router's or carrier's site. The
     // addresses of a place: its own on the internet, and those of a
     // `firewall` site's parties (public, routed through the router).
-    let internet: BTreeMap<String, &e3::plan::Host> =
-        plan.hosts.iter().filter_map(|h| h.interfaces.iter().find(|i| i.segment == "internet").map(|i| (i.address.to_string(), h))).collect();
+    let internet: BTreeMap<String, &e3::plan::Host> = plan
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            h.interfaces
+                .iter()
+                .find(|i| i.segment == "internet")
+                .map(|i| (i.address.to_string(), h))
+        })
+        .collect();
     let mut reached: BTreeMap<String, &e3::plan::Host> = internet.clone();
     for site in plan.sites.iter().filter(|x| x.nat == Nat::Firewall) {
         let router = plan.host(&site.router).expect("a site's router is a host");
         for p in site.hosts.iter().filter_map(|n| plan.host(n)) {
-            reached.insert(p.public_address.expect("firewall parties have a public address").to_string(), router);
+            reached.insert(
+                p.public_address
+                    .expect("firewall parties have a public address")
+                    .to_string(),
+                router,
+            );
         }
     }
     let speaks_for = |x: &e3::plan::Host| -> Vec<String> {
@@ -323,7 +479,12 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
                 .sites
                 .iter()
                 .filter(|site| Some(&site.name) == x.site.as_ref())
-                .flat_map(|site| site.hosts.iter().filter_map(|n| plan.host(n)).filter_map(|p| p.party.clone()))
+                .flat_map(|site| {
+                    site.hosts
+                        .iter()
+                        .filter_map(|n| plan.host(n))
+                        .filter_map(|p| p.party.clone())
+                })
                 .collect(),
             _ => Vec::new(),
         }
@@ -334,7 +495,10 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
                 .latency
                 .pairs
                 .iter()
-                .find(|p| (Some(&p.a) == a.region.as_ref() && Some(&p.b) == b.region.as_ref()) || (Some(&p.b) == a.region.as_ref() && Some(&p.a) == b.region.as_ref()))
+                .find(|p| {
+                    (Some(&p.a) == a.region.as_ref() && Some(&p.b) == b.region.as_ref())
+                        || (Some(&p.b) == a.region.as_ref() && Some(&p.a) == b.region.as_ref())
+                })
                 .map_or(0.0, |p| p.one_way_ms),
             "explicit" => {
                 // A site's delay to another is the largest of its parties'.
@@ -342,7 +506,10 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
                 plan.latency
                     .pairs
                     .iter()
-                    .filter(|p| (mine.contains(&p.a) && theirs.contains(&p.b)) || (mine.contains(&p.b) && theirs.contains(&p.a)))
+                    .filter(|p| {
+                        (mine.contains(&p.a) && theirs.contains(&p.b))
+                            || (mine.contains(&p.b) && theirs.contains(&p.a))
+                    })
                     .map(|p| p.one_way_ms)
                     .fold(0.0, f64::max)
             }
@@ -350,26 +517,53 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         }
     };
     for h in internet.values() {
-        let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
+        let script = nodes
+            .get(&h.name)
+            .and_then(|n| n["netem"].as_str())
+            .unwrap_or("");
         let mut class_delay: BTreeMap<String, f64> = BTreeMap::new();
         let mut got: BTreeMap<String, f64> = BTreeMap::new();
         for line in script.lines() {
             let w: Vec<&str> = line.split_whitespace().collect();
-            if let (Some(p), Some(d)) = (w.iter().position(|x| *x == "parent"), w.iter().position(|x| *x == "delay")) {
-                class_delay.insert(w[p + 1].to_string(), w[d + 1].strip_suffix("ms").and_then(|x| x.parse().ok()).unwrap_or(-1.0));
+            if let (Some(p), Some(d)) = (
+                w.iter().position(|x| *x == "parent"),
+                w.iter().position(|x| *x == "delay"),
+            ) {
+                class_delay.insert(
+                    w[p + 1].to_string(),
+                    w[d + 1]
+                        .strip_suffix("ms")
+                        .and_then(|x| x.parse().ok())
+                        .unwrap_or(-1.0),
+                );
             }
-            if let (Some(dst), Some(flow)) = (w.iter().position(|x| *x == "dst"), w.iter().position(|x| *x == "flowid")) {
-                got.insert(w[dst + 1].trim_end_matches("/32").to_string(), class_delay.get(w[flow + 1]).copied().unwrap_or(-1.0));
+            if let (Some(dst), Some(flow)) = (
+                w.iter().position(|x| *x == "dst"),
+                w.iter().position(|x| *x == "flowid"),
+            ) {
+                got.insert(
+                    w[dst + 1].trim_end_matches("/32").to_string(),
+                    class_delay.get(w[flow + 1]).copied().unwrap_or(-1.0),
+                );
             }
         }
-        for addr in got.keys().filter(|a| reached.get(*a).is_none_or(|o| o.name == h.name)) {
-            err(format!("`{}`: netem delays {addr}, which is no other place reached over the internet", h.name));
+        for addr in got
+            .keys()
+            .filter(|a| reached.get(*a).is_none_or(|o| o.name == h.name))
+        {
+            err(format!(
+                "`{}`: netem delays {addr}, which is no other place reached over the internet",
+                h.name
+            ));
         }
         for (addr, other) in reached.iter().filter(|(_, o)| o.name != h.name) {
             // tc's resolution is a microsecond.
             let (have, want) = (got.get(addr).copied().unwrap_or(0.0), want_delay(h, other));
             if (have - want).abs() > 0.0005 {
-                err(format!("`{}`: {have} ms towards `{}` ({addr}), the plan has {want} ms", h.name, other.name));
+                err(format!(
+                    "`{}`: {have} ms towards `{}` ({addr}), the plan has {want} ms",
+                    h.name, other.name
+                ));
             }
         }
     }
@@ -378,48 +572,93 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     // what it sends there, delayed or not (each netem qdisc has it), and
     // nobody else shapes anything.
     for h in &plan.hosts {
-        let script = nodes.get(&h.name).and_then(|n| n["netem"].as_str()).unwrap_or("");
+        let script = nodes
+            .get(&h.name)
+            .and_then(|n| n["netem"].as_str())
+            .unwrap_or("");
         if !h.interfaces.iter().any(|i| i.segment == "internet") {
             if !script.is_empty() {
-                err(format!("`{}` is not on the internet segment, but shapes:\n{script}", h.name));
+                err(format!(
+                    "`{}` is not on the internet segment, but shapes:\n{script}",
+                    h.name
+                ));
             }
             continue;
         }
         if plan.loss_percent > 0.0 {
             let loss = format!("loss {}%", plan.loss_percent);
             let netem: Vec<&str> = script.lines().filter(|l| l.contains(" netem ")).collect();
-            if !script.contains(&format!("parent 1:10 handle 10: netem {loss}")) || netem.iter().any(|l| !l.trim_end().ends_with(&loss)) {
-                err(format!("`{}` does not apply the plan's {}% loss to all it sends", h.name, plan.loss_percent));
+            if !script.contains(&format!("parent 1:10 handle 10: netem {loss}"))
+                || netem.iter().any(|l| !l.trim_end().ends_with(&loss))
+            {
+                err(format!(
+                    "`{}` does not apply the plan's {}% loss to all it sends",
+                    h.name, plan.loss_percent
+                ));
             }
         }
     }
 
     // The facts the script checks are the plan's.
     let facts = &eval["facts"];
-    let parties: Vec<&Value> = facts["parties"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let parties: Vec<&Value> = facts["parties"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let plan_parties: Vec<&e3::plan::Host> = plan.parties().collect();
     if parties.len() != plan_parties.len() {
-        err(format!("facts list {} parties, the plan has {}", parties.len(), plan_parties.len()));
+        err(format!(
+            "facts list {} parties, the plan has {}",
+            parties.len(),
+            plan_parties.len()
+        ));
     }
     for (f, p) in parties.iter().zip(&plan_parties) {
         let overlay = p.overlay_address.map(|a| a.to_string());
-        if s(&f["host"]) != p.name || f["index"].as_u64() != p.index.map(|i| i as u64) || f["overlay"].as_str().map(str::to_string) != overlay || s(&f["nat"]) != p.nat.as_str() {
-            err(format!("facts: party {f} is not `{}` (index {:?}, overlay {overlay:?})", p.name, p.index));
+        if s(&f["host"]) != p.name
+            || f["index"].as_u64() != p.index.map(|i| i as u64)
+            || f["overlay"].as_str().map(str::to_string) != overlay
+            || s(&f["nat"]) != p.nat.as_str()
+        {
+            err(format!(
+                "facts: party {f} is not `{}` (index {:?}, overlay {overlay:?})",
+                p.name, p.index
+            ));
         }
     }
     let sites = facts["sites"].as_array().cloned().unwrap_or_default();
     if sites.len() != plan.sites.len() {
-        err(format!("facts list {} sites, the plan has {}", sites.len(), plan.sites.len()));
+        err(format!(
+            "facts list {} sites, the plan has {}",
+            sites.len(),
+            plan.sites.len()
+        ));
     }
     for (f, site) in sites.iter().zip(&plan.sites) {
-        if s(&f["name"]) != site.name || s(&f["nat"]) != site.nat.as_str() || s(&f["router"]) != site.router || f["carrier"].as_str() != site.carrier.as_deref() || s(&f["public"]) != site.public_address.to_string() {
+        if s(&f["name"]) != site.name
+            || s(&f["nat"]) != site.nat.as_str()
+            || s(&f["router"]) != site.router
+            || f["carrier"].as_str() != site.carrier.as_deref()
+            || s(&f["public"]) != site.public_address.to_string()
+        {
             err(format!("facts: site {f} is not the plan's `{}`", site.name));
         }
     }
     // `direct` fails exactly when a party other than #0 is behind a filtering NAT.
-    let blocked = plan.connectivity.backend == Backend::Direct && plan.parties().any(|p| p.index.unwrap_or_default() > 0 && p.nat.filters_inbound());
+    let blocked = plan.connectivity.backend == Backend::Direct
+        && plan
+            .parties()
+            .any(|p| p.index.unwrap_or_default() > 0 && p.nat.filters_inbound());
     if facts["expectFailure"].is_null() == blocked {
-        err(format!("facts: expectFailure is {}, but MPyC over plain TCP {} here", facts["expectFailure"], if blocked { "cannot connect" } else { "connects" }));
+        err(format!(
+            "facts: expectFailure is {}, but MPyC over plain TCP {} here",
+            facts["expectFailure"],
+            if blocked {
+                "cannot connect"
+            } else {
+                "connects"
+            }
+        ));
     }
     if s(&facts["backend"]) != plan.connectivity.backend.as_str() {
         err(format!("facts: backend {}", facts["backend"]));
@@ -435,7 +674,11 @@ fn every_test_matches_its_plan() {
     let mut failures = Vec::new();
     for (name, p) in plans() {
         match evaluate(&rendered_test(&p)) {
-            Ok(eval) => failures.extend(cross_check(&p, &eval).into_iter().map(|e| format!("{name}: {e}"))),
+            Ok(eval) => failures.extend(
+                cross_check(&p, &eval)
+                    .into_iter()
+                    .map(|e| format!("{name}: {e}")),
+            ),
             Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
@@ -469,7 +712,11 @@ fn cross_check_catches_wrong_tests() {
     ];
     assert_caught(&p, &text, mutations);
     // every-nat: a firewall site, a cgnat carrier, loss.
-    let p = plans().into_iter().find(|(n, _)| n == "every-nat").expect("vmtest-scenarios/every-nat.yaml").1;
+    let p = plans()
+        .into_iter()
+        .find(|(n, _)| n == "every-nat")
+        .expect("vmtest-scenarios/every-nat.yaml")
+        .1;
     let text = rendered_test(&p);
     let mutations: &[(&str, &[(&str, &str)])] = &[
         ("a firewall party is not delayed", &[("        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.19.0.2/32 flowid 1:11\n", "")]),
@@ -484,14 +731,20 @@ fn assert_caught(p: &Plan, text: &str, mutations: &[(&str, &[(&str, &str)])]) {
     for (what, edits) in mutations {
         let mut mutated = text.to_string();
         for (from, to) in *edits {
-            assert!(mutated.contains(from), "mutation `{what}`: `{from}` not in the rendered test");
+            assert!(
+                mutated.contains(from),
+                "mutation `{what}`: `{from}` not in the rendered test"
+            );
             mutated = mutated.replacen(from, to, 1);
         }
         let errors = match evaluate(&mutated) {
             Ok(eval) => cross_check(p, &eval),
             Err(e) => vec![e],
         };
-        assert!(!errors.is_empty(), "the cross-check did not notice that {what}");
+        assert!(
+            !errors.is_empty(),
+            "the cross-check did not notice that {what}"
+        );
         eprintln!("{what}: {}", errors[0].lines().next().unwrap_or(""));
     }
 }
@@ -502,40 +755,106 @@ fn assert_caught(p: &Plan, text: &str, mutations: &[(&str, &[(&str, &str)])]) {
 fn driver_script(plan: &Plan) -> String {
     let files = e3::render::render(plan);
     let nix = String::from_utf8(files[Path::new(e3::render::vmtest::PATH)].clone()).unwrap();
-    let nebula = if plan.connectivity.backend == Backend::Nebula { "(lib.getExe' pkgs.nebula \"nebula-cert\")" } else { "\"nebula-cert\"" };
+    let nebula = if plan.connectivity.backend == Backend::Nebula {
+        "(lib.getExe' pkgs.nebula \"nebula-cert\")"
+    } else {
+        "\"nebula-cert\""
+    };
     let reads = format!("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n      ]\n      [\n        \"${{factsFile}}\"\n        {nebula}\n      ]\n      (builtins.readFile ./nat.py);\n}}\n");
-    assert!(nix.ends_with(&reads), "{}: testScript does not read ./nat.py as expected:\n{}", plan.name, &nix[nix.len().saturating_sub(600)..]);
-    let script = String::from_utf8(files[Path::new(e3::render::vmtest::SCRIPT_PATH)].clone()).unwrap();
+    assert!(
+        nix.ends_with(&reads),
+        "{}: testScript does not read ./nat.py as expected:\n{}",
+        plan.name,
+        &nix[nix.len().saturating_sub(600)..]
+    );
+    let script =
+        String::from_utf8(files[Path::new(e3::render::vmtest::SCRIPT_PATH)].clone()).unwrap();
     let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
-    script.replace("@FACTS_FILE@", placeholder).replace("@NEBULA_CERT@", if plan.connectivity.backend == Backend::Nebula { placeholder } else { "nebula-cert" })
+    script.replace("@FACTS_FILE@", placeholder).replace(
+        "@NEBULA_CERT@",
+        if plan.connectivity.backend == Backend::Nebula {
+            placeholder
+        } else {
+            "nebula-cert"
+        },
+    )
 }
 
 #[test]
 fn test_scripts_compile_and_pass_the_drivers_lint() {
     // Debian calls it pyflakes3, nixpkgs pyflakes.
-    let on_path = |tool: &str| std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-    let pyflakes = if on_path("pyflakes") && !on_path("pyflakes3") { "pyflakes" } else { "pyflakes3" };
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    };
+    let pyflakes = if on_path("pyflakes") && !on_path("pyflakes3") {
+        "pyflakes"
+    } else {
+        "pyflakes3"
+    };
     if !(have("python3") && have(pyflakes)) {
         return;
     }
     // The symbols the NixOS test driver defines, and the machines.
-    let driver = ["start_all", "subtest", "retry", "test_script", "machines", "vlans", "driver", "log", "create_machine", "run_tests", "join_all", "serial_stdout_off", "serial_stdout_on", "polling_condition", "t"];
+    let driver = [
+        "start_all",
+        "subtest",
+        "retry",
+        "test_script",
+        "machines",
+        "vlans",
+        "driver",
+        "log",
+        "create_machine",
+        "run_tests",
+        "join_all",
+        "serial_stdout_off",
+        "serial_stdout_on",
+        "polling_condition",
+        "t",
+    ];
     let tmp = tempfile::tempdir().unwrap();
     for (name, p) in plans() {
         let script = driver_script(&p);
         // The driver gets exactly the template.
         let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
-        let nebula = if p.connectivity.backend == Backend::Nebula { placeholder } else { "nebula-cert" };
-        let want = include_str!("../templates/vmtest.py").replace("@FACTS_FILE@", placeholder).replace("@NEBULA_CERT@", nebula);
-        assert_eq!(script, want, "{name}: the test script tests/nat.nix runs is not the template");
+        let nebula = if p.connectivity.backend == Backend::Nebula {
+            placeholder
+        } else {
+            "nebula-cert"
+        };
+        let want = include_str!("../templates/vmtest.py")
+            .replace("@FACTS_FILE@", placeholder)
+            .replace("@NEBULA_CERT@", nebula);
+        assert_eq!(
+            script, want,
+            "{name}: the test script tests/nat.nix runs is not the template"
+        );
         let file = tmp.path().join(format!("{name}.py"));
         std::fs::write(&file, &script).unwrap();
-        let out = Command::new("python3").args(["-m", "py_compile"]).arg(&file).output().unwrap();
-        assert!(out.status.success(), "{name}: the test script does not compile:\n{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("python3")
+            .args(["-m", "py_compile"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: the test script does not compile:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut builtins: Vec<String> = driver.iter().map(|s| s.to_string()).collect();
         builtins.extend(p.hosts.iter().map(|h| h.name.replace('-', "_")));
-        let out = Command::new(pyflakes).arg(&file).env("PYFLAKES_BUILTINS", builtins.join(",")).output().unwrap();
-        assert!(out.status.success(), "{name}: pyflakes:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(pyflakes)
+            .arg(&file)
+            .env("PYFLAKES_BUILTINS", builtins.join(","))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: pyflakes:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The driver's type check: its declarations, one global per machine, the script.
         if have("mypy") {
             let mut typed = include_str!("vmtest-driver-types.py").to_string();
@@ -543,15 +862,27 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
                 typed.push_str(&format!("{}: Machine\n", h.name.replace('-', "_")));
             }
             typed.push_str(&script);
-            let file = tmp.path().join(format!("{}_typed.py", name.replace('-', "_")));
+            let file = tmp
+                .path()
+                .join(format!("{}_typed.py", name.replace('-', "_")));
             std::fs::write(&file, typed).unwrap();
             let out = Command::new("mypy")
-                .args(["--no-implicit-optional", "--pretty", "--no-color-output", "--cache-dir"])
+                .args([
+                    "--no-implicit-optional",
+                    "--pretty",
+                    "--no-color-output",
+                    "--cache-dir",
+                ])
                 .arg(tmp.path().join("mypy-cache"))
                 .arg(&file)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{name}: mypy:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{name}: mypy:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -565,11 +896,21 @@ fn rendered_nat_tables_pass_nft_check() {
     for (name, p) in plans() {
         let eval = evaluate(&rendered_test(&p)).unwrap();
         for (host, node) in eval["nodes"].as_object().unwrap() {
-            let Some(content) = node["nat"]["content"].as_str() else { continue };
+            let Some(content) = node["nat"]["content"].as_str() else {
+                continue;
+            };
             let file = tmp.path().join(format!("{name}-{host}.nft"));
             std::fs::write(&file, format!("table ip e3 {{\n{content}}}\n")).unwrap();
-            let out = Command::new("nft").args(["-c", "-f"]).arg(&file).output().unwrap();
-            assert!(out.status.success(), "{name}/{host}: nft -c rejects the rendered table:\n{}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("nft")
+                .args(["-c", "-f"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}/{host}: nft -c rejects the rendered table:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -590,18 +931,38 @@ fn shaping_commands_are_accepted_by_tc() {
         let mut netem = true;
         for (name, p) in plans() {
             for shape in e3::netem::shaping(&p, e3::netem::Loss::Netem) {
-                assert!(run(&["-n", &ns, "link", "add", "wan", "type", "veth", "peer", "name", "wanp"]).status.success());
+                assert!(run(&[
+                    "-n", &ns, "link", "add", "wan", "type", "veth", "peer", "name", "wanp"
+                ])
+                .status
+                .success());
                 for mut words in shape.commands("wan") {
                     let cmd = words.join(" ");
-                    let mut out = Command::new("ip").args(["netns", "exec", &ns]).args(&words).output().unwrap();
-                    if !out.status.success() && words.contains(&"netem".to_string()) && String::from_utf8_lossy(&out.stderr).contains("qdisc kind is unknown") {
+                    let mut out = Command::new("ip")
+                        .args(["netns", "exec", &ns])
+                        .args(&words)
+                        .output()
+                        .unwrap();
+                    if !out.status.success()
+                        && words.contains(&"netem".to_string())
+                        && String::from_utf8_lossy(&out.stderr).contains("qdisc kind is unknown")
+                    {
                         netem = false;
                         let at = words.iter().position(|w| w == "netem").unwrap();
                         words.truncate(at);
                         words.push("pfifo".into());
-                        out = Command::new("ip").args(["netns", "exec", &ns]).args(&words).output().unwrap();
+                        out = Command::new("ip")
+                            .args(["netns", "exec", &ns])
+                            .args(&words)
+                            .output()
+                            .unwrap();
                     }
-                    assert!(out.status.success(), "{name}/{}: `{cmd}` failed: {}", shape.host, String::from_utf8_lossy(&out.stderr));
+                    assert!(
+                        out.status.success(),
+                        "{name}/{}: `{cmd}` failed: {}",
+                        shape.host,
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                 }
                 assert!(run(&["-n", &ns, "link", "del", "wan"]).status.success());
             }

@@ -44,11 +44,22 @@ struct Panel {
 /// Groups the cells into panels, rows and columns.
 fn layout(grid: &Grid) -> (Vec<Panel>, String, String) {
     let axes = &grid.axes;
-    let others = |c: &Cell, skip: &str| c.settings.iter().filter(|(k, _)| k.as_str() != skip).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+    let others = |c: &Cell, skip: &str| {
+        c.settings
+            .iter()
+            .filter(|(k, _)| k.as_str() != skip)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+    };
     let ordered_others = |c: &Cell, skip: &str| {
         // In the matrix's dimension order, not alphabetical.
         let mut o = others(c, skip);
-        let pos = |s: &String| axes.dims.iter().position(|(k, _)| s.starts_with(&format!("{k}="))).unwrap_or(usize::MAX);
+        let pos = |s: &String| {
+            axes.dims
+                .iter()
+                .position(|(k, _)| s.starts_with(&format!("{k}=")))
+                .unwrap_or(usize::MAX)
+        };
         o.sort_by_key(pos);
         o.join(", ")
     };
@@ -56,22 +67,52 @@ fn layout(grid: &Grid) -> (Vec<Panel>, String, String) {
         let mut panels: Vec<Panel> = Vec::new();
         for (i, c) in grid.cells.iter().enumerate() {
             let title = ordered_others(c, "nat");
-            let Some((a, b)) = c.settings.get("nat").and_then(|n| n.split_once('+')) else { continue };
-            let (Some(r), Some(k)) = (rows.iter().position(|x| x == a), cols.iter().position(|x| x == b)) else { continue };
+            let Some((a, b)) = c.settings.get("nat").and_then(|n| n.split_once('+')) else {
+                continue;
+            };
+            let (Some(r), Some(k)) = (
+                rows.iter().position(|x| x == a),
+                cols.iter().position(|x| x == b),
+            ) else {
+                continue;
+            };
             let p = match panels.iter().position(|p| p.title == title) {
                 Some(p) => p,
                 None => {
-                    panels.push(Panel { title: title.clone(), rows: rows.clone(), cols: cols.clone(), cells: HashMap::new() });
+                    panels.push(Panel {
+                        title: title.clone(),
+                        rows: rows.clone(),
+                        cols: cols.clone(),
+                        cells: HashMap::new(),
+                    });
                     panels.len() - 1
                 }
             };
             panels[p].cells.insert((r, k), i);
         }
-        return (panels, format!("{} (row)", axes.nat_parties[0]), format!("{} (column)", axes.nat_parties[1]));
+        return (
+            panels,
+            format!("{} (row)", axes.nat_parties[0]),
+            format!("{} (column)", axes.nat_parties[1]),
+        );
     }
-    let col_key = if axes.dims.iter().any(|(k, _)| k == "backend") { "backend".to_string() } else { axes.dims.last().map(|(k, _)| k.clone()).unwrap_or_default() };
-    let cols: Vec<String> = axes.dims.iter().find(|(k, _)| *k == col_key).map(|(_, v)| v.clone()).unwrap_or_default();
-    let mut panel = Panel { title: String::new(), rows: Vec::new(), cols, cells: HashMap::new() };
+    let col_key = if axes.dims.iter().any(|(k, _)| k == "backend") {
+        "backend".to_string()
+    } else {
+        axes.dims.last().map(|(k, _)| k.clone()).unwrap_or_default()
+    };
+    let cols: Vec<String> = axes
+        .dims
+        .iter()
+        .find(|(k, _)| *k == col_key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut panel = Panel {
+        title: String::new(),
+        rows: Vec::new(),
+        cols,
+        cells: HashMap::new(),
+    };
     for (i, c) in grid.cells.iter().enumerate() {
         let row = ordered_others(c, &col_key);
         let r = match panel.rows.iter().position(|x| *x == row) {
@@ -81,16 +122,29 @@ fn layout(grid: &Grid) -> (Vec<Panel>, String, String) {
                 panel.rows.len() - 1
             }
         };
-        if let Some(k) = c.settings.get(&col_key).and_then(|v| panel.cols.iter().position(|x| x == v)) {
+        if let Some(k) = c
+            .settings
+            .get(&col_key)
+            .and_then(|v| panel.cols.iter().position(|x| x == v))
+        {
             panel.cells.insert((r, k), i);
         }
     }
-    let row_title = axes.dims.iter().filter(|(k, _)| *k != col_key).map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ");
+    let row_title = axes
+        .dims
+        .iter()
+        .filter(|(k, _)| *k != col_key)
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     (vec![panel], row_title, col_key)
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Rough width of a text in pixels at `size` (no font metrics without the font).
@@ -105,7 +159,9 @@ fn short(s: Option<f64>) -> String {
 /// The second line of a cell: times, or why it failed, briefly.
 fn cell_detail(c: &Cell) -> String {
     match c.outcome {
-        Outcome::Direct | Outcome::Relayed => format!("{} · {}", short(c.overlay_up_s), short(c.mpc_wall_s)),
+        Outcome::Direct | Outcome::Relayed => {
+            format!("{} · {}", short(c.overlay_up_s), short(c.mpc_wall_s))
+        }
         Outcome::Failed if c.mpc_wall_s.is_none() => "no overlay".into(),
         Outcome::Failed => format!("MPyC ended after {:.0} s", c.mpc_wall_s.unwrap_or_default()),
         Outcome::Error => "lab error".into(),
@@ -115,10 +171,37 @@ fn cell_detail(c: &Cell) -> String {
 
 pub fn svg(grid: &Grid) -> String {
     let (panels, row_title, col_title) = layout(grid);
-    let row_head_w = panels.iter().flat_map(|p| p.rows.iter()).map(|r| text_w(r, 12.0)).max().unwrap_or(0).max(text_w(&row_title, 11.0)).max(40) + 16;
-    let panel_w = row_head_w + CELL_W * panels.iter().map(|p| p.cols.len()).max().unwrap_or(1).max(1);
-    let panel_h = PANEL_TITLE_H + HEADER_H + CELL_H * panels.iter().map(|p| p.rows.len()).max().unwrap_or(1).max(1);
-    let per_row = if panels.len() <= 2 { panels.len().max(1) } else { 2 };
+    let row_head_w = panels
+        .iter()
+        .flat_map(|p| p.rows.iter())
+        .map(|r| text_w(r, 12.0))
+        .max()
+        .unwrap_or(0)
+        .max(text_w(&row_title, 11.0))
+        .max(40)
+        + 16;
+    let panel_w = row_head_w
+        + CELL_W
+            * panels
+                .iter()
+                .map(|p| p.cols.len())
+                .max()
+                .unwrap_or(1)
+                .max(1);
+    let panel_h = PANEL_TITLE_H
+        + HEADER_H
+        + CELL_H
+            * panels
+                .iter()
+                .map(|p| p.rows.len())
+                .max()
+                .unwrap_or(1)
+                .max(1);
+    let per_row = if panels.len() <= 2 {
+        panels.len().max(1)
+    } else {
+        2
+    };
     let panel_rows = panels.len().div_ceil(per_row).max(1);
     let title_h = 56;
     let legend_h = 56;
@@ -126,10 +209,24 @@ pub fn svg(grid: &Grid) -> String {
     let height = title_h + panel_rows * panel_h + (panel_rows - 1) * PANEL_GAP + legend_h + MARGIN;
 
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" role="img" aria-labelledby="grid-title">"#);
-    let _ = writeln!(s, r#"<title id="grid-title">{}: connectivity grid</title>"#, esc(&grid.scenario));
-    let _ = writeln!(s, r##"<rect width="{width}" height="{height}" fill="#ffffff"/>"##);
-    let _ = writeln!(s, r#"<text x="{MARGIN}" y="28" font-size="17" font-weight="bold">{}</text>"#, esc(&grid.scenario));
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" role="img" aria-labelledby="grid-title">"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<title id="grid-title">{}: connectivity grid</title>"#,
+        esc(&grid.scenario)
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect width="{width}" height="{height}" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{MARGIN}" y="28" font-size="17" font-weight="bold">{}</text>"#,
+        esc(&grid.scenario)
+    );
     let _ = writeln!(
         s,
         r##"<text x="{MARGIN}" y="47" font-size="12" fill="#444444">{} cells: {} — e3 {} local NAT lab, {} s bound per phase</text>"##,
@@ -142,32 +239,81 @@ pub fn svg(grid: &Grid) -> String {
         let x0 = MARGIN + (n % per_row) * (panel_w + PANEL_GAP);
         let y0 = title_h + (n / per_row) * (panel_h + PANEL_GAP);
         if !p.title.is_empty() {
-            let _ = writeln!(s, r#"<text x="{x0}" y="{}" font-size="14" font-weight="bold">{}</text>"#, y0 + 16, esc(&p.title));
+            let _ = writeln!(
+                s,
+                r#"<text x="{x0}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+                y0 + 16,
+                esc(&p.title)
+            );
         }
         let gy = y0 + PANEL_TITLE_H;
         // Corner: what rows and columns are.
-        let _ = writeln!(s, r##"<text x="{x0}" y="{}" font-size="11" fill="#444444">{} →</text>"##, gy + 12, esc(&col_title));
-        let _ = writeln!(s, r##"<text x="{x0}" y="{}" font-size="11" fill="#444444">{} ↓</text>"##, gy + 26, esc(&row_title));
+        let _ = writeln!(
+            s,
+            r##"<text x="{x0}" y="{}" font-size="11" fill="#444444">{} →</text>"##,
+            gy + 12,
+            esc(&col_title)
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{x0}" y="{}" font-size="11" fill="#444444">{} ↓</text>"##,
+            gy + 26,
+            esc(&row_title)
+        );
         for (k, col) in p.cols.iter().enumerate() {
             let cx = x0 + row_head_w + k * CELL_W + CELL_W / 2;
-            let _ = writeln!(s, r#"<text x="{cx}" y="{}" font-size="12" font-weight="bold" text-anchor="middle">{}</text>"#, gy + 20, esc(col));
+            let _ = writeln!(
+                s,
+                r#"<text x="{cx}" y="{}" font-size="12" font-weight="bold" text-anchor="middle">{}</text>"#,
+                gy + 20,
+                esc(col)
+            );
         }
         for (r, row) in p.rows.iter().enumerate() {
             let ry = gy + HEADER_H + r * CELL_H;
-            let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="12" font-weight="bold" text-anchor="end">{}</text>"#, x0 + row_head_w - 10, ry + CELL_H / 2 + 4, esc(row));
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" font-size="12" font-weight="bold" text-anchor="end">{}</text>"#,
+                x0 + row_head_w - 10,
+                ry + CELL_H / 2 + 4,
+                esc(row)
+            );
             for k in 0..p.cols.len() {
                 let cx = x0 + row_head_w + k * CELL_W;
-                let Some(&i) = p.cells.get(&(r, k)) else { continue };
+                let Some(&i) = p.cells.get(&(r, k)) else {
+                    continue;
+                };
                 let c = &grid.cells[i];
                 let (fill, ink) = colours(c.outcome);
                 let tip = match &c.reason {
                     Some(r) => format!("{}: {} — {r}", c.variant, c.outcome.as_str()),
-                    None => format!("{}: {}; {}", c.variant, c.outcome.as_str(), c.routes.join("; ")),
+                    None => format!(
+                        "{}: {}; {}",
+                        c.variant,
+                        c.outcome.as_str(),
+                        c.routes.join("; ")
+                    ),
                 };
                 let _ = writeln!(s, r#"<g><title>{}</title>"#, esc(&tip));
-                let _ = writeln!(s, r##"<rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="{fill}" stroke="#ffffff" stroke-width="2"/>"##, cx, ry, CELL_W, CELL_H);
-                let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="13" font-weight="bold" text-anchor="middle" fill="{ink}">{}</text>"#, cx + CELL_W / 2, ry + 21, c.outcome.as_str());
-                let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="{ink}">{}</text>"#, cx + CELL_W / 2, ry + 38, esc(&cell_detail(c)));
+                let _ = writeln!(
+                    s,
+                    r##"<rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="{fill}" stroke="#ffffff" stroke-width="2"/>"##,
+                    cx, ry, CELL_W, CELL_H
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{}" y="{}" font-size="13" font-weight="bold" text-anchor="middle" fill="{ink}">{}</text>"#,
+                    cx + CELL_W / 2,
+                    ry + 21,
+                    c.outcome.as_str()
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="{ink}">{}</text>"#,
+                    cx + CELL_W / 2,
+                    ry + 38,
+                    esc(&cell_detail(c))
+                );
                 let _ = writeln!(s, "</g>");
             }
         }
@@ -175,10 +321,25 @@ pub fn svg(grid: &Grid) -> String {
     // Legend.
     let ly = height - legend_h - MARGIN / 2 + 14;
     let mut lx = MARGIN;
-    for o in [Outcome::Direct, Outcome::Relayed, Outcome::Failed, Outcome::Error, Outcome::Pending] {
+    for o in [
+        Outcome::Direct,
+        Outcome::Relayed,
+        Outcome::Failed,
+        Outcome::Error,
+        Outcome::Pending,
+    ] {
         let (fill, _) = colours(o);
-        let _ = writeln!(s, r##"<rect x="{lx}" y="{ly}" width="14" height="14" rx="2" fill="{fill}" stroke="#888888" stroke-width="0.5"/>"##);
-        let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="12">{}</text>"#, lx + 20, ly + 12, o.as_str());
+        let _ = writeln!(
+            s,
+            r##"<rect x="{lx}" y="{ly}" width="14" height="14" rx="2" fill="{fill}" stroke="#888888" stroke-width="0.5"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" font-size="12">{}</text>"#,
+            lx + 20,
+            ly + 12,
+            o.as_str()
+        );
         lx += 36 + text_w(o.as_str(), 12.0);
     }
     let _ = writeln!(
@@ -193,7 +354,10 @@ pub fn svg(grid: &Grid) -> String {
 /// A standalone page: the figure and a table of every cell.
 pub fn html(grid: &Grid, svg: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">");
+    let _ = writeln!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">"
+    );
     let _ = writeln!(s, "<title>{} — e3 grid</title>", esc(&grid.scenario));
     let _ = writeln!(
         s,

@@ -114,7 +114,11 @@ pub struct Options {
 /// The content hash of a variant: what decides its result.
 pub fn cell_hash(plan: &Plan, timeout: Duration) -> String {
     let mut h = Sha256::new();
-    h.update(format!("e3 grid cell {CELL_FORMAT}\n{}\n{}\n", env!("CARGO_PKG_VERSION"), timeout.as_secs()));
+    h.update(format!(
+        "e3 grid cell {CELL_FORMAT}\n{}\n{}\n",
+        env!("CARGO_PKG_VERSION"),
+        timeout.as_secs()
+    ));
     h.update(plan.to_json());
     for (path, bytes) in crate::bundled::program_files() {
         h.update(path);
@@ -130,9 +134,20 @@ pub fn cell_hash(plan: &Plan, timeout: Duration) -> String {
 pub fn outcome(report: &Report) -> (Outcome, Option<String>) {
     if report.ok {
         let relayed = report.pairs.iter().any(|p| p.route == "relayed");
-        (if relayed { Outcome::Relayed } else { Outcome::Direct }, None)
+        (
+            if relayed {
+                Outcome::Relayed
+            } else {
+                Outcome::Direct
+            },
+            None,
+        )
     } else {
-        let reason = report.diagnosis.first().cloned().unwrap_or_else(|| report.verdict.clone());
+        let reason = report
+            .diagnosis
+            .first()
+            .cloned()
+            .unwrap_or_else(|| report.verdict.clone());
         (Outcome::Failed, Some(reason))
     }
 }
@@ -156,7 +171,12 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
 }
 
 /// The cell of a finished lab run (`Err`: the lab could not run it).
-fn cell_from(v: &GridVariant, hash: String, result: Result<Report, String>, duration: Duration) -> Cell {
+fn cell_from(
+    v: &GridVariant,
+    hash: String,
+    result: Result<Report, String>,
+    duration: Duration,
+) -> Cell {
     let mut cell = blank(v, hash, Outcome::Error);
     cell.duration_s = (duration.as_secs_f64() * 10.0).round() / 10.0;
     match result {
@@ -166,8 +186,16 @@ fn cell_from(v: &GridVariant, hash: String, result: Result<Report, String>, dura
             cell.reason = reason;
             cell.overlay_up_s = r.overlay_up_s;
             cell.mpc_wall_s = r.mpc_wall_s;
-            cell.result = r.parties.iter().find(|p| p.index == 0).and_then(|p| p.result.clone());
-            cell.routes = r.pairs.iter().map(|p| format!("{}-{}: {}", p.a, p.b, p.route)).collect();
+            cell.result = r
+                .parties
+                .iter()
+                .find(|p| p.index == 0)
+                .and_then(|p| p.result.clone());
+            cell.routes = r
+                .pairs
+                .iter()
+                .map(|p| format!("{}-{}: {}", p.a, p.b, p.route))
+                .collect();
         }
         Err(e) => cell.reason = Some(e.lines().next().unwrap_or_default().to_string()),
     }
@@ -176,9 +204,16 @@ fn cell_from(v: &GridVariant, hash: String, result: Result<Report, String>, dura
 
 /// Runs the grid: cached cells first taken from `dir/cells/`, the rest run
 /// one after another; the outputs rewritten after each cell.
-pub fn run(base: &str, description: &str, axes: &Axes, variants: &[GridVariant], opts: &Options) -> Result<Grid, String> {
+pub fn run(
+    base: &str,
+    description: &str,
+    axes: &Axes,
+    variants: &[GridVariant],
+    opts: &Options,
+) -> Result<Grid, String> {
     let cells_dir = opts.dir.join("cells");
-    std::fs::create_dir_all(&cells_dir).map_err(|e| format!("cannot create `{}`: {e}", cells_dir.display()))?;
+    std::fs::create_dir_all(&cells_dir)
+        .map_err(|e| format!("cannot create `{}`: {e}", cells_dir.display()))?;
     let timeout_s = opts.timeout.as_secs();
     let mut grid = Grid {
         scenario: base.to_string(),
@@ -188,11 +223,18 @@ pub fn run(base: &str, description: &str, axes: &Axes, variants: &[GridVariant],
         axes: axes.clone(),
         cells: Vec::new(),
     };
-    let hashes: Vec<String> = variants.iter().map(|v| cell_hash(&v.plan, opts.timeout)).collect();
+    let hashes: Vec<String> = variants
+        .iter()
+        .map(|v| cell_hash(&v.plan, opts.timeout))
+        .collect();
     // Cached cells, and placeholders for the others.
     let mut todo = Vec::new();
     for (i, (v, hash)) in variants.iter().zip(&hashes).enumerate() {
-        let cached = if opts.fresh { None } else { read_cell(&cells_dir.join(format!("{hash}.json"))) };
+        let cached = if opts.fresh {
+            None
+        } else {
+            read_cell(&cells_dir.join(format!("{hash}.json")))
+        };
         match cached {
             Some(mut c) => {
                 c.cached = true;
@@ -206,8 +248,18 @@ pub fn run(base: &str, description: &str, axes: &Axes, variants: &[GridVariant],
         }
     }
     write_outputs(&opts.dir, &grid)?;
-    let mut progress = Progress::new(variants.len(), variants.len() - todo.len(), todo.iter().map(|&i| variants[i].plan.connectivity.backend).collect());
-    let sim_opts = crate::sim::Options { timeout: opts.timeout, python: opts.python.clone(), progress: false };
+    let mut progress = Progress::new(
+        variants.len(),
+        variants.len() - todo.len(),
+        todo.iter()
+            .map(|&i| variants[i].plan.connectivity.backend)
+            .collect(),
+    );
+    let sim_opts = crate::sim::Options {
+        timeout: opts.timeout,
+        python: opts.python.clone(),
+        progress: false,
+    };
     for i in todo {
         let v = &variants[i];
         progress.start(&v.label);
@@ -238,10 +290,12 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
 /// interrupted run) never sees half a file.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write `{}`: {e}", path.display())
-    })
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write `{}`: {e}", path.display())
+        })
 }
 
 /// `grid.json`, `grid.svg`, `grid.html`.
@@ -275,7 +329,16 @@ impl Progress {
         } else {
             eprintln!("{to_run} cells to run");
         }
-        Progress { total, finished: cached, pending, by_backend: BTreeMap::new(), ran: 0, spent: Duration::ZERO, started: Instant::now(), tty }
+        Progress {
+            total,
+            finished: cached,
+            pending,
+            by_backend: BTreeMap::new(),
+            ran: 0,
+            spent: Duration::ZERO,
+            started: Instant::now(),
+            tty,
+        }
     }
 
     /// Time left: each cell still to run is estimated by the mean of the
@@ -303,7 +366,14 @@ impl Progress {
             let filled = width * self.finished / self.total.max(1);
             let bar = format!("{}{}", "#".repeat(filled), "-".repeat(width - filled));
             let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K[{bar}] {}/{} {} elapsed, {}: {label}", self.finished, self.total, clock(self.started.elapsed().as_secs_f64()), self.eta());
+            let _ = write!(
+                err,
+                "\r\x1b[2K[{bar}] {}/{} {} elapsed, {}: {label}",
+                self.finished,
+                self.total,
+                clock(self.started.elapsed().as_secs_f64()),
+                self.eta()
+            );
             let _ = err.flush();
         }
     }
@@ -319,26 +389,51 @@ impl Progress {
         e.0 += 1;
         e.1 += took.as_secs_f64();
         let detail = match cell.outcome {
-            Outcome::Direct | Outcome::Relayed => format!("{} (overlay {}, MPyC {})", cell.outcome.as_str(), secs(cell.overlay_up_s), secs(cell.mpc_wall_s)),
-            _ => format!("{}: {}", cell.outcome.as_str(), cell.reason.as_deref().unwrap_or("")),
+            Outcome::Direct | Outcome::Relayed => format!(
+                "{} (overlay {}, MPyC {})",
+                cell.outcome.as_str(),
+                secs(cell.overlay_up_s),
+                secs(cell.mpc_wall_s)
+            ),
+            _ => format!(
+                "{}: {}",
+                cell.outcome.as_str(),
+                cell.reason.as_deref().unwrap_or("")
+            ),
         };
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K");
         }
-        let _ = writeln!(err, "[{}/{}] {}: {detail} in {:.1} s; {}", self.finished, self.total, cell.label, took.as_secs_f64(), self.eta());
+        let _ = writeln!(
+            err,
+            "[{}/{}] {}: {detail} in {:.1} s; {}",
+            self.finished,
+            self.total,
+            cell.label,
+            took.as_secs_f64(),
+            self.eta()
+        );
     }
 
     fn finish(&self) {
         if self.ran > 0 {
-            eprintln!("ran {} cells in {}", self.ran, clock(self.started.elapsed().as_secs_f64()));
+            eprintln!(
+                "ran {} cells in {}",
+                self.ran,
+                clock(self.started.elapsed().as_secs_f64())
+            );
         }
     }
 }
 
 fn clock(s: f64) -> String {
     let s = s.round() as u64;
-    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 fn secs(s: Option<f64>) -> String {
@@ -352,5 +447,9 @@ pub fn summary(grid: &Grid) -> String {
         *counts.entry(c.outcome.as_str()).or_default() += 1;
     }
     let order = ["direct", "relayed", "failed", "error", "pending"];
-    order.iter().filter_map(|o| counts.get(o).map(|n| format!("{n} {o}"))).collect::<Vec<_>>().join(", ")
+    order
+        .iter()
+        .filter_map(|o| counts.get(o).map(|n| format!("{n} {o}")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -54,7 +54,10 @@ impl Expr {
             Expr::Object(entries) if entries.is_empty() => out.push_str("{}"),
             Expr::Object(entries) => {
                 out.push_str("{\n");
-                let items: Vec<Item> = entries.iter().map(|(k, v)| Item::Attr(k.clone(), v.clone())).collect();
+                let items: Vec<Item> = entries
+                    .iter()
+                    .map(|(k, v)| Item::Attr(k.clone(), v.clone()))
+                    .collect();
                 write_items(out, &items, indent + 1);
                 let _ = write!(out, "{}}}", "  ".repeat(indent));
             }
@@ -80,7 +83,11 @@ pub struct Block {
 
 impl Block {
     pub fn new(kind: &str, labels: &[&str]) -> Block {
-        Block { kind: kind.into(), labels: labels.iter().map(|l| l.to_string()).collect(), items: Vec::new() }
+        Block {
+            kind: kind.into(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            items: Vec::new(),
+        }
     }
 
     pub fn attr(mut self, key: &str, value: Expr) -> Block {
@@ -149,7 +156,17 @@ fn write_items(out: &mut String, items: &[Item], indent: usize) {
                 while matches!(items.get(end), Some(Item::Attr(_, v)) if v.is_single_line()) {
                     end += 1;
                 }
-                let width = items[i..end].iter().map(|it| if let Item::Attr(k, _) = it { k.chars().count() } else { 0 }).max().unwrap_or(0);
+                let width = items[i..end]
+                    .iter()
+                    .map(|it| {
+                        if let Item::Attr(k, _) = it {
+                            k.chars().count()
+                        } else {
+                            0
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
                 for item in &items[i..end] {
                     if let Item::Attr(k, v) = item {
                         let _ = write!(out, "{pad}{k:<width$} = ");
@@ -219,7 +236,13 @@ mod tests {
             .blank()
             .attr("a", Expr::raw("1"))
             .attr("longer", Expr::raw("2"))
-            .attr("obj", Expr::Object(vec![("k".into(), Expr::str("v")), ("kk".into(), Expr::strings(["a", "b"]))]))
+            .attr(
+                "obj",
+                Expr::Object(vec![
+                    ("k".into(), Expr::str("v")),
+                    ("kk".into(), Expr::strings(["a", "b"])),
+                ]),
+            )
             .attr("after", Expr::raw("3"));
         let s = file("", &[b]);
         assert_eq!(

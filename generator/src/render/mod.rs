@@ -34,7 +34,9 @@ pub struct Inputs {
 /// `public-keys/`: `authorized_keys`, `*.pub` and `hardware/*.nix`.
 pub fn is_public_input(rel: &Path) -> bool {
     let name = rel.to_string_lossy();
-    name == "authorized_keys" || name.ends_with(".pub") || (name.starts_with("hardware/") && name.ends_with(".nix"))
+    name == "authorized_keys"
+        || name.ends_with(".pub")
+        || (name.starts_with("hardware/") && name.ends_with(".nix"))
 }
 
 /// Reads the [`Inputs`]: the public key material in `public_dir`
@@ -49,7 +51,10 @@ pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
             if kind.is_dir() {
                 walk(root, &path, out)?;
             } else if kind.is_file() {
-                let rel = path.strip_prefix(root).expect("walked from root").to_path_buf();
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("walked from root")
+                    .to_path_buf();
                 if is_public_input(&rel) {
                     out.insert(rel, std::fs::read(&path)?);
                 }
@@ -84,7 +89,10 @@ pub fn render_with(plan: &Plan, inputs: &Inputs) -> Files {
         files.insert(Path::new(nix::PUBLIC_KEYS_DIR).join(rel), contents.clone());
     }
     if let Some(program) = &inputs.program {
-        files.insert(format!("programs/{}.py", plan.program.name).into(), program.clone());
+        files.insert(
+            format!("programs/{}.py", plan.program.name).into(),
+            program.clone(),
+        );
     }
     files
 }
@@ -102,15 +110,27 @@ pub struct VariantRender<'a> {
 pub fn render_matrix(base: &str, description: &str, variants: &[VariantRender]) -> Files {
     use std::fmt::Write as _;
     let mut files = Files::new();
-    let keys: Vec<&str> = variants.first().map(|v| v.settings.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+    let keys: Vec<&str> = variants
+        .first()
+        .map(|v| v.settings.iter().map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
     let mut md = String::new();
     let _ = writeln!(md, "# {base}: {} variants\n", variants.len());
     if !description.is_empty() {
         let _ = writeln!(md, "{description}\n");
     }
-    let _ = writeln!(md, "Rendered by e3 from the scenario's `matrix:`. Each directory is a complete,");
-    let _ = writeln!(md, "standalone rendering of one variant (its own README says how to test and");
-    let _ = writeln!(md, "deploy it). Run every variant in the local NAT lab with `e3 grid {base}`,");
+    let _ = writeln!(
+        md,
+        "Rendered by e3 from the scenario's `matrix:`. Each directory is a complete,"
+    );
+    let _ = writeln!(
+        md,
+        "standalone rendering of one variant (its own README says how to test and"
+    );
+    let _ = writeln!(
+        md,
+        "deploy it). Run every variant in the local NAT lab with `e3 grid {base}`,"
+    );
     let _ = writeln!(md, "or one with `e3 sim '<variant>'`.\n");
     let _ = writeln!(md, "| variant | {} | directory |", keys.join(" | "));
     let _ = writeln!(md, "|---|{}---|", "---|".repeat(keys.len()));
@@ -118,7 +138,12 @@ pub fn render_matrix(base: &str, description: &str, variants: &[VariantRender]) 
     for v in variants {
         let values: Vec<&str> = v.settings.iter().map(|(_, x)| x.as_str()).collect();
         let dir = crate::matrix::dir_name(v.label);
-        let _ = writeln!(md, "| `{}` | {} | [`{dir}/`]({dir}/) |", v.plan.name, values.join(" | "));
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | [`{dir}/`]({dir}/) |",
+            v.plan.name,
+            values.join(" | ")
+        );
         index.push(serde_json::json!({
             "name": v.plan.name,
             "label": v.label,
@@ -126,12 +151,18 @@ pub fn render_matrix(base: &str, description: &str, variants: &[VariantRender]) 
             "directory": crate::matrix::dir_name(v.label),
         }));
         for (path, contents) in render_with(v.plan, v.inputs) {
-            files.insert(Path::new(&crate::matrix::dir_name(v.label)).join(path), contents);
+            files.insert(
+                Path::new(&crate::matrix::dir_name(v.label)).join(path),
+                contents,
+            );
         }
     }
     files.insert("README.md".into(), md.into_bytes());
     let json = serde_json::json!({ "scenario": base, "variants": index });
-    files.insert("variants.json".into(), (serde_json::to_string_pretty(&json).expect("json") + "\n").into_bytes());
+    files.insert(
+        "variants.json".into(),
+        (serde_json::to_string_pretty(&json).expect("json") + "\n").into_bytes(),
+    );
     files
 }
 
@@ -159,7 +190,10 @@ pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent)?;
-    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let tmp = parent.join(format!(".{base}.e3-tmp-{}", std::process::id()));
     let old = parent.join(format!(".{base}.e3-old-{}", std::process::id()));
     // (from, to) of what was carried over, to undo on failure.
@@ -177,12 +211,21 @@ pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
         }
         // The rendered directory itself, and each variant directory.
         let mut roots = vec![PathBuf::new()];
-        roots.extend(files.keys().filter(|p| p.file_name().is_some_and(|n| n == "scenario.json")).filter_map(|p| p.parent()).filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf));
+        roots.extend(
+            files
+                .keys()
+                .filter(|p| p.file_name().is_some_and(|n| n == "scenario.json"))
+                .filter_map(|p| p.parent())
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf),
+        );
         for root in &roots {
             for kept in KEPT {
                 let from = dir.join(root).join(kept);
                 let to = tmp.join(root).join(kept);
-                if std::fs::symlink_metadata(&from).is_ok() && std::fs::symlink_metadata(&to).is_err() {
+                if std::fs::symlink_metadata(&from).is_ok()
+                    && std::fs::symlink_metadata(&to).is_err()
+                {
                     if let Some(p) = to.parent() {
                         std::fs::create_dir_all(p)?;
                     }

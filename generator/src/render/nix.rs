@@ -93,7 +93,10 @@ pub fn render(plan: &Plan, files: &mut Files) {
     files.insert("public-keys.nix".into(), public_keys_nix(plan).into_bytes());
     files.insert("hosts/common.nix".into(), common_nix(plan).into_bytes());
     for h in deployed(plan) {
-        files.insert(format!("hosts/{}.nix", h.name).into(), host_nix(plan, h).into_bytes());
+        files.insert(
+            format!("hosts/{}.nix", h.name).into(),
+            host_nix(plan, h).into_bytes(),
+        );
     }
     for (path, contents) in crate::bundled::module_files() {
         files.insert(format!("modules/{path}").into(), contents.to_vec());
@@ -130,9 +133,17 @@ pub fn string(s: &str) -> String {
 
 /// An attribute name: bare when it is a plain identifier, quoted otherwise.
 pub(crate) fn attr(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '\'')
-        && !matches!(name, "if" | "then" | "else" | "let" | "in" | "with" | "rec" | "inherit" | "assert" | "or");
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '\'')
+        && !matches!(
+            name,
+            "if" | "then" | "else" | "let" | "in" | "with" | "rec" | "inherit" | "assert" | "or"
+        );
     if plain {
         name.to_string()
     } else {
@@ -180,10 +191,22 @@ fn image_attr(platform: Platform) -> Option<&'static str> {
 fn flake_nix(plan: &Plan) -> String {
     let hosts: Vec<&Host> = deployed(plan).collect();
     let mut s = String::new();
-    let _ = writeln!(s, "# The pinned flake of the e3 scenario `{}`. Rendered by e3: do not edit;", plan.name);
-    let _ = writeln!(s, "# change the scenario and run `e3 render {}` again.", plan.name);
+    let _ = writeln!(
+        s,
+        "# The pinned flake of the e3 scenario `{}`. Rendered by e3: do not edit;",
+        plan.name
+    );
+    let _ = writeln!(
+        s,
+        "# change the scenario and run `e3 render {}` again.",
+        plan.name
+    );
     s.push_str("{\n");
-    let _ = writeln!(s, "  description = {};", string(&format!("e3 scenario {}", plan.name)));
+    let _ = writeln!(
+        s,
+        "  description = {};",
+        string(&format!("e3 scenario {}", plan.name))
+    );
     s.push('\n');
     let _ = writeln!(s, "  inputs.nixpkgs.url = {};", string(NIXPKGS_URL));
     s.push('\n');
@@ -216,7 +239,14 @@ fn flake_nix(plan: &Plan) -> String {
     for h in &hosts {
         if let (Some(p), Some(sys)) = (h.platform, h.system) {
             if let Some(a) = image_attr(p) {
-                images.push((sys, format!("image-{} = self.nixosConfigurations.{}.{a};", h.name, attr(&h.name))));
+                images.push((
+                    sys,
+                    format!(
+                        "image-{} = self.nixosConfigurations.{}.{a};",
+                        h.name,
+                        attr(&h.name)
+                    ),
+                ));
             }
         }
     }
@@ -247,7 +277,9 @@ fn flake_nix(plan: &Plan) -> String {
     s.push_str("      # The NixOS VM test of this topology (tests/nat.nix): `nix flake check`,\n");
     s.push_str("      # or `nix build .#checks.x86_64-linux.nat -L` (needs KVM).\n");
     s.push_str("      checks = forAllSystems (system: {\n");
-    s.push_str("        nat = import ./tests/nat.nix { pkgs = nixpkgs.legacyPackages.${system}; };\n");
+    s.push_str(
+        "        nat = import ./tests/nat.nix { pkgs = nixpkgs.legacyPackages.${system}; };\n",
+    );
     s.push_str("      });\n");
     s.push_str("    };\n}\n");
     s
@@ -255,23 +287,32 @@ fn flake_nix(plan: &Plan) -> String {
 
 /// Parses the project's lock: (rev, narHash) of the nixpkgs node.
 pub fn nixpkgs_lock() -> (String, String) {
-    let v: serde_json::Value = serde_json::from_str(PROJECT_FLAKE_LOCK).expect("the project's flake.lock is JSON");
+    let v: serde_json::Value =
+        serde_json::from_str(PROJECT_FLAKE_LOCK).expect("the project's flake.lock is JSON");
     let locked = &v["nodes"]["nixpkgs"]["locked"];
-    let get = |k: &str| locked[k].as_str().expect("the nixpkgs node is locked").to_string();
+    let get = |k: &str| {
+        locked[k]
+            .as_str()
+            .expect("the nixpkgs node is locked")
+            .to_string()
+    };
     (get("rev"), get("narHash"))
 }
 
 /// The Colmena deployment keys of a host: (key name, file under the secrets
 /// directory).
 pub fn deployment_keys(plan: &Plan, h: &Host) -> Vec<(String, String)> {
-    let overlay = h.role == Role::Party || matches!(h.role, Role::Lighthouse | Role::Hub | Role::Bootstrap);
+    let overlay =
+        h.role == Role::Party || matches!(h.role, Role::Lighthouse | Role::Hub | Role::Bootstrap);
     match plan.connectivity.backend {
         Backend::Nebula if overlay => vec![
             ("nebula-ca.crt".into(), "nebula/ca.crt".into()),
             ("nebula-host.crt".into(), format!("nebula/{}.crt", h.name)),
             ("nebula-host.key".into(), format!("nebula/{}.key", h.name)),
         ],
-        Backend::Wireguard if overlay => vec![("wireguard.key".into(), format!("wireguard/{}.key", h.name))],
+        Backend::Wireguard if overlay => {
+            vec![("wireguard.key".into(), format!("wireguard/{}.key", h.name))]
+        }
         Backend::Tinc if overlay => vec![("tinc-rsa.priv".into(), format!("tinc/{}.priv", h.name))],
         // Auth keys are made at deploy time (Tailscale admin console or the
         // Terraform tailscale module; `e3-headscale-authkey` on the control
@@ -293,11 +334,28 @@ fn hive_nix(plan: &Plan) -> String {
     s.push_str("# fine here; flakes only see files added to git). The flake passes its own\n");
     s.push_str("# nixpkgs input instead (`outputs.colmena`).\n");
     s.push_str("#\n# Secrets never enter this directory or the Nix store: Colmena runs each\n");
-    let _ = writeln!(s, "# key's command on the deploying machine at upload time, reading the file");
-    let _ = writeln!(s, "# from ${SECRETS_ENV}: the directory `e3 keys {}` wrote,", plan.name);
-    let _ = writeln!(s, "# secrets/{} under the directory it was run in.", plan.name);
+    let _ = writeln!(
+        s,
+        "# key's command on the deploying machine at upload time, reading the file"
+    );
+    let _ = writeln!(
+        s,
+        "# from ${SECRETS_ENV}: the directory `e3 keys {}` wrote,",
+        plan.name
+    );
+    let _ = writeln!(
+        s,
+        "# secrets/{} under the directory it was run in.",
+        plan.name
+    );
     s.push_str("{\n  nixpkgs ? fetchTarball {\n");
-    let _ = writeln!(s, "    url = {};", string(&format!("https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz")));
+    let _ = writeln!(
+        s,
+        "    url = {};",
+        string(&format!(
+            "https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
+        ))
+    );
     let _ = writeln!(s, "    sha256 = {};", string(&nar_hash));
     s.push_str("  },\n}:\nlet\n  addresses = import ./addresses.nix;\n\n");
     s.push_str("  secret = file: {\n    keyCommand = [\n      \"sh\"\n      \"-c\"\n");
@@ -307,13 +365,24 @@ fn hive_nix(plan: &Plan) -> String {
     );
     let _ = writeln!(s, "      {}", string(&cmd));
     s.push_str("      file\n    ];\n  };\nin\n{\n  meta = {\n");
-    let _ = writeln!(s, "    description = {};", string(&format!("e3 scenario {}", plan.name)));
+    let _ = writeln!(
+        s,
+        "    description = {};",
+        string(&format!("e3 scenario {}", plan.name))
+    );
     s.push_str("    nixpkgs = import nixpkgs { system = \"x86_64-linux\"; };\n");
-    let other: Vec<&Host> = deployed(plan).filter(|h| h.system.is_some_and(|x| x != "x86_64-linux")).collect();
+    let other: Vec<&Host> = deployed(plan)
+        .filter(|h| h.system.is_some_and(|x| x != "x86_64-linux"))
+        .collect();
     if !other.is_empty() {
         s.push_str("    nodeNixpkgs = {\n");
         for h in other {
-            let _ = writeln!(s, "      {} = import nixpkgs {{ system = {}; }};", attr(&h.name), string(h.system.unwrap_or_default()));
+            let _ = writeln!(
+                s,
+                "      {} = import nixpkgs {{ system = {}; }};",
+                attr(&h.name),
+                string(h.system.unwrap_or_default())
+            );
         }
         s.push_str("    };\n");
     }
@@ -368,7 +437,12 @@ fn addresses_nix(plan: &Plan) -> String {
                 let _ = writeln!(s, "  {} = {};", attr(&h.name), string(&a.to_string()));
             }
             None => {
-                let _ = writeln!(s, "  {} = fromTerraform {};", attr(&h.name), string(&h.name));
+                let _ = writeln!(
+                    s,
+                    "  {} = fromTerraform {};",
+                    attr(&h.name),
+                    string(&h.name)
+                );
             }
         }
     }
@@ -381,7 +455,9 @@ fn public_keys_nix(plan: &Plan) -> String {
     s.push_str("# Public key material of this scenario, read from public-keys/. `e3 keys`\n");
     s.push_str("# writes it to secrets/NAME/public/ (next to the private halves, which never\n");
     s.push_str("# leave secrets/NAME/), and `e3 render` copies it here.\n");
-    s.push_str("let\n  read =\n    name:\n    let\n      file = ./public-keys + \"/${name}\";\n    in\n");
+    s.push_str(
+        "let\n  read =\n    name:\n    let\n      file = ./public-keys + \"/${name}\";\n    in\n",
+    );
     s.push_str("    if builtins.pathExists file then\n      builtins.readFile file\n    else\n");
     let _ = writeln!(
         s,
@@ -392,7 +468,11 @@ fn public_keys_nix(plan: &Plan) -> String {
     s.push_str("  lines =\n    text: builtins.filter (line: builtins.isString line && line != \"\") (builtins.split \"\\n\" text);\n");
     s.push_str("in\n{\n");
     s.push_str("  # Root's authorized SSH keys on every host (put yours in\n");
-    let _ = writeln!(s, "  # secrets/{}/public/authorized_keys; `e3 keys` copies ~/.ssh/id_*.pub there).", plan.name);
+    let _ = writeln!(
+        s,
+        "  # secrets/{}/public/authorized_keys; `e3 keys` copies ~/.ssh/id_*.pub there).",
+        plan.name
+    );
     s.push_str("  sshKeys = lines (read \"authorized_keys\");\n\n");
     s.push_str("  # A host's public key for a backend, e.g. `wireguard \"ams\"`.\n");
     s.push_str("  wireguard = host: builtins.head (lines (read \"wireguard/${host}.pub\"));\n");
@@ -423,7 +503,11 @@ fn common_nix(plan: &Plan) -> String {
 pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
     let c = &plan.connectivity;
     let mut s = String::new();
-    let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy);
+    let coordinator = c
+        .coordinator
+        .as_deref()
+        .and_then(|n| plan.host(n))
+        .filter(|x| x.deploy);
     if c.backend == Backend::Tinc {
         let port = c.port.unwrap_or(crate::catalogue::ports::TINC);
         s.push_str("\n  # The tinc network: the same host table on every member.\n");
@@ -432,7 +516,11 @@ pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
         s.push_str("    hosts = {\n");
         for p in deployed(plan).filter(|x| x.overlay_address.is_some()) {
             let _ = writeln!(s, "      {} = {{", attr(&tinc_name(&p.name)));
-            let _ = writeln!(s, "        address = {};", string(&p.overlay_address.map(|a| a.to_string()).unwrap_or_default()));
+            let _ = writeln!(
+                s,
+                "        address = {};",
+                string(&p.overlay_address.map(|a| a.to_string()).unwrap_or_default())
+            );
             if coordinator.is_some_and(|x| x.name == p.name) {
                 let _ = writeln!(s, "        endpoint = {};", target.address(p));
             }
@@ -447,8 +535,12 @@ pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
     let p = &plan.program;
     s.push_str("\n  # The computation: every party runs the same program with the same ordered\n");
     s.push_str(match target {
-        Target::Deploy => "  # party list; hosts/<party>.nix enables it and sets the party's index.\n",
-        Target::VmTest => "  # party list; each party's node enables it and sets the party's index.\n",
+        Target::Deploy => {
+            "  # party list; hosts/<party>.nix enables it and sets the party's index.\n"
+        }
+        Target::VmTest => {
+            "  # party list; each party's node enables it and sets the party's index.\n"
+        }
     });
     match c.backend {
         Backend::Tailscale | Backend::Headscale => {
@@ -467,7 +559,9 @@ pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
         .iter()
         .map(|e| match c.backend {
             Backend::Direct => match (target, plan.host(&e.host)) {
-                (Target::Deploy, _) | (_, None) => format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port),
+                (Target::Deploy, _) | (_, None) => {
+                    format!("\"${{addresses.{}}}:{}\"", attr(&e.host), p.port)
+                }
                 (Target::VmTest, Some(h)) => string(&format!("{}:{}", sim_address(h), p.port)),
             },
             _ => string(&format!("{}:{}", e.address, p.port)),
@@ -500,7 +594,14 @@ fn host_nix(plan: &Plan, h: &Host) -> String {
     if h.nat.filters_inbound() {
         facts.push(format!("behind `{}` NAT", h.nat.as_str()));
     }
-    let _ = writeln!(s, "# {}: {} of the e3 scenario `{}` ({}).", h.name, what, plan.name, facts.join(", "));
+    let _ = writeln!(
+        s,
+        "# {}: {} of the e3 scenario `{}` ({}).",
+        h.name,
+        what,
+        plan.name,
+        facts.join(", ")
+    );
     let body = host_body(plan, h, Target::Deploy);
     let uses_addresses = body.contains("addresses.");
     let uses_keys = body.contains("publicKeys.");
@@ -540,9 +641,15 @@ fn host_nix(plan: &Plan, h: &Host) -> String {
 pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
     let c = &plan.connectivity;
     let mut s = String::new();
-    let overlay_hosts: Vec<&Host> = deployed(plan).filter(|x| x.overlay_address.is_some()).collect();
+    let overlay_hosts: Vec<&Host> = deployed(plan)
+        .filter(|x| x.overlay_address.is_some())
+        .collect();
     // The VM test also runs the `tailscale` backend's local control server.
-    let coordinator = c.coordinator.as_deref().and_then(|n| plan.host(n)).filter(|x| x.deploy || target == Target::VmTest);
+    let coordinator = c
+        .coordinator
+        .as_deref()
+        .and_then(|n| plan.host(n))
+        .filter(|x| x.deploy || target == Target::VmTest);
     match c.backend {
         Backend::Tailscale | Backend::Headscale if target == Target::VmTest => {
             let control = coordinator.map(|x| x.name.as_str()).unwrap_or("control");
@@ -553,7 +660,11 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
                 s.push_str("    tls = \"none\";\n  };\n");
             } else if h.role == Role::Party {
                 s.push_str("\n  e3.tailscale = {\n    enable = true;\n");
-                let _ = writeln!(s, "    loginServer = {};", string(&format!("https://{control}")));
+                let _ = writeln!(
+                    s,
+                    "    loginServer = {};",
+                    string(&format!("https://{control}"))
+                );
                 s.push_str("  };\n");
             }
         }
@@ -565,22 +676,35 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
         Backend::Headscale => {
             let control = coordinator.map(|x| x.name.as_str()).unwrap_or("control");
             if h.role == Role::Control {
-                s.push_str("\n  # Plain HTTP on the public address: a closed test network. For the\n");
-                s.push_str("  # embedded DERP relay (needs TLS), give this host a DNS name and set\n");
+                s.push_str(
+                    "\n  # Plain HTTP on the public address: a closed test network. For the\n",
+                );
+                s.push_str(
+                    "  # embedded DERP relay (needs TLS), give this host a DNS name and set\n",
+                );
                 s.push_str("  # `domain`, `tls = \"acme\"`, `acmeEmail` and `security.acme.acceptTerms`.\n");
                 s.push_str("  e3.headscale = {\n    enable = true;\n");
                 let _ = writeln!(s, "    domain = addresses.{};", attr(control));
                 s.push_str("    tls = \"none\";\n  };\n");
             } else {
                 s.push_str("\n  e3.tailscale = {\n    enable = true;\n");
-                let _ = writeln!(s, "    loginServer = \"http://${{addresses.{}}}:8080\";", attr(control));
+                let _ = writeln!(
+                    s,
+                    "    loginServer = \"http://${{addresses.{}}}:8080\";",
+                    attr(control)
+                );
                 s.push_str("  };\n");
             }
         }
         Backend::Nebula => {
             s.push_str("\n  e3.nebula = {\n    enable = true;\n");
-            let relays: Vec<String> =
-                c.relays.iter().filter_map(|r| plan.host(r)).filter_map(|r| r.overlay_address).map(|a| string(&a.to_string())).collect();
+            let relays: Vec<String> = c
+                .relays
+                .iter()
+                .filter_map(|r| plan.host(r))
+                .filter_map(|r| r.overlay_address)
+                .map(|a| string(&a.to_string()))
+                .collect();
             if h.role == Role::Lighthouse {
                 s.push_str("    isLighthouse = true;\n");
                 if !relays.is_empty() {
@@ -591,7 +715,11 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
                 let _ = writeln!(
                     s,
                     "      {} = [ \"{}:{}\" ];",
-                    string(&lh.overlay_address.map(|a| a.to_string()).unwrap_or_default()),
+                    string(
+                        &lh.overlay_address
+                            .map(|a| a.to_string())
+                            .unwrap_or_default()
+                    ),
                     target.address_in_string(lh),
                     c.port.unwrap_or(crate::catalogue::ports::NEBULA)
                 );
@@ -608,7 +736,10 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
         Backend::Wireguard => {
             let port = c.port.unwrap_or(crate::catalogue::ports::WIREGUARD);
             let prefix = overlay_prefix(plan);
-            let addr = h.overlay_address.map(|a| format!("{a}/{prefix}")).unwrap_or_default();
+            let addr = h
+                .overlay_address
+                .map(|a| format!("{a}/{prefix}"))
+                .unwrap_or_default();
             s.push_str("\n  e3.wireguard = {\n    enable = true;\n");
             let role = match (c.topology, h.role) {
                 (Topology::Hub, Role::Hub) => "hub",
@@ -624,9 +755,21 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
                 "spoke" => {
                     if let Some(hub) = coordinator {
                         let _ = writeln!(s, "    peers.{} = {{", attr(&hub.name));
-                        let _ = writeln!(s, "      publicKey = {};", target.public_key("wireguard", hub));
-                        let _ = writeln!(s, "      allowedIPs = [ {} ];", string(c.overlay_network.as_deref().unwrap_or_default()));
-                        let _ = writeln!(s, "      endpoint = \"{}:{port}\";", target.address_in_string(hub));
+                        let _ = writeln!(
+                            s,
+                            "      publicKey = {};",
+                            target.public_key("wireguard", hub)
+                        );
+                        let _ = writeln!(
+                            s,
+                            "      allowedIPs = [ {} ];",
+                            string(c.overlay_network.as_deref().unwrap_or_default())
+                        );
+                        let _ = writeln!(
+                            s,
+                            "      endpoint = \"{}:{port}\";",
+                            target.address_in_string(hub)
+                        );
                         s.push_str("    };\n");
                     }
                 }
@@ -634,10 +777,25 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
                     s.push_str("    peers = {\n");
                     for p in overlay_hosts.iter().filter(|p| p.name != h.name) {
                         let _ = writeln!(s, "      {} = {{", attr(&p.name));
-                        let _ = writeln!(s, "        publicKey = {};", target.public_key("wireguard", p));
-                        let _ = writeln!(s, "        allowedIPs = [ {} ];", string(&format!("{}/32", p.overlay_address.map(|a| a.to_string()).unwrap_or_default())));
+                        let _ = writeln!(
+                            s,
+                            "        publicKey = {};",
+                            target.public_key("wireguard", p)
+                        );
+                        let _ = writeln!(
+                            s,
+                            "        allowedIPs = [ {} ];",
+                            string(&format!(
+                                "{}/32",
+                                p.overlay_address.map(|a| a.to_string()).unwrap_or_default()
+                            ))
+                        );
                         if role == "mesh" {
-                            let _ = writeln!(s, "        endpoint = \"{}:{port}\";", target.address_in_string(p));
+                            let _ = writeln!(
+                                s,
+                                "        endpoint = \"{}:{port}\";",
+                                target.address_in_string(p)
+                            );
                         }
                         s.push_str("      };\n");
                     }

@@ -17,9 +17,14 @@ pub fn render(plan: &Plan) -> String {
             .build()
             .expect("default delimiters are valid"),
     );
-    env.add_template("README.md", TEMPLATE).expect("the README template is valid");
+    env.add_template("README.md", TEMPLATE)
+        .expect("the README template is valid");
     let parties: Vec<_> = plan.parties().collect();
-    let infra: Vec<_> = plan.hosts.iter().filter(|h| h.role != crate::plan::Role::Party && h.site.is_none()).collect();
+    let infra: Vec<_> = plan
+        .hosts
+        .iter()
+        .filter(|h| h.role != crate::plan::Role::Party && h.site.is_none())
+        .collect();
     env.get_template("README.md")
         .expect("template was added")
         .render(context! {

@@ -23,25 +23,63 @@ pub struct Provider {
 
 /// Exact pins (see terraform/README.md for where each was confirmed).
 pub const PROVIDERS: &[Provider] = &[
-    Provider { name: "digitalocean", source: "digitalocean/digitalocean", version: "2.78.0", env: &["DIGITALOCEAN_TOKEN", "SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"] },
-    Provider { name: "external", source: "hashicorp/external", version: "2.3.5", env: &[] },
-    Provider { name: "hcloud", source: "hetznercloud/hcloud", version: "1.62.0", env: &["HCLOUD_TOKEN"] },
-    Provider { name: "null", source: "hashicorp/null", version: "3.2.4", env: &[] },
-    Provider { name: "tailscale", source: "tailscale/tailscale", version: "0.29.2", env: &["TAILSCALE_API_KEY", "TAILSCALE_TAILNET"] },
+    Provider {
+        name: "digitalocean",
+        source: "digitalocean/digitalocean",
+        version: "2.78.0",
+        env: &[
+            "DIGITALOCEAN_TOKEN",
+            "SPACES_ACCESS_KEY_ID",
+            "SPACES_SECRET_ACCESS_KEY",
+        ],
+    },
+    Provider {
+        name: "external",
+        source: "hashicorp/external",
+        version: "2.3.5",
+        env: &[],
+    },
+    Provider {
+        name: "hcloud",
+        source: "hetznercloud/hcloud",
+        version: "1.62.0",
+        env: &["HCLOUD_TOKEN"],
+    },
+    Provider {
+        name: "null",
+        source: "hashicorp/null",
+        version: "3.2.4",
+        env: &[],
+    },
+    Provider {
+        name: "tailscale",
+        source: "tailscale/tailscale",
+        version: "0.29.2",
+        env: &["TAILSCALE_API_KEY", "TAILSCALE_TAILNET"],
+    },
 ];
 
 pub const REQUIRED_VERSION: &str = ">= 1.5.0";
 
 fn provider(name: &str) -> &'static Provider {
-    PROVIDERS.iter().find(|p| p.name == name).expect("known provider")
+    PROVIDERS
+        .iter()
+        .find(|p| p.name == name)
+        .expect("known provider")
 }
 
 /// DigitalOcean regions with Spaces; the image of hosts elsewhere is
 /// uploaded to `nyc3` (custom images are then transferred to every region).
-const SPACES_REGIONS: &[&str] = &["ams3", "blr1", "fra1", "lon1", "nyc3", "sfo2", "sfo3", "sgp1", "syd1", "tor1"];
+const SPACES_REGIONS: &[&str] = &[
+    "ams3", "blr1", "fra1", "lon1", "nyc3", "sfo2", "sfo3", "sgp1", "syd1", "tor1",
+];
 
 fn spaces_region(region: &str) -> &str {
-    if SPACES_REGIONS.contains(&region) { region } else { "nyc3" }
+    if SPACES_REGIONS.contains(&region) {
+        region
+    } else {
+        "nyc3"
+    }
 }
 
 /// Deployed cloud hosts grouped by platform, in plan order.
@@ -72,7 +110,14 @@ fn name_prefix(plan: &Plan) -> String {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(plan.name.as_bytes());
     let head: String = full.chars().take(23).collect();
-    format!("{}-{:02x}{:02x}{:02x}{:02x}", head.trim_end_matches('-'), hash[0], hash[1], hash[2], hash[3])
+    format!(
+        "{}-{:02x}{:02x}{:02x}{:02x}",
+        head.trim_end_matches('-'),
+        hash[0],
+        hash[1],
+        hash[2],
+        hash[3]
+    )
 }
 
 /// `name` with every character outside `[a-z0-9-]` as `-` (runs collapsed):
@@ -80,7 +125,11 @@ fn name_prefix(plan: &Plan) -> String {
 fn cloud_safe(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
         if !(c == '-' && out.ends_with('-')) {
             out.push(c);
         }
@@ -111,9 +160,7 @@ pub fn render(plan: &Plan, files: &mut Files) {
     if groups.is_empty() {
         return;
     }
-    let platforms: Vec<Platform> = {
-        groups.keys().copied().collect()
-    };
+    let platforms: Vec<Platform> = { groups.keys().copied().collect() };
     let has_do = platforms.contains(&Platform::DigitalOcean);
     let has_hetzner = platforms.contains(&Platform::Hetzner);
     let tailscale = plan.connectivity.backend == Backend::Tailscale;
@@ -130,14 +177,29 @@ pub fn render(plan: &Plan, files: &mut Files) {
         provider_names.push("tailscale");
     }
     provider_names.sort_unstable();
-    let required = provider_names.iter().fold(Block::new("required_providers", &[]), |b, name| {
-        let p = provider(name);
-        b.attr(name, Expr::Object(vec![("source".into(), Expr::str(p.source)), ("version".into(), Expr::str(p.version))]))
-    });
-    let versions = Block::new("terraform", &[]).attr("required_version", Expr::str(REQUIRED_VERSION)).blank().block(required);
+    let required = provider_names
+        .iter()
+        .fold(Block::new("required_providers", &[]), |b, name| {
+            let p = provider(name);
+            b.attr(
+                name,
+                Expr::Object(vec![
+                    ("source".into(), Expr::str(p.source)),
+                    ("version".into(), Expr::str(p.version)),
+                ]),
+            )
+        });
+    let versions = Block::new("terraform", &[])
+        .attr("required_version", Expr::str(REQUIRED_VERSION))
+        .blank()
+        .block(required);
     files.insert(
         "terraform/versions.tf".into(),
-        hcl::file("Providers are pinned exactly: `terraform init` installs these versions and no others.", &[versions]).into_bytes(),
+        hcl::file(
+            "Providers are pinned exactly: `terraform init` installs these versions and no others.",
+            &[versions],
+        )
+        .into_bytes(),
     );
 
     // providers.tf: no credentials, ever. Each provider reads them from the
@@ -145,7 +207,12 @@ pub fn render(plan: &Plan, files: &mut Files) {
     let providers: Vec<Block> = provider_names
         .iter()
         .filter(|n| !provider(n).env.is_empty())
-        .map(|n| Block::new("provider", &[n]).comment(&format!("Credentials from the environment: {}.", provider(n).env.join(", "))))
+        .map(|n| {
+            Block::new("provider", &[n]).comment(&format!(
+                "Credentials from the environment: {}.",
+                provider(n).env.join(", ")
+            ))
+        })
         .collect();
     files.insert(
         "terraform/providers.tf".into(),
@@ -191,22 +258,38 @@ pub fn render(plan: &Plan, files: &mut Files) {
                 .attr("default", Expr::raw("[]")),
         );
     }
-    files.insert("terraform/variables.tf".into(), hcl::file("", &vars).into_bytes());
+    files.insert(
+        "terraform/variables.tf".into(),
+        hcl::file("", &vars).into_bytes(),
+    );
 
     // main.tf: one module call per provider.
     let mut modules = Vec::new();
     for (platform, hosts) in &groups {
         let name = module_name(*platform);
-        let module = platform.facts().terraform_module.expect("cloud platforms have a Terraform module");
-        let mut b = Block::new("module", &[&name]).attr("source", Expr::str(&format!("./modules/{module}"))).blank();
+        let module = platform
+            .facts()
+            .terraform_module
+            .expect("cloud platforms have a Terraform module");
+        let mut b = Block::new("module", &[&name])
+            .attr("source", Expr::str(&format!("./modules/{module}")))
+            .blank();
         let host_entries: Vec<(String, Expr)> = hosts
             .iter()
             .map(|h| {
                 let size = h.size.clone().unwrap_or_default();
                 let region = h.region.as_deref().unwrap_or_default();
                 let fields = match platform {
-                    Platform::Hetzner => vec![("location".into(), Expr::str(region)), ("server_type".into(), Expr::str(&size)), ("tags".into(), tags(plan, h))],
-                    _ => vec![("region".into(), Expr::str(region)), ("size".into(), Expr::str(&size)), ("tags".into(), tags(plan, h))],
+                    Platform::Hetzner => vec![
+                        ("location".into(), Expr::str(region)),
+                        ("server_type".into(), Expr::str(&size)),
+                        ("tags".into(), tags(plan, h)),
+                    ],
+                    _ => vec![
+                        ("region".into(), Expr::str(region)),
+                        ("size".into(), Expr::str(&size)),
+                        ("tags".into(), tags(plan, h)),
+                    ],
                 };
                 (hcl::quote(&h.name), Expr::Object(fields))
             })
@@ -224,7 +307,10 @@ pub fn render(plan: &Plan, files: &mut Files) {
             _ => b
                 .attr("flake", Expr::raw("abspath(\"${path.root}/..\")"))
                 .attr("ssh_public_keys", Expr::raw("var.ssh_public_keys"))
-                .attr("ssh_private_key_file", Expr::raw("var.ssh_private_key_file"))
+                .attr(
+                    "ssh_private_key_file",
+                    Expr::raw("var.ssh_private_key_file"),
+                )
                 .attr("name_prefix", Expr::str(&name_prefix(plan))),
         };
         modules.push(b);
@@ -235,16 +321,35 @@ pub fn render(plan: &Plan, files: &mut Files) {
                 .attr("source", Expr::str("./modules/tailscale-authkey"))
                 .blank()
                 .attr("tags", Expr::raw("var.tailscale_tags"))
-                .attr("description", Expr::str(&format!("e3 {}", plan.name).chars().take(50).collect::<String>())),
+                .attr(
+                    "description",
+                    Expr::str(
+                        &format!("e3 {}", plan.name)
+                            .chars()
+                            .take(50)
+                            .collect::<String>(),
+                    ),
+                ),
         );
     }
     files.insert(
         "terraform/main.tf".into(),
-        hcl::file(&format!("Machines of the scenario `{}`: one module call per provider.", plan.name), &modules).into_bytes(),
+        hcl::file(
+            &format!(
+                "Machines of the scenario `{}`: one module call per provider.",
+                plan.name
+            ),
+            &modules,
+        )
+        .into_bytes(),
     );
 
     // outputs.tf
-    let merged = groups.keys().map(|p| format!("module.{}.hosts", module_name(*p))).collect::<Vec<_>>().join(", ");
+    let merged = groups
+        .keys()
+        .map(|p| format!("module.{}.hosts", module_name(*p)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut outputs = vec![Block::new("output", &["hosts"])
         .attr("description", Expr::str("Public IPv4 address of every provisioned host, by host name (`e3 deploy` writes it to hosts.json)."))
         .attr("value", Expr::raw(format!("merge({merged})")))];
@@ -256,7 +361,10 @@ pub fn render(plan: &Plan, files: &mut Files) {
                 .attr("sensitive", Expr::raw("true")),
         );
     }
-    files.insert("terraform/outputs.tf".into(), hcl::file("", &outputs).into_bytes());
+    files.insert(
+        "terraform/outputs.tf".into(),
+        hcl::file("", &outputs).into_bytes(),
+    );
 
     files.insert(
         "terraform/.gitignore".into(),
@@ -264,7 +372,10 @@ pub fn render(plan: &Plan, files: &mut Files) {
     );
 
     // The reusable modules this root calls.
-    let mut used: Vec<&str> = groups.keys().filter_map(|p| p.facts().terraform_module).collect();
+    let mut used: Vec<&str> = groups
+        .keys()
+        .filter_map(|p| p.facts().terraform_module)
+        .collect();
     if tailscale {
         used.push("tailscale-authkey");
     }
@@ -272,7 +383,10 @@ pub fn render(plan: &Plan, files: &mut Files) {
     used.dedup();
     for (path, contents) in crate::bundled::terraform_files() {
         if used.iter().any(|m| path.starts_with(&format!("{m}/"))) {
-            files.insert(format!("terraform/modules/{path}").into(), contents.to_vec());
+            files.insert(
+                format!("terraform/modules/{path}").into(),
+                contents.to_vec(),
+            );
         }
     }
 }

@@ -50,7 +50,12 @@ pub fn render(plan: &Plan, files: &mut Files) {
 /// The VLAN of each plan segment: the internet segment is VLAN 1, the others
 /// follow in plan order.
 pub fn vlans(plan: &Plan) -> Vec<(&Segment, u32)> {
-    let mut out: Vec<(&Segment, u32)> = plan.segments.iter().filter(|s| s.name == "internet").map(|s| (s, 1)).collect();
+    let mut out: Vec<(&Segment, u32)> = plan
+        .segments
+        .iter()
+        .filter(|s| s.name == "internet")
+        .map(|s| (s, 1))
+        .collect();
     let mut next = 2;
     for s in plan.segments.iter().filter(|s| s.name != "internet") {
         out.push((s, next));
@@ -60,7 +65,10 @@ pub fn vlans(plan: &Plan) -> Vec<(&Segment, u32)> {
 }
 
 fn vlan_of(plan: &Plan, segment: &str) -> u32 {
-    vlans(plan).into_iter().find(|(s, _)| s.name == segment).map_or(0, |(_, v)| v)
+    vlans(plan)
+        .into_iter()
+        .find(|(s, _)| s.name == segment)
+        .map_or(0, |(_, v)| v)
 }
 
 /// The interface names of a host's plan interfaces in its VM, in order.
@@ -68,7 +76,10 @@ pub fn interface_names(h: &Host) -> Vec<String> {
     h.interfaces
         .iter()
         .enumerate()
-        .map(|(k, i)| crate::nat::router_interface(h.role, &i.segment).map_or_else(|| format!("eth{}", k + 1), str::to_string))
+        .map(|(k, i)| {
+            crate::nat::router_interface(h.role, &i.segment)
+                .map_or_else(|| format!("eth{}", k + 1), str::to_string)
+        })
         .collect()
 }
 
@@ -81,12 +92,21 @@ pub fn expected_failure(plan: &Plan) -> Option<(String, String)> {
     if plan.connectivity.backend != Backend::Direct {
         return None;
     }
-    let p = plan.parties().find(|p| p.index.unwrap_or_default() > 0 && p.nat.filters_inbound())?;
-    let site = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref())?;
+    let p = plan
+        .parties()
+        .find(|p| p.index.unwrap_or_default() > 0 && p.nat.filters_inbound())?;
+    let site = plan
+        .sites
+        .iter()
+        .find(|s| Some(&s.name) == p.site.as_ref())?;
     let idx = p.index.unwrap_or_default();
     let edge = site.carrier.clone().unwrap_or_else(|| site.router.clone());
     let public = p.public_address.map(|a| a.to_string()).unwrap_or_default();
-    let who = if idx == 1 { "party #0".to_string() } else { format!("parties #0 to #{}", idx - 1) };
+    let who = if idx == 1 {
+        "party #0".to_string()
+    } else {
+        format!("parties #0 to #{}", idx - 1)
+    };
     let reason = format!(
         "party #{idx} `{}` is behind `{}` NAT ({}; router `{}`, public address {public}): {who} must open TCP connections to {public}:{}, which plain TCP cannot do across this NAT; use an overlay backend",
         p.name,
@@ -117,7 +137,15 @@ fn indented_string(text: &str, indent: usize) -> String {
 /// Re-indents rendered Nix lines by `extra` spaces.
 fn reindent(text: &str, extra: usize) -> String {
     let pad = " ".repeat(extra);
-    text.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("{pad}{l}\n") }).collect()
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("{pad}{l}\n")
+            }
+        })
+        .collect()
 }
 
 /// A small Nix value, printed as nixfmt prints it.
@@ -149,7 +177,9 @@ impl Value {
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Null => out.push_str("null"),
             Value::List(items) if items.is_empty() => out.push_str("[ ]"),
-            Value::List(items) if items.len() == 1 && !matches!(items[0], Value::Attrs(_) | Value::List(_)) => {
+            Value::List(items)
+                if items.len() == 1 && !matches!(items[0], Value::Attrs(_) | Value::List(_)) =>
+            {
                 out.push_str("[ ");
                 items[0].write(out, indent);
                 out.push_str(" ]");
@@ -216,8 +246,14 @@ fn facts(plan: &Plan) -> Value {
                 ("host", Value::Str(p.name.clone())),
                 ("index", Value::Int(p.index.unwrap_or_default() as i64)),
                 ("nat", Value::Str(p.nat.to_string())),
-                ("overlay", Value::opt(p.overlay_address.map(|a| a.to_string()))),
-                ("public", Value::opt(p.public_address.map(|a| a.to_string()))),
+                (
+                    "overlay",
+                    Value::opt(p.overlay_address.map(|a| a.to_string())),
+                ),
+                (
+                    "public",
+                    Value::opt(p.public_address.map(|a| a.to_string())),
+                ),
                 ("addresses", Value::strs(party_addresses(p))),
             ])
         })
@@ -226,7 +262,12 @@ fn facts(plan: &Plan) -> Value {
         .sites
         .iter()
         .map(|s| {
-            let carrier_side = s.carrier.as_ref().and_then(|_| plan.host(&s.router)).and_then(|r| r.interfaces.first()).map(|i| i.address.to_string());
+            let carrier_side = s
+                .carrier
+                .as_ref()
+                .and_then(|_| plan.host(&s.router))
+                .and_then(|r| r.interfaces.first())
+                .map(|i| i.address.to_string());
             Value::Attrs(vec![
                 ("name", Value::Str(s.name.clone())),
                 ("nat", Value::Str(s.nat.to_string())),
@@ -241,23 +282,45 @@ fn facts(plan: &Plan) -> Value {
         .collect();
     let internet = internet_hosts(plan)
         .into_iter()
-        .map(|(h, a, ssh)| Value::Attrs(vec![("host", Value::Str(h.name.clone())), ("address", Value::Str(a.to_string())), ("ssh", Value::Bool(ssh))]))
+        .map(|(h, a, ssh)| {
+            Value::Attrs(vec![
+                ("host", Value::Str(h.name.clone())),
+                ("address", Value::Str(a.to_string())),
+                ("ssh", Value::Bool(ssh)),
+            ])
+        })
         .collect();
-    let prefix = c.overlay_network.as_deref().and_then(|n| n.split_once('/')).map_or("16", |(_, p)| p);
+    let prefix = c
+        .overlay_network
+        .as_deref()
+        .and_then(|n| n.split_once('/'))
+        .map_or("16", |(_, p)| p);
     let overlay = if c.backend == Backend::Nebula {
         // The lighthouse first: it is started before the parties ask it anything.
-        let mut members: Vec<&Host> = plan.hosts.iter().filter(|h| h.role != Role::Party).collect();
+        let mut members: Vec<&Host> = plan
+            .hosts
+            .iter()
+            .filter(|h| h.role != Role::Party)
+            .collect();
         members.extend(plan.parties());
         members
             .into_iter()
             .filter_map(|h| h.overlay_address.map(|a| (h, a)))
-            .map(|(h, a)| Value::Attrs(vec![("host", Value::Str(h.name.clone())), ("cidr", Value::Str(format!("{a}/{prefix}")))]))
+            .map(|(h, a)| {
+                Value::Attrs(vec![
+                    ("host", Value::Str(h.name.clone())),
+                    ("cidr", Value::Str(format!("{a}/{prefix}"))),
+                ])
+            })
             .collect()
     } else {
         Vec::new()
     };
     let expect = match expected_failure(plan) {
-        Some((router, reason)) => Value::Attrs(vec![("router", Value::Str(router)), ("reason", Value::Str(reason))]),
+        Some((router, reason)) => Value::Attrs(vec![
+            ("router", Value::Str(router)),
+            ("reason", Value::Str(reason)),
+        ]),
         None => Value::Null,
     };
     Value::Attrs(vec![
@@ -267,14 +330,32 @@ fn facts(plan: &Plan) -> Value {
         ("port", Value::Int(plan.program.port as i64)),
         ("coordinator", Value::opt(c.coordinator.clone())),
         ("relay", Value::opt(c.relays.first().cloned())),
-        ("hub", Value::Bool(c.backend == Backend::Wireguard && c.topology == Topology::Hub)),
+        (
+            "hub",
+            Value::Bool(c.backend == Backend::Wireguard && c.topology == Topology::Hub),
+        ),
         ("expectFailure", expect),
         ("parties", Value::List(parties)),
         ("sites", Value::List(sites)),
         ("internet", Value::List(internet)),
         ("overlay", Value::List(overlay)),
-        ("routers", Value::strs(plan.hosts.iter().filter(|h| matches!(h.role, Role::Router | Role::Carrier)).map(|h| h.name.clone()))),
-        ("shaped", Value::strs(crate::netem::shaping(plan, Loss::Netem).into_iter().map(|s| s.host))),
+        (
+            "routers",
+            Value::strs(
+                plan.hosts
+                    .iter()
+                    .filter(|h| matches!(h.role, Role::Router | Role::Carrier))
+                    .map(|h| h.name.clone()),
+            ),
+        ),
+        (
+            "shaped",
+            Value::strs(
+                crate::netem::shaping(plan, Loss::Netem)
+                    .into_iter()
+                    .map(|s| s.host),
+            ),
+        ),
     ])
 }
 
@@ -291,14 +372,28 @@ fn test_key(plan: &Plan, h: &Host) -> Option<(&'static str, &'static str)> {
 
 fn header(plan: &Plan, s: &mut String) {
     let c = &plan.connectivity;
-    let _ = writeln!(s, "# The NixOS VM test of the e3 scenario `{}`: its NAT topology with real", plan.name);
+    let _ = writeln!(
+        s,
+        "# The NixOS VM test of the e3 scenario `{}`: its NAT topology with real",
+        plan.name
+    );
     let what = match c.backend {
-        Backend::Direct => "plain TCP between the parties (expected to fail across NAT)".to_string(),
+        Backend::Direct => {
+            "plain TCP between the parties (expected to fail across NAT)".to_string()
+        }
         Backend::Tailscale => "Tailscale clients on a local Headscale".to_string(),
         b => format!("the `{b}` overlay"),
     };
-    let _ = writeln!(s, "# routers, {what}, and a run of `{}` on every party.", plan.program.name);
-    let _ = writeln!(s, "# Rendered by e3: do not edit; change the scenario and run `e3 render {}` again.", plan.name);
+    let _ = writeln!(
+        s,
+        "# routers, {what}, and a run of `{}` on every party.",
+        plan.program.name
+    );
+    let _ = writeln!(
+        s,
+        "# Rendered by e3: do not edit; change the scenario and run `e3 render {}` again.",
+        plan.name
+    );
     s.push_str("#\n");
     s.push_str("#   nix build .#checks.x86_64-linux.nat -L    # or `nix flake check`; needs KVM\n");
     s.push_str("#\n");
@@ -311,23 +406,43 @@ fn nat_nix(plan: &Plan) -> String {
     let tailnet = matches!(c.backend, Backend::Tailscale | Backend::Headscale);
     let control = c.coordinator.as_deref().and_then(|n| plan.host(n));
     let shaping = crate::netem::shaping(plan, Loss::Netem);
-    let keyed: Vec<&Host> = plan.hosts.iter().filter(|h| test_key(plan, h).is_some()).collect();
+    let keyed: Vec<&Host> = plan
+        .hosts
+        .iter()
+        .filter(|h| test_key(plan, h).is_some())
+        .collect();
     let mut s = String::new();
     header(plan, &mut s);
     s.push_str("{ pkgs }:\nlet\n  inherit (pkgs) lib;\n\n");
 
-    let _ = writeln!(s, "  # What the test script checks, from the plan (`e3 show {}`); also", plan.name);
+    let _ = writeln!(
+        s,
+        "  # What the test script checks, from the plan (`e3 show {}`); also",
+        plan.name
+    );
     s.push_str("  # `passthru.e3` of the check.\n  facts = ");
     facts(plan).write(&mut s, 2);
     s.push_str(";\n");
 
     if !keyed.is_empty() {
-        let kind = if c.backend == Backend::Tinc { "tinc" } else { "wireguard" };
-        s.push_str("\n  # Throwaway overlay keys, made at build time for this test alone (never the\n");
-        s.push_str("  # scenario's secrets/). The hosts' configurations need the public halves, so\n");
+        let kind = if c.backend == Backend::Tinc {
+            "tinc"
+        } else {
+            "wireguard"
+        };
+        s.push_str(
+            "\n  # Throwaway overlay keys, made at build time for this test alone (never the\n",
+        );
+        s.push_str(
+            "  # scenario's secrets/). The hosts' configurations need the public halves, so\n",
+        );
         s.push_str("  # they are read during evaluation (import from derivation).\n");
         s.push_str("  testKeys =\n    let\n");
-        let tool = if kind == "tinc" { "openssl" } else { "wireguard-tools" };
+        let tool = if kind == "tinc" {
+            "openssl"
+        } else {
+            "wireguard-tools"
+        };
         let _ = writeln!(s, "      keys = pkgs.runCommand \"e3-test-keys\" {{ nativeBuildInputs = [ pkgs.{tool} ]; }} ''");
         let _ = writeln!(s, "        mkdir -p $out/{kind}");
         let names: Vec<String> = keyed.iter().map(|h| h.name.clone()).collect();
@@ -343,7 +458,9 @@ fn nat_nix(plan: &Plan) -> String {
             s.push_str("      tinc = host: builtins.readFile \"${keys}/tinc/${host}.pub\";\n");
             s.push_str("      private = host: \"${keys}/tinc/${host}.priv\";\n");
         } else {
-            s.push_str("      wireguard = host: lib.fileContents \"${keys}/wireguard/${host}.pub\";\n");
+            s.push_str(
+                "      wireguard = host: lib.fileContents \"${keys}/wireguard/${host}.pub\";\n",
+            );
             s.push_str("      private = host: \"${keys}/wireguard/${host}.key\";\n");
         }
         s.push_str("    };\n\n");
@@ -353,18 +470,30 @@ fn nat_nix(plan: &Plan) -> String {
         s.push_str("        description = \"Install the VM test's throwaway overlay key\";\n");
         s.push_str("        before = config.e3.overlay.units;\n        requiredBy = config.e3.overlay.units;\n");
         s.push_str("        serviceConfig = {\n          Type = \"oneshot\";\n          RemainAfterExit = true;\n        };\n");
-        s.push_str("        script = \"install -D -m 0600 ${source} ${path}\";\n      };\n    };\n");
+        s.push_str(
+            "        script = \"install -D -m 0600 ${source} ${path}\";\n      };\n    };\n",
+        );
     }
 
     if tailnet {
         let name = control.map_or("control", |h| h.name.as_str());
         s.push_str("\n  # Tailscale clients need TLS for Headscale's embedded DERP relay. As in\n");
-        let _ = writeln!(s, "  # nixpkgs' headscale test: a self-signed certificate for the name `{name}`,");
-        s.push_str("  # made at build time for this test alone, and nginx in front of Headscale's\n");
-        s.push_str("  # plain-HTTP listener (e3's `tls = \"none\"` behind a TLS-terminating proxy).\n");
+        let _ = writeln!(
+            s,
+            "  # nixpkgs' headscale test: a self-signed certificate for the name `{name}`,"
+        );
+        s.push_str(
+            "  # made at build time for this test alone, and nginx in front of Headscale's\n",
+        );
+        s.push_str(
+            "  # plain-HTTP listener (e3's `tls = \"none\"` behind a TLS-terminating proxy).\n",
+        );
         s.push_str("  tlsCert = pkgs.runCommand \"e3-test-tls\" { nativeBuildInputs = [ pkgs.openssl ]; } ''\n");
         s.push_str("    openssl req -x509 -newkey rsa:2048 -sha256 -days 30 -nodes \\\n");
-        let _ = writeln!(s, "      -subj /CN={name} -addext subjectAltName=DNS:{name} \\");
+        let _ = writeln!(
+            s,
+            "      -subj /CN={name} -addext subjectAltName=DNS:{name} \\"
+        );
         s.push_str("      -keyout key.pem -out cert.pem\n    mkdir -p $out\n    cp key.pem cert.pem $out\n  '';\n\n");
         s.push_str("  headscaleTls =\n    { config, ... }:\n    {\n      services.nginx = {\n        enable = true;\n");
         let _ = writeln!(s, "        virtualHosts.{} = {{", super::nix::attr(name));
@@ -372,12 +501,24 @@ fn nat_nix(plan: &Plan) -> String {
         s.push_str("          sslCertificate = \"${tlsCert}/cert.pem\";\n          sslCertificateKey = \"${tlsCert}/key.pem\";\n");
         s.push_str("          locations.\"/\" = {\n            proxyPass = \"http://127.0.0.1:${toString config.e3.headscale.port}\";\n");
         s.push_str("            proxyWebsockets = true;\n          };\n        };\n      };\n");
-        let _ = writeln!(s, "      services.headscale.settings.server_url = lib.mkForce {};", string(&format!("https://{name}")));
+        let _ = writeln!(
+            s,
+            "      services.headscale.settings.server_url = lib.mkForce {};",
+            string(&format!("https://{name}"))
+        );
         s.push_str("      networking.firewall.allowedTCPPorts = [ 443 ];\n    };\n\n");
-        let _ = writeln!(s, "  # Parties trust the certificate and find `{name}` without DNS.");
+        let _ = writeln!(
+            s,
+            "  # Parties trust the certificate and find `{name}` without DNS."
+        );
         s.push_str("  tailnetClient = {\n    security.pki.certificateFiles = [ \"${tlsCert}/cert.pem\" ];\n");
         if let Some(a) = control.and_then(|h| h.public_address) {
-            let _ = writeln!(s, "    networking.hosts.{} = [ {} ];", string(&a.to_string()), string(name));
+            let _ = writeln!(
+                s,
+                "    networking.hosts.{} = [ {} ];",
+                string(&a.to_string()),
+                string(name)
+            );
         }
         s.push_str("  };\n");
     }
@@ -395,16 +536,24 @@ fn nat_nix(plan: &Plan) -> String {
     s.push_str("      environment.systemPackages = [\n        pkgs.conntrack-tools\n        pkgs.socat\n      ];\n    };\n");
 
     if !plan.sites.is_empty() {
-        s.push_str("\n  # A home router or carrier: forwarding, and its NAT as nftables rules (the\n");
+        s.push_str(
+            "\n  # A home router or carrier: forwarding, and its NAT as nftables rules (the\n",
+        );
         s.push_str("  # rules `e3 sim` loads), which are its whole filter: no NixOS firewall.\n");
         s.push_str("  router =\n    { pkgs, ... }:\n    {\n      boot.kernel.sysctl.\"net.ipv4.ip_forward\" = 1;\n");
-        s.push_str("      networking.firewall.enable = false;\n      networking.nftables.enable = true;\n");
+        s.push_str(
+            "      networking.firewall.enable = false;\n      networking.nftables.enable = true;\n",
+        );
         s.push_str("      environment.systemPackages = [ pkgs.conntrack-tools ];\n      virtualisation.memorySize = 512;\n    };\n");
     }
 
     if !shaping.is_empty() {
-        s.push_str("\n  # The plan's one-way delays (simulation.latency) and loss (simulation.loss),\n");
-        s.push_str("  # applied by each host on the internet segment (a site's router or carrier\n");
+        s.push_str(
+            "\n  # The plan's one-way delays (simulation.latency) and loss (simulation.loss),\n",
+        );
+        s.push_str(
+            "  # applied by each host on the internet segment (a site's router or carrier\n",
+        );
         s.push_str("  # for its parties) to what it sends there, per destination.\n");
         s.push_str("  netem = interface: script: {\n");
         s.push_str("    description = \"Latency and loss towards the internet segment\";\n");
@@ -417,8 +566,14 @@ fn nat_nix(plan: &Plan) -> String {
     }
 
     s.push_str("in\npkgs.testers.runNixOSTest {\n");
-    let _ = writeln!(s, "  name = {};", string(&format!("e3-{}", crate::matrix::store_name(&plan.name))));
-    s.push_str("\n  # Addresses, gateways and routes are the plan's, set per node below; no DHCP\n");
+    let _ = writeln!(
+        s,
+        "  name = {};",
+        string(&format!("e3-{}", crate::matrix::store_name(&plan.name)))
+    );
+    s.push_str(
+        "\n  # Addresses, gateways and routes are the plan's, set per node below; no DHCP\n",
+    );
     s.push_str("  # on QEMU's user-mode network.\n  defaults.networking.useDHCP = false;\n\n");
     s.push_str("  nodes = {\n");
     let mut first = true;
@@ -432,20 +587,29 @@ fn nat_nix(plan: &Plan) -> String {
     s.push_str("  };\n\n  passthru.e3 = facts;\n\n");
 
     s.push_str("  testScript =\n    { nodes, ... }:\n    let\n");
-    s.push_str("      # The facts above, and each host's overlay units as e3's modules set them.\n");
+    s.push_str(
+        "      # The facts above, and each host's overlay units as e3's modules set them.\n",
+    );
     s.push_str("      factsFile = pkgs.writeText \"e3-facts.json\" (\n");
     s.push_str("        builtins.toJSON (facts // { units = lib.mapAttrs (_: node: node.e3.overlay.units or [ ]) nodes; })\n");
     s.push_str("      );\n    in\n");
     s.push_str("    # The script is the same for every scenario; the facts tell it this one.\n");
     s.push_str("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n      ]\n      [\n        \"${factsFile}\"\n");
-    let nebula_cert = if c.backend == Backend::Nebula { "(lib.getExe' pkgs.nebula \"nebula-cert\")" } else { "\"nebula-cert\"" };
+    let nebula_cert = if c.backend == Backend::Nebula {
+        "(lib.getExe' pkgs.nebula \"nebula-cert\")"
+    } else {
+        "\"nebula-cert\""
+    };
     let _ = writeln!(s, "        {nebula_cert}");
     s.push_str("      ]\n      (builtins.readFile ./nat.py);\n}\n");
     s
 }
 
 fn addresses_value(address: Ipv4Addr, prefix: u8) -> Value {
-    Value::List(vec![Value::Attrs(vec![("address", Value::Str(address.to_string())), ("prefixLength", Value::Int(prefix as i64))])])
+    Value::List(vec![Value::Attrs(vec![
+        ("address", Value::Str(address.to_string())),
+        ("prefixLength", Value::Int(prefix as i64)),
+    ])])
 }
 
 fn node(plan: &Plan, h: &Host, shaping: &[crate::netem::Shaping], s: &mut String) {
@@ -468,7 +632,11 @@ fn node(plan: &Plan, h: &Host, shaping: &[crate::netem::Shaping], s: &mut String
         }
     }
     if let Some((path, _)) = test_key(plan, h) {
-        imports.push(format!("(installKey {} (testKeys.private {}))", string(path), string(&h.name)));
+        imports.push(format!(
+            "(installKey {} (testKeys.private {}))",
+            string(path),
+            string(&h.name)
+        ));
     }
     if imports.len() == 1 {
         let _ = writeln!(s, "      imports = [ {} ];", imports[0]);
@@ -514,22 +682,46 @@ fn node(plan: &Plan, h: &Host, shaping: &[crate::netem::Shaping], s: &mut String
         }
     }
     s.push_str("      };\n");
-    if let Some((i, name)) = h.interfaces.iter().zip(&names).find(|(i, _)| i.gateway.is_some()) {
+    if let Some((i, name)) = h
+        .interfaces
+        .iter()
+        .zip(&names)
+        .find(|(i, _)| i.gateway.is_some())
+    {
         s.push_str("      networking.defaultGateway = {\n");
-        let _ = writeln!(s, "        address = {};", string(&i.gateway.map(|g| g.to_string()).unwrap_or_default()));
+        let _ = writeln!(
+            s,
+            "        address = {};",
+            string(&i.gateway.map(|g| g.to_string()).unwrap_or_default())
+        );
         let _ = writeln!(s, "        interface = {};", string(name));
         s.push_str("      };\n");
     }
     if let Some(shape) = shaping.iter().find(|x| x.host == h.name) {
-        let dev = h.interfaces.iter().zip(&names).find(|(i, _)| i.segment == "internet").map_or("eth1", |(_, n)| n.as_str());
-        let _ = writeln!(s, "      systemd.services.e3-netem = netem {} ''", string(dev));
+        let dev = h
+            .interfaces
+            .iter()
+            .zip(&names)
+            .find(|(i, _)| i.segment == "internet")
+            .map_or("eth1", |(_, n)| n.as_str());
+        let _ = writeln!(
+            s,
+            "      systemd.services.e3-netem = netem {} ''",
+            string(dev)
+        );
         for command in shape.commands(dev) {
             let _ = writeln!(s, "        {}", command.join(" "));
         }
         s.push_str("      '';\n");
     }
     if let Some(r) = crate::nat::router(plan, h) {
-        let what = match (h.role, plan.sites.iter().find(|x| Some(&x.name) == h.site.as_ref()).map(|x| x.nat)) {
+        let what = match (
+            h.role,
+            plan.sites
+                .iter()
+                .find(|x| Some(&x.name) == h.site.as_ref())
+                .map(|x| x.nat),
+        ) {
             (Role::Carrier, _) => "the carrier-grade NAT of a `cgnat` site: `easy`".to_string(),
             (_, Some(Nat::Cgnat)) => "the home router of a `cgnat` site: `easy`".to_string(),
             (_, _) => format!("`{}` NAT: {}", r.nat, r.nat.describe()),
@@ -539,7 +731,10 @@ fn node(plan: &Plan, h: &Host, shaping: &[crate::netem::Shaping], s: &mut String
         s.push_str(&indented_string(&r.body(), 8));
         s.push_str("        '';\n      };\n");
     }
-    if matches!(h.role, Role::Party | Role::Control | Role::Lighthouse | Role::Hub | Role::Bootstrap) {
+    if matches!(
+        h.role,
+        Role::Party | Role::Control | Role::Lighthouse | Role::Hub | Role::Bootstrap
+    ) {
         s.push_str(&reindent(&host_body(plan, h, Target::VmTest), 4));
     }
     s.push_str("    };\n");

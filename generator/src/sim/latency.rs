@@ -37,7 +37,12 @@ pub fn commands(plan: &Plan) -> Vec<HostCommands> {
         .into_iter()
         .filter_map(|s| {
             let dev = super::ifname(plan.host(&s.host)?, "internet");
-            Some(HostCommands { dev, destinations: s.delays.len(), commands: s.commands(dev), host: s.host })
+            Some(HostCommands {
+                dev,
+                destinations: s.delays.len(),
+                commands: s.commands(dev),
+                host: s.host,
+            })
         })
         .collect()
 }
@@ -50,7 +55,8 @@ pub fn apply(lab: &crate::sim::netns::Lab, plan: &Plan) -> Result<String, String
         let ns = lab.ns(&h.host);
         for c in &h.commands {
             let args: Vec<&str> = c[1..].iter().map(String::as_str).collect();
-            crate::sim::netns::ns_run(&ns, &c[0], &args).map_err(|e| format!("latency on `{}`: {e}", h.host))?;
+            crate::sim::netns::ns_run(&ns, &c[0], &args)
+                .map_err(|e| format!("latency on `{}`: {e}", h.host))?;
         }
     }
     Ok(format!(
@@ -67,7 +73,12 @@ mod tests {
 
     fn plan(yaml: &str) -> Plan {
         let checked = crate::check_text("latency.yaml", yaml.as_bytes());
-        crate::plan::plan(checked.scenario.as_ref().unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)))
+        crate::plan::plan(
+            checked
+                .scenario
+                .as_ref()
+                .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
+        )
     }
 
     #[test]
@@ -77,17 +88,39 @@ mod tests {
         let devs: Vec<(&str, &str)> = all.iter().map(|h| (h.host.as_str(), h.dev)).collect();
         // The lighthouse is placed in one of the parties' regions; it shapes
         // too (towards the two others).
-        assert_eq!(devs, [("ams", "eth0"), ("lighthouse", "eth0"), ("nyc-router", "wan"), ("sgp-carrier", "wan")]);
+        assert_eq!(
+            devs,
+            [
+                ("ams", "eth0"),
+                ("lighthouse", "eth0"),
+                ("nyc-router", "wan"),
+                ("sgp-carrier", "wan")
+            ]
+        );
         let shared = shaping(&p, Loss::Elsewhere);
         for (h, s) in all.iter().zip(&shared) {
             assert_eq!(h.host, s.host);
             assert_eq!(h.commands, s.commands(h.dev));
             assert_eq!(h.destinations, s.delays.len());
-            assert_eq!(h.commands.iter().filter(|c| c.contains(&"filter".to_string())).count(), h.destinations);
+            assert_eq!(
+                h.commands
+                    .iter()
+                    .filter(|c| c.contains(&"filter".to_string()))
+                    .count(),
+                h.destinations
+            );
             // Loss is the internet bridge's (nftables), never netem's here.
-            assert!(h.commands.iter().all(|c| c[0] == "tc" && !c.contains(&"loss".to_string())), "{:?}", h.commands);
+            assert!(
+                h.commands
+                    .iter()
+                    .all(|c| c[0] == "tc" && !c.contains(&"loss".to_string())),
+                "{:?}",
+                h.commands
+            );
         }
         // The VM test's shaping of the same plan carries the loss.
-        assert!(shaping(&p, Loss::Netem).iter().all(|s| s.loss_percent == 2.0));
+        assert!(shaping(&p, Loss::Netem)
+            .iter()
+            .all(|s| s.loss_percent == 2.0));
     }
 }

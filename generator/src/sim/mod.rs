@@ -44,7 +44,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout: Duration::from_secs(60), python: None, progress: true }
+        Options {
+            timeout: Duration::from_secs(60),
+            python: None,
+            progress: true,
+        }
     }
 }
 
@@ -83,20 +87,40 @@ pub fn tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(3);
     let t = lines[start..].join(" | ");
-    if t.is_empty() { "(no output)".into() } else { t }
+    if t.is_empty() {
+        "(no output)".into()
+    } else {
+        t
+    }
 }
 
 /// Checks that the coordinator's daemon stayed up (and injects the
 /// `kill-coordinator` fault).
-pub fn check_coordinator(lab: &mut Lab, host: &str, daemon: &str, fault: Option<&str>) -> Result<(), String> {
+pub fn check_coordinator(
+    lab: &mut Lab,
+    host: &str,
+    daemon: &str,
+    fault: Option<&str>,
+) -> Result<(), String> {
     if fault == Some("kill-coordinator") {
         lab.kill_child(host);
     }
     let deadline = Instant::now() + Duration::from_millis(400);
     while Instant::now() < deadline {
         if let Some(status) = lab.exited(host) {
-            let log = lab.dir.join(format!("{host}.{}.log", daemon.split('-').next().unwrap_or(daemon).trim_end_matches('d')));
-            let log = if log.exists() { tail(&log) } else { String::from("(see the daemon log)") };
+            let log = lab.dir.join(format!(
+                "{host}.{}.log",
+                daemon
+                    .split('-')
+                    .next()
+                    .unwrap_or(daemon)
+                    .trim_end_matches('d')
+            ));
+            let log = if log.exists() {
+                tail(&log)
+            } else {
+                String::from("(see the daemon log)")
+            };
             return Err(format!("the {host}'s `{daemon}` exited ({status}) before the parties started; nothing can join the overlay without it\n   = note: its last output: {log}"));
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -107,7 +131,12 @@ pub fn check_coordinator(lab: &mut Lab, host: &str, daemon: &str, fault: Option<
 fn is_root() -> bool {
     fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().nth(1) == Some("0"))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|u| u.split_whitespace().nth(1) == Some("0"))
+            })
+        })
         .unwrap_or(false)
 }
 
@@ -127,12 +156,25 @@ pub fn required_programs(backend: Backend) -> Vec<&'static str> {
 /// Can this machine run a lab of `backend`? `Err` says what is missing.
 pub fn preflight(backend: Backend) -> Result<(), String> {
     if !is_root() {
-        return Err("`e3 sim` needs root (network namespaces, nftables)\n   = hint: run it with `sudo`".into());
+        return Err(
+            "`e3 sim` needs root (network namespaces, nftables)\n   = hint: run it with `sudo`"
+                .into(),
+        );
     }
-    let missing: Vec<&str> = required_programs(backend).into_iter().filter(|p| !on_path(p)).collect();
+    let missing: Vec<&str> = required_programs(backend)
+        .into_iter()
+        .filter(|p| !on_path(p))
+        .collect();
     if !missing.is_empty() {
-        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-        let mut msg = format!("backend `{backend}` needs {list} on PATH, which {} missing", if missing.len() == 1 { "is" } else { "are" });
+        let list = missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut msg = format!(
+            "backend `{backend}` needs {list} on PATH, which {} missing",
+            if missing.len() == 1 { "is" } else { "are" }
+        );
         if matches!(backend, Backend::Tailscale | Backend::Headscale) {
             msg += "\n   = hint: the NixOS VM test simulates this scenario with Tailscale and Headscale: `e3 render NAME` and then `nix flake check out/NAME`";
         } else {
@@ -236,53 +278,121 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
             if i.segment == "internet" {
                 let peer = format!("h{port}");
                 port += 1;
-                run("ip", &["-n", &inet, "link", "add", &peer, "type", "veth", "peer", "name", name, "netns", &ns])?;
-                run("ip", &["-n", &inet, "link", "set", &peer, "master", "br0", "up"])?;
+                run(
+                    "ip",
+                    &[
+                        "-n", &inet, "link", "add", &peer, "type", "veth", "peer", "name", name,
+                        "netns", &ns,
+                    ],
+                )?;
+                run(
+                    "ip",
+                    &["-n", &inet, "link", "set", &peer, "master", "br0", "up"],
+                )?;
             } else if let Some(site) = i.segment.strip_prefix("lan-") {
                 if h.role == Role::Router {
                     continue; // the bridge itself
                 }
-                let router = &plan.sites.iter().find(|s| s.name == site).ok_or_else(|| format!("no site `{site}`"))?.router;
+                let router = &plan
+                    .sites
+                    .iter()
+                    .find(|s| s.name == site)
+                    .ok_or_else(|| format!("no site `{site}`"))?
+                    .router;
                 let rns = lab.ns(router);
                 let peer = format!("p{port}");
                 port += 1;
-                run("ip", &["-n", &rns, "link", "add", &peer, "type", "veth", "peer", "name", name, "netns", &ns])?;
-                run("ip", &["-n", &rns, "link", "set", &peer, "master", "lan", "up"])?;
+                run(
+                    "ip",
+                    &[
+                        "-n", &rns, "link", "add", &peer, "type", "veth", "peer", "name", name,
+                        "netns", &ns,
+                    ],
+                )?;
+                run(
+                    "ip",
+                    &["-n", &rns, "link", "set", &peer, "master", "lan", "up"],
+                )?;
             } else if h.role == Role::Carrier {
                 // carrier segment: one veth from the carrier (`cgn`) to the home router (`wan`)
                 let site = i.segment.strip_prefix("carrier-").unwrap_or(&i.segment);
-                let router = &plan.sites.iter().find(|s| s.name == site).ok_or_else(|| format!("no site `{site}`"))?.router;
-                run("ip", &["-n", &ns, "link", "add", "cgn", "type", "veth", "peer", "name", "wan", "netns", &lab.ns(router)])?;
+                let router = &plan
+                    .sites
+                    .iter()
+                    .find(|s| s.name == site)
+                    .ok_or_else(|| format!("no site `{site}`"))?
+                    .router;
+                run(
+                    "ip",
+                    &[
+                        "-n",
+                        &ns,
+                        "link",
+                        "add",
+                        "cgn",
+                        "type",
+                        "veth",
+                        "peer",
+                        "name",
+                        "wan",
+                        "netns",
+                        &lab.ns(router),
+                    ],
+                )?;
             }
         }
     }
     // Addresses and routes.
-    let firewall_lans: Vec<(String, Ipv4Addr)> = plan.sites.iter().filter(|s| s.nat == Nat::Firewall).map(|s| (s.lan.clone(), s.public_address)).collect();
+    let firewall_lans: Vec<(String, Ipv4Addr)> = plan
+        .sites
+        .iter()
+        .filter(|s| s.nat == Nat::Firewall)
+        .map(|s| (s.lan.clone(), s.public_address))
+        .collect();
     for h in &plan.hosts {
         let ns = lab.ns(&h.name);
         for i in &h.interfaces {
             let name = ifname(h, &i.segment);
-            run("ip", &["-n", &ns, "addr", "add", &format!("{}/{}", i.address, i.prefix), "dev", name])?;
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("{}/{}", i.address, i.prefix),
+                    "dev",
+                    name,
+                ],
+            )?;
             run("ip", &["-n", &ns, "link", "set", name, "up"])?;
         }
         for i in &h.interfaces {
             if let Some(gw) = i.gateway {
-                run("ip", &["-n", &ns, "route", "add", "default", "via", &gw.to_string()])?;
+                run(
+                    "ip",
+                    &["-n", &ns, "route", "add", "default", "via", &gw.to_string()],
+                )?;
             }
         }
         if h.interfaces.iter().any(|i| i.segment == "internet") {
             for (lan, router) in &firewall_lans {
                 if h.public_address != Some(*router) {
-                    run("ip", &["-n", &ns, "route", "add", lan, "via", &router.to_string()])?;
+                    run(
+                        "ip",
+                        &["-n", &ns, "route", "add", lan, "via", &router.to_string()],
+                    )?;
                 }
             }
         }
         if matches!(h.role, Role::Router | Role::Carrier) {
             ns_run(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-            let router = nat::router(plan, h).ok_or_else(|| format!("router `{}` has no site", h.name))?;
+            let router =
+                nat::router(plan, h).ok_or_else(|| format!("router `{}` has no site", h.name))?;
             let file = lab.dir.join(format!("{}.nft", h.name));
             fs::write(&file, router.ruleset()).map_err(|e| e.to_string())?;
-            ns_run(&ns, "nft", &["-f", &file.display().to_string()]).map_err(|e| format!("NAT `{}` on `{}`: {e}", router.nat, h.name))?;
+            ns_run(&ns, "nft", &["-f", &file.display().to_string()])
+                .map_err(|e| format!("NAT `{}` on `{}`: {e}", router.nat, h.name))?;
         }
         if h.role == Role::Party {
             let file = lab.dir.join(format!("{}.nft", h.name));
@@ -293,7 +403,8 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
     if plan.loss_percent > 0.0 {
         let file = lab.dir.join("internet.nft");
         fs::write(&file, nat::loss_ruleset(plan.loss_percent)).map_err(|e| e.to_string())?;
-        ns_run(&inet, "nft", &["-f", &file.display().to_string()]).map_err(|e| format!("packet loss on the internet bridge: {e}"))?;
+        ns_run(&inet, "nft", &["-f", &file.display().to_string()])
+            .map_err(|e| format!("packet loss on the internet bridge: {e}"))?;
     }
     Ok(())
 }
@@ -301,9 +412,21 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
 /// Whether the netem qdisc works (probed inside the lab's internet namespace).
 fn netem_available(lab: &Lab) -> bool {
     let ns = lab.ns("internet");
-    let ok = run("ip", &["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "br0", "root", "netem", "delay", "1ms"]).is_ok();
+    let ok = run(
+        "ip",
+        &[
+            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "br0", "root", "netem", "delay",
+            "1ms",
+        ],
+    )
+    .is_ok();
     if ok {
-        let _ = run("ip", &["netns", "exec", &ns, "tc", "qdisc", "del", "dev", "br0", "root"]);
+        let _ = run(
+            "ip",
+            &[
+                "netns", "exec", &ns, "tc", "qdisc", "del", "dev", "br0", "root",
+            ],
+        );
     }
     ok
 }
@@ -317,7 +440,11 @@ fn answered_flows(ns: &str) -> Vec<(Ipv4Addr, String)> {
             continue;
         }
         let proto = line.split_whitespace().next().unwrap_or("").to_string();
-        if let Some(dst) = line.split_whitespace().find_map(|w| w.strip_prefix("dst=")).and_then(|d| d.parse().ok()) {
+        if let Some(dst) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("dst="))
+            .and_then(|d| d.parse().ok())
+        {
             out.push((dst, proto));
         }
     }
@@ -332,15 +459,40 @@ fn underlay_addresses(h: &Host) -> Vec<Ipv4Addr> {
 
 /// The count of the router's `unsolicited` counter.
 fn dropped(lab: &Lab, router: &str) -> u64 {
-    run("ip", &["netns", "exec", &lab.ns(router), "nft", "list", "counter", "ip", nat::TABLE, "unsolicited"])
-        .ok()
-        .and_then(|t| t.split_whitespace().skip_while(|w| *w != "packets").nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &lab.ns(router),
+            "nft",
+            "list",
+            "counter",
+            "ip",
+            nat::TABLE,
+            "unsolicited",
+        ],
+    )
+    .ok()
+    .and_then(|t| {
+        t.split_whitespace()
+            .skip_while(|w| *w != "packets")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+    })
+    .unwrap_or(0)
 }
 
 fn nat_phrase(plan: &Plan, h: &Host) -> String {
     match plan.sites.iter().find(|s| Some(&s.name) == h.site.as_ref()) {
-        Some(s) => format!("`{}` is behind `{}` NAT ({}; router `{}`, public address {})", h.name, s.nat, s.nat.describe(), s.router, s.public_address),
+        Some(s) => format!(
+            "`{}` is behind `{}` NAT ({}; router `{}`, public address {})",
+            h.name,
+            s.nat,
+            s.nat.describe(),
+            s.router,
+            s.public_address
+        ),
         None => format!("`{}` has a public address", h.name),
     }
 }
@@ -358,12 +510,19 @@ pub fn build_only(plan: &Plan) -> Result<Lab, String> {
 
 /// Starts the backend's daemons; `None` for `direct`, which has none.
 /// `timeout` bounds the Tailscale clients' login.
-fn start_backend(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration) -> Result<Option<Started>, String> {
+fn start_backend(
+    lab: &mut Lab,
+    plan: &Plan,
+    fault: Option<&str>,
+    timeout: Duration,
+) -> Result<Option<Started>, String> {
     Ok(match plan.connectivity.backend {
         Backend::Nebula => Some(backends::nebula::start(lab, plan, fault)?),
         Backend::Wireguard => Some(backends::wireguard::start(lab, plan, fault)?),
         Backend::Tinc => Some(backends::tinc::start(lab, plan, fault)?),
-        Backend::Tailscale | Backend::Headscale => Some(backends::headscale::start(lab, plan, fault, timeout)?),
+        Backend::Tailscale | Backend::Headscale => {
+            Some(backends::headscale::start(lab, plan, fault, timeout)?)
+        }
         Backend::Direct => None,
     })
 }
@@ -382,8 +541,18 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         for ((i, j), t) in pair_up {
             if t.is_none() {
                 let (a, b) = (parties[*i], parties[*j]);
-                let mut d = format!("no overlay path between `{}` and `{}` after {} s: {}; {}", a.name, b.name, opts.timeout.as_secs(), nat_phrase(plan, a), nat_phrase(plan, b));
-                if a.nat == Nat::Hard && b.nat == Nat::Hard || (a.nat == Nat::Hard || b.nat == Nat::Hard) && (a.nat.filters_inbound() && b.nat.filters_inbound()) {
+                let mut d = format!(
+                    "no overlay path between `{}` and `{}` after {} s: {}; {}",
+                    a.name,
+                    b.name,
+                    opts.timeout.as_secs(),
+                    nat_phrase(plan, a),
+                    nat_phrase(plan, b)
+                );
+                if a.nat == Nat::Hard && b.nat == Nat::Hard
+                    || (a.nat == Nat::Hard || b.nat == Nat::Hard)
+                        && (a.nat.filters_inbound() && b.nat.filters_inbound())
+                {
                     d += "; hole punching cannot cross an endpoint-dependent (`hard`) NAT when the other side filters too";
                 }
                 if plan.connectivity.relay == crate::catalogue::Relay::Never {
@@ -417,23 +586,57 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
                 Some(_) => up.is_some(),
                 None => ok,
             };
-            let a_sees = answered_flows(&lab.ns(&a.name)).into_iter().any(|(d, _)| underlay_addresses(b).contains(&d));
-            let b_sees = answered_flows(&lab.ns(&b.name)).into_iter().any(|(d, _)| underlay_addresses(a).contains(&d));
+            let a_sees = answered_flows(&lab.ns(&a.name))
+                .into_iter()
+                .any(|(d, _)| underlay_addresses(b).contains(&d));
+            let b_sees = answered_flows(&lab.ns(&b.name))
+                .into_iter()
+                .any(|(d, _)| underlay_addresses(a).contains(&d));
             let relay = started.as_ref().and_then(|s| s.relay.clone());
             let by_construction = started.as_ref().is_some_and(|s| s.relayed_by_construction);
-            let from_backend = started.as_ref().and_then(|s| s.read_route.zip(session.overlay_address(b))).and_then(|(read, addr)| read(lab, a, addr));
+            let from_backend = started
+                .as_ref()
+                .and_then(|s| s.read_route.zip(session.overlay_address(b)))
+                .and_then(|(read, addr)| read(lab, a, addr));
             let (route, via, evidence) = if let Some(r) = from_backend {
                 (r.route, r.via, r.evidence)
             } else if by_construction && reachable {
-                ("relayed", relay, "hub topology: spokes only peer with the hub".to_string())
+                (
+                    "relayed",
+                    relay,
+                    "hub topology: spokes only peer with the hub".to_string(),
+                )
             } else if a_sees || b_sees {
-                ("direct", None, "conntrack: answered underlay flow between the two".to_string())
+                (
+                    "direct",
+                    None,
+                    "conntrack: answered underlay flow between the two".to_string(),
+                )
             } else if reachable {
-                ("relayed", relay, "overlay answered, no direct underlay flow in conntrack".to_string())
+                (
+                    "relayed",
+                    relay,
+                    "overlay answered, no direct underlay flow in conntrack".to_string(),
+                )
             } else {
-                ("none", None, if started.is_some() { "no answer over the overlay".to_string() } else { "no answered flow".to_string() })
+                (
+                    "none",
+                    None,
+                    if started.is_some() {
+                        "no answer over the overlay".to_string()
+                    } else {
+                        "no answered flow".to_string()
+                    },
+                )
             };
-            pairs.push(PairReport { a: a.name.clone(), b: b.name.clone(), route: route.to_string(), via, evidence, up_s: up });
+            pairs.push(PairReport {
+                a: a.name.clone(),
+                b: b.name.clone(),
+                route: route.to_string(),
+                via,
+                evidence,
+                up_s: up,
+            });
         }
     }
 
@@ -444,7 +647,11 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             if backend == Backend::Direct && idx > 0 && p.nat.filters_inbound() {
                 let site = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref());
                 // Behind a carrier-grade NAT the carrier router drops them.
-                let drops = site.map(|s| dropped(lab, &s.router) + s.carrier.as_ref().map_or(0, |c| dropped(lab, c))).unwrap_or(0);
+                let drops = site
+                    .map(|s| {
+                        dropped(lab, &s.router) + s.carrier.as_ref().map_or(0, |c| dropped(lab, c))
+                    })
+                    .unwrap_or(0);
                 diagnosis.push(format!(
                     "party #{idx} {}: {} must open TCP connections to {}:{}, and the router dropped {drops} unsolicited inbound packets; plain TCP cannot cross this NAT — use an overlay backend",
                     nat_phrase(plan, p),
@@ -456,18 +663,30 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         }
         if diagnosis.is_empty() {
             for p in party_reports.iter().filter(|p| !p.ok) {
-                diagnosis.push(format!("party `{}` failed: {}", p.host, p.error.as_deref().unwrap_or("see its exit status")));
+                diagnosis.push(format!(
+                    "party `{}` failed: {}",
+                    p.host,
+                    p.error.as_deref().unwrap_or("see its exit status")
+                ));
             }
         }
     }
 
     let verdict = if ok {
-        format!("ok: `{}` gave the expected result on all {} parties", plan.program.name, parties.len())
+        format!(
+            "ok: `{}` gave the expected result on all {} parties",
+            plan.program.name,
+            parties.len()
+        )
     } else if !overlay_ok {
         "failed: the overlay did not connect every pair; MPyC not run".to_string()
     } else {
         let bad = party_reports.iter().filter(|p| !p.ok).count();
-        format!("failed: `{}` failed on {bad} of {} parties", plan.program.name, parties.len())
+        format!(
+            "failed: `{}` failed on {bad} of {} parties",
+            plan.program.name,
+            parties.len()
+        )
     };
     let report = Report {
         scenario: plan.name.clone(),

@@ -63,7 +63,6 @@ pub fn ns_run(ns: &str, program: &str, args: &[&str]) -> Result<String, String> 
     run("ip", &all)
 }
 
-
 fn random_hex4() -> String {
     let mut b = [0u8; 2];
     if let Ok(mut f) = fs::File::open("/dev/urandom") {
@@ -71,7 +70,10 @@ fn random_hex4() -> String {
         let _ = f.read_exact(&mut b);
     }
     if b == [0, 0] {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(1);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(1);
         b = [(t >> 8) as u8 ^ std::process::id() as u8, t as u8];
     }
     format!("{:02x}{:02x}", b[0], b[1])
@@ -99,7 +101,12 @@ impl Lab {
         fs::create_dir_all(STATE_DIR).map_err(|e| format!("cannot create `{STATE_DIR}`: {e}"))?;
         let mut hex = random_hex4();
         for _ in 0..64 {
-            let busy = Path::new(STATE_DIR).join(format!("e3-{hex}.state")).exists() || Path::new("/run/netns").join(format!("e3-{hex}-internet")).exists();
+            let busy = Path::new(STATE_DIR)
+                .join(format!("e3-{hex}.state"))
+                .exists()
+                || Path::new("/run/netns")
+                    .join(format!("e3-{hex}-internet"))
+                    .exists();
             if !busy {
                 break;
             }
@@ -118,9 +125,15 @@ impl Lab {
             children: Vec::new(),
             torn_down: false,
         };
-        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push(lab.state_path.clone());
+        ACTIVE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(lab.state_path.clone());
         lab.save()?;
-        fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
         Ok(lab)
     }
@@ -165,11 +178,25 @@ impl Lab {
     }
 
     /// Starts `program args` inside `ns`, output to `log`.
-    pub fn spawn(&mut self, name: &str, ns: &str, program: &str, args: &[&str], stdout: &Path, stderr: &Path) -> Result<u32, String> {
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        stdout: &Path,
+        stderr: &Path,
+    ) -> Result<u32, String> {
         park_if_interrupted();
-        let create = |p: &Path| fs::File::create(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()));
+        let create = |p: &Path| {
+            fs::File::create(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))
+        };
         let out = create(stdout)?;
-        let err = if stdout == stderr { out.try_clone().map_err(|e| e.to_string())? } else { create(stderr)? };
+        let err = if stdout == stderr {
+            out.try_clone().map_err(|e| e.to_string())?
+        } else {
+            create(stderr)?
+        };
         let child = Command::new("ip")
             .args(["netns", "exec", ns, program])
             .args(args)
@@ -189,11 +216,18 @@ impl Lab {
 
     /// The child started under `name`: `Some(status)` if it has exited.
     pub fn exited(&mut self, name: &str) -> Option<std::process::ExitStatus> {
-        self.children.iter_mut().find(|(n, _)| n == name).and_then(|(_, c)| c.try_wait().ok().flatten())
+        self.children
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, c)| c.try_wait().ok().flatten())
     }
 
     /// Waits until the child `name` exits or `deadline` passes.
-    pub fn wait_child(&mut self, name: &str, deadline: Instant) -> Option<std::process::ExitStatus> {
+    pub fn wait_child(
+        &mut self,
+        name: &str,
+        deadline: Instant,
+    ) -> Option<std::process::ExitStatus> {
         loop {
             if let Some(s) = self.exited(name) {
                 return Some(s);
@@ -225,7 +259,10 @@ impl Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| p != &self.state_path);
+        ACTIVE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p != &self.state_path);
         problems
     }
 }
@@ -241,18 +278,29 @@ impl Drop for Lab {
 fn alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         // state is the field after the parenthesised command name
-        Ok(s) => s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with('Z')).unwrap_or(false),
+        Ok(s) => s
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
         Err(_) => false,
     }
 }
 
 fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill").args([sig, &pid.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Processes inside a namespace.
 fn ns_pids(ns: &str) -> Vec<u32> {
-    run("ip", &["netns", "pids", ns]).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    run("ip", &["netns", "pids", ns])
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// Kills processes (TERM, then KILL after a grace period) and waits for them.
@@ -274,8 +322,11 @@ fn kill_all(pids: &[u32]) {
 pub fn cleanup_state(state: &Path) -> Vec<String> {
     let _guard = TEARDOWN.lock().unwrap_or_else(|e| e.into_inner());
     let mut problems = Vec::new();
-    let Ok(text) = fs::read_to_string(state) else { return problems };
-    let (mut namespaces, mut pids, mut files, mut dirs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let Ok(text) = fs::read_to_string(state) else {
+        return problems;
+    };
+    let (mut namespaces, mut pids, mut files, mut dirs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("ns", n)) => namespaces.push(n.to_string()),
@@ -303,13 +354,19 @@ pub fn cleanup_state(state: &Path) -> Vec<String> {
         let _ = fs::remove_file(&f);
         // `/etc/netns/<ns>/` holds per-namespace files (`ip netns exec`
         // mounts them over `/etc`): remove the directory once it is empty.
-        if let Some(dir) = f.parent().filter(|d| d.parent() == Some(Path::new("/etc/netns"))) {
+        if let Some(dir) = f
+            .parent()
+            .filter(|d| d.parent() == Some(Path::new("/etc/netns")))
+        {
             let _ = fs::remove_dir(dir);
         }
     }
     for d in dirs {
         // only our own temp dirs
-        if d.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("e3-") && n.ends_with("-lab")) {
+        if d.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("e3-") && n.ends_with("-lab"))
+        {
             if let Err(e) = fs::remove_dir_all(&d) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     problems.push(format!("cannot remove `{}`: {e}", d.display()));
@@ -340,7 +397,8 @@ pub fn install_signal_handler() -> Result<(), String> {
     if *installed {
         return Ok(());
     }
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| format!("cannot install signal handler: {e}"))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| format!("cannot install signal handler: {e}"))?;
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -358,7 +416,10 @@ pub fn install_signal_handler() -> Result<(), String> {
 pub fn lab_prefix(name: &str) -> Option<&str> {
     let rest = name.strip_prefix("e3-")?;
     let hex = rest.get(..4)?;
-    (hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) && rest[4..].starts_with('-')).then(|| &name[..7])
+    (hex.bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && rest[4..].starts_with('-'))
+    .then(|| &name[..7])
 }
 
 /// Lab namespaces that exist now.
@@ -380,8 +441,18 @@ pub fn cleanup_leftovers() -> Vec<String> {
     if let Ok(entries) = fs::read_dir(STATE_DIR) {
         for e in entries.flatten() {
             let path = e.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".state")).map(str::to_string) else { continue };
-            let owner = fs::read_to_string(&path).ok().and_then(|t| t.lines().find_map(|l| l.strip_prefix("owner ").and_then(|p| p.parse::<u32>().ok())));
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".state"))
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let owner = fs::read_to_string(&path).ok().and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("owner ").and_then(|p| p.parse::<u32>().ok()))
+            });
             if let Some(o) = owner.filter(|o| alive(*o) && *o != std::process::id()) {
                 out.push(format!("kept {name}: its lab is still running (pid {o})"));
                 live_prefixes.push(name);
@@ -396,7 +467,11 @@ pub fn cleanup_leftovers() -> Vec<String> {
     for ns in lab_namespaces() {
         let prefix = lab_prefix(&ns).unwrap_or_default().to_string();
         // a lab that started after the scan above has a state file by now
-        if live_prefixes.contains(&prefix) || Path::new(STATE_DIR).join(format!("{prefix}.state")).exists() {
+        if live_prefixes.contains(&prefix)
+            || Path::new(STATE_DIR)
+                .join(format!("{prefix}.state"))
+                .exists()
+        {
             continue;
         }
         kill_all(&ns_pids(&ns));

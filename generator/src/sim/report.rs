@@ -65,20 +65,49 @@ impl Report {
 
     pub fn to_table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "lab {} — scenario {} (backend {}, relay {})", self.lab, self.scenario, self.backend, self.relay);
+        let _ = writeln!(
+            s,
+            "lab {} — scenario {} (backend {}, relay {})",
+            self.lab, self.scenario, self.backend, self.relay
+        );
         let _ = writeln!(s, "latency: {}", self.latency);
         if self.loss_percent > 0.0 {
-            let _ = writeln!(s, "loss: {}% on the internet segment (nftables numgen)", self.loss_percent);
+            let _ = writeln!(
+                s,
+                "loss: {}% on the internet segment (nftables numgen)",
+                self.loss_percent
+            );
         }
         let _ = writeln!(s, "overlay up: {}", secs(self.overlay_up_s));
-        let _ = writeln!(s, "\n{:<14} {:<14} {:<9} {:<12} {:<9} {}", "A", "B", "ROUTE", "VIA", "UP", "EVIDENCE");
+        let _ = writeln!(
+            s,
+            "\n{:<14} {:<14} {:<9} {:<12} {:<9} {}",
+            "A", "B", "ROUTE", "VIA", "UP", "EVIDENCE"
+        );
         for p in &self.pairs {
-            let _ = writeln!(s, "{:<14} {:<14} {:<9} {:<12} {:<9} {}", p.a, p.b, p.route, p.via.as_deref().unwrap_or("-"), secs(p.up_s), p.evidence);
+            let _ = writeln!(
+                s,
+                "{:<14} {:<14} {:<9} {:<12} {:<9} {}",
+                p.a,
+                p.b,
+                p.route,
+                p.via.as_deref().unwrap_or("-"),
+                secs(p.up_s),
+                p.evidence
+            );
         }
         if self.mpc_ran {
-            let _ = writeln!(s, "\n{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} {}", "PARTY", "INDEX", "EXIT", "RESULT", "EXPECTED", "ELAPSED", "ERROR");
+            let _ = writeln!(
+                s,
+                "\n{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} {}",
+                "PARTY", "INDEX", "EXIT", "RESULT", "EXPECTED", "ELAPSED", "ERROR"
+            );
             for p in &self.parties {
-                let j = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                let j = |v: &Option<serde_json::Value>| {
+                    v.as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "-".into())
+                };
                 let _ = writeln!(
                     s,
                     "{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} {}",
@@ -98,7 +127,11 @@ impl Report {
         for d in &self.diagnosis {
             let _ = writeln!(s, "diagnosis: {d}");
         }
-        let _ = writeln!(s, "\nverdict: {} (total {:.1} s)", self.verdict, self.total_s);
+        let _ = writeln!(
+            s,
+            "\nverdict: {} (total {:.1} s)",
+            self.verdict, self.total_s
+        );
         s
     }
 }

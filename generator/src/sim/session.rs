@@ -25,7 +25,10 @@ use serde::Serialize;
 
 use super::netns::{self, Lab};
 use super::report::PartyReport;
-use super::{build_topology, find_python, netem_available, preflight, start_backend, tail, Options, Progress, Started, PROBE};
+use super::{
+    build_topology, find_python, netem_available, preflight, start_backend, tail, Options,
+    Progress, Started, PROBE,
+};
 use crate::plan::{Host, Plan};
 
 /// When the phases of [`LabSession::start`] ended, in seconds since the
@@ -100,19 +103,35 @@ impl<'p> LabSession<'p> {
         };
         let fault = std::env::var("E3_SIM_FAULT").ok();
         netns::install_signal_handler()?;
-        let progress = Progress { start: Instant::now(), on: opts.progress };
+        let progress = Progress {
+            start: Instant::now(),
+            on: opts.progress,
+        };
         let mut lab = Lab::new()?;
-        progress.say(&format!("lab {}: building {} namespaces", lab.prefix, plan.hosts.len() + 1));
+        progress.say(&format!(
+            "lab {}: building {} namespaces",
+            lab.prefix,
+            plan.hosts.len() + 1
+        ));
         build_topology(&mut lab, plan)?;
-        let mut timings = Timings { topology_s: secs(progress.start), ..Timings::default() };
+        let mut timings = Timings {
+            topology_s: secs(progress.start),
+            ..Timings::default()
+        };
         let latency = if plan.latency.pairs.is_empty() {
             "none requested".to_string()
         } else if netem_available(&lab) {
             super::latency::apply(&lab, plan)?
         } else {
-            format!("{} model requested, NOT applied: this kernel has no netem qdisc", plan.latency.model)
+            format!(
+                "{} model requested, NOT applied: this kernel has no netem qdisc",
+                plan.latency.model
+            )
         };
-        progress.say(&format!("topology up ({} sites); latency: {latency}", plan.sites.len()));
+        progress.say(&format!(
+            "topology up ({} sites); latency: {latency}",
+            plan.sites.len()
+        ));
 
         // Programs for the parties.
         let progdir = lab.dir.join("programs");
@@ -133,7 +152,16 @@ impl<'p> LabSession<'p> {
         timings.overlay_start_s = secs(progress.start);
         let started = start_backend(&mut lab, plan, fault.as_deref(), opts.timeout)?;
         timings.daemons_s = secs(progress.start);
-        Ok(LabSession { plan, lab, python, program, started, latency, timings, progress })
+        Ok(LabSession {
+            plan,
+            lab,
+            python,
+            program,
+            started,
+            latency,
+            timings,
+            progress,
+        })
     }
 
     /// Progress line on stderr (when enabled), with the time since the start.
@@ -149,7 +177,10 @@ impl<'p> LabSession<'p> {
     /// A host's overlay address: the one its backend assigned (Tailscale
     /// and Headscale), else the plan's.
     pub fn overlay_address(&self, h: &Host) -> Option<std::net::Ipv4Addr> {
-        self.started.as_ref().and_then(|s| s.addresses.get(&h.name).copied()).or(h.overlay_address)
+        self.started
+            .as_ref()
+            .and_then(|s| s.addresses.get(&h.name).copied())
+            .or(h.overlay_address)
     }
 
     /// The parties, in index order.
@@ -167,18 +198,28 @@ impl<'p> LabSession<'p> {
         }
         let plan = self.plan;
         let parties = self.parties();
-        self.say(&format!("{} daemons started; waiting for the overlay (up to {} s)", plan.connectivity.backend, timeout.as_secs()));
+        self.say(&format!(
+            "{} daemons started; waiting for the overlay (up to {} s)",
+            plan.connectivity.backend,
+            timeout.as_secs()
+        ));
         let limit = timeout.as_secs_f64();
         // Times count from the first daemon start.
         let overlay_start_s = self.timings.overlay_start_s;
         let mut probes = Vec::new();
         for (i, p) in parties.iter().enumerate() {
-            let targets: Vec<String> = parties[i + 1..].iter().filter_map(|q| self.overlay_address(q).map(|a| a.to_string())).collect();
+            let targets: Vec<String> = parties[i + 1..]
+                .iter()
+                .filter_map(|q| self.overlay_address(q).map(|a| a.to_string()))
+                .collect();
             if targets.is_empty() {
                 continue;
             }
             let name = format!("probe-{}", p.name);
-            let mut args = vec![self.lab.dir.join("probe.py").display().to_string(), format!("{limit}")];
+            let mut args = vec![
+                self.lab.dir.join("probe.py").display().to_string(),
+                format!("{limit}"),
+            ];
             args.extend(targets);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let offset = self.elapsed_s() - overlay_start_s;
@@ -187,16 +228,30 @@ impl<'p> LabSession<'p> {
             probes.push((i, name, out, offset));
         }
         for (i, name, out, offset) in probes {
-            self.lab.wait_child(&name, Instant::now() + timeout + Duration::from_secs(5));
-            let up: BTreeMap<String, f64> = serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim()).unwrap_or_default();
+            self.lab
+                .wait_child(&name, Instant::now() + timeout + Duration::from_secs(5));
+            let up: BTreeMap<String, f64> =
+                serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim())
+                    .unwrap_or_default();
             for (j, q) in parties.iter().enumerate().skip(i + 1) {
-                let t = self.overlay_address(q).and_then(|a| up.get(&a.to_string())).map(|t| ((t + offset) * 100.0).round() / 100.0);
+                let t = self
+                    .overlay_address(q)
+                    .and_then(|a| up.get(&a.to_string()))
+                    .map(|t| ((t + offset) * 100.0).round() / 100.0);
                 overlay.pairs.insert((i, j), t);
             }
         }
         if overlay.all_up() {
-            overlay.up_s = overlay.pairs.values().flatten().copied().fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
-            self.say(&format!("overlay up after {:.2} s", overlay.up_s.unwrap_or(0.0)));
+            overlay.up_s = overlay
+                .pairs
+                .values()
+                .flatten()
+                .copied()
+                .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+            self.say(&format!(
+                "overlay up after {:.2} s",
+                overlay.up_s.unwrap_or(0.0)
+            ));
         } else {
             self.say("the overlay did not come up between every pair");
         }
@@ -208,10 +263,18 @@ impl<'p> LabSession<'p> {
     pub fn run_program(&mut self, timeout: Duration) -> Result<ProgramRun, String> {
         let plan = self.plan;
         let parties = self.parties();
-        self.say(&format!("running `{}` on {} parties", plan.program.name, parties.len()));
+        self.say(&format!(
+            "running `{}` on {} parties",
+            plan.program.name,
+            parties.len()
+        ));
         let mut list = Vec::new();
         for e in &plan.program.parties {
-            let address = self.started.as_ref().and_then(|s| s.addresses.get(&e.host)).map_or_else(|| e.address.clone(), |a| a.to_string());
+            let address = self
+                .started
+                .as_ref()
+                .and_then(|s| s.addresses.get(&e.host))
+                .map_or_else(|| e.address.clone(), |a| a.to_string());
             list.push("-P".to_string());
             list.push(format!("{address}:{}", plan.program.port));
         }
@@ -232,12 +295,23 @@ impl<'p> LabSession<'p> {
         }
         let deadline = Instant::now() + timeout + Duration::from_secs(10);
         let mut last = 0.0;
-        let mut run = ProgramRun { parties: Vec::new(), outputs: Vec::new(), wall_s: 0.0 };
+        let mut run = ProgramRun {
+            parties: Vec::new(),
+            outputs: Vec::new(),
+            wall_s: 0.0,
+        };
         for (p, name, out, err) in names {
             let status = self.lab.wait_child(&name, deadline);
             last = mpc_start.elapsed().as_secs_f64();
-            let json: Option<serde_json::Value> = fs::read_to_string(&out).ok().and_then(|t| t.lines().last().and_then(|l| serde_json::from_str(l).ok()));
-            let get = |k: &str| json.as_ref().and_then(|j| j.get(k)).cloned().filter(|v| !v.is_null());
+            let json: Option<serde_json::Value> = fs::read_to_string(&out)
+                .ok()
+                .and_then(|t| t.lines().last().and_then(|l| serde_json::from_str(l).ok()));
+            let get = |k: &str| {
+                json.as_ref()
+                    .and_then(|j| j.get(k))
+                    .cloned()
+                    .filter(|v| !v.is_null())
+            };
             let mut error = get("error").and_then(|e| e.as_str().map(str::to_string));
             if status.is_none() {
                 error = Some("did not finish (killed at the deadline)".into());
@@ -248,7 +322,8 @@ impl<'p> LabSession<'p> {
                 host: p.name.clone(),
                 index: p.index.unwrap_or_default(),
                 exit: status.and_then(|s| s.code()),
-                ok: status.is_some_and(|s| s.success()) && get("ok").and_then(|v| v.as_bool()).unwrap_or(false),
+                ok: status.is_some_and(|s| s.success())
+                    && get("ok").and_then(|v| v.as_bool()).unwrap_or(false),
                 result: get("result"),
                 expected: get("expected"),
                 elapsed_s: get("elapsed_s").and_then(|v| v.as_f64()),
@@ -264,7 +339,13 @@ impl<'p> LabSession<'p> {
     /// Starts `program args` in `host`'s namespace under `name`; stdout and
     /// stderr go to `NAME.out` and `NAME.err` in the lab directory, which
     /// are returned.
-    pub fn spawn(&mut self, host: &str, name: &str, program: &str, args: &[&str]) -> Result<(PathBuf, PathBuf), String> {
+    pub fn spawn(
+        &mut self,
+        host: &str,
+        name: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<(PathBuf, PathBuf), String> {
         let out = self.lab.dir.join(format!("{name}.out"));
         let err = self.lab.dir.join(format!("{name}.err"));
         let ns = self.lab.ns(host);
@@ -284,15 +365,30 @@ impl<'p> LabSession<'p> {
 
     /// Runs `program args` in `host`'s namespace to completion and returns
     /// its stdout; `Err` when it fails or outlives `timeout` (then it is killed).
-    pub fn run(&mut self, host: &str, name: &str, program: &str, args: &[&str], timeout: Duration) -> Result<String, String> {
+    pub fn run(
+        &mut self,
+        host: &str,
+        name: &str,
+        program: &str,
+        args: &[&str],
+        timeout: Duration,
+    ) -> Result<String, String> {
         let (out, err) = self.spawn(host, name, program, args)?;
         match self.wait(name, Instant::now() + timeout) {
             None => {
                 self.kill(name);
-                Err(format!("`{program}` in `{host}` did not finish within {} s", timeout.as_secs()))
+                Err(format!(
+                    "`{program}` in `{host}` did not finish within {} s",
+                    timeout.as_secs()
+                ))
             }
-            Some(status) if !status.success() => Err(format!("`{program} {}` in `{host}` failed ({status}): {}", args.join(" "), tail(&err))),
-            Some(_) => fs::read_to_string(&out).map_err(|e| format!("cannot read `{}`: {e}", out.display())),
+            Some(status) if !status.success() => Err(format!(
+                "`{program} {}` in `{host}` failed ({status}): {}",
+                args.join(" "),
+                tail(&err)
+            )),
+            Some(_) => fs::read_to_string(&out)
+                .map_err(|e| format!("cannot read `{}`: {e}", out.display())),
         }
     }
 

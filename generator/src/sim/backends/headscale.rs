@@ -89,7 +89,9 @@ pub struct Files {
 
 impl Files {
     pub fn new(lab_dir: &Path) -> Files {
-        Files { dir: lab_dir.join("tailscale") }
+        Files {
+            dir: lab_dir.join("tailscale"),
+        }
     }
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
@@ -154,25 +156,61 @@ pub fn server_url(control: Ipv4Addr) -> String {
 /// means every node may reach every other.
 pub fn headscale_config(f: &Files, control: Ipv4Addr, lab: &str) -> String {
     let mut c = String::new();
-    let _ = writeln!(c, "# Headscale of the e3 lab {lab} (generated; removed with the lab)");
+    let _ = writeln!(
+        c,
+        "# Headscale of the e3 lab {lab} (generated; removed with the lab)"
+    );
     let _ = writeln!(c, "server_url: {}", q(&server_url(control)));
-    let _ = writeln!(c, "listen_addr: {}", q(&format!("0.0.0.0:{}", ports::HEADSCALE_HTTPS)));
+    let _ = writeln!(
+        c,
+        "listen_addr: {}",
+        q(&format!("0.0.0.0:{}", ports::HEADSCALE_HTTPS))
+    );
     let _ = writeln!(c, "metrics_listen_addr: \"127.0.0.1:9090\"");
     let _ = writeln!(c, "grpc_listen_addr: \"127.0.0.1:50443\"");
     let _ = writeln!(c, "grpc_allow_insecure: false");
     let _ = writeln!(c, "tls_cert_path: {}", q(&p(&f.tls_crt())));
     let _ = writeln!(c, "tls_key_path: {}", q(&p(&f.tls_key())));
-    let _ = writeln!(c, "noise:\n  private_key_path: {}", q(&p(&f.path("noise_private.key"))));
-    let _ = writeln!(c, "prefixes:\n  v4: {}\n  v6: {}\n  allocation: sequential", q(TAILNET_V4), q(TAILNET_V6));
+    let _ = writeln!(
+        c,
+        "noise:\n  private_key_path: {}",
+        q(&p(&f.path("noise_private.key")))
+    );
+    let _ = writeln!(
+        c,
+        "prefixes:\n  v4: {}\n  v6: {}\n  allocation: sequential",
+        q(TAILNET_V4),
+        q(TAILNET_V6)
+    );
     let _ = writeln!(c, "derp:\n  server:\n    enabled: true\n    region_id: {DERP_REGION_ID}\n    region_code: {}\n    region_name: \"e3 lab DERP\"", q(DERP_REGION_CODE));
-    let _ = writeln!(c, "    stun_listen_addr: {}", q(&format!("0.0.0.0:{}", ports::STUN)));
-    let _ = writeln!(c, "    private_key_path: {}", q(&p(&f.path("derp_server_private.key"))));
-    let _ = writeln!(c, "    automatically_add_embedded_derp_region: true\n    ipv4: {}", q(&control.to_string()));
+    let _ = writeln!(
+        c,
+        "    stun_listen_addr: {}",
+        q(&format!("0.0.0.0:{}", ports::STUN))
+    );
+    let _ = writeln!(
+        c,
+        "    private_key_path: {}",
+        q(&p(&f.path("derp_server_private.key")))
+    );
+    let _ = writeln!(
+        c,
+        "    automatically_add_embedded_derp_region: true\n    ipv4: {}",
+        q(&control.to_string())
+    );
     let _ = writeln!(c, "  urls: []\n  paths: []\n  auto_update_enabled: false");
     let _ = writeln!(c, "disable_check_updates: true");
-    let _ = writeln!(c, "database:\n  type: sqlite\n  sqlite:\n    path: {}", q(&p(&f.path("db.sqlite"))));
+    let _ = writeln!(
+        c,
+        "database:\n  type: sqlite\n  sqlite:\n    path: {}",
+        q(&p(&f.path("db.sqlite")))
+    );
     let _ = writeln!(c, "dns:\n  magic_dns: false\n  base_domain: \"e3.internal\"\n  override_local_dns: false\n  nameservers:\n    global: []");
-    let _ = writeln!(c, "unix_socket: {}\nunix_socket_permission: \"0770\"", q(&p(&f.headscale_socket())));
+    let _ = writeln!(
+        c,
+        "unix_socket: {}\nunix_socket_permission: \"0770\"",
+        q(&p(&f.headscale_socket()))
+    );
     let _ = writeln!(c, "log:\n  level: info\n  format: text\nlogtail:\n  enabled: false\nrandomize_client_port: false");
     c
 }
@@ -183,15 +221,52 @@ pub fn headscale_config(f: &Files, control: Ipv4Addr, lab: &str) -> String {
 /// need `Files::tls_ext` written with [`tls_extensions`] first.
 pub fn certificate_commands(f: &Files, control: Ipv4Addr, lab: &str) -> Vec<Vec<String>> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca = s(&["req", "-x509"]);
     ca.extend(s(&ec));
-    ca.extend(s(&["-keyout", &p(&f.ca_key()), "-out", &p(&f.ca_crt()), "-days", "2", "-subj", &format!("/CN=e3 lab {lab} CA")]));
+    ca.extend(s(&[
+        "-keyout",
+        &p(&f.ca_key()),
+        "-out",
+        &p(&f.ca_crt()),
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN=e3 lab {lab} CA"),
+    ]));
     let mut csr = s(&["req", "-new"]);
     csr.extend(s(&ec));
-    csr.extend(s(&["-keyout", &p(&f.tls_key()), "-out", &p(&f.tls_csr()), "-subj", &format!("/CN={control}")]));
+    csr.extend(s(&[
+        "-keyout",
+        &p(&f.tls_key()),
+        "-out",
+        &p(&f.tls_csr()),
+        "-subj",
+        &format!("/CN={control}"),
+    ]));
     let sign = s(&[
-        "x509", "-req", "-in", &p(&f.tls_csr()), "-CA", &p(&f.ca_crt()), "-CAkey", &p(&f.ca_key()), "-set_serial", "2", "-days", "2", "-extfile", &p(&f.tls_ext()), "-out", &p(&f.tls_crt()),
+        "x509",
+        "-req",
+        "-in",
+        &p(&f.tls_csr()),
+        "-CA",
+        &p(&f.ca_crt()),
+        "-CAkey",
+        &p(&f.ca_key()),
+        "-set_serial",
+        "2",
+        "-days",
+        "2",
+        "-extfile",
+        &p(&f.tls_ext()),
+        "-out",
+        &p(&f.tls_crt()),
     ]);
     vec![ca, csr, sign]
 }
@@ -219,7 +294,18 @@ pub fn cli_args(f: &Files, command: &[&str]) -> Vec<String> {
 /// (headscale `cmd/headscale/cli/preauthkeys.go`: `--user` is the numeric ID
 /// since 0.26, `--reusable`, `--expiration`).
 pub fn preauthkey_command(id: u64) -> Vec<String> {
-    ["preauthkeys", "create", "--user", &id.to_string(), "--reusable", "--expiration", "2h"].iter().map(|s| s.to_string()).collect()
+    [
+        "preauthkeys",
+        "create",
+        "--user",
+        &id.to_string(),
+        "--reusable",
+        "--expiration",
+        "2h",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// The program and arguments that start a party's `tailscaled` (tailscale
@@ -246,7 +332,13 @@ pub fn tailscaled_command(f: &Files, index: usize, port: u16) -> (String, Vec<St
 /// starts with `file:`; `--netfilter-mode=off` leaves the namespace's
 /// firewall to e3, `--accept-dns=false` leaves DNS alone, `--timeout` bounds
 /// the wait for the Running state).
-pub fn up_args(f: &Files, index: usize, control: Ipv4Addr, hostname: &str, timeout: Duration) -> Vec<String> {
+pub fn up_args(
+    f: &Files,
+    index: usize,
+    control: Ipv4Addr,
+    hostname: &str,
+    timeout: Duration,
+) -> Vec<String> {
     vec![
         format!("--socket={}", p(&f.party_socket(index))),
         "up".into(),
@@ -261,7 +353,11 @@ pub fn up_args(f: &Files, index: usize, control: Ipv4Addr, hostname: &str, timeo
 
 /// `tailscale` arguments for a party's status as JSON.
 pub fn status_args(f: &Files, index: usize) -> Vec<String> {
-    vec![format!("--socket={}", p(&f.party_socket(index))), "status".into(), "--json".into()]
+    vec![
+        format!("--socket={}", p(&f.party_socket(index))),
+        "status".into(),
+        "--json".into(),
+    ]
 }
 
 fn json(text: &str, what: &str) -> Result<serde_json::Value, String> {
@@ -271,7 +367,8 @@ fn json(text: &str, what: &str) -> Result<serde_json::Value, String> {
 /// A numeric ID that may be printed as a number or as a string (protobuf's
 /// JSON mapping writes 64-bit integers as strings).
 fn id_of(v: &serde_json::Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// The ID of a user from `headscale users create NAME --output json` (the
@@ -282,14 +379,24 @@ pub fn parse_user_id(text: &str, name: &str) -> Result<u64, String> {
         serde_json::Value::Array(a) => a.iter().collect(),
         o => vec![o],
     };
-    users.iter().find(|u| u.get("name").and_then(|n| n.as_str()) == Some(name)).and_then(|u| u.get("id")).and_then(id_of).ok_or_else(|| format!("Headscale listed no user `{name}` with an ID"))
+    users
+        .iter()
+        .find(|u| u.get("name").and_then(|n| n.as_str()) == Some(name))
+        .and_then(|u| u.get("id"))
+        .and_then(id_of)
+        .ok_or_else(|| format!("Headscale listed no user `{name}` with an ID"))
 }
 
 /// The key from `headscale preauthkeys create --output json`. The error
 /// never quotes the text: it holds the secret.
 pub fn parse_preauth_key(text: &str) -> Result<String, String> {
-    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| "cannot read the pre-auth key Headscale printed (not JSON)".to_string())?;
-    v.get("key").and_then(|k| k.as_str()).filter(|k| !k.is_empty() && !k.contains(char::is_whitespace)).map(str::to_string).ok_or_else(|| "Headscale printed no pre-auth key (`key`)".to_string())
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|_| "cannot read the pre-auth key Headscale printed (not JSON)".to_string())?;
+    v.get("key")
+        .and_then(|k| k.as_str())
+        .filter(|k| !k.is_empty() && !k.contains(char::is_whitespace))
+        .map(str::to_string)
+        .ok_or_else(|| "Headscale printed no pre-auth key (`key`)".to_string())
 }
 
 /// What e3 reads of `tailscale status --json` (tailscale
@@ -325,7 +432,9 @@ pub struct Peer {
 }
 
 fn ips(v: Option<&serde_json::Value>) -> Vec<IpAddr> {
-    v.and_then(|a| a.as_array()).map(|a| a.iter().filter_map(|i| i.as_str()?.parse().ok()).collect()).unwrap_or_default()
+    v.and_then(|a| a.as_array())
+        .map(|a| a.iter().filter_map(|i| i.as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 fn text_of(v: &serde_json::Value, k: &str) -> String {
@@ -356,7 +465,11 @@ pub fn parse_status(text: &str) -> Result<Status, String> {
             });
         }
     }
-    Ok(Status { backend_state: text_of(&v, "BackendState"), ips: own, peers })
+    Ok(Status {
+        backend_state: text_of(&v, "BackendState"),
+        ips: own,
+        peers,
+    })
 }
 
 impl Status {
@@ -370,7 +483,9 @@ impl Status {
 
     /// The peer with tailnet address `addr`.
     pub fn peer(&self, addr: Ipv4Addr) -> Option<&Peer> {
-        self.peers.iter().find(|p| p.ips.contains(&IpAddr::V4(addr)))
+        self.peers
+            .iter()
+            .find(|p| p.ips.contains(&IpAddr::V4(addr)))
     }
 }
 
@@ -380,17 +495,46 @@ impl Status {
 /// any; a peer with no traffic has no route.
 pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
     let Some(p) = peer else {
-        return Route { route: "none", via: None, evidence: "tailscale status: the peer is not in the network map".into() };
+        return Route {
+            route: "none",
+            via: None,
+            evidence: "tailscale status: the peer is not in the network map".into(),
+        };
     };
     let traffic = p.active || p.rx_bytes > 0;
     if !p.cur_addr.is_empty() {
-        Route { route: "direct", via: None, evidence: format!("tailscale status: direct to {}", p.cur_addr) }
+        Route {
+            route: "direct",
+            via: None,
+            evidence: format!("tailscale status: direct to {}", p.cur_addr),
+        }
     } else if !p.peer_relay.is_empty() && traffic {
-        Route { route: "relayed", via: Some(p.peer_relay.split(":vni:").next().unwrap_or(&p.peer_relay).to_string()), evidence: format!("tailscale status: through peer relay {}", p.peer_relay) }
+        Route {
+            route: "relayed",
+            via: Some(
+                p.peer_relay
+                    .split(":vni:")
+                    .next()
+                    .unwrap_or(&p.peer_relay)
+                    .to_string(),
+            ),
+            evidence: format!("tailscale status: through peer relay {}", p.peer_relay),
+        }
     } else if !p.relay.is_empty() && traffic {
-        Route { route: "relayed", via: Some(relay_host.to_string()), evidence: format!("tailscale status: no direct address, DERP region `{}`", p.relay) }
+        Route {
+            route: "relayed",
+            via: Some(relay_host.to_string()),
+            evidence: format!(
+                "tailscale status: no direct address, DERP region `{}`",
+                p.relay
+            ),
+        }
     } else {
-        Route { route: "none", via: None, evidence: "tailscale status: no traffic with the peer".into() }
+        Route {
+            route: "none",
+            via: None,
+            evidence: "tailscale status: no traffic with the peer".into(),
+        }
     }
 }
 
@@ -399,7 +543,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 }
 
 fn make_private(path: &Path) -> Result<(), String> {
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| format!("cannot restrict `{}`: {e}", path.display()))
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict `{}`: {e}", path.display()))
 }
 
 fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
@@ -408,17 +553,31 @@ fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
 }
 
 /// Waits until `ready` or the deadline; fails early if the lab child `name` exited.
-fn wait_for(lab: &mut Lab, name: &str, what: &str, log: &Path, limit: Duration, mut ready: impl FnMut() -> bool) -> Result<(), String> {
+fn wait_for(
+    lab: &mut Lab,
+    name: &str,
+    what: &str,
+    log: &Path,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
         if ready() {
             return Ok(());
         }
         if let Some(status) = lab.exited(name) {
-            return Err(format!("`{name}` exited ({status}) before {what}: {}{UNTESTED}", crate::sim::tail(log)));
+            return Err(format!(
+                "`{name}` exited ({status}) before {what}: {}{UNTESTED}",
+                crate::sim::tail(log)
+            ));
         }
         if Instant::now() > deadline {
-            return Err(format!("{what} did not happen within {} s: {}{UNTESTED}", limit.as_secs(), crate::sim::tail(log)));
+            return Err(format!(
+                "{what} did not happen within {} s: {}{UNTESTED}",
+                limit.as_secs(),
+                crate::sim::tail(log)
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -427,9 +586,20 @@ fn wait_for(lab: &mut Lab, name: &str, what: &str, log: &Path, limit: Duration, 
 /// Starts Headscale on the control host and `tailscaled` on every party,
 /// logs the parties in, and reads their tailnet addresses. Not run on e3's
 /// development machines (see the module documentation).
-pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration) -> Result<Started, String> {
-    let control = plan.hosts.iter().find(|h| h.role == Role::Control).ok_or("the plan has no control host")?;
-    let public = control.public_address.ok_or("the control host has no public address")?;
+pub fn start(
+    lab: &mut Lab,
+    plan: &Plan,
+    fault: Option<&str>,
+    timeout: Duration,
+) -> Result<Started, String> {
+    let control = plan
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Control)
+        .ok_or("the plan has no control host")?;
+    let public = control
+        .public_address
+        .ok_or("the control host has no public address")?;
     let files = Files::new(&lab.dir);
     fs::create_dir_all(&files.dir).map_err(|e| e.to_string())?;
 
@@ -442,20 +612,41 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
     make_private(&files.tls_key())?;
 
     // Headscale.
-    fs::write(files.config(), headscale_config(&files, public, &lab.prefix)).map_err(|e| e.to_string())?;
+    fs::write(
+        files.config(),
+        headscale_config(&files, public, &lab.prefix),
+    )
+    .map_err(|e| e.to_string())?;
     let log = lab.dir.join(format!("{}.headscale.log", control.name));
     let serve = serve_args(&files);
     let refs: Vec<&str> = serve.iter().map(String::as_str).collect();
-    lab.spawn(&control.name, &lab.ns(&control.name), "headscale", &refs, &log, &log)?;
+    lab.spawn(
+        &control.name,
+        &lab.ns(&control.name),
+        "headscale",
+        &refs,
+        &log,
+        &log,
+    )?;
     crate::sim::check_coordinator(lab, &control.name, "headscale", fault)?;
     let list = cli_args(&files, &["users", "list"]);
-    wait_for(lab, &control.name, "Headscale answered on its socket", &log, Duration::from_secs(20), || run_strings("headscale", &list).is_ok())?;
-    let created = run_strings("headscale", &cli_args(&files, &["users", "create", USER])).map_err(|e| e + UNTESTED)?;
+    wait_for(
+        lab,
+        &control.name,
+        "Headscale answered on its socket",
+        &log,
+        Duration::from_secs(20),
+        || run_strings("headscale", &list).is_ok(),
+    )?;
+    let created = run_strings("headscale", &cli_args(&files, &["users", "create", USER]))
+        .map_err(|e| e + UNTESTED)?;
     let id = parse_user_id(&created, USER).map_err(|e| e + UNTESTED)?;
     // stdout holds the key: not kept, not quoted in any error.
     let command = preauthkey_command(id);
     let command: Vec<&str> = command.iter().map(String::as_str).collect();
-    let key = run_strings("headscale", &cli_args(&files, &command)).and_then(|out| parse_preauth_key(&out)).map_err(|e| e + UNTESTED)?;
+    let key = run_strings("headscale", &cli_args(&files, &command))
+        .and_then(|out| parse_preauth_key(&out))
+        .map_err(|e| e + UNTESTED)?;
     write_private(&files.authkey(), &key)?;
 
     // tailscaled on every party.
@@ -477,13 +668,27 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
         let resolv = etc.join("resolv.conf");
         lab.add_file(resolv.clone())?;
         fs::create_dir_all(&etc).map_err(|e| format!("cannot create `{}`: {e}", etc.display()))?;
-        fs::write(&resolv, format!("# e3 lab {}: /etc/resolv.conf of namespace {ns} (no DNS in the lab)\n", lab.prefix)).map_err(|e| e.to_string())?;
+        fs::write(
+            &resolv,
+            format!(
+                "# e3 lab {}: /etc/resolv.conf of namespace {ns} (no DNS in the lab)\n",
+                lab.prefix
+            ),
+        )
+        .map_err(|e| e.to_string())?;
         let (program, args) = tailscaled_command(&files, index, port);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let log = lab.dir.join(format!("{}.tailscaled.log", h.name));
         lab.spawn(&h.name, &ns, &program, &refs, &log, &log)?;
         started.logs.push((h.name.clone(), log.clone()));
-        wait_for(lab, &h.name, "tailscaled opened its socket", &log, Duration::from_secs(10), || sock.exists())?;
+        wait_for(
+            lab,
+            &h.name,
+            "tailscaled opened its socket",
+            &log,
+            Duration::from_secs(10),
+            || sock.exists(),
+        )?;
     }
     // Log every party in at once, then wait for each.
     let mut ups = Vec::new();
@@ -499,11 +704,33 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
     for (h, name, out) in ups {
         match lab.wait_child(&name, Instant::now() + timeout + Duration::from_secs(5)) {
             Some(s) if s.success() => {}
-            Some(s) => return Err(format!("`tailscale up` on `{}` failed ({s}): {}{UNTESTED}", h.name, crate::sim::tail(&out))),
-            None => return Err(format!("`tailscale up` on `{}` did not finish within {} s{UNTESTED}", h.name, timeout.as_secs())),
+            Some(s) => {
+                return Err(format!(
+                    "`tailscale up` on `{}` failed ({s}): {}{UNTESTED}",
+                    h.name,
+                    crate::sim::tail(&out)
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "`tailscale up` on `{}` did not finish within {} s{UNTESTED}",
+                    h.name,
+                    timeout.as_secs()
+                ))
+            }
         }
-        let status = run_strings("tailscale", &status_args(&files, h.index.unwrap_or_default())).and_then(|t| parse_status(&t)).map_err(|e| e + UNTESTED)?;
-        let addr = status.ipv4().ok_or_else(|| format!("`{}` has no tailnet IPv4 address after `tailscale up` (state `{}`){UNTESTED}", h.name, status.backend_state))?;
+        let status = run_strings(
+            "tailscale",
+            &status_args(&files, h.index.unwrap_or_default()),
+        )
+        .and_then(|t| parse_status(&t))
+        .map_err(|e| e + UNTESTED)?;
+        let addr = status.ipv4().ok_or_else(|| {
+            format!(
+                "`{}` has no tailnet IPv4 address after `tailscale up` (state `{}`){UNTESTED}",
+                h.name, status.backend_state
+            )
+        })?;
         started.addresses.insert(h.name.clone(), addr);
     }
     started.relay = Some(control.name.clone());
@@ -515,7 +742,9 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
 /// `a`'s `tailscale status --json`.
 pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
     let files = Files::new(&lab.dir);
-    let status = run_strings("tailscale", &status_args(&files, a.index?)).ok().and_then(|t| parse_status(&t).ok())?;
+    let status = run_strings("tailscale", &status_args(&files, a.index?))
+        .ok()
+        .and_then(|t| parse_status(&t).ok())?;
     Some(classify(status.peer(b), "control"))
 }
 
@@ -531,15 +760,21 @@ mod tests {
     const CONTROL: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
     fn yaml(text: &str) -> Node {
-        crate::yaml::parse(0, text).expect("valid YAML").expect("a document")
+        crate::yaml::parse(0, text)
+            .expect("valid YAML")
+            .expect("a document")
     }
 
     fn at<'a>(n: &'a Node, path: &str) -> &'a Node {
-        path.split('.').fold(n, |n, k| n.get(k).unwrap_or_else(|| panic!("no `{path}` (at `{k}`)")))
+        path.split('.').fold(n, |n, k| {
+            n.get(k).unwrap_or_else(|| panic!("no `{path}` (at `{k}`)"))
+        })
     }
 
     fn s<'a>(n: &'a Node, path: &str) -> &'a str {
-        at(n, path).as_scalar().unwrap_or_else(|| panic!("`{path}` is not a scalar"))
+        at(n, path)
+            .as_scalar()
+            .unwrap_or_else(|| panic!("`{path}` is not a scalar"))
     }
 
     #[test]
@@ -551,7 +786,10 @@ mod tests {
         assert_eq!(s(&c, "tls_cert_path"), "/tmp/e3-1a2b-lab/tailscale/tls.crt");
         assert_eq!(s(&c, "tls_key_path"), "/tmp/e3-1a2b-lab/tailscale/tls.key");
         // config.go: fatal without noise.private_key_path
-        assert_eq!(s(&c, "noise.private_key_path"), "/tmp/e3-1a2b-lab/tailscale/noise_private.key");
+        assert_eq!(
+            s(&c, "noise.private_key_path"),
+            "/tmp/e3-1a2b-lab/tailscale/noise_private.key"
+        );
         // prefixes inside Tailscale's ranges, clear of the plan's carrier segments
         assert_eq!(s(&c, "prefixes.v4"), "100.127.0.0/16");
         assert_eq!(s(&c, "prefixes.v6"), "fd7a:115c:a1e0::/48");
@@ -560,32 +798,58 @@ mod tests {
         assert_eq!(s(&c, "derp.server.stun_listen_addr"), "0.0.0.0:3478");
         assert_eq!(s(&c, "derp.server.region_id"), "999");
         assert_eq!(s(&c, "derp.server.ipv4"), "198.18.0.1");
-        assert_eq!(s(&c, "derp.server.automatically_add_embedded_derp_region"), "true");
+        assert_eq!(
+            s(&c, "derp.server.automatically_add_embedded_derp_region"),
+            "true"
+        );
         assert_eq!(at(&c, "derp.urls").as_seq().map(<[Node]>::len), Some(0));
         assert_eq!(at(&c, "derp.paths").as_seq().map(<[Node]>::len), Some(0));
         assert_eq!(s(&c, "database.type"), "sqlite");
-        assert_eq!(s(&c, "database.sqlite.path"), "/tmp/e3-1a2b-lab/tailscale/db.sqlite");
+        assert_eq!(
+            s(&c, "database.sqlite.path"),
+            "/tmp/e3-1a2b-lab/tailscale/db.sqlite"
+        );
         // config.go: override_local_dns needs global nameservers; base_domain must not contain the server's host
         assert_eq!(s(&c, "dns.override_local_dns"), "false");
         assert!(!s(&c, "server_url").contains(s(&c, "dns.base_domain")));
-        assert_eq!(s(&c, "unix_socket"), "/tmp/e3-1a2b-lab/tailscale/headscale.sock");
+        assert_eq!(
+            s(&c, "unix_socket"),
+            "/tmp/e3-1a2b-lab/tailscale/headscale.sock"
+        );
         assert_eq!(s(&c, "disable_check_updates"), "true");
         assert_eq!(s(&c, "logtail.enabled"), "false");
         // no keys of the pre-0.23 format (headscale refuses them)
-        for old in ["ip_prefixes", "db_type", "db_path", "dns_config", "acl_policy_path"] {
+        for old in [
+            "ip_prefixes",
+            "db_type",
+            "db_path",
+            "dns_config",
+            "acl_policy_path",
+        ] {
             assert!(c.get(old).is_none(), "{old}");
         }
         // every path lies in the lab's directory
-        let paths: Vec<&str> = text.lines().filter(|l| l.contains("path: \"") || l.contains("socket: \"")).collect();
+        let paths: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("path: \"") || l.contains("socket: \""))
+            .collect();
         assert_eq!(paths.len(), 6, "{text}");
-        assert!(paths.iter().all(|l| l.contains("\"/tmp/e3-1a2b-lab/tailscale/")), "{text}");
+        assert!(
+            paths
+                .iter()
+                .all(|l| l.contains("\"/tmp/e3-1a2b-lab/tailscale/")),
+            "{text}"
+        );
     }
 
     #[test]
     fn config_quotes_odd_paths() {
         let f = Files::new(Path::new("/tmp/a \"b\": #c"));
         let c = yaml(&headscale_config(&f, CONTROL, "e3-0000"));
-        assert_eq!(s(&c, "database.sqlite.path"), "/tmp/a \"b\": #c/tailscale/db.sqlite");
+        assert_eq!(
+            s(&c, "database.sqlite.path"),
+            "/tmp/a \"b\": #c/tailscale/db.sqlite"
+        );
     }
 
     #[test]
@@ -620,23 +884,72 @@ mod tests {
                 "--timeout=60s",
             ]
         );
-        assert_eq!(status_args(&f, 3), ["--socket=/tmp/e3-1a2b-lab/tailscale/n3/ts.sock", "status", "--json"]);
-        assert_eq!(serve_args(&f), ["-c", "/tmp/e3-1a2b-lab/tailscale/headscale.yaml", "serve"]);
-        assert_eq!(cli_args(&f, &["users", "create", USER]), ["-c", "/tmp/e3-1a2b-lab/tailscale/headscale.yaml", "users", "create", "e3", "--output", "json"]);
-        assert_eq!(preauthkey_command(7), ["preauthkeys", "create", "--user", "7", "--reusable", "--expiration", "2h"]);
+        assert_eq!(
+            status_args(&f, 3),
+            [
+                "--socket=/tmp/e3-1a2b-lab/tailscale/n3/ts.sock",
+                "status",
+                "--json"
+            ]
+        );
+        assert_eq!(
+            serve_args(&f),
+            ["-c", "/tmp/e3-1a2b-lab/tailscale/headscale.yaml", "serve"]
+        );
+        assert_eq!(
+            cli_args(&f, &["users", "create", USER]),
+            [
+                "-c",
+                "/tmp/e3-1a2b-lab/tailscale/headscale.yaml",
+                "users",
+                "create",
+                "e3",
+                "--output",
+                "json"
+            ]
+        );
+        assert_eq!(
+            preauthkey_command(7),
+            [
+                "preauthkeys",
+                "create",
+                "--user",
+                "7",
+                "--reusable",
+                "--expiration",
+                "2h"
+            ]
+        );
         // the key itself is never an argument
-        assert!(up.iter().chain(args.iter()).all(|a| !a.starts_with("--auth-key=") || a.starts_with("--auth-key=file:")));
+        assert!(up
+            .iter()
+            .chain(args.iter())
+            .all(|a| !a.starts_with("--auth-key=") || a.starts_with("--auth-key=file:")));
     }
 
     #[test]
     fn headscale_json_outputs() {
         // users create prints the user; protobuf JSON may write the 64-bit ID as a string
-        assert_eq!(parse_user_id(r#"{"id": 1, "name": "e3", "created_at": "2025-01-01T00:00:00Z"}"#, "e3"), Ok(1));
-        assert_eq!(parse_user_id(r#"[{"id": "4", "name": "other"}, {"id": "5", "name": "e3"}]"#, "e3"), Ok(5));
+        assert_eq!(
+            parse_user_id(
+                r#"{"id": 1, "name": "e3", "created_at": "2025-01-01T00:00:00Z"}"#,
+                "e3"
+            ),
+            Ok(1)
+        );
+        assert_eq!(
+            parse_user_id(
+                r#"[{"id": "4", "name": "other"}, {"id": "5", "name": "e3"}]"#,
+                "e3"
+            ),
+            Ok(5)
+        );
         assert!(parse_user_id(r#"[{"id": 4, "name": "other"}]"#, "e3").is_err());
         assert!(parse_user_id("Error: user exists", "e3").is_err());
         let key = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718";
-        let out = format!(r#"{{"user": {{"id": "1", "name": "e3"}}, "id": "1", "key": "{key}", "reusable": true, "ephemeral": false, "used": false}}"#);
+        let out = format!(
+            r#"{{"user": {{"id": "1", "name": "e3"}}, "id": "1", "key": "{key}", "reusable": true, "ephemeral": false, "used": false}}"#
+        );
         assert_eq!(parse_preauth_key(&out).as_deref(), Ok(key));
         // errors never quote the secret
         let bad = format!(r#"{{"key": "{key} "#);
@@ -741,20 +1054,41 @@ mod tests {
         let route = |last: u8| classify(st.peer(Ipv4Addr::new(100, 127, 0, last)), "control");
         let bob = route(2);
         assert_eq!((bob.route, bob.via.as_deref()), ("direct", None));
-        assert!(bob.evidence.contains("198.18.128.2:41641"), "{}", bob.evidence);
+        assert!(
+            bob.evidence.contains("198.18.128.2:41641"),
+            "{}",
+            bob.evidence
+        );
         let carol = route(3);
-        assert_eq!((carol.route, carol.via.as_deref()), ("relayed", Some("control")));
-        assert!(carol.evidence.contains("DERP region `e3`"), "{}", carol.evidence);
+        assert_eq!(
+            (carol.route, carol.via.as_deref()),
+            ("relayed", Some("control"))
+        );
+        assert!(
+            carol.evidence.contains("DERP region `e3`"),
+            "{}",
+            carol.evidence
+        );
         assert_eq!(route(4).route, "none");
         assert_eq!(route(9).route, "none"); // not in the map
-        // a peer relay (newer clients) is a relayed route through that host
+                                            // a peer relay (newer clients) is a relayed route through that host
         let mut st2 = st.clone();
         st2.peers[1].peer_relay = "198.18.1.9:7777:vni:1".into();
         let pr = classify(st2.peer(Ipv4Addr::new(100, 127, 0, 3)), "control");
-        assert_eq!((pr.route, pr.via.as_deref()), ("relayed", Some("198.18.1.9:7777")));
+        assert_eq!(
+            (pr.route, pr.via.as_deref()),
+            ("relayed", Some("198.18.1.9:7777"))
+        );
         // older clients print the own addresses only under Self
-        let old = STATUS.replacen(r#""TailscaleIPs": ["100.127.0.1", "fd7a:115c:a1e0::1"],"#, "", 1);
-        assert_eq!(parse_status(&old).expect("parses").ipv4(), Some(Ipv4Addr::new(100, 127, 0, 1)));
+        let old = STATUS.replacen(
+            r#""TailscaleIPs": ["100.127.0.1", "fd7a:115c:a1e0::1"],"#,
+            "",
+            1,
+        );
+        assert_eq!(
+            parse_status(&old).expect("parses").ipv4(),
+            Some(Ipv4Addr::new(100, 127, 0, 1))
+        );
         assert!(parse_status("tailscaled is not running").is_err());
         assert!(parse_status("[]").is_err());
     }
@@ -778,15 +1112,56 @@ mod tests {
         for c in certificate_commands(&f, CONTROL, "e3-1a2b") {
             run_strings("openssl", &c).unwrap_or_else(|e| panic!("openssl {}: {e}", c.join(" ")));
         }
-        let verify = run_strings("openssl", &["verify".into(), "-purpose".into(), "sslserver".into(), "-CAfile".into(), p(&f.ca_crt()), p(&f.tls_crt())]).expect("chain verifies");
+        let verify = run_strings(
+            "openssl",
+            &[
+                "verify".into(),
+                "-purpose".into(),
+                "sslserver".into(),
+                "-CAfile".into(),
+                p(&f.ca_crt()),
+                p(&f.tls_crt()),
+            ],
+        )
+        .expect("chain verifies");
         assert!(verify.contains(": OK"), "{verify}");
-        let text = run_strings("openssl", &["x509".into(), "-in".into(), p(&f.tls_crt()), "-noout".into(), "-text".into()]).expect("x509");
+        let text = run_strings(
+            "openssl",
+            &[
+                "x509".into(),
+                "-in".into(),
+                p(&f.tls_crt()),
+                "-noout".into(),
+                "-text".into(),
+            ],
+        )
+        .expect("x509");
         assert!(text.contains("IP Address:198.18.0.1"), "{text}");
         assert!(text.contains("TLS Web Server Authentication"), "{text}");
-        let ca = run_strings("openssl", &["x509".into(), "-in".into(), p(&f.ca_crt()), "-noout".into(), "-text".into()]).expect("x509");
+        let ca = run_strings(
+            "openssl",
+            &[
+                "x509".into(),
+                "-in".into(),
+                p(&f.ca_crt()),
+                "-noout".into(),
+                "-text".into(),
+            ],
+        )
+        .expect("x509");
         assert!(ca.contains("CA:TRUE"), "{ca}");
         // another address does not verify
-        let other = run_strings("openssl", &["verify".into(), "-verify_ip".into(), "198.18.0.2".into(), "-CAfile".into(), p(&f.ca_crt()), p(&f.tls_crt())]);
+        let other = run_strings(
+            "openssl",
+            &[
+                "verify".into(),
+                "-verify_ip".into(),
+                "198.18.0.2".into(),
+                "-CAfile".into(),
+                p(&f.ca_crt()),
+                p(&f.tls_crt()),
+            ],
+        );
         assert!(other.is_err(), "{other:?}");
     }
 }

@@ -42,12 +42,28 @@ pub fn sshd_config(host_key: &Path, authorized_key: &str) -> String {
 /// (inside the party's namespace): no user config, no known-hosts file, no
 /// prompts.
 pub fn hostmap_query(user_key: &Path) -> Vec<String> {
-    let mut v: Vec<String> = ["-F", "/dev/null", "-i"].iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = ["-F", "/dev/null", "-i"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     v.push(user_key.display().to_string());
-    for o in ["BatchMode=yes", "StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR", "ConnectTimeout=5", "IdentitiesOnly=yes"] {
+    for o in [
+        "BatchMode=yes",
+        "StrictHostKeyChecking=no",
+        "UserKnownHostsFile=/dev/null",
+        "LogLevel=ERROR",
+        "ConnectTimeout=5",
+        "IdentitiesOnly=yes",
+    ] {
         v.extend(["-o".to_string(), o.to_string()]);
     }
-    v.extend(["-p".to_string(), SSHD_PORT.to_string(), format!("{SSH_USER}@127.0.0.1"), "list-hostmap".into(), "-json".into()]);
+    v.extend([
+        "-p".to_string(),
+        SSHD_PORT.to_string(),
+        format!("{SSH_USER}@127.0.0.1"),
+        "list-hostmap".into(),
+        "-json".into(),
+    ]);
     v
 }
 
@@ -63,22 +79,42 @@ pub struct HostmapEntry {
 }
 
 pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, String> {
-    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| format!("`list-hostmap -json` printed no JSON: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("`list-hostmap -json` printed no JSON: {e}"))?;
     let list = v.as_array().ok_or("`list-hostmap -json` printed no list")?;
     let mut out = Vec::new();
     for e in list {
-        let Some(vpn_ip) = e.get("vpnIp").and_then(|i| i.as_str()).and_then(|i| i.parse().ok()) else { continue };
+        let Some(vpn_ip) = e
+            .get("vpnIp")
+            .and_then(|i| i.as_str())
+            .and_then(|i| i.parse().ok())
+        else {
+            continue;
+        };
         // 1.6 prints `{"ip": …, "port": …}` (or null), later versions "ip:port".
         let current_remote = match e.get("currentRemote") {
-            Some(serde_json::Value::String(r)) if !r.is_empty() && r != "invalid AddrPort" => Some(r.clone()),
-            Some(r @ serde_json::Value::Object(_)) => match (r.get("ip").and_then(|i| i.as_str()), r.get("port").and_then(|p| p.as_u64())) {
+            Some(serde_json::Value::String(r)) if !r.is_empty() && r != "invalid AddrPort" => {
+                Some(r.clone())
+            }
+            Some(r @ serde_json::Value::Object(_)) => match (
+                r.get("ip").and_then(|i| i.as_str()),
+                r.get("port").and_then(|p| p.as_u64()),
+            ) {
                 (Some(ip), Some(port)) => Some(format!("{ip}:{port}")),
                 _ => None,
             },
             _ => None,
         };
-        let relays = e.get("currentRelaysToMe").and_then(|r| r.as_array()).map(|a| a.iter().filter_map(|i| i.as_str()?.parse().ok()).collect()).unwrap_or_default();
-        out.push(HostmapEntry { vpn_ip, current_remote, relays });
+        let relays = e
+            .get("currentRelaysToMe")
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|i| i.as_str()?.parse().ok()).collect())
+            .unwrap_or_default();
+        out.push(HostmapEntry {
+            vpn_ip,
+            current_remote,
+            relays,
+        });
     }
     Ok(out)
 }
@@ -87,13 +123,36 @@ pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, String> {
 /// relay (the lighthouse).
 pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> Route {
     match entries.iter().find(|e| e.vpn_ip == peer) {
-        Some(HostmapEntry { current_remote: Some(r), .. }) => Route { route: "direct", via: None, evidence: format!("nebula hostmap: current remote {r}") },
+        Some(HostmapEntry {
+            current_remote: Some(r),
+            ..
+        }) => Route {
+            route: "direct",
+            via: None,
+            evidence: format!("nebula hostmap: current remote {r}"),
+        },
         Some(HostmapEntry { relays, .. }) if !relays.is_empty() => {
-            let list = relays.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(", ");
-            Route { route: "relayed", via: Some(relay_host.to_string()), evidence: format!("nebula hostmap: no current remote, relayed by {list}") }
+            let list = relays
+                .iter()
+                .map(Ipv4Addr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            Route {
+                route: "relayed",
+                via: Some(relay_host.to_string()),
+                evidence: format!("nebula hostmap: no current remote, relayed by {list}"),
+            }
         }
-        Some(_) => Route { route: "none", via: None, evidence: "nebula hostmap: tunnel without a remote or relay".into() },
-        None => Route { route: "none", via: None, evidence: "nebula hostmap: no tunnel to the peer".into() },
+        Some(_) => Route {
+            route: "none",
+            via: None,
+            evidence: "nebula hostmap: tunnel without a remote or relay".into(),
+        },
+        None => Route {
+            route: "none",
+            via: None,
+            evidence: "nebula hostmap: no tunnel to the peer".into(),
+        },
     }
 }
 
@@ -115,17 +174,51 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
     let dir = lab.dir.join("nebula");
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let p = |f: &str| dir.join(f).display().to_string();
-    run("nebula-cert", &["ca", "-name", &format!("{} lab", lab.prefix), "-duration", "24h", "-out-crt", &p("ca.crt"), "-out-key", &p("ca.key")])?;
+    run(
+        "nebula-cert",
+        &[
+            "ca",
+            "-name",
+            &format!("{} lab", lab.prefix),
+            "-duration",
+            "24h",
+            "-out-crt",
+            &p("ca.crt"),
+            "-out-key",
+            &p("ca.key"),
+        ],
+    )?;
     let port = plan.connectivity.port.unwrap_or(4242);
-    let lighthouse = plan.hosts.iter().find(|h| h.role == Role::Lighthouse).ok_or("the plan has no lighthouse")?;
-    let lh_overlay = lighthouse.overlay_address.ok_or("the lighthouse has no overlay address")?;
-    let lh_public = lighthouse.public_address.ok_or("the lighthouse has no public address")?;
+    let lighthouse = plan
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Lighthouse)
+        .ok_or("the plan has no lighthouse")?;
+    let lh_overlay = lighthouse
+        .overlay_address
+        .ok_or("the lighthouse has no overlay address")?;
+    let lh_public = lighthouse
+        .public_address
+        .ok_or("the lighthouse has no public address")?;
     let relay_on = plan.connectivity.relay != Relay::Never && !plan.connectivity.relays.is_empty();
     // Keys for Nebula's debug SSH server (the route query), when ssh is here.
     let ssh = crate::tools::on_path("ssh") && crate::tools::on_path("ssh-keygen");
     let sshd = if ssh {
         for k in ["ssh_host", "ssh_user"] {
-            run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", &format!("e3 lab {}", lab.prefix), "-f", &p(k)])?;
+            run(
+                "ssh-keygen",
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    &format!("e3 lab {}", lab.prefix),
+                    "-f",
+                    &p(k),
+                ],
+            )?;
         }
         let user = fs::read_to_string(dir.join("ssh_user.pub")).map_err(|e| e.to_string())?;
         Some(sshd_config(&dir.join("ssh_host"), &user))
@@ -136,13 +229,41 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
     let mut order: Vec<&crate::plan::Host> = vec![lighthouse];
     order.extend(plan.parties());
     for (k, h) in order.iter().enumerate() {
-        let overlay = h.overlay_address.ok_or_else(|| format!("host `{}` has no overlay address", h.name))?;
-        run("nebula-cert", &["sign", "-name", &h.name, "-ip", &format!("{overlay}/16"), "-ca-crt", &p("ca.crt"), "-ca-key", &p("ca.key"), "-out-crt", &p(&format!("{}.crt", h.name)), "-out-key", &p(&format!("{}.key", h.name))])?;
+        let overlay = h
+            .overlay_address
+            .ok_or_else(|| format!("host `{}` has no overlay address", h.name))?;
+        run(
+            "nebula-cert",
+            &[
+                "sign",
+                "-name",
+                &h.name,
+                "-ip",
+                &format!("{overlay}/16"),
+                "-ca-crt",
+                &p("ca.crt"),
+                "-ca-key",
+                &p("ca.key"),
+                "-out-crt",
+                &p(&format!("{}.crt", h.name)),
+                "-out-key",
+                &p(&format!("{}.key", h.name)),
+            ],
+        )?;
         let is_lh = h.role == Role::Lighthouse;
         let mut c = String::new();
-        let _ = writeln!(c, "pki:\n  ca: {}\n  cert: {}\n  key: {}", p("ca.crt"), p(&format!("{}.crt", h.name)), p(&format!("{}.key", h.name)));
+        let _ = writeln!(
+            c,
+            "pki:\n  ca: {}\n  cert: {}\n  key: {}",
+            p("ca.crt"),
+            p(&format!("{}.crt", h.name)),
+            p(&format!("{}.key", h.name))
+        );
         if is_lh {
-            let _ = writeln!(c, "static_host_map: {{}}\nlighthouse:\n  am_lighthouse: true\n  interval: 1");
+            let _ = writeln!(
+                c,
+                "static_host_map: {{}}\nlighthouse:\n  am_lighthouse: true\n  interval: 1"
+            );
         } else {
             let _ = writeln!(c, "static_host_map:\n  \"{lh_overlay}\": [\"{lh_public}:{port}\"]\nlighthouse:\n  am_lighthouse: false\n  interval: 1\n  hosts: [\"{lh_overlay}\"]");
         }
@@ -152,7 +273,10 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
                 let _ = writeln!(c, "relay:\n  am_relay: {on}\n  use_relays: false");
             }
             (false, true) => {
-                let _ = writeln!(c, "relay:\n  am_relay: false\n  use_relays: true\n  relays: [\"{lh_overlay}\"]");
+                let _ = writeln!(
+                    c,
+                    "relay:\n  am_relay: false\n  use_relays: true\n  relays: [\"{lh_overlay}\"]"
+                );
             }
             (false, false) => {
                 let _ = writeln!(c, "relay:\n  am_relay: false\n  use_relays: false");
@@ -167,7 +291,14 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         fs::write(&cfg, c).map_err(|e| e.to_string())?;
         let ns = lab.ns(&h.name);
         let log = lab.dir.join(format!("{}.nebula.log", h.name));
-        lab.spawn(&h.name, &ns, "nebula", &["-config", &cfg.display().to_string()], &log, &log)?;
+        lab.spawn(
+            &h.name,
+            &ns,
+            "nebula",
+            &["-config", &cfg.display().to_string()],
+            &log,
+            &log,
+        )?;
         started.logs.push((h.name.clone(), log));
         if k == 0 {
             // The lighthouse must be up before the parties ask it anything.
@@ -199,33 +330,75 @@ mod tests {
         let direct = parse_hostmap(DIRECT).expect("parses");
         assert_eq!(direct.len(), 2);
         let r = classify(&direct, BOB, "lighthouse");
-        assert_eq!((r.route, r.via.as_deref(), r.evidence.as_str()), ("direct", None, "nebula hostmap: current remote 198.18.128.2:4242"));
+        assert_eq!(
+            (r.route, r.via.as_deref(), r.evidence.as_str()),
+            (
+                "direct",
+                None,
+                "nebula hostmap: current remote 198.18.128.2:4242"
+            )
+        );
         let relayed = parse_hostmap(RELAYED).expect("parses");
         let r = classify(&relayed, BOB, "lighthouse");
         assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("lighthouse")));
         assert!(r.evidence.contains("10.9.255.1"), "{}", r.evidence);
-        assert_eq!(classify(&relayed, Ipv4Addr::new(10, 9, 0, 3), "lighthouse").route, "none");
+        assert_eq!(
+            classify(&relayed, Ipv4Addr::new(10, 9, 0, 3), "lighthouse").route,
+            "none"
+        );
         // later Nebula versions print the remote as a string
-        let newer = RELAYED.replace(r#""currentRemote":null"#, r#""currentRemote":"198.18.128.2:4242""#);
-        assert_eq!(classify(&parse_hostmap(&newer).expect("parses"), BOB, "lighthouse").route, "direct");
-        assert!(parse_hostmap("ssh: connect to host 127.0.0.1 port 2222: Connection refused").is_err());
+        let newer = RELAYED.replace(
+            r#""currentRemote":null"#,
+            r#""currentRemote":"198.18.128.2:4242""#,
+        );
+        assert_eq!(
+            classify(&parse_hostmap(&newer).expect("parses"), BOB, "lighthouse").route,
+            "direct"
+        );
+        assert!(
+            parse_hostmap("ssh: connect to host 127.0.0.1 port 2222: Connection refused").is_err()
+        );
         assert_eq!(parse_hostmap("[]").expect("parses"), []);
     }
 
     #[test]
     fn sshd_section_and_query() {
-        let c = sshd_config(Path::new("/tmp/e3-1a2b-lab/nebula/ssh_host"), "ssh-ed25519 AAAAC3Nza e3 lab e3-1a2b\n");
+        let c = sshd_config(
+            Path::new("/tmp/e3-1a2b-lab/nebula/ssh_host"),
+            "ssh-ed25519 AAAAC3Nza e3 lab e3-1a2b\n",
+        );
         let n = crate::yaml::parse(0, &c).expect("YAML").expect("document");
         let sshd = n.get("sshd").expect("sshd");
-        assert_eq!(sshd.get("enabled").and_then(|v| v.as_scalar()), Some("true"));
-        assert_eq!(sshd.get("listen").and_then(|v| v.as_scalar()), Some("127.0.0.1:2222"));
-        assert_eq!(sshd.get("host_key").and_then(|v| v.as_scalar()), Some("/tmp/e3-1a2b-lab/nebula/ssh_host"));
-        let users = sshd.get("authorized_users").and_then(|v| v.as_seq()).expect("users");
+        assert_eq!(
+            sshd.get("enabled").and_then(|v| v.as_scalar()),
+            Some("true")
+        );
+        assert_eq!(
+            sshd.get("listen").and_then(|v| v.as_scalar()),
+            Some("127.0.0.1:2222")
+        );
+        assert_eq!(
+            sshd.get("host_key").and_then(|v| v.as_scalar()),
+            Some("/tmp/e3-1a2b-lab/nebula/ssh_host")
+        );
+        let users = sshd
+            .get("authorized_users")
+            .and_then(|v| v.as_seq())
+            .expect("users");
         assert_eq!(users[0].get("user").and_then(|v| v.as_scalar()), Some("e3"));
-        assert_eq!(users[0].get("keys").and_then(|v| v.as_seq()).and_then(|k| k[0].as_scalar()), Some("ssh-ed25519 AAAAC3Nza e3 lab e3-1a2b"));
+        assert_eq!(
+            users[0]
+                .get("keys")
+                .and_then(|v| v.as_seq())
+                .and_then(|k| k[0].as_scalar()),
+            Some("ssh-ed25519 AAAAC3Nza e3 lab e3-1a2b")
+        );
         let q = hostmap_query(Path::new("/k"));
         assert_eq!(q[..3], ["-F", "/dev/null", "-i"]);
         assert!(q.contains(&"BatchMode=yes".to_string()));
-        assert_eq!(q[q.len() - 4..], ["2222", "e3@127.0.0.1", "list-hostmap", "-json"]);
+        assert_eq!(
+            q[q.len() - 4..],
+            ["2222", "e3@127.0.0.1", "list-hostmap", "-json"]
+        );
     }
 }

@@ -20,13 +20,19 @@ fn node(name: &str) -> String {
 pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, String> {
     let dir = lab.dir.join("tinc");
     let port = plan.connectivity.port.unwrap_or(655);
-    let bootstrap = plan.hosts.iter().find(|h| h.role == Role::Bootstrap).ok_or("the plan has no bootstrap node")?;
+    let bootstrap = plan
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Bootstrap)
+        .ok_or("the plan has no bootstrap node")?;
     let mut order: Vec<&crate::plan::Host> = vec![bootstrap];
     order.extend(plan.parties());
     for h in &order {
         let d = dir.join(&h.name);
         fs::create_dir_all(d.join("hosts")).map_err(|e| e.to_string())?;
-        let overlay = h.overlay_address.ok_or_else(|| format!("host `{}` has no overlay address", h.name))?;
+        let overlay = h
+            .overlay_address
+            .ok_or_else(|| format!("host `{}` has no overlay address", h.name))?;
         let mut conf = format!("Name = {}\nInterface = tinc0\nMode = router\nAddressFamily = ipv4\nPort = {port}\nPingInterval = 10\n", node(&h.name));
         if h.role != Role::Bootstrap {
             let _ = writeln!(conf, "ConnectTo = {}", node(&bootstrap.name));
@@ -49,7 +55,8 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         let src = dir.join(&h.name).join("hosts").join(node(&h.name));
         for o in &order {
             if o.name != h.name {
-                fs::copy(&src, dir.join(&o.name).join("hosts").join(node(&h.name))).map_err(|e| e.to_string())?;
+                fs::copy(&src, dir.join(&o.name).join("hosts").join(node(&h.name)))
+                    .map_err(|e| e.to_string())?;
             }
         }
     }
@@ -58,7 +65,20 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         let d = dir.join(&h.name);
         let ns = lab.ns(&h.name);
         let log = lab.dir.join(format!("{}.tinc.log", h.name));
-        lab.spawn(&h.name, &ns, "tincd", &["-c", &d.display().to_string(), "-D", "-d1", &format!("--pidfile={}", d.join("pid").display())], &log, &log)?;
+        lab.spawn(
+            &h.name,
+            &ns,
+            "tincd",
+            &[
+                "-c",
+                &d.display().to_string(),
+                "-D",
+                "-d1",
+                &format!("--pidfile={}", d.join("pid").display()),
+            ],
+            &log,
+            &log,
+        )?;
         started.logs.push((h.name.clone(), log));
         if k == 0 {
             crate::sim::check_coordinator(lab, &h.name, "tincd", fault)?;

@@ -16,8 +16,19 @@ use crate::sim::Started;
 pub const PROGRAMS: &[&str] = &["wireguard-go", "wg"];
 
 fn pubkey(private: &str) -> Result<String, String> {
-    let mut child = Command::new("wg").arg("pubkey").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot run `wg`: {e}"))?;
-    child.stdin.take().ok_or("no stdin")?.write_all(private.as_bytes()).map_err(|e| e.to_string())?;
+    let mut child = Command::new("wg")
+        .arg("pubkey")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `wg`: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(private.as_bytes())
+        .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err("`wg pubkey` failed".into());
@@ -27,7 +38,13 @@ fn pubkey(private: &str) -> Result<String, String> {
 
 /// Writes a new file readable by root only (0600), refusing to overwrite.
 pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), String> {
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, String> {
@@ -58,7 +75,9 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
             iface: format!("w{}{i}", lab.hex),
             key,
             public: pubkey(&private)?,
-            overlay: h.overlay_address.ok_or_else(|| format!("host `{}` has no overlay address", h.name))?,
+            overlay: h
+                .overlay_address
+                .ok_or_else(|| format!("host `{}` has no overlay address", h.name))?,
             endpoint: h.public_address,
             is_hub: h.role == Role::Hub,
         });
@@ -68,18 +87,40 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         let sock = PathBuf::from(format!("/var/run/wireguard/{}.sock", n.iface));
         lab.add_file(sock.clone())?;
         let log = lab.dir.join(format!("{}.wireguard.log", n.name));
-        lab.spawn(&n.name, &n.ns, "wireguard-go", &["-f", &n.iface], &log, &log)?;
+        lab.spawn(
+            &n.name,
+            &n.ns,
+            "wireguard-go",
+            &["-f", &n.iface],
+            &log,
+            &log,
+        )?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while !sock.exists() {
             if let Some(status) = lab.exited(&n.name) {
-                return Err(format!("`wireguard-go` on `{}` exited ({status}): {}", n.name, crate::sim::tail(&log)));
+                return Err(format!(
+                    "`wireguard-go` on `{}` exited ({status}): {}",
+                    n.name,
+                    crate::sim::tail(&log)
+                ));
             }
             if Instant::now() > deadline {
-                return Err(format!("`wireguard-go` on `{}` did not create `{}` within 5 s", n.name, sock.display()));
+                return Err(format!(
+                    "`wireguard-go` on `{}` did not create `{}` within 5 s",
+                    n.name,
+                    sock.display()
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut args: Vec<String> = vec!["set".into(), n.iface.clone(), "private-key".into(), n.key.display().to_string(), "listen-port".into(), port.to_string()];
+        let mut args: Vec<String> = vec![
+            "set".into(),
+            n.iface.clone(),
+            "private-key".into(),
+            n.key.display().to_string(),
+            "listen-port".into(),
+            port.to_string(),
+        ];
         let peers: Vec<&Node> = match plan.connectivity.topology {
             Topology::Hub if n.is_hub => v.iter().filter(|o| !o.is_hub).collect(),
             Topology::Hub => v.iter().filter(|o| o.is_hub).collect(),
@@ -87,17 +128,40 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         };
         for o in peers {
             args.extend(["peer".into(), o.public.clone()]);
-            let allowed = if plan.connectivity.topology == Topology::Hub && o.is_hub { "10.9.0.0/16".to_string() } else { format!("{}/32", o.overlay) };
+            let allowed = if plan.connectivity.topology == Topology::Hub && o.is_hub {
+                "10.9.0.0/16".to_string()
+            } else {
+                format!("{}/32", o.overlay)
+            };
             args.extend(["allowed-ips".into(), allowed]);
             let reachable = o.is_hub || plan.connectivity.topology == Topology::Mesh;
             if let (true, Some(ep)) = (reachable, o.endpoint) {
-                args.extend(["endpoint".into(), format!("{ep}:{port}"), "persistent-keepalive".into(), "5".into()]);
+                args.extend([
+                    "endpoint".into(),
+                    format!("{ep}:{port}"),
+                    "persistent-keepalive".into(),
+                    "5".into(),
+                ]);
             }
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         ns_run(&n.ns, "wg", &refs)?;
-        run("ip", &["-n", &n.ns, "addr", "add", &format!("{}/16", n.overlay), "dev", &n.iface])?;
-        run("ip", &["-n", &n.ns, "link", "set", &n.iface, "mtu", "1380", "up"])?;
+        run(
+            "ip",
+            &[
+                "-n",
+                &n.ns,
+                "addr",
+                "add",
+                &format!("{}/16", n.overlay),
+                "dev",
+                &n.iface,
+            ],
+        )?;
+        run(
+            "ip",
+            &["-n", &n.ns, "link", "set", &n.iface, "mtu", "1380", "up"],
+        )?;
         if n.is_hub {
             ns_run(&n.ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
         }
