@@ -17,6 +17,7 @@ let
     "nebula"
     "wireguard"
     "tinc"
+    "openvpn"
     "direct"
   ];
   enabled = lib.filter (backend: config.e3.${backend}.enable) backends;
@@ -31,6 +32,7 @@ in
     ./backends/nebula.nix
     ./backends/wireguard.nix
     ./backends/tinc.nix
+    ./backends/openvpn.nix
     ./backends/direct.nix
   ];
 

@@ -15,6 +15,7 @@ in
           "nebula"
           "wireguard"
           "tinc"
+          "openvpn"
           "direct"
         ]
       );

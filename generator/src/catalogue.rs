@@ -34,6 +34,7 @@ keyword_enum! {
         Nebula = "nebula",
         Wireguard = "wireguard",
         Tinc = "tinc",
+        Openvpn = "openvpn",
         Direct = "direct",
     }
 }
@@ -262,6 +263,7 @@ pub mod ports {
     pub const NEBULA: u16 = 4242;
     pub const WIREGUARD: u16 = 51820;
     pub const TINC: u16 = 655;
+    pub const OPENVPN: u16 = 1194;
     pub const TAILSCALE: u16 = 41641;
     pub const HEADSCALE_HTTPS: u16 = 443;
     pub const STUN: u16 = 3478;

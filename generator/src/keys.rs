@@ -9,6 +9,8 @@
 //! | `nebula/<host>.{crt,key}` | host certificate for its overlay address (/16) | `nebula-host.crt`, `nebula-host.key` |
 //! | `wireguard/<host>.key`, `public/wireguard/<host>.pub` | WireGuard key pair | `wireguard.key` |
 //! | `tinc/<host>.priv`, `public/tinc/<host>.pub` | tinc RSA key pair (PKCS#1 PEM, tinc 1.0 format) | `tinc-rsa.priv` |
+//! | `openvpn/ca.{crt,key}` | OpenVPN CA, ECDSA P-256 (the key never leaves this directory) | `openvpn-ca.crt` |
+//! | `openvpn/<host>.{crt,key}` | the server's (`serverAuth`) or a client's (`clientAuth`) certificate, CN = host name | `openvpn-host.crt`, `openvpn-host.key` |
 //! | `public/authorized_keys` | root's SSH keys on every host (yours: copied from `~/.ssh/id_*.pub` when missing) | |
 //! | `tailscale-authkey` | Tailscale/Headscale auth key, written at deploy time | `tailscale-authkey` |
 //!
@@ -55,6 +57,8 @@ enum Unit {
     NebulaHost { host: String, ip: String },
     Wireguard { host: String },
     Tinc { host: String },
+    OpenvpnCa,
+    OpenvpnHost { host: String, server: bool, serial: u32 },
 }
 
 impl Unit {
@@ -72,6 +76,10 @@ impl Unit {
                 format!("tinc/{host}.priv"),
                 format!("public/tinc/{host}.pub"),
             ],
+            Unit::OpenvpnCa => vec!["openvpn/ca.crt".into(), "openvpn/ca.key".into()],
+            Unit::OpenvpnHost { host, .. } => {
+                vec![format!("openvpn/{host}.crt"), format!("openvpn/{host}.key")]
+            }
         }
     }
 }
@@ -111,6 +119,13 @@ fn units(plan: &Plan) -> Vec<Unit> {
                 host: h.name.clone(),
             })
             .collect(),
+        Backend::Openvpn => std::iter::once(Unit::OpenvpnCa)
+            .chain(hosts.iter().enumerate().map(|(i, h)| Unit::OpenvpnHost {
+                host: h.name.clone(),
+                server: h.role == crate::plan::Role::Hub,
+                serial: i as u32 + 2,
+            }))
+            .collect(),
         Backend::Tailscale | Backend::Headscale | Backend::Direct => Vec::new(),
     }
 }
@@ -120,7 +135,7 @@ pub fn tools(plan: &Plan) -> &'static [&'static str] {
     match plan.connectivity.backend {
         Backend::Nebula => &["nebula-cert"],
         Backend::Wireguard => &["wg"],
-        Backend::Tinc => &["openssl"],
+        Backend::Tinc | Backend::Openvpn => &["openssl"],
         _ => &[],
     }
 }
@@ -163,16 +178,19 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
         }
     }
     // A new CA invalidates the certificates signed by the old one.
-    if todo.contains(&Unit::NebulaCa)
-        && all
-            .iter()
-            .any(|u| matches!(u, Unit::NebulaHost { .. }) && !todo.contains(u))
-    {
-        return Err(format!(
-            "`{}` has Nebula host certificates but no CA\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
-            dir.display(),
-            plan.name
-        ));
+    for (ca, what) in [(Unit::NebulaCa, "Nebula"), (Unit::OpenvpnCa, "OpenVPN")] {
+        let signed_by_old = all.iter().any(|u| {
+            matches!(u, Unit::NebulaHost { .. } | Unit::OpenvpnHost { .. })
+                && u.files()[0].split('/').next() == ca.files()[0].split('/').next()
+                && !todo.contains(u)
+        });
+        if todo.contains(&ca) && signed_by_old {
+            return Err(format!(
+                "`{}` has {what} host certificates but no CA\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
+                dir.display(),
+                plan.name
+            ));
+        }
     }
     let authorized = dir.join("public/authorized_keys");
     let ssh_key = if authorized.is_file() {
@@ -355,6 +373,11 @@ fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, Strin
     Ok(out.stdout)
 }
 
+fn run_args(tool: &str, args: &[String]) -> Result<Vec<u8>, String> {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(tool, &refs, None)
+}
+
 fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
     let p = |f: &str| dir.join(f);
     let s = |f: &str| p(f).display().to_string();
@@ -414,6 +437,44 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
             let public = run("openssl", &["rsa", "-RSAPublicKey_out"], Some(&private))?;
             write_private(&p(&format!("tinc/{host}.priv")), &private)?;
             write_private(&p(&format!("public/tinc/{host}.pub")), &public)?;
+        }
+        Unit::OpenvpnCa => {
+            mkdir_private(&p("openvpn"))?;
+            let _ = fs::remove_file(p("openvpn/ca.crt"));
+            let _ = fs::remove_file(p("openvpn/ca.key"));
+            let cn = format!("e3 {} OpenVPN CA", plan.name);
+            let args = crate::pki::ca_command(&p("openvpn/ca.key"), &p("openvpn/ca.crt"), &cn, 3650);
+            run_args("openssl", &args)?;
+        }
+        Unit::OpenvpnHost {
+            host,
+            server,
+            serial,
+        } => {
+            mkdir_private(&p("openvpn"))?;
+            let usage = if *server {
+                crate::pki::Usage::Server
+            } else {
+                crate::pki::Usage::Client
+            };
+            let (key, crt) = (p(&format!("openvpn/{host}.key")), p(&format!("openvpn/{host}.crt")));
+            let (csr, ext) = (p(&format!("openvpn/{host}.csr")), p(&format!("openvpn/{host}.ext")));
+            let _ = fs::remove_file(&key);
+            let _ = fs::remove_file(&crt);
+            write_private(&ext, crate::pki::extensions(usage, None).as_bytes())?;
+            let leaf = crate::pki::Leaf {
+                key: &key,
+                csr: &csr,
+                crt: &crt,
+                ext: &ext,
+            };
+            let (ca_key, ca_crt) = (p("openvpn/ca.key"), p("openvpn/ca.crt"));
+            let result = crate::pki::leaf_commands(&ca_key, &ca_crt, leaf, host, *serial, 3650)
+                .iter()
+                .try_for_each(|c| run_args("openssl", c).map(drop));
+            let _ = fs::remove_file(&csr);
+            let _ = fs::remove_file(&ext);
+            result?;
         }
     }
     for f in unit.files() {

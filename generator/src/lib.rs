@@ -16,6 +16,7 @@ pub mod load;
 pub mod matrix;
 pub mod nat;
 pub mod netem;
+pub mod pki;
 pub mod plan;
 pub mod render;
 pub mod scenario;

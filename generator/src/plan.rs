@@ -31,7 +31,8 @@ use crate::diag::{Code, Diagnostic};
 use crate::scenario::{Latency, Scenario};
 
 /// Names of the hosts e3 adds; parties may not use them.
-pub const RESERVED_HOST_NAMES: &[&str] = &["control", "lighthouse", "hub", "bootstrap", "internet"];
+pub const RESERVED_HOST_NAMES: &[&str] =
+    &["control", "lighthouse", "hub", "server", "bootstrap", "internet"];
 
 /// Version of the `scenario.json` format.
 pub const PLAN_FORMAT: u32 = 1;
@@ -88,7 +89,7 @@ pub struct Connectivity {
     /// Host that coordinates the overlay (control server, lighthouse, hub,
     /// bootstrap node), if the backend has one.
     pub coordinator: Option<String>,
-    /// `hub` or `mesh` for WireGuard; `mesh` for the others.
+    /// `hub` or `mesh` for WireGuard, `hub` for OpenVPN; `mesh` for the others.
     pub topology: Topology,
 }
 
@@ -132,7 +133,8 @@ pub enum Role {
     Control,
     /// Nebula lighthouse, also its relay.
     Lighthouse,
-    /// WireGuard hub.
+    /// WireGuard hub, or OpenVPN server: every party's one peer, which
+    /// forwards between them.
     Hub,
     /// tinc node with a public address every party connects to.
     Bootstrap,
@@ -411,11 +413,12 @@ pub fn plan(scenario: &Scenario) -> Plan {
     let topology = match (backend, scenario.relay) {
         (Backend::Wireguard, Relay::Always) => Topology::Hub,
         (Backend::Wireguard, Relay::Auto) if natted => Topology::Hub,
+        (Backend::Openvpn, _) => Topology::Hub,
         _ => Topology::Mesh,
     };
     let uses_overlay_range = matches!(
         backend,
-        Backend::Nebula | Backend::Wireguard | Backend::Tinc
+        Backend::Nebula | Backend::Wireguard | Backend::Tinc | Backend::Openvpn
     );
 
     // Party hosts, in scenario order: their MPyC index is their position.
@@ -470,6 +473,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         Backend::Tailscale | Backend::Headscale => Some(("control", Role::Control)),
         Backend::Nebula => Some(("lighthouse", Role::Lighthouse)),
         Backend::Wireguard if topology == Topology::Hub => Some(("hub", Role::Hub)),
+        Backend::Openvpn => Some(("server", Role::Hub)),
         Backend::Tinc => Some(("bootstrap", Role::Bootstrap)),
         _ => None,
     };
@@ -622,6 +626,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         Backend::Nebula => Some(ports::NEBULA),
         Backend::Wireguard => Some(ports::WIREGUARD),
         Backend::Tinc => Some(ports::TINC),
+        Backend::Openvpn => Some(ports::OPENVPN),
         Backend::Tailscale | Backend::Headscale => Some(ports::TAILSCALE),
         Backend::Direct => None,
     };

@@ -314,6 +314,11 @@ pub fn deployment_keys(plan: &Plan, h: &Host) -> Vec<(String, String)> {
             vec![("wireguard.key".into(), format!("wireguard/{}.key", h.name))]
         }
         Backend::Tinc if overlay => vec![("tinc-rsa.priv".into(), format!("tinc/{}.priv", h.name))],
+        Backend::Openvpn if overlay => vec![
+            ("openvpn-ca.crt".into(), "openvpn/ca.crt".into()),
+            ("openvpn-host.crt".into(), format!("openvpn/{}.crt", h.name)),
+            ("openvpn-host.key".into(), format!("openvpn/{}.key", h.name)),
+        ],
         // Auth keys are made at deploy time (Tailscale admin console or the
         // Terraform tailscale module; `e3-headscale-authkey` on the control
         // server) and uploaded as this key.
@@ -812,6 +817,37 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
             }
             s.push_str("  };\n");
         }
+        Backend::Openvpn => {
+            let port = c.port.unwrap_or(crate::catalogue::ports::OPENVPN);
+            s.push_str("\n  e3.openvpn = {\n    enable = true;\n");
+            if h.role == Role::Hub {
+                s.push_str("    role = \"server\";\n");
+                let address = h.overlay_address.map(|a| a.to_string()).unwrap_or_default();
+                let _ = writeln!(s, "    address = {};", string(&address));
+                s.push_str("    clients = {\n");
+                for p in overlay_hosts.iter().filter(|p| p.role == Role::Party) {
+                    let a = p.overlay_address.map(|a| a.to_string()).unwrap_or_default();
+                    let _ = writeln!(s, "      {} = {};", attr(&p.name), string(&a));
+                }
+                s.push_str("    };\n");
+            } else {
+                s.push_str("    role = \"client\";\n");
+                if let Some(server) = coordinator {
+                    let _ = writeln!(s, "    server = \"{}\";", target.address_in_string(server));
+                    if server.name != "server" {
+                        let _ = writeln!(s, "    serverName = {};", string(&server.name));
+                    }
+                }
+            }
+            let mask = netmask(overlay_prefix(plan));
+            if mask != "255.255.0.0" {
+                let _ = writeln!(s, "    netmask = {};", string(&mask));
+            }
+            if port != crate::catalogue::ports::OPENVPN {
+                let _ = writeln!(s, "    port = {port};");
+            }
+            s.push_str("  };\n");
+        }
         Backend::Direct => {
             if h.role == Role::Party {
                 s.push_str("\n  e3.direct.enable = true;\n");
@@ -824,6 +860,12 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
         s.push_str("  };\n");
     }
     s
+}
+
+/// A prefix length as a dotted netmask (`16` → `255.255.0.0`).
+fn netmask(prefix: u8) -> String {
+    let bits = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+    std::net::Ipv4Addr::from(bits).to_string()
 }
 
 fn overlay_prefix(plan: &Plan) -> u8 {

@@ -67,7 +67,13 @@ pub struct Started {
     /// Reads the route from party `a` to the overlay address of a peer from
     /// the backend itself; without it the report reads conntrack.
     pub read_route: Option<RouteReader>,
+    /// Runs once before the routes are read, when the backend finds its
+    /// paths over time (Tailscale: `tailscale ping` between every pair).
+    pub settle: Option<Settle>,
 }
+
+/// See [`Started::settle`]: the lab, the parties, their overlay addresses.
+pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
 
 /// Reads the route from party `a` to a peer's overlay address from the backend.
 pub type RouteReader = fn(&Lab, &Host, Ipv4Addr) -> Option<Route>;
@@ -147,6 +153,7 @@ pub fn required_programs(backend: Backend) -> Vec<&'static str> {
         Backend::Nebula => backends::nebula::PROGRAMS,
         Backend::Wireguard => backends::wireguard::PROGRAMS,
         Backend::Tinc => backends::tinc::PROGRAMS,
+        Backend::Openvpn => backends::openvpn::PROGRAMS,
         Backend::Tailscale | Backend::Headscale => backends::headscale::PROGRAMS,
         Backend::Direct => &[],
     });
@@ -520,6 +527,7 @@ fn start_backend(
         Backend::Nebula => Some(backends::nebula::start(lab, plan, fault)?),
         Backend::Wireguard => Some(backends::wireguard::start(lab, plan, fault)?),
         Backend::Tinc => Some(backends::tinc::start(lab, plan, fault)?),
+        Backend::Openvpn => Some(backends::openvpn::start(lab, plan, fault, timeout)?),
         Backend::Tailscale | Backend::Headscale => {
             Some(backends::headscale::start(lab, plan, fault, timeout)?)
         }
@@ -573,6 +581,14 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         mpc_wall_s = Some(run.wall_s);
     }
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
+    if let Some(settle) = session.started.as_ref().and_then(|s| s.settle) {
+        let addresses: BTreeMap<String, Ipv4Addr> = parties
+            .iter()
+            .filter_map(|h| Some((h.name.clone(), session.overlay_address(h)?)))
+            .collect();
+        session.say("asking the backend for its route between every pair");
+        settle(&mut session.lab, &parties, &addresses);
+    }
     let lab = &session.lab;
     let started = &session.started;
 

@@ -2,17 +2,13 @@
 //! `headscale` backends (a `tailscale` simulation stands a local Headscale
 //! in for Tailscale's control plane, DESIGN.md).
 //!
-//! **Not run on e3's development machines.** `tailscaled`, `tailscale` and
-//! `headscale` are not packaged in Debian 12 and cannot be fetched there, so
-//! [`start`] and [`route`] have never been executed by e3's tests; without
-//! the programs, `e3 sim` stops in its preflight and names them. What the
-//! tests do cover is everything these two functions are built from: the
-//! Headscale configuration (parsed back as YAML), the certificate commands
-//! (run with the real `openssl`, the chain checked with `openssl verify`), the
-//! daemon and CLI command lines, and the parsers of Headscale's JSON and of
-//! `tailscale status --json`. Flags and fields were checked against the
-//! upstream sources named at each function. The NixOS VM test (`nix flake
-//! check` on a rendered scenario) is the other way to run these backends.
+//! The daemons are built from their Go modules at the versions the pinned
+//! nixpkgs ships (`ci/go-tools.txt`, `ci/install-deps` puts them in
+//! `.tools/bin/`), so the lab runs what a deployment runs. The pure pieces
+//! (Headscale's configuration, the certificate commands, the command lines,
+//! the parsers of Headscale's JSON, `tailscale status --json` and
+//! `tailscale ping`) have unit tests; the lab tests in `tests/sim.rs` run
+//! the whole backend.
 //!
 //! The lab, all under `<lab dir>/tailscale/` (the lab dir is 0700):
 //! - the control host runs `headscale serve` on its public address over
@@ -26,7 +22,14 @@
 //!   device `tailscale0`, UDP port 41641) and logs in with `tailscale up`;
 //!   its tailnet address is read back from `tailscale status --json` and
 //!   used for the probes and the MPyC party list (the plan names Tailscale
-//!   parties by host name, resolved at run time);
+//!   parties by host name, resolved at run time); `TS_LOGS_DIR` keeps
+//!   tailscaled's log configuration in that directory too (by default it
+//!   writes `/var/lib/tailscale/tailscaled.log.conf` on the machine);
+//! - routes come from Tailscale itself: once the program has run, every
+//!   party runs `tailscale ping` to every later one, in parallel, which
+//!   stops at the first pong over a direct path or after ten pongs through
+//!   DERP (Tailscale's own definition of "no direct connection"); the last
+//!   pong says which path, `tailscale status --json` is the fallback;
 //! - each party namespace gets its own `/etc/netns/<ns>/resolv.conf`, which
 //!   `ip netns exec` mounts over `/etc/resolv.conf`: with `--accept-dns=false`
 //!   tailscaled should not touch DNS, and if it did, it would touch that
@@ -51,6 +54,7 @@
 //! (`prefixes`, `database`, `dns`), and `preauthkeys create --user` takes the
 //! numeric user ID, as since Headscale 0.26.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
@@ -78,8 +82,6 @@ pub const DERP_REGION_ID: u16 = 999;
 pub const DERP_REGION_CODE: &str = "e3";
 /// Name of the TUN device in each party namespace.
 pub const TUN: &str = "tailscale0";
-/// Said under every error of this backend.
-const UNTESTED: &str = "\n   = note: the Tailscale/Headscale lab has not been run on e3's development machines (no tailscaled or headscale there); the NixOS VM test is the tested path (`e3 render NAME`, then `nix flake check out/NAME`)";
 
 /// Where this backend keeps its files.
 #[derive(Debug, Clone)]
@@ -220,60 +222,33 @@ pub fn headscale_config(f: &Files, control: Ipv4Addr, lab: &str) -> String {
 /// IP host against IP SANs only), valid for two days. Run in order; they
 /// need `Files::tls_ext` written with [`tls_extensions`] first.
 pub fn certificate_commands(f: &Files, control: Ipv4Addr, lab: &str) -> Vec<Vec<String>> {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = s(&["req", "-x509"]);
-    ca.extend(s(&ec));
-    ca.extend(s(&[
-        "-keyout",
-        &p(&f.ca_key()),
-        "-out",
-        &p(&f.ca_crt()),
-        "-days",
-        "2",
-        "-subj",
-        &format!("/CN=e3 lab {lab} CA"),
-    ]));
-    let mut csr = s(&["req", "-new"]);
-    csr.extend(s(&ec));
-    csr.extend(s(&[
-        "-keyout",
-        &p(&f.tls_key()),
-        "-out",
-        &p(&f.tls_csr()),
-        "-subj",
-        &format!("/CN={control}"),
-    ]));
-    let sign = s(&[
-        "x509",
-        "-req",
-        "-in",
-        &p(&f.tls_csr()),
-        "-CA",
-        &p(&f.ca_crt()),
-        "-CAkey",
-        &p(&f.ca_key()),
-        "-set_serial",
-        "2",
-        "-days",
-        "2",
-        "-extfile",
-        &p(&f.tls_ext()),
-        "-out",
-        &p(&f.tls_crt()),
-    ]);
-    vec![ca, csr, sign]
+    let mut v = vec![crate::pki::ca_command(
+        &f.ca_key(),
+        &f.ca_crt(),
+        &format!("e3 lab {lab} CA"),
+        2,
+    )];
+    let (key, csr, crt, ext) = (f.tls_key(), f.tls_csr(), f.tls_crt(), f.tls_ext());
+    let leaf = crate::pki::Leaf {
+        key: &key,
+        csr: &csr,
+        crt: &crt,
+        ext: &ext,
+    };
+    v.extend(crate::pki::leaf_commands(
+        &f.ca_key(),
+        &f.ca_crt(),
+        leaf,
+        &control.to_string(),
+        2,
+        2,
+    ));
+    v
 }
 
 /// X.509 v3 extensions of Headscale's certificate.
 pub fn tls_extensions(control: Ipv4Addr) -> String {
-    format!("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = IP:{control}\n")
+    crate::pki::extensions(crate::pki::Usage::Server, Some(control))
 }
 
 /// `headscale` arguments for the server (`headscale serve`, with `-c`).
@@ -311,11 +286,13 @@ pub fn preauthkey_command(id: u64) -> Vec<String> {
 /// The program and arguments that start a party's `tailscaled` (tailscale
 /// `cmd/tailscaled/tailscaled.go`: `--state`, `--statedir`, `--socket`,
 /// `--tun`, `--port`, `--no-logs-no-support`), under `env` so that it
-/// trusts the lab CA.
+/// trusts the lab CA and keeps its log configuration in its own directory
+/// (tailscale `logpolicy`: `TS_LOGS_DIR` comes first).
 pub fn tailscaled_command(f: &Files, index: usize, port: u16) -> (String, Vec<String>) {
     let d = f.party_dir(index);
     let args = vec![
         format!("SSL_CERT_FILE={}", p(&f.ca_crt())),
+        format!("TS_LOGS_DIR={}", p(&d)),
         "tailscaled".into(),
         format!("--state={}", p(&d.join("tailscaled.state"))),
         format!("--statedir={}", p(&d)),
@@ -358,6 +335,99 @@ pub fn status_args(f: &Files, index: usize) -> Vec<String> {
         "status".into(),
         "--json".into(),
     ]
+}
+
+/// How many disco pings `tailscale ping` sends at most before it gives up
+/// on a direct path (its default), and how long it waits for each pong.
+pub const PINGS: u32 = 10;
+pub const PING_TIMEOUT_S: u32 = 2;
+
+/// `tailscale ping` from party `index` to `peer` (tailscale
+/// `cmd/tailscale/cli/ping.go`: disco pings, `-c` at most, stops at the
+/// first pong over a direct path since `--until-direct` is the default).
+pub fn ping_args(f: &Files, index: usize, peer: Ipv4Addr) -> Vec<String> {
+    vec![
+        format!("--socket={}", p(&f.party_socket(index))),
+        "ping".into(),
+        "-c".into(),
+        PINGS.to_string(),
+        format!("--timeout={PING_TIMEOUT_S}s"),
+        peer.to_string(),
+    ]
+}
+
+/// The path of the last pong `tailscale ping` printed: an `ip:port` (a
+/// direct path), `DERP(code)` or `peer-relay(ip:port:vni:N)`. Lines look
+/// like `pong from bob (100.127.0.2) via 198.18.1.2:41641 in 1ms`.
+pub fn parse_ping(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .filter(|l| l.starts_with("pong from "))
+        .find_map(|l| {
+            let via = l.split(" via ").nth(1)?;
+            let via = via.rsplit_once(" in ").map_or(via, |(v, _)| v);
+            Some(via.trim().to_string())
+        })
+}
+
+/// What the last pong says of the route (the DERP relay is on the control
+/// host, `relay_host`).
+pub fn classify_ping(via: &str, relay_host: &str, pongs: usize) -> Route {
+    if let Some(code) = via.strip_prefix("DERP(").and_then(|v| v.strip_suffix(')')) {
+        Route {
+            route: "relayed",
+            via: Some(relay_host.to_string()),
+            evidence: format!(
+                "tailscale ping: {pongs} pong(s), all through DERP region `{code}`; no direct path"
+            ),
+        }
+    } else if let Some(relay) = via.strip_prefix("peer-relay(").and_then(|v| v.strip_suffix(')')) {
+        Route {
+            route: "relayed",
+            via: Some(relay.split(":vni:").next().unwrap_or(relay).to_string()),
+            evidence: format!("tailscale ping: pong through peer relay {relay}"),
+        }
+    } else {
+        Route {
+            route: "direct",
+            via: None,
+            evidence: format!("tailscale ping: pong direct from {via}"),
+        }
+    }
+}
+
+fn ping_file(lab_dir: &Path, from: &str, to: Ipv4Addr) -> PathBuf {
+    lab_dir.join(format!("ping-{from}-{to}.txt"))
+}
+
+/// Runs `tailscale ping` from every party to every later one, all at once,
+/// and waits for them (at most `PINGS` rounds of a pong or a time-out and a
+/// second's pause). [`route`] reads what they printed.
+pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<String, Ipv4Addr>) {
+    let files = Files::new(&lab.dir);
+    let mut names = Vec::new();
+    for (i, a) in parties.iter().enumerate() {
+        let Some(index) = a.index else { continue };
+        for b in &parties[i + 1..] {
+            let Some(&to) = addresses.get(&b.name) else {
+                continue;
+            };
+            let args = ping_args(&files, index, to);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = ping_file(&lab.dir, &a.name, to);
+            let name = format!("ping-{}-{}", a.name, b.name);
+            if lab.spawn(&name, &lab.ns(&a.name), "tailscale", &refs, &out, &out).is_ok() {
+                names.push(name);
+            }
+        }
+    }
+    let bound = Duration::from_secs(u64::from(PINGS * (PING_TIMEOUT_S + 1) + 5));
+    let deadline = Instant::now() + bound;
+    for name in names {
+        if lab.wait_child(&name, deadline).is_none() {
+            lab.kill_child(&name);
+        }
+    }
 }
 
 fn json(text: &str, what: &str) -> Result<serde_json::Value, String> {
@@ -539,7 +609,7 @@ pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    super::wireguard::write_secret(path, text).map_err(|e| e + UNTESTED)
+    super::wireguard::write_secret(path, text)
 }
 
 fn make_private(path: &Path) -> Result<(), String> {
@@ -568,13 +638,13 @@ fn wait_for(
         }
         if let Some(status) = lab.exited(name) {
             return Err(format!(
-                "`{name}` exited ({status}) before {what}: {}{UNTESTED}",
+                "`{name}` exited ({status}) before {what}: {}",
                 crate::sim::tail(log)
             ));
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "{what} did not happen within {} s: {}{UNTESTED}",
+                "{what} did not happen within {} s: {}",
                 limit.as_secs(),
                 crate::sim::tail(log)
             ));
@@ -606,7 +676,7 @@ pub fn start(
     // Certificates.
     fs::write(files.tls_ext(), tls_extensions(public)).map_err(|e| e.to_string())?;
     for c in certificate_commands(&files, public, &lab.prefix) {
-        run_strings("openssl", &c).map_err(|e| e + UNTESTED)?;
+        run_strings("openssl", &c)?;
     }
     make_private(&files.ca_key())?;
     make_private(&files.tls_key())?;
@@ -639,14 +709,14 @@ pub fn start(
         || run_strings("headscale", &list).is_ok(),
     )?;
     let created = run_strings("headscale", &cli_args(&files, &["users", "create", USER]))
-        .map_err(|e| e + UNTESTED)?;
-    let id = parse_user_id(&created, USER).map_err(|e| e + UNTESTED)?;
+        ?;
+    let id = parse_user_id(&created, USER)?;
     // stdout holds the key: not kept, not quoted in any error.
     let command = preauthkey_command(id);
     let command: Vec<&str> = command.iter().map(String::as_str).collect();
     let key = run_strings("headscale", &cli_args(&files, &command))
         .and_then(|out| parse_preauth_key(&out))
-        .map_err(|e| e + UNTESTED)?;
+        ?;
     write_private(&files.authkey(), &key)?;
 
     // tailscaled on every party.
@@ -706,14 +776,14 @@ pub fn start(
             Some(s) if s.success() => {}
             Some(s) => {
                 return Err(format!(
-                    "`tailscale up` on `{}` failed ({s}): {}{UNTESTED}",
+                    "`tailscale up` on `{}` failed ({s}): {}",
                     h.name,
                     crate::sim::tail(&out)
                 ))
             }
             None => {
                 return Err(format!(
-                    "`tailscale up` on `{}` did not finish within {} s{UNTESTED}",
+                    "`tailscale up` on `{}` did not finish within {} s",
                     h.name,
                     timeout.as_secs()
                 ))
@@ -724,10 +794,10 @@ pub fn start(
             &status_args(&files, h.index.unwrap_or_default()),
         )
         .and_then(|t| parse_status(&t))
-        .map_err(|e| e + UNTESTED)?;
+        ?;
         let addr = status.ipv4().ok_or_else(|| {
             format!(
-                "`{}` has no tailnet IPv4 address after `tailscale up` (state `{}`){UNTESTED}",
+                "`{}` has no tailnet IPv4 address after `tailscale up` (state `{}`)",
                 h.name, status.backend_state
             )
         })?;
@@ -735,13 +805,19 @@ pub fn start(
     }
     started.relay = Some(control.name.clone());
     started.read_route = Some(route);
+    started.settle = Some(settle);
     Ok(started)
 }
 
-/// The route from party `a` to the peer with tailnet address `b`, read from
-/// `a`'s `tailscale status --json`.
+/// The route from party `a` to the peer with tailnet address `b`: the last
+/// pong of [`settle`]'s `tailscale ping`, else `a`'s `tailscale status --json`.
 pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
     let files = Files::new(&lab.dir);
+    let pinged = fs::read_to_string(ping_file(&lab.dir, &a.name, b)).unwrap_or_default();
+    if let Some(via) = parse_ping(&pinged) {
+        let pongs = pinged.lines().filter(|l| l.starts_with("pong from ")).count();
+        return Some(classify_ping(&via, "control", pongs));
+    }
     let status = run_strings("tailscale", &status_args(&files, a.index?))
         .ok()
         .and_then(|t| parse_status(&t).ok())?;
@@ -861,6 +937,7 @@ mod tests {
             args,
             [
                 "SSL_CERT_FILE=/tmp/e3-1a2b-lab/tailscale/ca.crt",
+                "TS_LOGS_DIR=/tmp/e3-1a2b-lab/tailscale/n3",
                 "tailscaled",
                 "--state=/tmp/e3-1a2b-lab/tailscale/n3/tailscaled.state",
                 "--statedir=/tmp/e3-1a2b-lab/tailscale/n3",
@@ -1091,6 +1168,29 @@ mod tests {
         );
         assert!(parse_status("tailscaled is not running").is_err());
         assert!(parse_status("[]").is_err());
+    }
+
+    #[test]
+    fn ping_output_gives_the_route() {
+        // as cmd/tailscale/cli/ping.go prints: DERP first, then direct
+        let direct = "pong from bob (100.127.0.2, 45678) via DERP(e3) in 3ms\npong from bob (100.127.0.2, 45678) via 198.18.1.2:41641 in 1ms\n";
+        assert_eq!(parse_ping(direct).as_deref(), Some("198.18.1.2:41641"));
+        let r = classify_ping(&parse_ping(direct).unwrap(), "control", 2);
+        assert_eq!((r.route, r.via.as_deref()), ("direct", None));
+        assert!(r.evidence.contains("198.18.1.2:41641"), "{}", r.evidence);
+        let derp = "pong from carol (100.127.0.3) via DERP(e3) in 2ms\nping \"100.127.0.3\" timed out\npong from carol (100.127.0.3) via DERP(e3) in 2ms\ndirect connection not established\n";
+        assert_eq!(parse_ping(derp).as_deref(), Some("DERP(e3)"));
+        let r = classify_ping("DERP(e3)", "control", 2);
+        assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("control")));
+        assert!(r.evidence.contains("DERP region `e3`"), "{}", r.evidence);
+        let pr = classify_ping("peer-relay(198.18.1.9:7777:vni:1)", "control", 1);
+        assert_eq!((pr.route, pr.via.as_deref()), ("relayed", Some("198.18.1.9:7777")));
+        assert_eq!(parse_ping("no reply\n"), None);
+        assert_eq!(parse_ping(""), None);
+        assert_eq!(
+            ping_args(&files(), 1, Ipv4Addr::new(100, 127, 0, 2)),
+            ["--socket=/tmp/e3-1a2b-lab/tailscale/n1/ts.sock", "ping", "-c", "10", "--timeout=2s", "100.127.0.2"]
+        );
     }
 
     /// The certificate commands run with the real `openssl`: the chain

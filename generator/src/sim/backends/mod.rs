@@ -2,5 +2,6 @@
 
 pub mod headscale;
 pub mod nebula;
+pub mod openvpn;
 pub mod tinc;
 pub mod wireguard;
