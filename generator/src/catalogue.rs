@@ -91,13 +91,6 @@ impl Nat {
     }
 }
 
-impl Backend {
-    /// Whether `connectivity.relay` changes anything for this backend.
-    pub fn has_relay(self) -> bool {
-        !matches!(self, Backend::Direct)
-    }
-}
-
 /// A data-centre region.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Region {

@@ -127,7 +127,7 @@ fn flake_ref(dir: &Path) -> String {
 fn needs_keys(backend: Backend) -> bool {
     matches!(
         backend,
-        Backend::Nebula | Backend::Wireguard | Backend::Tinc
+        Backend::Nebula | Backend::Wireguard | Backend::Tinc | Backend::Openvpn
     )
 }
 

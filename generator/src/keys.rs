@@ -213,13 +213,13 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
     }
     for tool in tools(plan) {
         if !todo.is_empty() && !on_path(tool) {
+            let how = match *tool {
+                "nebula-cert" => "`ci/install-deps` in the e3 checkout builds it into `.tools/bin/`",
+                "wg" => "Debian: `apt-get install wireguard-tools`",
+                _ => "Debian: `apt-get install openssl`",
+            };
             return Err(format!(
-                "`{tool}` not found\n   = hint: install it (Debian: `{}`; Nix: `nix develop` in the e3 repository)",
-                match *tool {
-                    "nebula-cert" => "apt-get install nebula",
-                    "wg" => "apt-get install wireguard-tools",
-                    _ => "apt-get install openssl",
-                }
+                "`{tool}` not found\n   = hint: install it ({how}; Nix: `nix develop` in the e3 repository)"
             ));
         }
     }

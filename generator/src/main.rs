@@ -207,6 +207,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // The daemons `ci/install-deps` builds into `.tools/bin/` come before
+    // the system's, for e3 and every program it starts.
+    if let Some(path) = e3::tools::path_with(&e3::tools::tool_dirs(), std::env::var_os("PATH")) {
+        // SAFETY: as above, no other thread exists yet.
+        unsafe { std::env::set_var("PATH", path) };
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,

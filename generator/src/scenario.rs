@@ -1484,7 +1484,7 @@ impl<'a> Validator<'a> {
                 .map(|p| format!("`{}` (`nat: {}`)", p.name, p.nat))
                 .collect();
             let mut d = Diagnostic::new(Code::DirectAcrossNat, loc, "`direct` cannot reach parties behind NAT: expect this scenario to fail")
-                .hint("that is the baseline experiment; use an overlay backend (`nebula`, `wireguard`, `tinc`, `headscale`, `tailscale`) for parties behind NAT");
+                .hint("that is the baseline experiment; use an overlay backend (`nebula`, `wireguard`, `tinc`, `openvpn`, `headscale`, `tailscale`) for parties behind NAT");
             for p in natted.iter().take(3) {
                 d = d.note(
                     format!("party `{}` is behind `nat: {}`", p.name, p.nat),
@@ -1500,14 +1500,23 @@ impl<'a> Validator<'a> {
             self.err(d);
         }
         if let Some(r) = relay_node {
-            if !backend.has_relay() && relay != Relay::Auto {
+            let hint = match backend {
+                Backend::Direct if relay != Relay::Auto => {
+                    Some("remove `relay`: the `direct` backend never relays")
+                }
+                Backend::Openvpn if relay == Relay::Never => Some(
+                    "remove `relay`: OpenVPN relays every pair through its server, by design",
+                ),
+                _ => None,
+            };
+            if let Some(hint) = hint {
                 self.err(
                     Diagnostic::new(
                         Code::RelayIgnored,
                         r.loc,
                         format!("`relay: {relay}` has no effect with backend `{backend}`"),
                     )
-                    .hint("remove `relay`: the `direct` backend never relays"),
+                    .hint(hint),
                 );
             }
         }

@@ -176,6 +176,27 @@ def _main() -> None:
                     for unit in facts["units"][host]:
                         vm[host].succeed(f"systemctl reset-failed {unit} || true", f"systemctl restart {unit}")
 
+    if backend == "openvpn":
+        with subtest("OpenVPN certificates, made here for this test alone"):
+            with tempfile.TemporaryDirectory() as pki:
+                openssl = "@OPENSSL@"
+                ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+                subprocess.run([openssl, "req", "-x509", "-sha256", *ec, "-keyout", f"{pki}/ca.key", "-out", f"{pki}/ca.crt", "-days", "2", "-subj", f"/CN=e3 VM test {facts['scenario']} CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], check=True)
+                for serial, member in enumerate(facts["overlay"], start=2):
+                    host = member["host"]
+                    usage = "serverAuth" if host == facts["coordinator"] else "clientAuth"
+                    with open(f"{pki}/{host}.ext", "w") as ext:
+                        ext.write(f"basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = {usage}\n")
+                    subprocess.run([openssl, "req", "-new", "-sha256", *ec, "-keyout", f"{pki}/{host}.key", "-out", f"{pki}/{host}.csr", "-subj", f"/CN={host}"], check=True)
+                    subprocess.run([openssl, "x509", "-req", "-sha256", "-in", f"{pki}/{host}.csr", "-CA", f"{pki}/ca.crt", "-CAkey", f"{pki}/ca.key", "-set_serial", str(serial), "-days", "2", "-extfile", f"{pki}/{host}.ext", "-out", f"{pki}/{host}.crt"], check=True)
+                    # What `colmena upload-keys` does, then the restart.
+                    vm[host].copy_from_host(f"{pki}/ca.crt", "/run/keys/openvpn-ca.crt")
+                    vm[host].copy_from_host(f"{pki}/{host}.crt", "/run/keys/openvpn-host.crt")
+                    vm[host].copy_from_host(f"{pki}/{host}.key", "/run/keys/openvpn-host.key")
+                    vm[host].succeed("chmod 0600 /run/keys/openvpn-ca.crt /run/keys/openvpn-host.crt /run/keys/openvpn-host.key")
+                    for unit in facts["units"][host]:
+                        vm[host].succeed(f"systemctl reset-failed {unit} || true", f"systemctl restart {unit}")
+
     if tailscale:
         with subtest("parties join the tailnet with a Headscale pre-auth key made here"):
             control = vm[facts["coordinator"]]

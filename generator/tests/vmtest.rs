@@ -760,7 +760,12 @@ fn driver_script(plan: &Plan) -> String {
     } else {
         "\"nebula-cert\""
     };
-    let reads = format!("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n      ]\n      [\n        \"${{factsFile}}\"\n        {nebula}\n      ]\n      (builtins.readFile ./nat.py);\n}}\n");
+    let openssl = if plan.connectivity.backend == Backend::Openvpn {
+        "(lib.getExe pkgs.openssl)"
+    } else {
+        "\"openssl\""
+    };
+    let reads = format!("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n        \"@OPENSSL@\"\n      ]\n      [\n        \"${{factsFile}}\"\n        {nebula}\n        {openssl}\n      ]\n      (builtins.readFile ./nat.py);\n}}\n");
     assert!(
         nix.ends_with(&reads),
         "{}: testScript does not read ./nat.py as expected:\n{}",
@@ -769,15 +774,18 @@ fn driver_script(plan: &Plan) -> String {
     );
     let script =
         String::from_utf8(files[Path::new(e3::render::vmtest::SCRIPT_PATH)].clone()).unwrap();
+    fill_placeholders(&script, plan.connectivity.backend)
+}
+
+/// The template with the placeholders `tests/nat.nix` fills in: store paths
+/// (a placeholder path) for the tools this backend's script runs.
+fn fill_placeholders(script: &str, backend: Backend) -> String {
     let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
-    script.replace("@FACTS_FILE@", placeholder).replace(
-        "@NEBULA_CERT@",
-        if plan.connectivity.backend == Backend::Nebula {
-            placeholder
-        } else {
-            "nebula-cert"
-        },
-    )
+    let tool = |used: bool, name: &'static str| if used { placeholder } else { name };
+    script
+        .replace("@FACTS_FILE@", placeholder)
+        .replace("@NEBULA_CERT@", tool(backend == Backend::Nebula, "nebula-cert"))
+        .replace("@OPENSSL@", tool(backend == Backend::Openvpn, "openssl"))
 }
 
 #[test]
@@ -817,15 +825,10 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
     for (name, p) in plans() {
         let script = driver_script(&p);
         // The driver gets exactly the template.
-        let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";
-        let nebula = if p.connectivity.backend == Backend::Nebula {
-            placeholder
-        } else {
-            "nebula-cert"
-        };
-        let want = include_str!("../templates/vmtest.py")
-            .replace("@FACTS_FILE@", placeholder)
-            .replace("@NEBULA_CERT@", nebula);
+        let want = fill_placeholders(
+            include_str!("../templates/vmtest.py"),
+            p.connectivity.backend,
+        );
         assert_eq!(
             script, want,
             "{name}: the test script tests/nat.nix runs is not the template"

@@ -79,6 +79,10 @@ pub struct Cell {
     pub reason: Option<String>,
     /// Seconds the cell took, lab set-up and teardown included.
     pub duration_s: f64,
+    /// What ran it: each daemon's version, Python's and MPyC's (part of
+    /// the cache key).
+    #[serde(default)]
+    pub versions: BTreeMap<String, String>,
 }
 
 /// A grid run: every cell, in variant order.
@@ -112,13 +116,16 @@ pub struct Options {
 }
 
 /// The content hash of a variant: what decides its result.
-pub fn cell_hash(plan: &Plan, timeout: Duration) -> String {
+pub fn cell_hash(plan: &Plan, timeout: Duration, versions: &BTreeMap<String, String>) -> String {
     let mut h = Sha256::new();
     h.update(format!(
         "e3 grid cell {CELL_FORMAT}\n{}\n{}\n",
         env!("CARGO_PKG_VERSION"),
         timeout.as_secs()
     ));
+    for (k, v) in versions {
+        h.update(format!("{k} {v}\n"));
+    }
     h.update(plan.to_json());
     for (path, bytes) in crate::bundled::program_files() {
         h.update(path);
@@ -167,6 +174,7 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         routes: Vec::new(),
         reason: None,
         duration_s: 0.0,
+        versions: BTreeMap::new(),
     }
 }
 
@@ -185,6 +193,7 @@ fn cell_from(
             cell.outcome = o;
             cell.reason = reason;
             cell.overlay_up_s = r.overlay_up_s;
+            cell.versions = r.versions.clone();
             cell.mpc_wall_s = r.mpc_wall_s;
             cell.result = r
                 .parties
@@ -223,9 +232,24 @@ pub fn run(
         axes: axes.clone(),
         cells: Vec::new(),
     };
+    // The versions of what each backend runs, asked once per backend.
+    let python = match &opts.python {
+        Some(p) => Some(p.clone()),
+        None => crate::sim::find_python().ok(),
+    };
+    let mut versions: BTreeMap<crate::catalogue::Backend, BTreeMap<String, String>> =
+        BTreeMap::new();
     let hashes: Vec<String> = variants
         .iter()
-        .map(|v| cell_hash(&v.plan, opts.timeout))
+        .map(|v| {
+            let backend = v.plan.connectivity.backend;
+            let versions = versions.entry(backend).or_insert_with(|| {
+                python.as_deref().map_or_else(BTreeMap::new, |py| {
+                    crate::sim::versions::collect(backend, py)
+                })
+            });
+            cell_hash(&v.plan, opts.timeout, versions)
+        })
         .collect();
     // Cached cells, and placeholders for the others.
     let mut todo = Vec::new();

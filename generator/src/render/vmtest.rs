@@ -34,7 +34,7 @@ use crate::netem::Loss;
 use crate::plan::{Host, Plan, Role, Segment, Topology};
 
 /// The test script, the same for every scenario; `tests/nat.nix` fills in
-/// `@FACTS_FILE@` and `@NEBULA_CERT@` when it reads it.
+/// `@FACTS_FILE@`, `@NEBULA_CERT@` and `@OPENSSL@` when it reads it.
 pub const SCRIPT: &str = include_str!("../../templates/vmtest.py");
 
 /// Where the test is written in the rendered directory.
@@ -332,7 +332,10 @@ fn facts(plan: &Plan) -> Value {
         ("relay", Value::opt(c.relays.first().cloned())),
         (
             "hub",
-            Value::Bool(c.backend == Backend::Wireguard && c.topology == Topology::Hub),
+            Value::Bool(
+                matches!(c.backend, Backend::Wireguard | Backend::Openvpn)
+                    && c.topology == Topology::Hub,
+            ),
         ),
         ("expectFailure", expect),
         ("parties", Value::List(parties)),
@@ -594,13 +597,19 @@ fn nat_nix(plan: &Plan) -> String {
     s.push_str("        builtins.toJSON (facts // { units = lib.mapAttrs (_: node: node.e3.overlay.units or [ ]) nodes; })\n");
     s.push_str("      );\n    in\n");
     s.push_str("    # The script is the same for every scenario; the facts tell it this one.\n");
-    s.push_str("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n      ]\n      [\n        \"${factsFile}\"\n");
+    s.push_str("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n        \"@OPENSSL@\"\n      ]\n      [\n        \"${factsFile}\"\n");
     let nebula_cert = if c.backend == Backend::Nebula {
         "(lib.getExe' pkgs.nebula \"nebula-cert\")"
     } else {
         "\"nebula-cert\""
     };
     let _ = writeln!(s, "        {nebula_cert}");
+    let openssl = if c.backend == Backend::Openvpn {
+        "(lib.getExe pkgs.openssl)"
+    } else {
+        "\"openssl\""
+    };
+    let _ = writeln!(s, "        {openssl}");
     s.push_str("      ]\n      (builtins.readFile ./nat.py);\n}\n");
     s
 }

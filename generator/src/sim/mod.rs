@@ -17,6 +17,7 @@ pub mod latency;
 pub mod netns;
 pub mod report;
 pub mod session;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -182,8 +183,8 @@ pub fn preflight(backend: Backend) -> Result<(), String> {
             "backend `{backend}` needs {list} on PATH, which {} missing",
             if missing.len() == 1 { "is" } else { "are" }
         );
-        if matches!(backend, Backend::Tailscale | Backend::Headscale) {
-            msg += "\n   = hint: the NixOS VM test simulates this scenario with Tailscale and Headscale: `e3 render NAME` and then `nix flake check out/NAME`";
+        if matches!(backend, Backend::Tailscale | Backend::Headscale | Backend::Nebula) {
+            msg += "\n   = hint: `ci/install-deps` builds them from their Go modules into `.tools/bin/` of the e3 checkout, where e3 finds them (the versions nixpkgs ships, pinned in `ci/go-tools.txt`)";
         } else {
             msg += "\n   = hint: `ci/install-deps` installs them (Debian)";
         }
@@ -719,6 +720,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         ok,
         verdict,
         diagnosis,
+        versions: session.versions.clone(),
         total_s: 0.0,
     };
     session.say("tearing the lab down");

@@ -26,6 +26,8 @@ pub struct Report {
     pub ok: bool,
     pub verdict: String,
     pub diagnosis: Vec<String>,
+    /// What ran: each daemon's version, Python's and MPyC's.
+    pub versions: std::collections::BTreeMap<String, String>,
     pub total_s: f64,
 }
 
@@ -71,6 +73,10 @@ impl Report {
             self.lab, self.scenario, self.backend, self.relay
         );
         let _ = writeln!(s, "latency: {}", self.latency);
+        if !self.versions.is_empty() {
+            let v: Vec<String> = self.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(s, "versions: {}", v.join(", "));
+        }
         if self.loss_percent > 0.0 {
             let _ = writeln!(
                 s,

@@ -84,6 +84,8 @@ pub struct LabSession<'p> {
     pub started: Option<Started>,
     /// What happened to `simulation.latency`.
     pub latency: String,
+    /// The daemons', Python's and MPyC's versions ([`super::versions`]).
+    pub versions: BTreeMap<String, String>,
     pub timings: Timings,
     pub(super) progress: Progress,
 }
@@ -101,6 +103,7 @@ impl<'p> LabSession<'p> {
             Some(p) => p.clone(),
             None => find_python()?,
         };
+        let versions = super::versions::collect(plan.connectivity.backend, &python);
         let fault = std::env::var("E3_SIM_FAULT").ok();
         netns::install_signal_handler()?;
         let progress = Progress {
@@ -159,6 +162,7 @@ impl<'p> LabSession<'p> {
             program,
             started,
             latency,
+            versions,
             timings,
             progress,
         })

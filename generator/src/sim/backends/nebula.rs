@@ -68,7 +68,8 @@ pub fn hostmap_query(user_key: &Path) -> Vec<String> {
 }
 
 /// One entry of `list-hostmap -json` (nebula `control.go`,
-/// `ControlHostInfo`: `vpnIp`, `currentRemote`, `currentRelaysToMe`).
+/// `ControlHostInfo`: `vpnIp` in 1.6, `vpnAddrs` since 1.10; `currentRemote`,
+/// `currentRelaysToMe`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostmapEntry {
     pub vpn_ip: Ipv4Addr,
@@ -84,10 +85,16 @@ pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, String> {
     let list = v.as_array().ok_or("`list-hostmap -json` printed no list")?;
     let mut out = Vec::new();
     for e in list {
+        // 1.6 prints `vpnIp`; 1.10 (certificates v2) a list, `vpnAddrs`.
+        let listed = e
+            .get("vpnAddrs")
+            .and_then(|a| a.as_array())
+            .and_then(|a| a.iter().find_map(|i| i.as_str()?.parse().ok()));
         let Some(vpn_ip) = e
             .get("vpnIp")
             .and_then(|i| i.as_str())
             .and_then(|i| i.parse().ok())
+            .or(listed)
         else {
             continue;
         };
@@ -316,14 +323,32 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
 mod tests {
     use super::*;
 
-    /// `list-hostmap -json` of nebula 1.6.1 as captured in the lab (party
+    /// `list-hostmap -json` of nebula 1.6.1 (Debian's, which the lab ran
+    /// before it ran the version nixpkgs ships) as captured in the lab (party
     /// `alice`; certificates shortened): `bob` reached directly (easy/easy
     /// NATs), the lighthouse directly, and, in the second capture, `bob`
     /// only through the lighthouse relay (hard/hard NATs).
     const DIRECT: &str = r#"[{"vpnIp":"10.9.0.2","localIndex":2718310078,"remoteIndex":3160868726,"remoteAddrs":[{"ip":"198.18.128.2","port":4242},{"ip":"10.128.1.2","port":4242}],"cachedPackets":0,"cert":{"details":{"groups":[],"ips":["10.9.0.2/16"],"isCa":false,"name":"bob","subnets":[]}},"messageCounter":13,"currentRemote":{"ip":"198.18.128.2","port":4242},"currentRelaysToMe":[],"currentRelaysThroughMe":[]},{"vpnIp":"10.9.255.1","localIndex":309780240,"remoteIndex":1166818625,"remoteAddrs":[{"ip":"198.18.0.1","port":4242}],"cachedPackets":0,"cert":{"details":{"groups":[],"ips":["10.9.255.1/16"],"isCa":false,"name":"lighthouse","subnets":[]}},"messageCounter":7,"currentRemote":{"ip":"198.18.0.1","port":4242},"currentRelaysToMe":[],"currentRelaysThroughMe":["10.9.0.2"]}]"#;
     const RELAYED: &str = r#"[{"vpnIp":"10.9.0.2","localIndex":3809374300,"remoteIndex":1618657209,"remoteAddrs":[{"ip":"198.18.128.2","port":45939},{"ip":"10.128.1.2","port":4242}],"cachedPackets":0,"cert":{"details":{"groups":[],"ips":["10.9.0.2/16"],"isCa":false,"name":"bob","subnets":[]}},"messageCounter":14,"currentRemote":null,"currentRelaysToMe":["10.9.255.1"],"currentRelaysThroughMe":[]}]"#;
 
+    /// The same of nebula 1.10.3 (certificates v2, shortened): `bob`
+    /// relayed by the lighthouse, `carol` direct.
+    const V110: &str = r#"[{"vpnAddrs":["10.9.0.2"],"localIndex":158186049,"remoteIndex":2344427280,"remoteAddrs":["198.18.128.2:4242","10.128.1.2:4242"],"cert":{"curve":"CURVE25519","details":{"groups":null,"isCa":false,"name":"bob","networks":["10.9.0.2/16"],"unsafeNetworks":null},"version":2},"messageCounter":4,"currentRemote":"","currentRelaysToMe":["10.9.255.1"],"currentRelaysThroughMe":[]},{"vpnAddrs":["10.9.0.3"],"localIndex":2659357095,"remoteIndex":4185677065,"remoteAddrs":["198.18.128.3:21153"],"cert":{"details":{"name":"carol","networks":["10.9.0.3/16"]},"version":2},"messageCounter":9,"currentRemote":"198.18.128.3:21153","currentRelaysToMe":[],"currentRelaysThroughMe":[]}]"#;
+
     const BOB: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+
+    #[test]
+    fn hostmap_of_nebula_1_10() {
+        let entries = parse_hostmap(V110).expect("parses");
+        assert_eq!(entries.len(), 2);
+        let r = classify(&entries, BOB, "lighthouse");
+        assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("lighthouse")));
+        let r = classify(&entries, Ipv4Addr::new(10, 9, 0, 3), "lighthouse");
+        assert_eq!(
+            (r.route, r.evidence.as_str()),
+            ("direct", "nebula hostmap: current remote 198.18.128.3:21153")
+        );
+    }
 
     #[test]
     fn hostmap_gives_the_route() {
