@@ -608,6 +608,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
+    // The lab's daemons from `.tools/bin/` first, as `e3` does.
+    if let Some(path) = e3::tools::path_with(&e3::tools::tool_dirs(), std::env::var_os("PATH")) {
+        // SAFETY: first thing in main, before any thread exists.
+        unsafe { std::env::set_var("PATH", path) };
+    }
     // The rendering child: one pipeline run, measured by the parent.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "__render-once") {

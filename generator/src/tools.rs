@@ -39,6 +39,12 @@ pub fn tool_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Whether `program` is on `PATH` or in one of [`tool_dirs`]: what `e3`
+/// finds, whose `main` puts those directories in front of `PATH`.
+pub fn available(program: &str) -> bool {
+    on_path(program) || tool_dirs().iter().any(|d| d.join(program).is_file())
+}
+
 /// `PATH` with `dirs` in front (those not already in it), for the process
 /// and every program it starts: `ip netns exec NS tailscaled` then finds
 /// the project's daemons before the system's. `None` when nothing changes.

@@ -45,7 +45,7 @@ fn why_unavailable(programs: &[&str]) -> Option<String> {
     let missing: Vec<&str> = programs
         .iter()
         .copied()
-        .filter(|p| !e3::tools::on_path(p))
+        .filter(|p| !e3::tools::available(p))
         .collect();
     if !root || !missing.is_empty() {
         return Some(format!("skipped: needs root and {}", programs.join(", ")));
@@ -347,23 +347,133 @@ fn cleanup_removes_what_a_killed_run_left() {
     assert_no_leftovers(&prefix);
 }
 
-#[test]
-fn tailscale_without_daemons_names_them() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if e3::tools::on_path("tailscaled") && e3::tools::on_path("headscale") {
-        eprintln!("skipped: tailscaled and headscale are installed");
-        return;
+/// The version `ci/go-tools.txt` pins for a tool (`v` dropped), which the
+/// lab must run: `ci/install-deps` builds it into `.tools/bin/`.
+fn pinned(tool: &str) -> String {
+    let pins = include_str!("../../ci/go-tools.txt");
+    pins.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&tool)).then(|| f[2].trim_start_matches('v').to_string())
+        })
+        .unwrap_or_else(|| panic!("`{tool}` is not pinned in ci/go-tools.txt"))
+}
+
+const TAILSCALE: &[&str] = &["tailscaled", "tailscale", "headscale", "openssl"];
+
+/// tailscaled writes its log configuration to /var/lib/tailscale unless
+/// told otherwise: the lab tells it otherwise.
+fn assert_no_tailscale_state_outside(before: bool) {
+    if !before {
+        assert!(
+            !Path::new("/var/lib/tailscale").exists(),
+            "the lab left /var/lib/tailscale behind"
+        );
     }
-    let out = e3(&["sim", "headscale-nat"], &[]);
+}
+
+#[test]
+fn tailscale_3region_is_direct_with_the_pinned_versions() {
+    lab_test!(TAILSCALE);
+    let before = Path::new("/var/lib/tailscale").exists();
+    let (code, report, stderr) = sim("tailscale-3region", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    for (a, b) in [("ams", "nyc"), ("ams", "sgp"), ("nyc", "sgp")] {
+        assert_eq!(route(&report, a, b), "direct", "{report:#}");
+        // from Tailscale itself: the last pong of `tailscale ping` came directly
+        assert!(
+            evidence(&report, a, b).starts_with("tailscale ping: pong direct from 198.18.1."),
+            "{report:#}"
+        );
+    }
+    let v = &report["versions"];
+    assert_eq!(v["tailscale"], pinned("tailscale").as_str(), "{v}");
+    assert_eq!(v["tailscaled"], pinned("tailscale").as_str(), "{v}");
+    assert_eq!(v["headscale"], pinned("headscale").as_str(), "{v}");
+    assert!(v["mpyc"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert_no_tailscale_state_outside(before);
+}
+
+#[test]
+fn headscale_hard_hard_is_relayed_by_derp() {
+    lab_test!(TAILSCALE);
+    let (code, report, stderr) = sim("headscale-hard-hard", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    assert_eq!(route(&report, "alice", "bob"), "relayed", "{report:#}");
+    assert_eq!(report["pairs"][0]["via"], "control", "{report:#}");
+    assert!(
+        evidence(&report, "alice", "bob").contains("through DERP region `e3`"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn headscale_nat_bundled() {
+    lab_test!(TAILSCALE);
+    let (code, report, stderr) = sim("headscale-nat", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    // easy NAT opposite a public party: hole punched
+    assert_eq!(route(&report, "fra", "home"), "direct", "{report:#}");
+    // easy against hard: the easy side's filter drops what the hard side
+    // sends from its new port, so DERP carries it
+    assert_eq!(route(&report, "home", "office"), "relayed", "{report:#}");
+}
+
+#[test]
+fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
+    lab_test!(TAILSCALE);
+    let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
+    // Direct WireGuard tunnels outlive the control server.
+    let (code, report, stderr) = sim("tailscale-3region", &[], &fault);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    assert!(report["diagnosis"].to_string().contains("killed"), "{report:#}");
+    // The embedded DERP relay dies with it, and so does a relayed pair.
+    let (code, report, stderr) = sim("headscale-hard-hard", &["--timeout", "8"], &fault);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["ok"], false, "{report:#}");
+    assert_eq!(report["mpc_ran"], true, "{report:#}");
+}
+
+#[test]
+fn openvpn_relays_every_pair_through_its_server() {
+    lab_test!(&["openvpn", "openssl"]);
+    let (code, report, stderr) = sim("openvpn-nat", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    for (a, b) in [("fra", "home"), ("fra", "office"), ("home", "office")] {
+        assert_eq!(route(&report, a, b), "relayed", "{report:#}");
+        let e = evidence(&report, a, b);
+        assert!(e.starts_with("openvpn server status: "), "{e}");
+        assert!(e.contains(&format!("`{a}` connected from 198.18.")), "{e}");
+    }
+    assert_eq!(report["pairs"][0]["via"], "server");
+    assert!(report["versions"]["openvpn"].as_str().is_some_and(|v| v.starts_with("2.")));
+}
+
+#[test]
+fn killing_the_openvpn_server_cuts_every_pair() {
+    lab_test!(&["openvpn", "openssl"]);
+    let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
+    let (code, report, stderr) = sim("openvpn-nat", &["--timeout", "6"], &fault);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["ok"], false, "{report:#}");
+    for p in report["parties"].as_array().expect("parties") {
+        assert_eq!(p["ok"], false, "{p}");
+    }
+    // before the parties start, it is a clear error
+    let out = e3(
+        &["sim", &scenario("openvpn-nat")],
+        &[("E3_SIM_FAULT", "kill-coordinator")],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    if err.contains("needs root") {
-        return;
-    }
-    assert!(
-        err.contains("`tailscaled`") && err.contains("`headscale`") && err.contains("VM test"),
-        "{err}"
-    );
+    assert!(err.contains("`openvpn` exited"), "{err}");
+    assert_no_leftovers(&lab_prefix(&err));
 }
 
 const UDP: &str = r#"

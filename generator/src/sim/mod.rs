@@ -9,8 +9,11 @@
 //! what a crashed run left.
 //!
 //! Fault injection for tests: `E3_SIM_FAULT=kill-coordinator` kills the
-//! coordinator's daemon (lighthouse, hub, bootstrap node) right after it
-//! starts, before the parties start.
+//! coordinator's daemon (lighthouse, hub, bootstrap node, Headscale, the
+//! OpenVPN server) right after it starts, before the parties start;
+//! `E3_SIM_FAULT=kill-coordinator-after-overlay` kills it once the overlay
+//! is up, before the program runs (what survives without it: Headscale's
+//! embedded DERP relay and Nebula's relay go with it, direct tunnels stay).
 
 pub mod backends;
 pub mod latency;
@@ -572,6 +575,15 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         }
     }
     let overlay_ok = session.started.is_none() || overlay.all_up();
+    if session.fault.as_deref() == Some("kill-coordinator-after-overlay") {
+        if let Some(c) = plan.connectivity.coordinator.clone() {
+            session.say(&format!("fault: killing the `{c}` daemon"));
+            session.lab.kill_child(&c);
+            diagnosis.push(format!(
+                "fault injected: the daemon of `{c}` was killed once the overlay was up, before the program ran"
+            ));
+        }
+    }
 
     // MPyC.
     let mut party_reports = Vec::new();

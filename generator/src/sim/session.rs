@@ -86,6 +86,8 @@ pub struct LabSession<'p> {
     pub latency: String,
     /// The daemons', Python's and MPyC's versions ([`super::versions`]).
     pub versions: BTreeMap<String, String>,
+    /// The fault to inject (`E3_SIM_FAULT`, see [`super`]).
+    pub fault: Option<String>,
     pub timings: Timings,
     pub(super) progress: Progress,
 }
@@ -163,6 +165,7 @@ impl<'p> LabSession<'p> {
             started,
             latency,
             versions,
+            fault,
             timings,
             progress,
         })
