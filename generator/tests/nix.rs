@@ -304,7 +304,13 @@ fn keys_never_leak_into_rendered_files() {
     std::fs::create_dir_all(tmp.path().join(".ssh")).unwrap();
     let ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJrZXlleGFtcGxlb25seQ researcher@laptop\n";
     std::fs::write(tmp.path().join(".ssh/id_ed25519.pub"), ssh).unwrap();
-    for name in ["nebula-nat", "wireguard-hub", "tinc-mesh", "headscale-nat"] {
+    for name in [
+        "nebula-nat",
+        "wireguard-hub",
+        "tinc-mesh",
+        "openvpn-nat",
+        "headscale-nat",
+    ] {
         let run = |args: &[&str]| {
             let out = Command::new(e3)
                 .args(args)
@@ -361,6 +367,36 @@ fn keys_never_leak_into_rendered_files() {
         }
         if name != "headscale-nat" {
             assert!(!private.is_empty(), "{name}: no key material generated");
+        }
+        if name == "openvpn-nat" {
+            // One CA; the server's certificate for TLS servers, the parties'
+            // for TLS clients, each named after its host.
+            let dir = secrets.join("openvpn");
+            for (host, purpose) in [
+                ("server", "sslserver"),
+                ("fra", "sslclient"),
+                ("home", "sslclient"),
+                ("office", "sslclient"),
+            ] {
+                let out = Command::new("openssl")
+                    .args(["verify", "-purpose", purpose, "-CAfile"])
+                    .arg(dir.join("ca.crt"))
+                    .arg(dir.join(format!("{host}.crt")))
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{host}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let leftovers: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".csr") || n.ends_with(".ext"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
         }
         // Every line of key material that could identify it.
         let needles: Vec<(String, &PathBuf)> = private

@@ -208,10 +208,12 @@ pkgs.testers.runNixOSTest {
       [
         "@FACTS_FILE@"
         "@NEBULA_CERT@"
+        "@OPENSSL@"
       ]
       [
         "${factsFile}"
         (lib.getExe' pkgs.nebula "nebula-cert")
+        "openssl"
       ]
       (builtins.readFile ./nat.py);
 }

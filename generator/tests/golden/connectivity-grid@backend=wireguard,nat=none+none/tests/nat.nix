@@ -220,10 +220,12 @@ pkgs.testers.runNixOSTest {
       [
         "@FACTS_FILE@"
         "@NEBULA_CERT@"
+        "@OPENSSL@"
       ]
       [
         "${factsFile}"
         "nebula-cert"
+        "openssl"
       ]
       (builtins.readFile ./nat.py);
 }

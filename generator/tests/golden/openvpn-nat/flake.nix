@@ -1,0 +1,54 @@
+# The pinned flake of the e3 scenario `openvpn-nat`. Rendered by e3: do not edit;
+# change the scenario and run `e3 render openvpn-nat` again.
+{
+  description = "e3 scenario openvpn-nat";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      forAllSystems = lib.genAttrs [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+    in
+    {
+      # One NixOS system per deployed host; the platform module sets
+      # `nixpkgs.hostPlatform`, so no `system` is passed here.
+      nixosConfigurations = lib.genAttrs [
+        "fra"
+        "home"
+        "office"
+        "server"
+      ] (host: lib.nixosSystem { modules = [ ./hosts/${host}.nix ]; });
+
+      # The raw Colmena hive (the same as `colmena apply -f hive.nix`); see
+      # README.md for the two lines that turn it into `colmenaHive`.
+      colmena = import ./hive.nix { inherit nixpkgs; };
+
+      # Boot images of the hosts whose platform boots from one.
+      packages = {
+        x86_64-linux = {
+          image-fra = self.nixosConfigurations.fra.config.system.build.images.digital-ocean;
+          image-home = self.nixosConfigurations.home.config.system.build.images.digital-ocean;
+          image-office = self.nixosConfigurations.office.config.system.build.images.digital-ocean;
+          image-server = self.nixosConfigurations.server.config.system.build.images.digital-ocean;
+        };
+      };
+
+      devShells = forAllSystems (system: {
+        default = nixpkgs.legacyPackages.${system}.mkShell {
+          packages = [ nixpkgs.legacyPackages.${system}.colmena ];
+        };
+      });
+
+      # The NixOS VM test of this topology (tests/nat.nix): `nix flake check`,
+      # or `nix build .#checks.x86_64-linux.nat -L` (needs KVM).
+      checks = forAllSystems (system: {
+        nat = import ./tests/nat.nix { pkgs = nixpkgs.legacyPackages.${system}; };
+      });
+    };
+}
