@@ -221,9 +221,9 @@ fn nebula_nat_bundled() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_correct(&report, &stderr);
     // Hard NAT: only the relay connects carol. Between the two easy NATs
-    // Nebula 1.6 races a relayed handshake against hole punching, and now and
-    // then (under load) the relay wins and stays: the hostmap reports what
-    // Nebula uses. `nebula_easy_easy_is_direct_and_correct` checks punching
+    // Nebula races a relayed handshake against hole punching, and now and
+    // then (1.10.3: 5 runs in 40) the relay wins and stays: the hostmap
+    // reports what Nebula uses. `nebula_easy_easy_is_direct_and_correct` checks punching
     // itself, with no relay to fall back on.
     assert_eq!(route(&report, "alice", "carol"), "relayed", "{report:#}");
     assert_eq!(route(&report, "bob", "carol"), "relayed", "{report:#}");
@@ -655,7 +655,7 @@ fn expected_grid_outcomes() -> std::collections::BTreeMap<(String, String), Stri
             table.insert((pair.clone(), b.clone()), outcome.clone());
         }
     }
-    assert_eq!(table.len(), 60, "15 NAT pairs × 4 backends");
+    assert_eq!(table.len(), 90, "15 NAT pairs × 6 backends");
     table
 }
 
@@ -678,7 +678,17 @@ fn orphan_labs() -> Vec<String> {
 
 #[test]
 fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
-    lab_test!(&["nebula", "nebula-cert", "wireguard-go", "wg", "tincd"]);
+    lab_test!(&[
+        "nebula",
+        "nebula-cert",
+        "wireguard-go",
+        "wg",
+        "tincd",
+        "openvpn",
+        "tailscaled",
+        "tailscale",
+        "headscale",
+    ]);
     let expected = expected_grid_outcomes();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("grid");
@@ -691,8 +701,9 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
         "nat=easyaf+hard",
         "--only",
         "nat=hard+hard",
+        // Tailscale's overlay takes about 8 s here (log-in, network map, DERP)
         "--timeout",
-        "6",
+        "15",
         "-o",
         dir.to_str().unwrap(),
         "--json",
@@ -703,7 +714,7 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     let grid: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("--json prints grid.json");
     let cells = grid["cells"].as_array().expect("cells");
-    assert_eq!(cells.len(), 12, "4 backends × 3 NAT pairs");
+    assert_eq!(cells.len(), 18, "6 backends × 3 NAT pairs");
     let mut wrong = Vec::new();
     for c in cells {
         let key = (
@@ -766,7 +777,7 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
         );
     }
     assert!(
-        text(&again.stderr).contains("12 of 12 cells from the cache"),
+        text(&again.stderr).contains("18 of 18 cells from the cache"),
         "{}",
         text(&again.stderr)
     );

@@ -477,3 +477,26 @@ pub fn summary(grid: &Grid) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new daemon (or Python, or MPyC) version is a new cell: the cache
+    /// key includes every version.
+    #[test]
+    fn the_cache_key_includes_the_versions() {
+        let checked = crate::check(&crate::load::ScenarioRef::Bundled("nebula-nat".into()));
+        let plan = crate::plan::plan(checked.scenario.as_ref().expect("valid"));
+        let t = Duration::from_secs(20);
+        let v = |nebula: &str| {
+            BTreeMap::from([
+                ("nebula".to_string(), nebula.to_string()),
+                ("mpyc".to_string(), "0.11".to_string()),
+            ])
+        };
+        assert_eq!(cell_hash(&plan, t, &v("1.10.3")), cell_hash(&plan, t, &v("1.10.3")));
+        assert_ne!(cell_hash(&plan, t, &v("1.10.3")), cell_hash(&plan, t, &v("1.6.1")));
+        assert_ne!(cell_hash(&plan, t, &v("1.10.3")), cell_hash(&plan, t, &BTreeMap::new()));
+    }
+}

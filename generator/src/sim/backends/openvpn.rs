@@ -149,9 +149,37 @@ pub fn classify(clients: &[Client], a: &str, b: Ipv4Addr, server: &str) -> Route
     }
 }
 
+/// Waits (at most 3 s) until the server has rewritten its status file
+/// since this call: it does so every second, and one written before the last
+/// client connected would not list it.
+pub fn settle(lab: &mut Lab, _parties: &[&Host], _addresses: &std::collections::BTreeMap<String, Ipv4Addr>) {
+    let status = Files::new(&lab.dir).status();
+    let since = std::time::SystemTime::now();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let fresh = fs::metadata(&status)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > since);
+        if fresh {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Reads the route from the server's status file.
 pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
-    let text = fs::read_to_string(Files::new(&lab.dir).status()).ok()?;
+    // OpenVPN rewrites the file in place: a read may catch it half written,
+    // so read until it is complete (`END`), a few times at most.
+    let path = Files::new(&lab.dir).status();
+    let mut text = String::new();
+    for _ in 0..20 {
+        text = fs::read_to_string(&path).ok()?;
+        if text.lines().any(|l| l == "END") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Some(classify(&parse_status(&text), &a.name, b, "server"))
 }
 
@@ -257,6 +285,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
     started.relay = Some(server.name.clone());
     started.relayed_by_construction = true;
     started.read_route = Some(route);
+    started.settle = Some(settle);
     Ok(started)
 }
 
