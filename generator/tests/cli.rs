@@ -362,12 +362,12 @@ fn list_variants_names_every_variant_in_order() {
     let out = e3(&["list", "--variants", GRID]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let names: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
-    // 4 backends × 15 unordered pairs of 5 NAT types.
-    assert_eq!(names.len(), 60);
+    // 6 backends × 15 unordered pairs of 5 NAT types.
+    assert_eq!(names.len(), 90);
     assert_eq!(names[0], "connectivity-grid@backend=nebula,nat=none+none");
     assert_eq!(names[1], "connectivity-grid@backend=nebula,nat=none+easy");
     assert_eq!(
-        names[59],
+        names[89],
         "connectivity-grid@backend=direct,nat=cgnat+cgnat"
     );
     assert!(
@@ -462,13 +462,13 @@ fn commands_that_need_one_scenario_ask_for_a_variant() {
         let out = e3(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = text(&out.stderr);
-        assert!(err.contains("is a matrix of 60 variants; name one, e.g. `connectivity-grid@backend=nebula,nat=none+none`"), "{args:?}: {err}");
+        assert!(err.contains("is a matrix of 90 variants; name one, e.g. `connectivity-grid@backend=nebula,nat=none+none`"), "{args:?}: {err}");
         assert!(err.contains("e3 grid connectivity-grid"), "{err}");
     }
     // `show` without --json lists the variants.
     let out = e3(&["show", GRID]);
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("a matrix of 60 variants"));
+    assert!(text(&out.stdout).contains("a matrix of 90 variants"));
 }
 
 #[test]
@@ -476,13 +476,13 @@ fn check_reports_a_shared_problem_once_with_the_variants_it_affects() {
     let out = e3(&["check", GRID]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("ok: connectivity-grid (matrix of 60 variants"),
+        text(&out.stdout).contains("ok: connectivity-grid (matrix of 90 variants"),
         "{}",
         text(&out.stdout)
     );
     let err = text(&out.stderr);
     assert_eq!(err.matches("warning[W101]").count(), 1, "{err}");
-    assert!(err.contains("in 14 of the 60 variants"), "{err}");
+    assert!(err.contains("in 14 of the 90 variants"), "{err}");
 }
 
 #[test]
