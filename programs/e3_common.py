@@ -12,8 +12,8 @@ actual MPC computation:
 - derives every party's input deterministically from ``--seed`` (or takes them
   from ``--inputs``), so that every party can compute the expected result;
 - times the run from before ``mpc.start()`` to after ``mpc.shutdown()``, with a
-  watchdog (``--timeout``) because MPyC retries connecting forever and waits
-  forever for a peer that died;
+  watchdog (``--timeout``, default ``$E3_TIMEOUT`` or 300 s) because MPyC
+  retries connecting forever and waits forever for a peer that died;
 - prints exactly one JSON line on stdout and exits with a status code.
 
 Exit status: 0 result correct; 1 result wrong (ok:false); 2 usage error (bad
@@ -36,7 +36,17 @@ EXIT_WRONG = 1
 EXIT_USAGE = 2
 EXIT_ERROR = 3
 
-DEFAULT_TIMEOUT = 300.0
+def _default_timeout():
+    """E3_TIMEOUT (seconds; e3 sets it, since it passes a program nothing but
+    MPyC's options and the scenario's arguments), else 300."""
+    try:
+        value = float(os.environ.get('E3_TIMEOUT', ''))
+    except ValueError:
+        return 300.0
+    return value if math.isfinite(value) and value >= 0 else 300.0
+
+
+DEFAULT_TIMEOUT = _default_timeout()
 
 _UNSET = object()  # --expect not given (JSON null is a valid expectation)
 
