@@ -265,6 +265,12 @@ pub fn run(
         progress.start(&v.label);
         let started = Instant::now();
         let result = crate::sim::run_lab(&v.plan, &sim_opts);
+        if crate::sim::netns::interrupted() {
+            // The lab is torn down; the cell stays pending, the finished
+            // ones are written.
+            progress.finish();
+            return Err(crate::sim::netns::INTERRUPTED.to_string());
+        }
         let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
         if cell.outcome != Outcome::Error {
             write_json(&cells_dir.join(format!("{}.json", cell.hash)), &cell)?;
