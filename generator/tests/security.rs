@@ -90,6 +90,8 @@ fn render_refuses_the_working_directory_its_parents_files_and_secrets() {
     std::fs::create_dir_all(work.join("secrets/nebula-nat/nebula")).unwrap();
     std::fs::write(work.join("secrets/nebula-nat/nebula/ca.key"), "KEY").unwrap();
     std::fs::write(work.join("file"), "data").unwrap();
+    std::fs::create_dir(tmp.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("elsewhere"), work.join("link")).unwrap();
     let abs = work.display().to_string();
     for (target, why) in [
         (abs.as_str(), "the working directory"),
@@ -99,6 +101,7 @@ fn render_refuses_the_working_directory_its_parents_files_and_secrets() {
         ("secrets/nebula-nat", "`secrets` directory"),
         ("secrets/new", "`secrets` directory"),
         ("file", "is a file"),
+        ("link", "is a symbolic link"),
     ] {
         let out = e3_in(&work, &["render", "nebula-nat", "-o", target]);
         let err = text(&out.stderr);
@@ -220,7 +223,18 @@ fn keys_under_umask_000_are_private_and_foreign_files_survive() {
     )
     .unwrap();
     std::os::unix::fs::symlink("notes.txt", mine.join("link")).unwrap();
+    // What a killed `e3 keys --rotate` left: its staging, with fresh keys.
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    let stale = mine.join(format!(".e3-keys-tmp-{dead}"));
+    std::fs::create_dir_all(stale.join("wireguard")).unwrap();
+    std::fs::write(stale.join("wireguard/hub.key"), "fresh private key").unwrap();
     run(&["keys", "wireguard-hub", "--secrets", "mine"]);
+    assert!(!stale.exists(), "a dead run's staging is left");
     run(&["keys", "wireguard-hub", "--secrets", "mine", "--rotate"]);
     assert_eq!(
         std::fs::read_to_string(mine.join("notes.txt")).unwrap(),

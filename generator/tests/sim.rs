@@ -711,7 +711,10 @@ fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
     let out = child.wait_with_output().expect("e3 exits");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("tearing the lab down"), "{stderr}");
+    // The signal may land while a lab runs ("tearing the lab down") or
+    // between two (then there is none to tear down); either way no lab is
+    // left (checked below).
+    assert!(stderr.contains("interrupted"), "{stderr}");
     let grid: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("grid.json")).unwrap()).unwrap();
     let cells = grid["cells"].as_array().unwrap();

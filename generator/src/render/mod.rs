@@ -290,7 +290,10 @@ pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), String> {
             "refusing to render into `{shown}`: it {what}\n   = hint: key material never enters a rendered directory, and a render never writes where keys are: {hint_other}"
         ));
     }
-    match std::fs::symlink_metadata(&abs) {
+    // The name itself, before symbolic links are resolved: a link is
+    // neither replaced nor followed.
+    let meta = std::fs::symlink_metadata(dir).or_else(|_| std::fs::symlink_metadata(&abs));
+    match meta {
         Err(_) => Ok(()),
         Ok(m) if !m.is_dir() => Err(format!(
             "refusing to render into `{shown}`: it is {}, not a directory\n   = hint: e3 renders into a directory and replaces only one it rendered itself: remove `{shown}` or choose another `-o`",

@@ -109,6 +109,52 @@ pub fn unprivileged_ids() -> (u32, u32) {
     })
 }
 
+/// Checks that the unprivileged user can run `python` with MPyC and read
+/// `program` (the venv must not sit where only root can read it, such as
+/// under `/root`, nor the lab under a private `$TMPDIR`); the import is
+/// checked once per process.
+pub fn check_unprivileged_python(python: &Path, program: &Path) -> Result<(), String> {
+    static IMPORT: OnceLock<Result<(), String>> = OnceLock::new();
+    let (uid, gid) = unprivileged_ids();
+    let as_nobody = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                "--no-new-privs",
+                "--",
+            ])
+            .args(args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `setpriv`: {e}\n   = hint: it comes with util-linux (Debian: `apt-get install util-linux`)"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string())
+        }
+    };
+    let py = python.display().to_string();
+    IMPORT
+        .get_or_init(|| {
+            as_nobody(&[&py, "-c", "import mpyc"]).map_err(|e| format!(
+                "the lab runs the program as `nobody`, who cannot run `{py}` with MPyC: {e}\n   = hint: put the venv where every user can read it (not under `/root`), or point `E3_PYTHON` at one"
+            ))
+        })
+        .clone()?;
+    let prog = program.display().to_string();
+    as_nobody(&["test", "-r", &prog]).map_err(|_| format!(
+        "the lab runs the program as `nobody`, who cannot read `{prog}`\n   = hint: the lab lives in `$TMPDIR` (here `{}`): use a directory every user can enter, such as `/tmp`",
+        std::env::temp_dir().display()
+    ))
+}
+
 /// Makes sure `/run/e3` is a directory (not a link) that root owns and
 /// only root can enter: creates it 0700, fixes a wrong mode, refuses one
 /// that someone else owns.
@@ -431,7 +477,7 @@ impl Lab {
         self.torn_down = true;
         let signalled = interrupted();
         if signalled {
-            eprintln!("\ninterrupted: tearing the lab {} down", self.prefix);
+            eprintln!("\ninterrupted: tearing the lab down ({})", self.prefix);
         }
         let problems = cleanup_state(&self.state_path).unwrap_or_else(|e| vec![e]);
         for (_, c) in &mut self.children {
@@ -439,7 +485,7 @@ impl Lab {
             let _ = c.wait();
         }
         if signalled {
-            eprintln!("lab {} removed", self.prefix);
+            eprintln!("lab removed ({})", self.prefix);
         }
         problems
     }

@@ -157,6 +157,7 @@ impl<'p> LabSession<'p> {
             write(&program, &bytes)?;
         }
         fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
+        netns::check_unprivileged_python(&python, &program)?;
 
         timings.overlay_start_s = secs(progress.start);
         let started = start_backend(&mut lab, plan, fault.as_deref(), opts.timeout)?;
