@@ -290,7 +290,7 @@ fn own_ssh_key() -> Option<(PathBuf, String)> {
         .iter()
         .find_map(|n| {
             let p = Path::new(&home).join(".ssh").join(n);
-            let text = fs::read_to_string(&p).ok()?;
+            let text = String::from_utf8(files::read_regular(&p, files::TEXT_LIMIT).ok()?).ok()?;
             let text = text.trim();
             (!text.is_empty() && !text.contains("PRIVATE KEY"))
                 .then(|| (p.clone(), format!("{text}\n")))

@@ -125,7 +125,10 @@ pub fn cell_hash(plan: &Plan, timeout: Duration) -> String {
         h.update(bytes);
     }
     if let Some(p) = &plan.program.path {
-        h.update(std::fs::read(p).unwrap_or_default());
+        h.update(
+            crate::files::read_regular(std::path::Path::new(p), crate::files::PROGRAM_LIMIT)
+                .unwrap_or_default(),
+        );
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -284,7 +287,8 @@ pub fn run(
 }
 
 fn read_cell(path: &Path) -> Option<Cell> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    let bytes = crate::files::read_regular(path, crate::files::TEXT_LIMIT).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
