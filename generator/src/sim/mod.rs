@@ -586,6 +586,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     // Routes.
     let mut pairs = Vec::new();
     for (i, a) in parties.iter().enumerate() {
+        netns::check_interrupted()?;
         for b in &parties[i + 1..] {
             let j = b.index.unwrap_or_default();
             let up = pair_up.get(&(i, j)).copied().flatten();
