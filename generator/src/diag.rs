@@ -115,6 +115,9 @@ pub struct Diagnostic {
     pub notes: Vec<Note>,
     /// The file a location-less diagnostic is about.
     pub file: Option<String>,
+    /// Whether the source line is shown under the location (not for a file
+    /// that may be anything but a scenario, such as a key).
+    pub show_source: bool,
 }
 
 /// Longest quoted literal a diagnostic shows whole; a longer one (a value
@@ -169,6 +172,7 @@ impl Diagnostic {
             hint: None,
             notes: Vec::new(),
             file: None,
+            show_source: true,
         }
     }
 
@@ -181,7 +185,14 @@ impl Diagnostic {
             hint: None,
             notes: Vec::new(),
             file: Some(file.into()),
+            show_source: true,
         }
+    }
+
+    /// Shows the location but not the source line there.
+    pub fn without_source(mut self) -> Self {
+        self.show_source = false;
+        self
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -234,7 +245,12 @@ impl Diagnostic {
         let _ = writeln!(out, "{kind}[{}]: {}", self.code.code(), self.message);
         let gutter = self.location.map(|l| l.line.to_string().len()).unwrap_or(1);
         match &self.location {
-            Some(loc) => render_snippet(&mut out, sources, loc, self.label.as_deref(), gutter),
+            Some(loc) if self.show_source => {
+                render_snippet(&mut out, sources, loc, self.label.as_deref(), gutter)
+            }
+            Some(loc) => {
+                let _ = writeln!(out, "{}--> {}", " ".repeat(gutter), sources.position(loc));
+            }
             None => {
                 let _ = writeln!(
                     out,

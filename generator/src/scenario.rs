@@ -263,6 +263,8 @@ impl<'a> Validator<'a> {
             self.err(
                 Diagnostic::new(Code::WrongType, root.loc, format!("a scenario must be a mapping of sections, found {}", root.describe_kind()))
                     .label("expected a mapping")
+                    // A file that is one value may be anything (a key): not quoted.
+                    .without_source()
                     .hint("write the sections as `key: value` lines: `connectivity:`, `program:`, `parties:`; start from a bundled scenario with `e3 new my-exp --from nebula-nat --copy`"),
             );
             return None;

@@ -361,6 +361,15 @@ fn check_of_a_key_file_quotes_nothing_of_it() {
             assert!(!all.contains("PRIVATE KEY"), "{file} quoted:\n{all}");
         }
     }
+    // Named like a scenario, a file of one value is still not quoted.
+    std::fs::write(tmp.path().join("hub.yaml"), format!("{wg}\n")).unwrap();
+    let out = e3_in(tmp.path(), &["check", "hub.yaml"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("hub.yaml:1:1") && err.contains("found a single value"),
+        "{err}"
+    );
+    assert!(!err.contains(&wg[..12]), "quoted:\n{err}");
 }
 
 #[test]
