@@ -35,6 +35,18 @@ pub fn program_names() -> Vec<&'static str> {
     names
 }
 
+/// The helper modules of `programs/` (`e3_common`): no user program may
+/// take their names, since it sits next to them.
+pub fn program_helpers() -> Vec<&'static str> {
+    let mut names: Vec<&str> = PROGRAMS
+        .files()
+        .filter_map(|f| f.path().to_str()?.strip_suffix(".py"))
+        .filter(|n| !n.contains('/') && (n.starts_with("e3_") || n.starts_with('_')))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// Every file of `programs/` that a party needs at run time (programs and
 /// their helper modules, not tests or docs), as (relative path, contents).
 pub fn program_files() -> Vec<(&'static str, &'static [u8])> {

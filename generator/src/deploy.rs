@@ -321,12 +321,15 @@ impl Context {
             a = a.replace(IMAGE, &image.display().to_string());
         }
         if a.contains(SSH_KEYS) {
-            let key = std::fs::read_to_string(&self.ssh_key).map_err(|e| {
-                format!(
-                    "cannot read the SSH public key `{}`: {e}",
-                    self.ssh_key.display()
-                )
-            })?;
+            let key = crate::files::read_regular(&self.ssh_key, crate::files::TEXT_LIMIT)
+                .map_err(|e| e.reason())
+                .and_then(|b| String::from_utf8(b).map_err(|_| "it is not UTF-8".to_string()))
+                .map_err(|e| {
+                    format!(
+                        "cannot read the SSH public key `{}`: {e}",
+                        self.ssh_key.display()
+                    )
+                })?;
             let key = key.trim();
             if key.contains("PRIVATE KEY") {
                 return Err(format!(
@@ -404,7 +407,9 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
 
 /// A host's address from `hosts.json` (`terraform output -json hosts`).
 fn address_from_hosts_json(hosts_json: &Path, host: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(hosts_json)
+    let text = crate::files::read_regular(hosts_json, crate::files::TEXT_LIMIT)
+        .map_err(|e| e.reason())
+        .and_then(|b| String::from_utf8(b).map_err(|_| "it is not UTF-8".to_string()))
         .map_err(|e| format!("cannot read `{}`: {e}", hosts_json.display()))?;
     let hosts: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("`{}` is not JSON: {e}", hosts_json.display()))?;

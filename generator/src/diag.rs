@@ -35,6 +35,9 @@ codes! {
     Io = "E001", "io", Error;
     NotUtf8 = "E002", "not-utf8", Error;
     Empty = "E003", "empty", Error;
+    NotRegularFile = "E004", "not-a-regular-file", Error;
+    FileTooLarge = "E005", "file-too-large", Error;
+    NotAScenario = "E006", "not-a-scenario", Error;
     // YAML.
     YamlSyntax = "E010", "yaml-syntax", Error;
     TabIndent = "E011", "tab-indentation", Error;
@@ -71,9 +74,12 @@ codes! {
     InvalidLatency = "E061", "invalid-latency", Error;
     // Program.
     UnknownProgram = "E070", "unknown-program", Error;
+    PathOutsideScenario = "E071", "path-outside-scenario", Error;
+    ProgramShadowsHelper = "E072", "program-shadows-helper", Error;
     // extends.
     ExtendsNotFound = "E080", "extends-not-found", Error;
     ExtendsCycle = "E081", "extends-cycle", Error;
+    ExtendsTooDeep = "E082", "extends-too-deep", Error;
     // Plan.
     AddressPlanOverflow = "E090", "address-plan-overflow", Error;
     // Matrix (`matrix:`, variants).
@@ -109,51 +115,104 @@ pub struct Diagnostic {
     pub notes: Vec<Note>,
     /// The file a location-less diagnostic is about.
     pub file: Option<String>,
+    /// Whether the source line is shown under the location (not for a file
+    /// that may be anything but a scenario, such as a key).
+    pub show_source: bool,
+}
+
+/// Longest quoted literal a diagnostic shows whole; a longer one (a value
+/// from the file, which may be anything, even a key) is cut to its first
+/// [`QUOTE_PREFIX`] characters.
+pub const QUOTE_LIMIT: usize = 72;
+/// What is shown of a longer literal.
+pub const QUOTE_PREFIX: usize = 16;
+/// Longest source line shown; longer lines are shown around the caret.
+pub const LINE_LIMIT: usize = 120;
+
+/// Bounds every `quoted` literal in a message and the message itself, so
+/// that no diagnostic repeats a long value: "`aaaaaaaaaaaaaaaa…` (10000000
+/// characters)".
+pub fn bound(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('`') else {
+            rest = after;
+            break;
+        };
+        let inner = &after[..close];
+        let n = inner.chars().count();
+        if n > QUOTE_LIMIT {
+            out.extend(inner.chars().take(QUOTE_PREFIX));
+            out.push_str(&format!("…` ({n} characters)"));
+        } else {
+            out.push_str(inner);
+            out.push('`');
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    // An unquoted run of text cannot be long either.
+    if out.chars().count() > 4 * LINE_LIMIT {
+        let cut: String = out.chars().take(4 * LINE_LIMIT).collect();
+        return cut + "…";
+    }
+    out
 }
 
 impl Diagnostic {
     pub fn new(code: Code, location: Location, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
-            message: message.into(),
+            message: bound(&message.into()),
             location: Some(location),
             label: None,
             hint: None,
             notes: Vec::new(),
             file: None,
+            show_source: true,
         }
     }
 
     pub fn for_file(code: Code, file: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
-            message: message.into(),
+            message: bound(&message.into()),
             location: None,
             label: None,
             hint: None,
             notes: Vec::new(),
             file: Some(file.into()),
+            show_source: true,
         }
     }
 
+    /// Shows the location but not the source line there.
+    pub fn without_source(mut self) -> Self {
+        self.show_source = false;
+        self
+    }
+
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.label = Some(bound(&label.into()));
         self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(bound(&hint.into()));
         self
     }
 
     pub fn maybe_hint(mut self, hint: Option<String>) -> Self {
-        self.hint = hint.or(self.hint);
+        self.hint = hint.map(|h| bound(&h)).or(self.hint);
         self
     }
 
     pub fn note(mut self, message: impl Into<String>, location: Option<Location>) -> Self {
         self.notes.push(Note {
-            message: message.into(),
+            message: bound(&message.into()),
             location,
         });
         self
@@ -186,7 +245,12 @@ impl Diagnostic {
         let _ = writeln!(out, "{kind}[{}]: {}", self.code.code(), self.message);
         let gutter = self.location.map(|l| l.line.to_string().len()).unwrap_or(1);
         match &self.location {
-            Some(loc) => render_snippet(&mut out, sources, loc, self.label.as_deref(), gutter),
+            Some(loc) if self.show_source => {
+                render_snippet(&mut out, sources, loc, self.label.as_deref(), gutter)
+            }
+            Some(loc) => {
+                let _ = writeln!(out, "{}--> {}", " ".repeat(gutter), sources.position(loc));
+            }
             None => {
                 let _ = writeln!(
                     out,
@@ -257,17 +321,34 @@ fn render_snippet(
         return;
     };
     // Tabs would misalign the caret; show them as single spaces.
-    let shown: String = text
+    let chars: Vec<char> = text
         .chars()
         .map(|c| if c == '\t' { ' ' } else { c })
         .collect();
+    // A long line is shown around the caret only, marked with `…`.
+    let (start, end) = if chars.len() <= LINE_LIMIT {
+        (0, chars.len())
+    } else {
+        let start = (col - 1).saturating_sub(LINE_LIMIT / 3).min(chars.len());
+        (start, (start + LINE_LIMIT).min(chars.len()))
+    };
+    let mut shown: String = chars[start..end].iter().collect();
+    let mut caret_col = col - 1 - start.min(col - 1);
+    if start > 0 {
+        shown.insert(0, '…');
+        caret_col += 1;
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
     let width = loc
         .len
         .max(1)
-        .min(shown.chars().count().saturating_sub(col - 1).max(1));
+        .min(shown.chars().count().saturating_sub(caret_col).max(1))
+        .min(LINE_LIMIT);
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{line} | {shown}");
-    let caret = format!("{}{}", " ".repeat(col - 1), "^".repeat(width));
+    let caret = format!("{}{}", " ".repeat(caret_col), "^".repeat(width));
     match label {
         Some(label) => {
             let _ = writeln!(out, "{pad} | {caret} {label}");
@@ -353,6 +434,25 @@ mod tests {
                 c.code()
             );
         }
+    }
+
+    #[test]
+    fn long_values_are_never_repeated() {
+        let long = "k".repeat(10_000_000);
+        let d = bound(&format!("invalid value `{long}` here"));
+        assert!(d.len() < 100, "{d}");
+        assert!(d.starts_with("invalid value `kkkkkkkkkkkkkkkk…` (10000000 characters) here"));
+        let mut s = Sources::default();
+        let f = s.add("x.yaml".into(), None, format!("name: {long}\n"));
+        let loc = Location {
+            file: f,
+            offset: 6,
+            line: 1,
+            col: 7,
+            len: long.len(),
+        };
+        let text = Diagnostic::new(Code::InvalidValue, loc, "bad").render(&s);
+        assert!(text.len() < 600, "{} bytes", text.len());
     }
 
     #[test]

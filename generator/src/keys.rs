@@ -19,17 +19,22 @@
 //!
 //! Material is generated in units (a key pair, a certificate and its key).
 //! A complete unit is kept; a missing one is generated; a partial one is an
-//! error unless `--rotate`, which regenerates every unit. Everything is
-//! generated into a temporary sibling directory that then replaces
-//! `secrets/NAME/`, so an interrupted run leaves the old material intact.
+//! error unless `--rotate`, which regenerates every unit. New material is
+//! generated into a staging directory inside `secrets/NAME/` (0700 from the
+//! start; one a killed run left is removed by the next), then each file is
+//! moved into place with Ctrl-C held back, so an interrupted run leaves the
+//! old material intact. Files e3 did not create are never deleted or
+//! re-moded; what e3 creates gets explicit modes (0700/0600), whatever the
+//! umask. Runs on one directory take a lock (`.e3-keys.lock`).
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::catalogue::Backend;
+use crate::files;
 use crate::plan::{Host, Plan};
 use crate::render::nix::deployed;
 use crate::tools::on_path;
@@ -158,7 +163,7 @@ pub fn auth_key_note(plan: &Plan) -> Option<String> {
 pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
     let mut report = Report::default();
     let all = units(plan);
-    let exists = |f: &str| dir.join(f).is_file();
+    let exists = |f: &str| fs::symlink_metadata(dir.join(f)).is_ok_and(|m| m.is_file());
     let mut todo: Vec<Unit> = Vec::new();
     for u in &all {
         let files = u.files();
@@ -224,56 +229,76 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
         }
     }
 
-    // Stage: a copy of what stays, plus the new material; then swap.
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    mkdir_private(&parent)?;
-    let base = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "secrets".into());
-    let tmp = parent.join(format!(".{base}.e3-keys-tmp-{}", std::process::id()));
-    let old = parent.join(format!(".{base}.e3-keys-old-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    let result = (|| -> Result<(), String> {
-        mkdir_private(&tmp)?;
-        let regenerated: Vec<String> = todo.iter().flat_map(Unit::files).collect();
-        if dir.is_dir() {
-            copy_tree(dir, &tmp, Path::new(""), &regenerated)?;
-        }
+    // Stage the new material in a private directory inside `dir`, then
+    // move each file into place. Nothing else in `dir` is touched: files
+    // e3 did not create keep their contents and modes.
+    files::create_dir_all(dir, 0o700)
+        .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let _lock = files::lock(&dir.join(".e3-keys.lock"))
+        .map_err(|e| format!("cannot lock `{}`: {e}", dir.display()))?;
+    for (stale, _) in files::stale_staging(dir, "", &["e3-keys-tmp-"]) {
+        files::remove_staged(&stale)
+            .map_err(|e| format!("cannot remove `{}`: {e}", stale.display()))?;
+    }
+    let tmp = dir.join(format!(".e3-keys-tmp-{}", std::process::id()));
+    let _ = files::remove_staged(&tmp);
+    let result = (|| -> Result<Vec<String>, String> {
+        files::create_dir(&tmp, 0o700)
+            .map_err(|e| format!("cannot create `{}`: {e}", tmp.display()))?;
+        let mut staged = Vec::new();
         if let Some((from, text)) = &ssh_key {
             write_private(&tmp.join("public/authorized_keys"), text.as_bytes())?;
             report.notes.push(format!(
                 "root's SSH key on the hosts: copied from `{}` to `public/authorized_keys`",
                 from.display()
             ));
-            report.generated.push("public/authorized_keys".into());
+            staged.push("public/authorized_keys".to_string());
         }
         for u in &todo {
             generate(plan, u, &tmp)?;
-            report.generated.extend(u.files());
+            staged.extend(u.files());
         }
-        tighten(&tmp)?;
-        if dir.exists() {
-            fs::rename(dir, &old)
-                .map_err(|e| format!("cannot move `{}` aside: {e}", dir.display()))?;
-        }
-        if let Err(e) = fs::rename(&tmp, dir) {
-            let _ = fs::rename(&old, dir);
-            return Err(format!("cannot write `{}`: {e}", dir.display()));
-        }
-        let _ = fs::remove_dir_all(&old);
-        Ok(())
+        install(&tmp, dir, &staged)?;
+        Ok(staged)
     })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    result?;
+    let _ = files::remove_staged(&tmp);
+    report.generated.extend(result?);
     report.generated.sort();
     Ok(report)
+}
+
+/// Moves the staged files into `dir` (creating missing directories 0700),
+/// with SIGINT, SIGTERM, SIGHUP and SIGQUIT held back meanwhile, so that
+/// Ctrl-C cannot leave half of a rotation in place.
+fn install(tmp: &Path, dir: &Path, staged: &[String]) -> Result<(), String> {
+    struct Held(libc::sigset_t);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            // SAFETY: restores the mask saved below.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+        }
+    }
+    // SAFETY: plain signal-mask calls on sets owned here.
+    let _held = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        Held(old)
+    };
+    for rel in staged {
+        let to = dir.join(rel);
+        if let Some(p) = to.parent() {
+            files::create_dir_all(p, 0o700)
+                .map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+        }
+        fs::rename(tmp.join(rel), &to)
+            .map_err(|e| format!("cannot write `{}`: {e}", to.display()))?;
+    }
+    Ok(())
 }
 
 /// The user's own SSH public key: the first of `~/.ssh/id_{ed25519,ecdsa,rsa}.pub`.
@@ -283,7 +308,7 @@ fn own_ssh_key() -> Option<(PathBuf, String)> {
         .iter()
         .find_map(|n| {
             let p = Path::new(&home).join(".ssh").join(n);
-            let text = fs::read_to_string(&p).ok()?;
+            let text = String::from_utf8(files::read_regular(&p, files::TEXT_LIMIT).ok()?).ok()?;
             let text = text.trim();
             (!text.is_empty() && !text.contains("PRIVATE KEY"))
                 .then(|| (p.clone(), format!("{text}\n")))
@@ -291,55 +316,16 @@ fn own_ssh_key() -> Option<(PathBuf, String)> {
 }
 
 fn mkdir_private(d: &Path) -> Result<(), String> {
-    if !d.is_dir() {
-        fs::create_dir_all(d).map_err(|e| format!("cannot create `{}`: {e}", d.display()))?;
-    }
-    Ok(())
-}
-
-fn set_private_dirs(root: &Path, file: &Path) -> Result<(), String> {
-    let mut d = file.parent();
-    while let Some(p) = d {
-        if !p.starts_with(root) {
-            break;
-        }
-        fs::set_permissions(p, fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot chmod `{}`: {e}", p.display()))?;
-        d = p.parent();
-    }
-    Ok(())
+    files::create_dir_all(d, 0o700).map_err(|e| format!("cannot create `{}`: {e}", d.display()))
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
     if let Some(p) = path.parent() {
-        fs::create_dir_all(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+        mkdir_private(p)?;
     }
     let _ = fs::remove_file(path);
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(contents))
+    files::write_new(path, contents, 0o600)
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
-}
-
-fn copy_tree(from: &Path, to: &Path, rel: &Path, skip: &[String]) -> Result<(), String> {
-    let entries = fs::read_dir(from.join(rel))
-        .map_err(|e| format!("cannot read `{}`: {e}", from.join(rel).display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let r = rel.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| e.to_string())?;
-        if kind.is_dir() {
-            copy_tree(from, to, &r, skip)?;
-        } else if kind.is_file() && !skip.iter().any(|s| Path::new(s) == r) {
-            let bytes = fs::read(from.join(&r))
-                .map_err(|e| format!("cannot read `{}`: {e}", from.join(&r).display()))?;
-            write_private(&to.join(&r), &bytes)?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs a tool; its output is returned, never printed (it may be a key).
@@ -480,24 +466,6 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
     for f in unit.files() {
         fs::set_permissions(p(&f), fs::Permissions::from_mode(0o600))
             .map_err(|e| format!("cannot chmod `{f}`: {e}"))?;
-        set_private_dirs(dir, &p(&f))?;
-    }
-    Ok(())
-}
-
-/// Sets 0700 on every directory and 0600 on every file under `dir`.
-pub fn tighten(dir: &Path) -> Result<(), String> {
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("cannot chmod `{}`: {e}", dir.display()))?;
-    for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let kind = entry.file_type().map_err(|e| e.to_string())?;
-        if kind.is_dir() {
-            tighten(&entry.path())?;
-        } else if kind.is_file() {
-            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600))
-                .map_err(|e| e.to_string())?;
-        }
     }
     Ok(())
 }

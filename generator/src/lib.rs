@@ -9,6 +9,7 @@ pub mod bundled;
 pub mod catalogue;
 pub mod deploy;
 pub mod diag;
+pub mod files;
 pub mod graph;
 pub mod grid;
 pub mod keys;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundled;
 use crate::diag::{did_you_mean, Code, Diagnostic};
+use crate::files::{self, ReadError};
 use crate::source::{display_path, FileId, Location, Sources};
 use crate::yaml::{self, Node, NodeKind};
 
@@ -125,10 +126,38 @@ fn load_chain(
         }
         return Err(vec![d]);
     }
+    if chain.len() >= MAX_EXTENDS_DEPTH {
+        let at = extended_from.expect("a chain longer than one needs an extends: key");
+        let names: Vec<String> = chain
+            .iter()
+            .map(|(i, _)| format!("`{}`", short_name(i)))
+            .collect();
+        let shown = if names.len() > 6 {
+            format!(
+                "{} → … → {}",
+                names[..3].join(" → "),
+                names[names.len() - 2..].join(" → ")
+            )
+        } else {
+            names.join(" → ")
+        };
+        return Err(vec![Diagnostic::new(
+            Code::ExtendsTooDeep,
+            at,
+            format!("`extends` chain is longer than {MAX_EXTENDS_DEPTH} files: {shown} → `{}`", short_name(&id)),
+        )
+        .label(format!("the {}th `extends` in a row", MAX_EXTENDS_DEPTH))
+        .hint("extend a scenario that holds the shared settings directly instead of a long chain of forks")]);
+    }
     chain.push((id, extended_from));
 
     let (file, text) = read(reference, sources, extended_from)?;
-    let root = document(file, &text, sources)?;
+    let looks_yaml = looks_like_yaml(reference);
+    let root = match document(file, &text, sources) {
+        Ok(root) if looks_yaml || root.as_map().is_some() => root,
+        Err(d) if looks_yaml => return Err(d),
+        _ => return Err(vec![not_a_scenario(sources.path(file), extended_from)]),
+    };
     let Some(extends) = root.get("extends") else {
         chain.pop();
         return Ok((root, file));
@@ -139,7 +168,20 @@ fn load_chain(
             .hint("a scenario extends one other scenario, e.g. `extends: nebula-nat` or `extends: base.yaml`");
         return Err(vec![d]);
     };
-    let parent_ref = resolve_extends(parent_name, sources.dir_of(file)).ok_or_else(|| {
+    let parent_ref = match resolve_extends(parent_name, sources.dir_of(file)) {
+        Ok(r) => Some(r),
+        Err(Some(problem)) => {
+            return Err(vec![problem.diagnostic(
+                Code::ExtendsNotFound,
+                "scenario",
+                parent_name,
+                extends.loc,
+                sources.dir_of(file),
+            )])
+        }
+        Err(None) => None,
+    };
+    let parent_ref = parent_ref.ok_or_else(|| {
         let names = bundled::scenario_names();
         let is_dir = sources.dir_of(file).is_some_and(|d| d.join(parent_name).is_dir());
         vec![Diagnostic::new(Code::ExtendsNotFound, extends.loc, format!("cannot find the scenario `{parent_name}` to extend"))
@@ -152,20 +194,151 @@ fn load_chain(
     Ok((merge(parent, root), file))
 }
 
-fn resolve_extends(name: &str, dir: Option<&Path>) -> Option<ScenarioRef> {
+/// How many files an `extends` chain may have.
+pub const MAX_EXTENDS_DEPTH: usize = 64;
+
+/// Whether a scenario file is meant to be YAML: bundled, or named
+/// `*.yaml`/`*.yml`. Other files are quoted in no diagnostic unless they
+/// hold a YAML mapping (a key passed by mistake must not be echoed).
+fn looks_like_yaml(reference: &ScenarioRef) -> bool {
+    match reference {
+        ScenarioRef::Bundled(_) => true,
+        ScenarioRef::File(p) => p.extension().is_some_and(|e| e == "yaml" || e == "yml"),
+    }
+}
+
+fn not_a_scenario(display: &str, extended_from: Option<Location>) -> Diagnostic {
+    let mut d = Diagnostic::for_file(
+        Code::NotAScenario,
+        display.to_string(),
+        format!("`{display}` does not look like a scenario YAML file"),
+    )
+    .hint("a scenario is a YAML mapping with `connectivity`, `program` and `parties`, usually named `NAME.yaml`; its contents are not shown, in case it holds a key");
+    if let Some(at) = extended_from {
+        d = d.note("extended from here", Some(at));
+    }
+    d
+}
+
+/// Why a path a scenario names cannot be used.
+#[derive(Debug)]
+pub enum PathProblem {
+    /// Resolves (after symbolic links) outside the scenario's directory.
+    Outside,
+    NotRegular(&'static str),
+    TooLarge(u64),
+    Io(String),
+}
+
+impl PathProblem {
+    /// The diagnostic at `at` for the `what` (`scenario`, `program`) named `name`.
+    pub fn diagnostic(
+        &self,
+        code: Code,
+        what: &str,
+        name: &str,
+        at: Location,
+        dir: Option<&Path>,
+    ) -> Diagnostic {
+        let dir = dir
+            .map(crate::source::display_path)
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| ".".into());
+        match self {
+            PathProblem::Outside => Diagnostic::new(
+                Code::PathOutsideScenario,
+                at,
+                format!("{what} file `{name}` is outside the scenario's directory"),
+            )
+            .label("resolves outside the directory of this file")
+            .hint(format!("a scenario may name only files inside its own directory tree, here `{dir}` (symbolic links included): copy the file there")),
+            PathProblem::NotRegular(kind) => Diagnostic::new(
+                Code::NotRegularFile,
+                at,
+                format!("{what} file `{name}` is {kind}, not a regular file"),
+            )
+            .label("not a regular file")
+            .hint(format!("name a regular file inside `{dir}`")),
+            PathProblem::TooLarge(limit) => Diagnostic::new(
+                Code::FileTooLarge,
+                at,
+                format!("{what} file `{name}` is larger than {}", files::size(*limit)),
+            )
+            .label("too large")
+            .hint(format!("a {what} file is at most {}: is this the right file?", files::size(*limit))),
+            PathProblem::Io(reason) => Diagnostic::new(
+                code,
+                at,
+                format!("cannot read {what} file `{name}`: {reason}"),
+            )
+            .label("unreadable"),
+        }
+    }
+}
+
+/// Resolves a path a scenario in `dir` names: it must exist (else
+/// `Ok(None)`), resolve inside `dir` after every symbolic link, and be a
+/// regular file of at most `limit` bytes. Returns the path as written,
+/// joined to `dir` (so that plans do not depend on where the tree sits).
+pub fn resolve_in_tree(dir: &Path, name: &str, limit: u64) -> Result<Option<PathBuf>, PathProblem> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let candidate = dir.join(name);
+    if std::fs::symlink_metadata(&candidate).is_err() {
+        return Ok(None);
+    }
+    let root = std::fs::canonicalize(dir).map_err(|e| PathProblem::Io(files::io_reason(&e)))?;
+    let real = match std::fs::canonicalize(&candidate) {
+        Ok(r) => r,
+        // A dangling symbolic link: where it points is outside or missing.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PathProblem::Outside),
+        Err(e) => return Err(PathProblem::Io(files::io_reason(&e))),
+    };
+    if !real.starts_with(&root) {
+        return Err(PathProblem::Outside);
+    }
+    let meta = std::fs::metadata(&real).map_err(|e| PathProblem::Io(files::io_reason(&e)))?;
+    if !meta.is_file() {
+        return Err(PathProblem::NotRegular(files::kind(meta.file_type())));
+    }
+    if meta.len() > limit {
+        return Err(PathProblem::TooLarge(limit));
+    }
+    // `components` drops the `.` of `./prog.py`.
+    Ok(Some(candidate.components().collect()))
+}
+
+/// The scenario `extends: name` names: a file next to the extending one
+/// (`name`, `name.yaml`, `name.yml`, the first that exists and is not a
+/// directory), else a bundled scenario. `Err(Some)` for a file that exists
+/// but may not be read; `Err(None)` when nothing matches.
+fn resolve_extends(name: &str, dir: Option<&Path>) -> Result<ScenarioRef, Option<PathProblem>> {
     // A file-based scenario looks next to itself first; a bundled one only
     // among the bundled scenarios.
     if let Some(dir) = dir {
         let candidates = [
-            dir.join(name),
-            dir.join(format!("{name}.yaml")),
-            dir.join(format!("{name}.yml")),
+            name.to_string(),
+            format!("{name}.yaml"),
+            format!("{name}.yml"),
         ];
-        if let Some(found) = candidates.into_iter().find(|c| c.is_file()) {
-            return Some(ScenarioRef::File(found));
+        for c in candidates {
+            let path = dir.join(&c);
+            if std::fs::symlink_metadata(&path).is_err() || path.is_dir() {
+                continue;
+            }
+            return match resolve_in_tree(dir, &c, files::TEXT_LIMIT) {
+                Ok(Some(_)) => Ok(ScenarioRef::File(path.components().collect())),
+                Ok(None) => continue,
+                Err(p) => Err(Some(p)),
+            };
         }
     }
-    bundled::scenario(name).map(|_| ScenarioRef::Bundled(name.to_string()))
+    bundled::scenario(name)
+        .map(|_| ScenarioRef::Bundled(name.to_string()))
+        .ok_or(None)
 }
 
 fn read(
@@ -198,17 +371,34 @@ fn read(
         }
         ScenarioRef::File(path) => {
             let display = display_path(path);
-            let bytes = std::fs::read(path).map_err(|e| {
+            let bytes = files::read_regular(path, files::TEXT_LIMIT).map_err(|e| {
+                let (code, hint) = match &e {
+                    ReadError::Io(_) => (Code::Io, None),
+                    ReadError::NotRegular(_) => (
+                        Code::NotRegularFile,
+                        Some("a scenario is a regular `.yaml` file"),
+                    ),
+                    ReadError::TooLarge { .. } => (
+                        Code::FileTooLarge,
+                        Some("scenario files are small YAML files: is this the right file?"),
+                    ),
+                };
                 let mut d = Diagnostic::for_file(
-                    Code::Io,
+                    code,
                     display.clone(),
-                    format!("cannot read `{display}`: {}", io_reason(&e)),
+                    format!("cannot read `{display}`: {}", e.reason()),
                 );
+                if let Some(h) = hint {
+                    d = d.hint(h);
+                }
                 if let Some(at) = extended_from {
                     d = d.note("extended from here", Some(at));
                 }
                 vec![d]
             })?;
+            if !looks_like_yaml(reference) && std::str::from_utf8(&bytes).is_err() {
+                return Err(vec![not_a_scenario(&display, extended_from)]);
+            }
             decode(display, Some(path.clone()), bytes, sources)
         }
     }
@@ -266,22 +456,6 @@ pub fn document(file: FileId, text: &str, sources: &Sources) -> Result<Node, Vec
             };
             Err(vec![Diagnostic::for_file(Code::Empty, sources.path(file), message)
                 .hint("a scenario needs at least `connectivity`, `program` and `parties`; start from a bundled one with `e3 new my-exp --from nebula-nat --copy`")])
-        }
-    }
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let s = e.to_string();
-            // "Is a directory (os error 21)" -> "is a directory"
-            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
-                .unwrap_or(s)
         }
     }
 }

@@ -16,6 +16,8 @@ use e3::source::Sources;
 const EXIT_INVALID: u8 = 2;
 /// Exit code for a failure of the environment (IO).
 const EXIT_FAILURE: u8 = 1;
+/// Exit code after SIGINT, SIGTERM or SIGHUP (128 + SIGINT, as shells use).
+const EXIT_INTERRUPTED: u8 = 130;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -132,8 +134,8 @@ enum Command {
         /// Exit 0 when the run fails (for baselines such as `direct-lan`)
         #[arg(long)]
         expect_failure: bool,
-        /// Seconds to wait for the overlay, and again for the MPyC run
-        #[arg(long, default_value_t = 60)]
+        /// Seconds to wait for the overlay, and again for the MPyC run (1 to 86400)
+        #[arg(long, default_value_t = 60, value_parser = timeout_parser())]
         timeout: u64,
         /// Remove namespaces, processes and files left by crashed labs
         #[arg(long, conflicts_with_all = ["name", "json", "expect_failure"])]
@@ -146,8 +148,8 @@ enum Command {
     Grid {
         /// A matrix scenario (bundled name or path)
         name: String,
-        /// Seconds each cell may wait for the overlay, and again for the MPyC run
-        #[arg(long, default_value_t = 20)]
+        /// Seconds each cell may wait for the overlay, and again for the MPyC run (1 to 86400)
+        #[arg(long, default_value_t = 20, value_parser = timeout_parser())]
         timeout: u64,
         /// Ignore cached cells and run every one again
         #[arg(long)]
@@ -194,6 +196,14 @@ enum Command {
     },
 }
 
+/// Longest `--timeout`: one day (a lab phase never needs more; larger
+/// values would overflow the deadlines).
+const MAX_TIMEOUT_S: u64 = 86_400;
+
+fn timeout_parser() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=MAX_TIMEOUT_S)
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum GraphFormat {
     Mermaid,
@@ -226,7 +236,7 @@ fn main() -> ExitCode {
 fn print_diagnostics(diags: &Diagnostics, sources: &Sources) {
     let mut err = std::io::stderr().lock();
     for d in &diags.items {
-        let _ = write!(err, "{}\n", d.render(sources));
+        let _ = writeln!(err, "{}", d.render(sources));
     }
 }
 
@@ -423,14 +433,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(code) => return Ok(code),
             };
             let dir = output.unwrap_or_else(|| e3::matrix::output_dir(&plan.name));
-            let public = secrets
-                .unwrap_or_else(|| Path::new("secrets").join(&plan.name))
-                .join("public");
+            let secrets_dir = secrets.unwrap_or_else(|| Path::new("secrets").join(&plan.name));
+            let public = secrets_dir.join("public");
             let inputs = e3::render::read_inputs(&plan, &public)
                 .map_err(|e| format!("cannot read the inputs of `{}`: {e}", plan.name))?;
             let files = e3::render::render_with(&plan, &inputs);
-            e3::render::write_atomic(&dir, &files)
-                .map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
+            e3::render::write_output(&dir, &files, Some(&secrets_dir))?;
             println!("rendered {} files into {}", files.len(), dir.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -534,8 +542,7 @@ fn render_matrix(
         .collect();
     let description = m.variants[0].scenario.description.as_str();
     let files = e3::render::render_matrix(&m.base, description, &variants);
-    e3::render::write_atomic(&dir, &files)
-        .map_err(|e| format!("cannot write `{}`: {e}", dir.display()))?;
+    e3::render::write_output(&dir, &files, secrets)?;
     println!(
         "rendered {} variants ({} files) into {}",
         variants.len(),
@@ -638,7 +645,13 @@ fn grid(
         python: None,
     };
     let description = m.variants[0].scenario.description.clone();
-    let grid = e3::grid::run(&m.base, &description, &m.axes, &variants, &opts)?;
+    let grid = match e3::grid::run(&m.base, &description, &m.axes, &variants, &opts) {
+        Err(_) if e3::sim::netns::interrupted() => {
+            eprintln!("interrupted: finished cells are kept in {}", dir.display());
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        r => r?,
+    };
     if json {
         print!(
             "{}",
@@ -674,6 +687,9 @@ fn sim(
     cleanup: bool,
 ) -> Result<ExitCode, String> {
     if cleanup {
+        if !e3::sim::is_root() {
+            return Err("`e3 sim --cleanup` needs root: the labs' namespaces, processes and state files (`/run/e3`) belong to root\n   = hint: run it with `sudo`".into());
+        }
         for line in e3::sim::netns::cleanup_leftovers() {
             println!("{line}");
         }
@@ -688,7 +704,13 @@ fn sim(
         timeout: std::time::Duration::from_secs(timeout.max(1)),
         ..Default::default()
     };
-    let report = e3::sim::run_lab(&plan, &opts)?;
+    let report = match e3::sim::run_lab(&plan, &opts) {
+        Err(_) if e3::sim::netns::interrupted() => {
+            eprintln!("interrupted: the lab is torn down");
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        r => r?,
+    };
     if json {
         print!("{}", report.to_json());
     } else {
@@ -840,9 +862,9 @@ fn new(
     print_diagnostics(&again.diagnostics, &again.sources);
     if !again.is_valid() {
         let _ = std::fs::remove_file(&path);
-        return Err(format!(
-            "the new scenario did not validate; nothing was written (please report this)"
-        ));
+        return Err(
+            "the new scenario did not validate; nothing was written (please report this)".into(),
+        );
     }
     println!("wrote {} (from {from})", path.display());
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -261,8 +261,10 @@ impl<'a> Validator<'a> {
     fn scenario(&mut self, root: &Node, stem: &str) -> Option<Scenario> {
         if root.as_map().is_none() {
             self.err(
-                Diagnostic::new(Code::WrongType, root.loc, format!("a scenario must be a mapping of sections, found {}", root.describe()))
+                Diagnostic::new(Code::WrongType, root.loc, format!("a scenario must be a mapping of sections, found {}", root.describe_kind()))
                     .label("expected a mapping")
+                    // A file that is one value may be anything (a key): not quoted.
+                    .without_source()
                     .hint("write the sections as `key: value` lines: `connectivity:`, `program:`, `parties:`; start from a bundled scenario with `e3 new my-exp --from nebula-nat --copy`"),
             );
             return None;
@@ -299,7 +301,17 @@ impl<'a> Validator<'a> {
                     self.err(d);
                 }
             }),
-            None => Some(stem.to_string()),
+            None if valid_name(stem) => Some(stem.to_string()),
+            None => {
+                let d = Diagnostic::new(Code::InvalidValue, root.loc, format!("the scenario has no `name:`, and its file name `{stem}` is not a valid scenario name"))
+                    .label("the name would come from the file name")
+                    .hint(match suggest_name(stem) {
+                        Some(s) => format!("add `name: {s}` or rename the file to `{s}.yaml` (lower-case letters, digits and `-`, starting with a letter)"),
+                        None => "add `name:` or rename the file (lower-case letters, digits and `-`, starting with a letter)".to_string(),
+                    });
+                self.err(d);
+                None
+            }
         };
         let description = get("description")
             .and_then(|d| self.string(d, "description"))
@@ -513,44 +525,77 @@ impl<'a> Validator<'a> {
             let dir = self
                 .sources
                 .dir_of(name_node.loc.file)
-                .map(|d| d.to_path_buf())
-                .unwrap_or_default();
-            // `components` drops the `.` of `./prog.py`.
-            let path: PathBuf = dir.join(&name).components().collect();
-            if !path.is_file() {
-                let hint = match self
-                    .sources
-                    .dir_of(name_node.loc.file)
-                    .map(crate::source::display_path)
-                    .filter(|d| !d.is_empty())
-                {
-                    Some(dir) => format!(
-                        "a program path is relative to the scenario file's directory, here `{dir}`"
-                    ),
-                    None => {
-                        "a program path is relative to the scenario file's directory".to_string()
-                    }
-                };
-                let (what, label) = if path.exists() {
-                    ("is not a file", "not a file")
-                } else {
-                    ("does not exist", "no such file")
-                };
-                self.err(
-                    Diagnostic::new(
+                .map(Path::to_path_buf);
+            let shown_dir = dir
+                .as_deref()
+                .map(crate::source::display_path)
+                .filter(|d| !d.is_empty());
+            let hint = match &shown_dir {
+                Some(dir) => format!(
+                    "a program path is relative to the scenario file's directory, here `{dir}`"
+                ),
+                None if dir.is_some() => {
+                    "a program path is relative to the scenario file's directory".to_string()
+                }
+                None => "a program path is relative to the scenario file's directory; this scenario was not read from a file".to_string(),
+            };
+            let resolved = match &dir {
+                Some(d) => crate::load::resolve_in_tree(d, &name, crate::files::PROGRAM_LIMIT),
+                None => Ok(None),
+            };
+            let path = match resolved {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.err(
+                        Diagnostic::new(
+                            Code::UnknownProgram,
+                            name_node.loc,
+                            format!("program file `{name}` does not exist"),
+                        )
+                        .label("no such file")
+                        .hint(hint),
+                    );
+                    return None;
+                }
+                Err(problem) => {
+                    self.err(problem.diagnostic(
                         Code::UnknownProgram,
+                        "program",
+                        &name,
                         name_node.loc,
-                        format!("program file `{name}` {what}"),
-                    )
-                    .label(label)
-                    .hint(hint),
-                );
-                return None;
-            }
+                        dir.as_deref(),
+                    ));
+                    return None;
+                }
+            };
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            if bundled::program_helpers().contains(&stem.as_str()) {
+                self.err(
+                    Diagnostic::new(
+                        Code::ProgramShadowsHelper,
+                        name_node.loc,
+                        format!("program file `{name}` has the name of e3's helper module `{stem}.py`"),
+                    )
+                    .label("would replace the bundled helper")
+                    .hint("the programs directory holds e3's helpers next to your program: rename the file"),
+                );
+                return None;
+            }
+            if !valid_program_stem(&stem) {
+                self.err(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        name_node.loc,
+                        format!("invalid program file name `{stem}.py`"),
+                    )
+                    .label("not a usable program name")
+                    .hint("name the file with letters, digits, `-` and `_`, starting with a letter, e.g. `my-prog.py`"),
+                );
+                return None;
+            }
             Program {
                 name: stem,
                 path: Some(path),
@@ -1206,6 +1251,30 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        // The hosts e3 derives from a site (its router, a carrier) must fit
+        // a DNS label too.
+        for p in parties.iter().filter(|p| p.nat != Nat::None) {
+            let site = p.site.clone().unwrap_or_else(|| {
+                p.host_names()
+                    .into_iter()
+                    .max_by_key(String::len)
+                    .unwrap_or_default()
+            });
+            let suffix = if p.nat == Nat::Cgnat {
+                "-carrier"
+            } else {
+                "-router"
+            };
+            let derived = format!("{site}{suffix}");
+            if derived.len() > MAX_HOST_NAME && site.len() <= MAX_HOST_NAME {
+                let at = p.site_loc.unwrap_or(p.loc);
+                self.err(
+                    Diagnostic::new(Code::InvalidPartyName, at, format!("the {} e3 adds for `{site}` would be named `{derived}`, longer than {MAX_HOST_NAME} characters", if p.nat == Nat::Cgnat { "carrier router" } else { "router" }))
+                        .label(if p.site.is_some() { "this site names the router" } else { "a party without `site` is its own site" })
+                        .hint(format!("a site behind NAT gets a host `<site>{suffix}`: use a name of at most {} characters", MAX_HOST_NAME - suffix.len())),
+                );
+            }
+        }
         for p in parties {
             for host in p.host_names() {
                 if crate::plan::RESERVED_HOST_NAMES.contains(&host.as_str())
@@ -1531,6 +1600,17 @@ impl<'a> Validator<'a> {
             }
         }
     }
+}
+
+/// A program file's stem, used as `programs/<stem>.py` in rendered files
+/// and lab command lines.
+pub fn valid_program_stem(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_HOST_NAME
+        && b[0].is_ascii_alphabetic()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
 }
 
 /// A DNS label that is safe as a host name, directory and Nix attribute:

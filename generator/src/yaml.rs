@@ -53,6 +53,16 @@ impl Node {
         }
     }
 
+    /// What kind of node this is, without its value: "a string", "a list".
+    pub fn describe_kind(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Null => "nothing (null)",
+            NodeKind::Seq(_) => "a list",
+            NodeKind::Map(_) => "a mapping",
+            NodeKind::Scalar { .. } => "a single value",
+        }
+    }
+
     pub fn as_map(&self) -> Option<&[(Node, Node)]> {
         match &self.kind {
             NodeKind::Map(m) => Some(m),

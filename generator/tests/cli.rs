@@ -208,13 +208,17 @@ fn render_is_deterministic_and_complete() {
 
 #[test]
 fn render_replaces_previous_output() {
+    // A directory e3 rendered (it holds `.e3-rendered`) is replaced whole;
+    // one it did not render is refused (tests/security.rs).
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    std::fs::create_dir_all(&dir).unwrap();
+    let out = e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     std::fs::write(dir.join("stale.txt"), "old").unwrap();
     let out = e3(&["render", "nebula-nat", "-o", dir.to_str().unwrap()]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!dir.join("stale.txt").exists());
+    assert!(dir.join(".e3-rendered").is_file());
 }
 
 #[test]

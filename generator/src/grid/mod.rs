@@ -132,7 +132,10 @@ pub fn cell_hash(plan: &Plan, timeout: Duration, versions: &BTreeMap<String, Str
         h.update(bytes);
     }
     if let Some(p) = &plan.program.path {
-        h.update(std::fs::read(p).unwrap_or_default());
+        h.update(
+            crate::files::read_regular(std::path::Path::new(p), crate::files::PROGRAM_LIMIT)
+                .unwrap_or_default(),
+        );
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -289,6 +292,12 @@ pub fn run(
         progress.start(&v.label);
         let started = Instant::now();
         let result = crate::sim::run_lab(&v.plan, &sim_opts);
+        if crate::sim::netns::interrupted() {
+            // The lab is torn down; the cell stays pending, the finished
+            // ones are written.
+            progress.finish();
+            return Err(crate::sim::netns::INTERRUPTED.to_string());
+        }
         let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
         if cell.outcome != Outcome::Error {
             write_json(&cells_dir.join(format!("{}.json", cell.hash)), &cell)?;
@@ -302,7 +311,8 @@ pub fn run(
 }
 
 fn read_cell(path: &Path) -> Option<Cell> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    let bytes = crate::files::read_regular(path, crate::files::TEXT_LIMIT).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {

@@ -56,7 +56,7 @@ pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
                     .expect("walked from root")
                     .to_path_buf();
                 if is_public_input(&rel) {
-                    out.insert(rel, std::fs::read(&path)?);
+                    out.insert(rel, read_limited(&path, crate::files::TEXT_LIMIT)?);
                 }
             }
         }
@@ -64,12 +64,18 @@ pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
     }
     let mut inputs = Inputs::default();
     if let Some(path) = &plan.program.path {
-        inputs.program = Some(std::fs::read(path)?);
+        inputs.program = Some(read_limited(Path::new(path), crate::files::PROGRAM_LIMIT)?);
     }
     if public_dir.is_dir() {
         walk(public_dir, public_dir, &mut inputs.public)?;
     }
     Ok(inputs)
+}
+
+/// [`crate::files::read_regular`] as an [`io::Error`] that names the file.
+fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    crate::files::read_regular(path, limit)
+        .map_err(|e| io::Error::other(format!("`{}`: {}", path.display(), e.reason())))
 }
 
 /// Renders every output of a plan. Cannot fail on a valid plan.
@@ -180,28 +186,199 @@ pub const KEPT: &[&str] = &[
     "terraform/terraform.tfstate.backup",
 ];
 
-/// Writes `files` as the complete contents of `dir`: into a temporary
-/// sibling directory first, which then replaces `dir`. What [`KEPT`] lists
-/// moves from the old `dir` into the new one. A failure leaves `dir` as it
-/// was.
-pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
+/// The file that marks a directory as rendered by e3: only such a
+/// directory is ever replaced by a render.
+pub const MARKER: &str = ".e3-rendered";
+
+fn marker_text() -> Vec<u8> {
+    format!(
+        "Rendered by e3 {}. The next `e3 render` replaces this whole directory\n(keeping Terraform's state, `hosts.json` and `result-image`).\n",
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// `dir`'s parent (`.` for a bare name) and its last component.
+fn parent_and_base(dir: &Path) -> (PathBuf, String) {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent)?;
     let base = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
+    (parent, base)
+}
+
+/// An absolute form of `p` with symbolic links of its existing part
+/// resolved and `.`/`..` removed.
+fn resolve(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out = std::fs::canonicalize(&out).unwrap_or(out);
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    // Resolve the longest existing prefix.
+    let mut tail = Vec::new();
+    let mut head = out.clone();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&head) {
+            let mut r = real;
+            for t in tail.iter().rev() {
+                r.push(t);
+            }
+            return r;
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(name), Some(parent)) => {
+                tail.push(name);
+                head = parent.to_path_buf();
+            }
+            _ => return out,
+        }
+    }
+}
+
+/// Whether `dir` may be (re)placed by a render, with a precise reason if
+/// not: e3 replaces only a directory it rendered itself (one holding
+/// [`MARKER`]) or an empty one, never a file, the working directory or one
+/// of its parents, and never writes inside a `secrets` directory (nor into
+/// `secrets`, the key material of this scenario).
+pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), String> {
+    let shown = dir.display();
+    let abs = resolve(dir);
+    let cwd = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_default();
+    let hint_other = "render into a directory of its own, such as the default `out/NAME`";
+    if cwd.starts_with(&abs) {
+        let what = if cwd == abs {
+            "is the working directory"
+        } else {
+            "contains the working directory"
+        };
+        return Err(format!(
+            "refusing to render into `{shown}`: it {what}, which a render would replace\n   = hint: {hint_other}"
+        ));
+    }
+    // Below the working directory only the part inside it counts (a project
+    // may itself live in a directory named `secrets`).
+    let judged = abs.strip_prefix(&cwd).unwrap_or(&abs);
+    let in_secrets = judged.components().any(|c| c.as_os_str() == "secrets")
+        || secrets
+            .map(resolve)
+            .is_some_and(|s| abs.starts_with(&s) || s.starts_with(&abs));
+    if in_secrets {
+        let what = if abs.file_name().is_some_and(|n| n == "secrets") {
+            "is a `secrets` directory"
+        } else {
+            "is inside a `secrets` directory or holds the key material"
+        };
+        return Err(format!(
+            "refusing to render into `{shown}`: it {what}\n   = hint: key material never enters a rendered directory, and a render never writes where keys are: {hint_other}"
+        ));
+    }
+    // The name itself, before symbolic links are resolved: a link is
+    // neither replaced nor followed.
+    let meta = std::fs::symlink_metadata(dir).or_else(|_| std::fs::symlink_metadata(&abs));
+    match meta {
+        Err(_) => Ok(()),
+        Ok(m) if !m.is_dir() => Err(format!(
+            "refusing to render into `{shown}`: it is {}, not a directory\n   = hint: e3 renders into a directory and replaces only one it rendered itself: remove `{shown}` or choose another `-o`",
+            if m.file_type().is_symlink() {
+                "a symbolic link".to_string()
+            } else if m.is_file() {
+                "a file".to_string()
+            } else {
+                crate::files::kind(m.file_type()).to_string()
+            }
+        )),
+        Ok(_) => {
+            let marked = std::fs::symlink_metadata(abs.join(MARKER)).is_ok_and(|m| m.is_file());
+            let empty = std::fs::read_dir(&abs)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if marked || empty {
+                Ok(())
+            } else {
+                Err(format!(
+                    "refusing to render into `{shown}`: `{shown}` is not empty and was not rendered by e3 (it has no `{MARKER}`)\n   = hint: e3 replaces only directories it rendered itself: choose a new or empty directory with `-o`, or empty this one yourself"
+                ))
+            }
+        }
+    }
+}
+
+/// Renders into `dir` as `e3 render` does: [`check_target`], then
+/// [`write_atomic`], under a lock on `dir` (concurrent renders wait for
+/// each other).
+pub fn write_output(dir: &Path, files: &Files, secrets: Option<&Path>) -> Result<(), String> {
+    let (parent, base) = parent_and_base(dir);
+    crate::files::create_dir_all(&parent, 0o755)
+        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let _lock = crate::files::lock(&parent.join(format!(".{base}.e3-lock")))
+        .map_err(|e| format!("cannot lock `{}`: {e}", dir.display()))?;
+    recover_stale(dir).map_err(|e| {
+        format!(
+            "cannot remove what an earlier render left next to `{}`: {e}",
+            dir.display()
+        )
+    })?;
+    check_target(dir, secrets)?;
+    write_locked(dir, files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))
+}
+
+/// What a killed render left next to `dir`: its staging directories
+/// (`.<dir>.e3-tmp-PID`, `.<dir>.e3-old-PID` of processes that are gone).
+/// An old output that never got replaced (killed between the two renames)
+/// is put back first.
+fn recover_stale(dir: &Path) -> io::Result<()> {
+    let (parent, base) = parent_and_base(dir);
+    for (path, infix) in crate::files::stale_staging(&parent, &base, &[".e3-tmp-", ".e3-old-"]) {
+        if infix == ".e3-old-" && std::fs::symlink_metadata(dir).is_err() {
+            std::fs::rename(&path, dir)?;
+            continue;
+        }
+        crate::files::remove_staged(&path)?;
+    }
+    Ok(())
+}
+
+/// Writes `files` as the complete contents of `dir`: into a temporary
+/// sibling directory first, which then replaces `dir`. What [`KEPT`] lists
+/// moves from the old `dir` into the new one. A failure leaves `dir` as it
+/// was. Takes the same lock as [`write_output`] but does not judge `dir`.
+pub fn write_atomic(dir: &Path, files: &Files) -> io::Result<()> {
+    let (parent, base) = parent_and_base(dir);
+    crate::files::create_dir_all(&parent, 0o755)?;
+    let _lock = crate::files::lock(&parent.join(format!(".{base}.e3-lock")))?;
+    recover_stale(dir)?;
+    write_locked(dir, files)
+}
+
+fn write_locked(dir: &Path, files: &Files) -> io::Result<()> {
+    let (parent, base) = parent_and_base(dir);
     let tmp = parent.join(format!(".{base}.e3-tmp-{}", std::process::id()));
     let old = parent.join(format!(".{base}.e3-old-{}", std::process::id()));
     // (from, to) of what was carried over, to undo on failure.
     let mut carried: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| {
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
+        crate::files::remove_staged(&tmp)?;
+        crate::files::remove_staged(&old)?;
+        std::fs::create_dir(&tmp)?;
+        std::fs::write(tmp.join(MARKER), marker_text())?;
         for (path, contents) in files {
             let target = tmp.join(path);
             if let Some(p) = target.parent() {

@@ -138,7 +138,8 @@ pub fn check_coordinator(
     Ok(())
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (effective user 0).
+pub fn is_root() -> bool {
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -255,7 +256,6 @@ struct Progress {
 
 impl Progress {
     fn say(&self, msg: &str) {
-        netns::park_if_interrupted();
         if self.on {
             eprintln!("[{:5.1}s] {msg}", self.start.elapsed().as_secs_f64());
         }
@@ -270,6 +270,9 @@ fn ifname(host: &Host, segment: &str) -> &'static str {
 
 /// Builds the namespaces, links, addresses, routes and NAT of a plan.
 fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
+    // Every object below is created by this thread, which checks for a
+    // signal before each (`Lab`'s methods, and `check_interrupted` for the
+    // links and addresses inside namespaces that already exist).
     let inet = lab.add_namespace("internet")?;
     run("ip", &["-n", &inet, "link", "add", "br0", "type", "bridge"])?;
     run("ip", &["-n", &inet, "link", "set", "br0", "up"])?;
@@ -283,6 +286,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
     }
     let mut port = 0usize;
     for h in &plan.hosts {
+        netns::check_interrupted()?;
         let ns = lab.ns(&h.name);
         for i in &h.interfaces {
             let name = ifname(h, &i.segment);
@@ -361,6 +365,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
         .map(|s| (s.lan.clone(), s.public_address))
         .collect();
     for h in &plan.hosts {
+        netns::check_interrupted()?;
         let ns = lab.ns(&h.name);
         for i in &h.interfaces {
             let name = ifname(h, &i.segment);
@@ -546,6 +551,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let mut session = session::LabSession::start(plan, opts)?;
     let parties = session.parties();
     let overlay = session.wait_overlay(opts.timeout)?;
+    netns::check_interrupted()?;
     let pair_up = &overlay.pairs;
     let overlay_up_s = overlay.up_s;
     let mut diagnosis = Vec::new();
@@ -590,6 +596,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let mut mpc_wall_s = None;
     if overlay_ok {
         let run = session.run_program(opts.timeout)?;
+        netns::check_interrupted()?;
         party_reports = run.parties;
         mpc_wall_s = Some(run.wall_s);
     }
@@ -608,6 +615,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     // Routes.
     let mut pairs = Vec::new();
     for (i, a) in parties.iter().enumerate() {
+        netns::check_interrupted()?;
         for b in &parties[i + 1..] {
             let j = b.index.unwrap_or_default();
             let up = pair_up.get(&(i, j)).copied().flatten();

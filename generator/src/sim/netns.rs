@@ -1,41 +1,69 @@
 //! Namespaces, links and processes of one lab, and their guaranteed
 //! teardown.
 //!
-//! Every lab has a unique prefix `e3-XXXX` (4 hex digits). Whatever it creates
-//! — namespaces, daemons, its temporary directory, wireguard-go sockets — is
-//! listed in a state file `/run/e3/e3-XXXX.state` before it is created, so
-//! that teardown (on success, failure, Ctrl-C, SIGTERM via [`install_signal_handler`])
+//! Every lab has a unique prefix `e3-XXXX` (4 hex digits), reserved by
+//! creating its state file `/run/e3/e3-XXXX.state` (exclusively, 0600, in a
+//! root-owned 0700 `/run/e3`). Whatever the lab creates — namespaces,
+//! daemons, its directories (`$TMPDIR/e3-XXXX-lab-<random>`, 0700, and
+//! `….programs`, 0755, what unprivileged programs may read), wireguard-go
+//! sockets, files under `/etc/netns/` — is listed in the state file before
+//! it is created, so that teardown (on success, failure, Ctrl-C, SIGTERM)
 //! or a later `e3 sim --cleanup` (after a crash) finds all of it. Nothing is
-//! created in the root namespace: links are created directly inside the lab's
-//! namespaces (`ip -n NS link add … peer … netns OTHER`).
+//! created in the root namespace: links are created directly inside the
+//! lab's namespaces (`ip -n NS link add … peer … netns OTHER`).
+//!
+//! Signals: [`install_signal_handler`] makes SIGINT, SIGTERM and SIGHUP set
+//! a flag and nothing else. The thread that builds and runs the lab checks
+//! it before every object it creates and while it waits ([`Lab`]'s methods
+//! return [`INTERRUPTED`] as their error), unwinds, and tears the lab down
+//! itself; `main` then exits 130. The library never exits the process.
+//!
+//! Trust: `--cleanup` acts on a state file only when root owns it and
+//! nobody else can write it, and then only on objects of that lab's own
+//! prefix: its namespaces, its directories, files inside them or under
+//! `/etc/netns/<its namespace>/` and its wireguard-go sockets, and
+//! processes that run in one of its namespaces.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use crate::files;
 
 /// Where state files live.
 pub const STATE_DIR: &str = "/run/e3";
 
-/// State files of the labs of this process, for the signal handler.
-static ACTIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The error of every lab operation after a signal.
+pub const INTERRUPTED: &str = "interrupted";
 
-/// Set by the signal handler; from then on the handler owns teardown.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set by the signal handler, and only by it.
+fn flag() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
 
-/// Serialises teardowns (signal handler against the main thread).
-static TEARDOWN: Mutex<()> = Mutex::new(());
+/// Whether SIGINT, SIGTERM or SIGHUP arrived since
+/// [`install_signal_handler`].
+pub fn interrupted() -> bool {
+    flag().load(Ordering::SeqCst)
+}
 
-/// After a signal, the handler tears down and exits; any other thread that
-/// would touch the lab waits here for that instead.
-pub fn park_if_interrupted() {
-    while INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(100));
+/// `Err(INTERRUPTED)` after a signal: the caller stops and unwinds.
+pub fn check_interrupted() -> Result<(), String> {
+    if interrupted() {
+        Err(INTERRUPTED.to_string())
+    } else {
+        Ok(())
     }
 }
+
+/// Serialises teardowns within this process.
+static TEARDOWN: Mutex<()> = Mutex::new(());
 
 /// Runs a command, returning stdout; the error names the command and carries stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
@@ -63,20 +91,93 @@ pub fn ns_run(ns: &str, program: &str, args: &[&str]) -> Result<String, String> 
     run("ip", &all)
 }
 
-fn random_hex4() -> String {
-    let mut b = [0u8; 2];
-    if let Ok(mut f) = fs::File::open("/dev/urandom") {
-        use std::io::Read as _;
-        let _ = f.read_exact(&mut b);
+/// The uid and gid unprivileged lab programs run as: `nobody`'s.
+pub fn unprivileged_ids() -> (u32, u32) {
+    static IDS: OnceLock<(u32, u32)> = OnceLock::new();
+    *IDS.get_or_init(|| {
+        let name = c"nobody";
+        // SAFETY: getpwnam returns NULL or a pointer to a static record,
+        // read at once (before any other call could overwrite it).
+        unsafe {
+            let pw = libc::getpwnam(name.as_ptr());
+            if pw.is_null() {
+                (65534, 65534)
+            } else {
+                ((*pw).pw_uid, (*pw).pw_gid)
+            }
+        }
+    })
+}
+
+/// Checks that the unprivileged user can run `python` with MPyC and read
+/// `program` (the venv must not sit where only root can read it, such as
+/// under `/root`, nor the lab under a private `$TMPDIR`); the import is
+/// checked once per process.
+pub fn check_unprivileged_python(python: &Path, program: &Path) -> Result<(), String> {
+    static IMPORT: OnceLock<Result<(), String>> = OnceLock::new();
+    let (uid, gid) = unprivileged_ids();
+    let as_nobody = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                "--no-new-privs",
+                "--",
+            ])
+            .args(args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `setpriv`: {e}\n   = hint: it comes with util-linux (Debian: `apt-get install util-linux`)"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string())
+        }
+    };
+    let py = python.display().to_string();
+    IMPORT
+        .get_or_init(|| {
+            as_nobody(&[&py, "-c", "import mpyc"]).map_err(|e| format!(
+                "the lab runs the program as `nobody`, who cannot run `{py}` with MPyC: {e}\n   = hint: put the venv where every user can read it (not under `/root`), or point `E3_PYTHON` at one"
+            ))
+        })
+        .clone()?;
+    let prog = program.display().to_string();
+    as_nobody(&["test", "-r", &prog]).map_err(|_| format!(
+        "the lab runs the program as `nobody`, who cannot read `{prog}`\n   = hint: the lab lives in `$TMPDIR` (here `{}`): use a directory every user can enter, such as `/tmp`",
+        std::env::temp_dir().display()
+    ))
+}
+
+/// Makes sure `/run/e3` is a directory (not a link) that root owns and
+/// only root can enter: creates it 0700, fixes a wrong mode, refuses one
+/// that someone else owns.
+pub fn state_dir() -> Result<&'static Path, String> {
+    let dir = Path::new(STATE_DIR);
+    if fs::symlink_metadata(dir).is_err() {
+        if let Err(e) = files::create_dir(dir, 0o700) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(format!("cannot create `{STATE_DIR}`: {e}"));
+            }
+        }
     }
-    if b == [0, 0] {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(1);
-        b = [(t >> 8) as u8 ^ std::process::id() as u8, t as u8];
+    let m = fs::symlink_metadata(dir).map_err(|e| format!("cannot read `{STATE_DIR}`: {e}"))?;
+    if !m.is_dir() || m.uid() != 0 {
+        return Err(format!(
+            "`{STATE_DIR}` is not a directory owned by root: refusing to trust it\n   = hint: someone else created it; inspect and remove it (`sudo rm -r {STATE_DIR}`), then run e3 again"
+        ));
     }
-    format!("{:02x}{:02x}", b[0], b[1])
+    if m.mode() & 0o7777 != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot chmod `{STATE_DIR}`: {e}"))?;
+    }
+    Ok(dir)
 }
 
 /// What one lab owns. Dropping it tears everything down.
@@ -85,9 +186,13 @@ pub struct Lab {
     pub prefix: String,
     /// `XXXX`
     pub hex: String,
-    /// Temporary directory (mode 0700) for configs, keys and logs.
+    /// Its directory (mode 0700, name unpredictable) for configs, keys and logs.
     pub dir: PathBuf,
+    /// `<dir>.programs` (0755), made by [`Lab::public_dir`]: the only lab
+    /// directory unprivileged programs can read.
+    public: Option<PathBuf>,
     state_path: PathBuf,
+    dirs: Vec<PathBuf>,
     namespaces: Vec<String>,
     pids: Vec<u32>,
     files: Vec<PathBuf>,
@@ -95,51 +200,95 @@ pub struct Lab {
     torn_down: bool,
 }
 
+/// Opens a state file for writing: exclusively when `create_new`, never
+/// through a symbolic link, 0600 whatever the umask.
+fn open_state(path: &Path, create_new: bool) -> std::io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    if create_new {
+        o.create_new(true);
+    } else {
+        o.create(true).truncate(true);
+    }
+    let f = o.open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(f)
+}
+
 impl Lab {
-    /// Reserves a fresh prefix and creates the state file and temp dir.
+    /// Reserves a fresh prefix (by creating its state file exclusively) and
+    /// creates the lab directory under a random name, retrying on
+    /// collisions.
     pub fn new() -> Result<Lab, String> {
-        fs::create_dir_all(STATE_DIR).map_err(|e| format!("cannot create `{STATE_DIR}`: {e}"))?;
-        let mut hex = random_hex4();
-        for _ in 0..64 {
-            let busy = Path::new(STATE_DIR)
-                .join(format!("e3-{hex}.state"))
+        check_interrupted()?;
+        let state_dir = state_dir()?;
+        let mut reserved = None;
+        for _ in 0..256 {
+            let hex = files::random_hex(2);
+            if Path::new("/run/netns")
+                .join(format!("e3-{hex}-internet"))
                 .exists()
-                || Path::new("/run/netns")
-                    .join(format!("e3-{hex}-internet"))
-                    .exists();
-            if !busy {
-                break;
+            {
+                continue;
             }
-            hex = random_hex4();
+            let path = state_dir.join(format!("e3-{hex}.state"));
+            match open_state(&path, true) {
+                Ok(_) => {
+                    reserved = Some((hex, path));
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("cannot create `{}`: {e}", path.display())),
+            }
         }
+        let Some((hex, state_path)) = reserved else {
+            return Err(format!("no free lab prefix: 256 random `e3-XXXX` were taken\n   = hint: `sudo e3 sim --cleanup` removes labs that crashed; see `{STATE_DIR}`"));
+        };
         let prefix = format!("e3-{hex}");
-        let dir = std::env::temp_dir().join(format!("{prefix}-lab"));
-        let lab = Lab {
-            state_path: Path::new(STATE_DIR).join(format!("{prefix}.state")),
+        let mut lab = Lab {
+            state_path,
             prefix,
             hex,
-            dir: dir.clone(),
+            dir: PathBuf::new(),
+            public: None,
+            dirs: Vec::new(),
             namespaces: Vec::new(),
             pids: Vec::new(),
             files: Vec::new(),
             children: Vec::new(),
             torn_down: false,
         };
-        ACTIVE
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(lab.state_path.clone());
+        // From here on dropping `lab` removes what it recorded.
+        let tmp = std::env::temp_dir();
+        for attempt in 0.. {
+            let dir = tmp.join(format!("{}-lab-{}", lab.prefix, files::random_hex(4)));
+            lab.dirs.push(dir.clone());
+            lab.save()?;
+            match files::create_dir(&dir, 0o700) {
+                Ok(()) => {
+                    lab.dir = dir;
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 64 => {
+                    lab.dirs.pop();
+                }
+                Err(e) => {
+                    lab.dirs.pop();
+                    return Err(format!("cannot create `{}`: {e}", dir.display()));
+                }
+            }
+        }
         lab.save()?;
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
         Ok(lab)
     }
 
     fn save(&self) -> Result<(), String> {
-        let mut s = format!("owner {}\ndir {}\n", std::process::id(), self.dir.display());
+        let mut s = format!("owner {}\n", std::process::id());
+        for d in &self.dirs {
+            s += &format!("dir {}\n", d.display());
+        }
         for n in &self.namespaces {
             s += &format!("ns {n}\n");
         }
@@ -149,8 +298,8 @@ impl Lab {
         for f in &self.files {
             s += &format!("file {}\n", f.display());
         }
-        let tmp = self.state_path.with_extension("tmp");
-        fs::File::create(&tmp)
+        let tmp = self.state_path.with_extension("state-new");
+        open_state(&tmp, false)
             .and_then(|mut f| f.write_all(s.as_bytes()))
             .and_then(|_| fs::rename(&tmp, &self.state_path))
             .map_err(|e| format!("cannot write `{}`: {e}", self.state_path.display()))
@@ -163,6 +312,7 @@ impl Lab {
 
     /// Creates a namespace (registered first) with `lo` up.
     pub fn add_namespace(&mut self, host: &str) -> Result<String, String> {
+        check_interrupted()?;
         let ns = self.ns(host);
         self.namespaces.push(ns.clone());
         self.save()?;
@@ -171,13 +321,34 @@ impl Lab {
         Ok(ns)
     }
 
-    /// A file outside the temp dir that teardown removes.
+    /// A file outside the lab directory that teardown removes.
     pub fn add_file(&mut self, path: PathBuf) -> Result<(), String> {
+        check_interrupted()?;
         self.files.push(path);
         self.save()
     }
 
-    /// Starts `program args` inside `ns`, output to `log`.
+    /// `<dir>.programs`, created (0755, recorded first) on first use: what
+    /// programs run by [`Lab::spawn_unprivileged`] read. Nothing secret
+    /// belongs there.
+    pub fn public_dir(&mut self) -> Result<PathBuf, String> {
+        if let Some(p) = &self.public {
+            return Ok(p.clone());
+        }
+        check_interrupted()?;
+        let mut name = self.dir.clone().into_os_string();
+        name.push(".programs");
+        let dir = PathBuf::from(name);
+        self.dirs.push(dir.clone());
+        self.save()?;
+        files::create_dir(&dir, 0o755)
+            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        self.public = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Starts `program args` inside `ns` as root, output to `stdout` and
+    /// `stderr` (files in the lab directory).
     pub fn spawn(
         &mut self,
         name: &str,
@@ -187,9 +358,44 @@ impl Lab {
         stdout: &Path,
         stderr: &Path,
     ) -> Result<u32, String> {
-        park_if_interrupted();
+        self.spawn_inner(name, ns, program, args, stdout, stderr, false)
+    }
+
+    /// [`Lab::spawn`] as the unprivileged user (`nobody`, no supplementary
+    /// groups, no new privileges), in the public directory: for the
+    /// scenario's program, which needs no privileges.
+    pub fn spawn_unprivileged(
+        &mut self,
+        name: &str,
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        stdout: &Path,
+        stderr: &Path,
+    ) -> Result<u32, String> {
+        self.spawn_inner(name, ns, program, args, stdout, stderr, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_inner(
+        &mut self,
+        name: &str,
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        stdout: &Path,
+        stderr: &Path,
+        unprivileged: bool,
+    ) -> Result<u32, String> {
+        check_interrupted()?;
         let create = |p: &Path| {
-            fs::File::create(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(p)
+                .map_err(|e| format!("cannot create `{}`: {e}", p.display()))
         };
         let out = create(stdout)?;
         let err = if stdout == stderr {
@@ -197,8 +403,23 @@ impl Lab {
         } else {
             create(stderr)?
         };
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, program])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]);
+        if unprivileged {
+            let (uid, gid) = unprivileged_ids();
+            cmd.args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                "--no-new-privs",
+                "--",
+            ]);
+            cmd.current_dir(self.public_dir()?)
+                .env("HOME", "/nonexistent");
+        }
+        let child = cmd
+            .arg(program)
             .args(args)
             // wireguard-go refuses to start without it when a kernel module exists
             .env("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD", "1")
@@ -222,7 +443,8 @@ impl Lab {
             .and_then(|(_, c)| c.try_wait().ok().flatten())
     }
 
-    /// Waits until the child `name` exits or `deadline` passes.
+    /// Waits until the child `name` exits or `deadline` passes, or a signal
+    /// arrives (then `None`; see [`check_interrupted`]).
     pub fn wait_child(
         &mut self,
         name: &str,
@@ -232,7 +454,7 @@ impl Lab {
             if let Some(s) = self.exited(name) {
                 return Some(s);
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || interrupted() {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -249,20 +471,22 @@ impl Lab {
 
     /// Tears the lab down; also done on drop.
     pub fn teardown(&mut self) -> Vec<String> {
-        park_if_interrupted();
         if self.torn_down {
             return Vec::new();
         }
         self.torn_down = true;
-        let problems = cleanup_state(&self.state_path);
+        let signalled = interrupted();
+        if signalled {
+            eprintln!("\ninterrupted: tearing the lab down ({})", self.prefix);
+        }
+        let problems = cleanup_state(&self.state_path).unwrap_or_else(|e| vec![e]);
         for (_, c) in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
-        ACTIVE
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| p != &self.state_path);
+        if signalled {
+            eprintln!("lab removed ({})", self.prefix);
+        }
         problems
     }
 }
@@ -276,14 +500,7 @@ impl Drop for Lab {
 }
 
 fn alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // state is the field after the parenthesised command name
-        Ok(s) => s
-            .rsplit_once(')')
-            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+    files::pid_alive(pid)
 }
 
 fn signal(pid: u32, sig: &str) {
@@ -318,25 +535,115 @@ fn kill_all(pids: &[u32]) {
     }
 }
 
-/// Removes everything a state file lists, then the file. Idempotent.
-pub fn cleanup_state(state: &Path) -> Vec<String> {
+/// Reads a state file only if it can be trusted: a regular file (not a
+/// link) of at most 1 MiB that root owns and nobody else can write.
+fn read_trusted_state(state: &Path) -> Result<Option<String>, String> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(state)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("ignored `{}`: {e}", state.display())),
+    };
+    let m = file
+        .metadata()
+        .map_err(|e| format!("ignored `{}`: {e}", state.display()))?;
+    if !m.is_file() || m.uid() != 0 || m.mode() & 0o022 != 0 || m.len() > files::TEXT_LIMIT {
+        return Err(format!(
+            "ignored `{}`: not a regular file that only root can write (owner uid {}, mode {:o}); it may have been planted, so nothing it lists was touched",
+            state.display(),
+            m.uid(),
+            m.mode() & 0o7777
+        ));
+    }
+    let mut text = String::new();
+    file.take(files::TEXT_LIMIT)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("ignored `{}`: {e}", state.display()))?;
+    Ok(Some(text))
+}
+
+/// The lab prefix a state file is named after (`/run/e3/e3-XXXX.state`).
+fn state_prefix(state: &Path) -> Option<String> {
+    let stem = state.file_name()?.to_str()?.strip_suffix(".state")?;
+    (lab_prefix(&format!("{stem}-x")) == Some(stem)).then(|| stem.to_string())
+}
+
+/// (device, inode) of a namespace file.
+fn ns_id(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Removes everything a state file lists that belongs to its lab, then the
+/// file. Idempotent. `Err` when the state file is not trusted (then nothing
+/// is touched).
+pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
     let _guard = TEARDOWN.lock().unwrap_or_else(|e| e.into_inner());
     let mut problems = Vec::new();
-    let Ok(text) = fs::read_to_string(state) else {
-        return problems;
+    let Some(prefix) = state_prefix(state) else {
+        return Err(format!(
+            "ignored `{}`: not named like a lab's state file",
+            state.display()
+        ));
     };
-    let (mut namespaces, mut pids, mut files, mut dirs) =
+    let Some(text) = read_trusted_state(state)? else {
+        return Ok(problems);
+    };
+    let own = |name: &str| {
+        name.strip_prefix(&prefix)
+            .and_then(|r| r.strip_prefix('-'))
+            .is_some_and(|r| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    let (mut namespaces, mut pids, mut files_, mut dirs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for line in text.lines() {
         match line.split_once(' ') {
-            Some(("ns", n)) => namespaces.push(n.to_string()),
+            Some(("ns", n)) if own(n) => namespaces.push(n.to_string()),
             Some(("pid", p)) => pids.extend(p.parse::<u32>().ok()),
-            Some(("file", f)) => files.push(PathBuf::from(f)),
-            Some(("dir", d)) => dirs.push(PathBuf::from(d)),
+            Some(("file", f)) => files_.push(PathBuf::from(f)),
+            Some(("dir", d)) => {
+                let d = PathBuf::from(d);
+                let named = d
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{prefix}-lab")));
+                let real_dir = fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir() && m.uid() == 0);
+                if d.is_absolute() && named && (real_dir || fs::symlink_metadata(&d).is_err()) {
+                    dirs.push(d);
+                } else {
+                    problems.push(format!(
+                        "left `{}` alone: not a directory of lab {prefix}",
+                        d.display()
+                    ));
+                }
+            }
+            Some(("ns", n)) => {
+                problems.push(format!("left namespace `{n}` alone: not of lab {prefix}"))
+            }
             _ => {}
         }
     }
-    let mut all: Vec<u32> = pids;
+    // Processes: only those running in one of the lab's namespaces.
+    let ns_ids: Vec<(u64, u64)> = namespaces
+        .iter()
+        .filter_map(|n| ns_id(&Path::new("/run/netns").join(n)))
+        .collect();
+    let mut all: Vec<u32> = Vec::new();
+    for p in pids {
+        match ns_id(Path::new(&format!("/proc/{p}/ns/net"))) {
+            Some(id) if ns_ids.contains(&id) => all.push(p),
+            Some(_) => problems.push(format!(
+                "left process {p} alone: it does not run in a namespace of lab {prefix}"
+            )),
+            None => {}
+        }
+    }
     for n in &namespaces {
         all.extend(ns_pids(n));
     }
@@ -350,64 +657,60 @@ pub fn cleanup_state(state: &Path) -> Vec<String> {
             }
         }
     }
-    for f in files {
+    let hex = prefix.trim_start_matches("e3-");
+    for f in files_ {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let parent = f.parent().unwrap_or(Path::new(""));
+        let in_dir = dirs.iter().any(|d| parent.starts_with(d));
+        let netns_etc = parent.parent() == Some(Path::new("/etc/netns"))
+            && parent.file_name().and_then(|n| n.to_str()).is_some_and(own);
+        let wg_socket = matches!(
+            parent.to_str(),
+            Some("/var/run/wireguard" | "/run/wireguard")
+        ) && name.starts_with(&format!("w{hex}"))
+            && name.ends_with(".sock");
+        let plain = !f.components().any(|c| c == std::path::Component::ParentDir);
+        if !(plain && (in_dir || netns_etc || wg_socket)) {
+            problems.push(format!(
+                "left `{}` alone: not a file of lab {prefix}",
+                f.display()
+            ));
+            continue;
+        }
         let _ = fs::remove_file(&f);
         // `/etc/netns/<ns>/` holds per-namespace files (`ip netns exec`
         // mounts them over `/etc`): remove the directory once it is empty.
-        if let Some(dir) = f
-            .parent()
-            .filter(|d| d.parent() == Some(Path::new("/etc/netns")))
-        {
-            let _ = fs::remove_dir(dir);
+        if netns_etc {
+            let _ = fs::remove_dir(parent);
         }
     }
     for d in dirs {
-        // only our own temp dirs
-        if d.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("e3-") && n.ends_with("-lab"))
-        {
-            if let Err(e) = fs::remove_dir_all(&d) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    problems.push(format!("cannot remove `{}`: {e}", d.display()));
-                }
+        if let Err(e) = files::remove_staged(&d) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                problems.push(format!("cannot remove `{}`: {e}", d.display()));
             }
         }
     }
     let _ = fs::remove_file(state);
-    problems
-}
-
-/// Tears down the labs of this process; for the signal handler.
-pub fn cleanup_active() {
-    let states: Vec<PathBuf> = ACTIVE.lock().map(|v| v.clone()).unwrap_or_default();
-    for s in states {
-        cleanup_state(&s);
-    }
+    Ok(problems)
 }
 
 /// Whether [`install_signal_handler`] has run in this process.
 static HANDLER: Mutex<bool> = Mutex::new(false);
 
-/// On SIGINT, SIGTERM or SIGHUP: tear down this process's labs and exit 130.
-/// Installed once per process; later calls do nothing.
+/// On SIGINT, SIGTERM or SIGHUP: set the flag [`interrupted`] reads, and
+/// nothing else (the lab's own thread notices, tears down and returns
+/// [`INTERRUPTED`]). Installed once per process; later calls do nothing.
 pub fn install_signal_handler() -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut installed = HANDLER.lock().unwrap_or_else(|e| e.into_inner());
     if *installed {
         return Ok(());
     }
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| format!("cannot install signal handler: {e}"))?;
-    std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
-            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            eprintln!("\ninterrupted (signal {sig}): tearing the lab down");
-            cleanup_active();
-            eprintln!("lab removed");
-            std::process::exit(130);
-        }
-    });
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(flag()))
+            .map_err(|e| format!("cannot install signal handler: {e}"))?;
+    }
     *installed = true;
     Ok(())
 }
@@ -438,6 +741,10 @@ pub fn lab_namespaces() -> Vec<String> {
 pub fn cleanup_leftovers() -> Vec<String> {
     let mut out = Vec::new();
     let mut live_prefixes = Vec::new();
+    if let Err(e) = state_dir() {
+        out.push(format!("warning: {e}"));
+        return out;
+    }
     if let Ok(entries) = fs::read_dir(STATE_DIR) {
         for e in entries.flatten() {
             let path = e.path();
@@ -449,19 +756,35 @@ pub fn cleanup_leftovers() -> Vec<String> {
             else {
                 continue;
             };
-            let owner = fs::read_to_string(&path).ok().and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("owner ").and_then(|p| p.parse::<u32>().ok()))
-            });
+            if lab_prefix(&format!("{name}-x")) != Some(name.as_str()) {
+                continue;
+            }
+            let text = match read_trusted_state(&path) {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                Err(e) => {
+                    out.push(format!("warning: {e}"));
+                    live_prefixes.push(name);
+                    continue;
+                }
+            };
+            let owner = text
+                .lines()
+                .find_map(|l| l.strip_prefix("owner ").and_then(|p| p.parse::<u32>().ok()));
             if let Some(o) = owner.filter(|o| alive(*o) && *o != std::process::id()) {
                 out.push(format!("kept {name}: its lab is still running (pid {o})"));
                 live_prefixes.push(name);
                 continue;
             }
-            for p in cleanup_state(&path) {
-                out.push(format!("warning: {p}"));
+            match cleanup_state(&path) {
+                Ok(problems) => {
+                    for p in problems {
+                        out.push(format!("warning: {p}"));
+                    }
+                    out.push(format!("removed lab {name}"));
+                }
+                Err(e) => out.push(format!("warning: {e}")),
             }
-            out.push(format!("removed lab {name}"));
         }
     }
     for ns in lab_namespaces() {

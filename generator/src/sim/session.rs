@@ -78,7 +78,7 @@ pub struct LabSession<'p> {
     pub lab: Lab,
     /// Python with MPyC.
     pub python: PathBuf,
-    /// The program file the parties run.
+    /// The program file the parties run (in the lab's public directory).
     pub program: PathBuf,
     /// What the backend started; `None` for `direct`.
     pub started: Option<Started>,
@@ -138,21 +138,31 @@ impl<'p> LabSession<'p> {
             plan.sites.len()
         ));
 
-        // Programs for the parties.
-        let progdir = lab.dir.join("programs");
-        fs::create_dir_all(&progdir).map_err(|e| e.to_string())?;
-        for (path, bytes) in crate::bundled::program_files() {
-            let to = progdir.join(path);
+        // Programs for the parties, in the one lab directory the
+        // unprivileged user can read: the bundled ones and their helpers,
+        // and the scenario's own program copied next to them (so it runs
+        // from the lab, as it does from `programs/` when deployed).
+        let progdir = lab.public_dir()?;
+        let write = |to: &std::path::Path, bytes: &[u8]| {
             if let Some(d) = to.parent() {
-                fs::create_dir_all(d).map_err(|e| e.to_string())?;
+                crate::files::create_dir_all(d, 0o755).map_err(|e| e.to_string())?;
             }
-            fs::write(&to, bytes).map_err(|e| e.to_string())?;
-        }
-        let program = match &plan.program.path {
-            Some(p) => fs::canonicalize(p).map_err(|e| format!("program `{p}`: {e}"))?,
-            None => progdir.join(format!("{}.py", plan.program.name)),
+            crate::files::write_new(to, bytes, 0o644)
+                .map_err(|e| format!("cannot write `{}`: {e}", to.display()))
         };
+        for (path, bytes) in crate::bundled::program_files() {
+            write(&progdir.join(path), bytes)?;
+        }
+        let program = progdir.join(format!("{}.py", plan.program.name));
+        if let Some(p) = &plan.program.path {
+            let bytes =
+                crate::files::read_regular(std::path::Path::new(p), crate::files::PROGRAM_LIMIT)
+                    .map_err(|e| format!("cannot read the program `{p}`: {}", e.reason()))?;
+            let _ = fs::remove_file(&program);
+            write(&program, &bytes)?;
+        }
         fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
+        netns::check_unprivileged_python(&python, &program)?;
 
         timings.overlay_start_s = secs(progress.start);
         let started = start_backend(&mut lab, plan, fault.as_deref(), opts.timeout)?;
@@ -237,6 +247,7 @@ impl<'p> LabSession<'p> {
         for (i, name, out, offset) in probes {
             self.lab
                 .wait_child(&name, Instant::now() + timeout + Duration::from_secs(5));
+            netns::check_interrupted()?;
             let up: BTreeMap<String, f64> =
                 serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim())
                     .unwrap_or_default();
@@ -297,7 +308,7 @@ impl<'p> LabSession<'p> {
             args.extend(["--timeout".into(), format!("{}", timeout.as_secs())]);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let name = format!("mpc-{}", p.name);
-            let (out, err) = self.spawn(&p.name, &name, &python, &refs)?;
+            let (out, err) = self.spawn_unprivileged(&p.name, &name, &python, &refs)?;
             names.push((p, name, out, err));
         }
         let deadline = Instant::now() + timeout + Duration::from_secs(10);
@@ -309,6 +320,7 @@ impl<'p> LabSession<'p> {
         };
         for (p, name, out, err) in names {
             let status = self.lab.wait_child(&name, deadline);
+            netns::check_interrupted()?;
             last = mpc_start.elapsed().as_secs_f64();
             let json: Option<serde_json::Value> = fs::read_to_string(&out)
                 .ok()
@@ -357,6 +369,23 @@ impl<'p> LabSession<'p> {
         let err = self.lab.dir.join(format!("{name}.err"));
         let ns = self.lab.ns(host);
         self.lab.spawn(name, &ns, program, args, &out, &err)?;
+        Ok((out, err))
+    }
+
+    /// [`LabSession::spawn`] as the unprivileged user (see
+    /// [`Lab::spawn_unprivileged`]): the scenario's program.
+    pub fn spawn_unprivileged(
+        &mut self,
+        host: &str,
+        name: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<(PathBuf, PathBuf), String> {
+        let out = self.lab.dir.join(format!("{name}.out"));
+        let err = self.lab.dir.join(format!("{name}.err"));
+        let ns = self.lab.ns(host);
+        self.lab
+            .spawn_unprivileged(name, &ns, program, args, &out, &err)?;
         Ok((out, err))
     }
 
