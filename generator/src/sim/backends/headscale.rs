@@ -424,7 +424,7 @@ pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<String, Ipv
     let bound = Duration::from_secs(u64::from(PINGS * (PING_TIMEOUT_S + 1) + 5));
     let deadline = Instant::now() + bound;
     for name in names {
-        if lab.wait_child(&name, deadline).is_none() {
+        if crate::sim::netns::interrupted() || lab.wait_child(&name, deadline).is_none() {
             lab.kill_child(&name);
         }
     }
@@ -633,6 +633,7 @@ fn wait_for(
 ) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
+        crate::sim::netns::check_interrupted()?;
         if ready() {
             return Ok(());
         }
@@ -772,7 +773,9 @@ pub fn start(
         ups.push((h, name, out));
     }
     for (h, name, out) in ups {
-        match lab.wait_child(&name, Instant::now() + timeout + Duration::from_secs(5)) {
+        let status = lab.wait_child(&name, Instant::now() + timeout + Duration::from_secs(5));
+        crate::sim::netns::check_interrupted()?;
+        match status {
             Some(s) if s.success() => {}
             Some(s) => {
                 return Err(format!(

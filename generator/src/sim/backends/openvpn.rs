@@ -262,6 +262,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
     let deadline = Instant::now() + timeout;
     for (h, log) in clients {
         loop {
+            crate::sim::netns::check_interrupted()?;
             if fs::read_to_string(&log).unwrap_or_default().contains(READY) {
                 break;
             }
