@@ -211,11 +211,13 @@ def main():
     if problems:
         for p in problems:
             print(f'e3 handshake: incompatible: {p}', file=sys.stderr)
-        fail(f'the parties are not running the same program; nothing was run ({len(problems)} differences)',
-             EXIT_INCOMPATIBLE)
+        n = len(problems)
+        fail(f'the parties are not running the same program; nothing was run '
+             f'({n} difference{"s" if n > 1 else ""})', EXIT_INCOMPATIBLE)
+    # The time is what e3 measures the program's wall time from.
     print(f'e3 handshake: party {index} agrees with all {len(parties)} parties '
           f'(program {mine["program"]}, files {mine["files"][:12]}, MPyC {mine["mpyc"]}, '
-          f'Python {mine["python"]})', file=sys.stderr)
+          f'Python {mine["python"]}) at {time.time():.6f}', file=sys.stderr)
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, program] + sys.argv[2:])
 

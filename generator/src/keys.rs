@@ -59,11 +59,22 @@ impl Report {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Unit {
     NebulaCa,
-    NebulaHost { host: String, ip: String },
-    Wireguard { host: String },
-    Tinc { host: String },
+    NebulaHost {
+        host: String,
+        ip: String,
+    },
+    Wireguard {
+        host: String,
+    },
+    Tinc {
+        host: String,
+    },
     OpenvpnCa,
-    OpenvpnHost { host: String, server: bool, serial: u32 },
+    OpenvpnHost {
+        host: String,
+        server: bool,
+        serial: u32,
+    },
 }
 
 impl Unit {
@@ -219,7 +230,9 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
     for tool in tools(plan) {
         if !todo.is_empty() && !on_path(tool) {
             let how = match *tool {
-                "nebula-cert" => "`ci/install-deps` in the e3 checkout builds it into `.tools/bin/`",
+                "nebula-cert" => {
+                    "`ci/install-deps` in the e3 checkout builds it into `.tools/bin/`"
+                }
                 "wg" => "Debian: `apt-get install wireguard-tools`",
                 _ => "Debian: `apt-get install openssl`",
             };
@@ -429,7 +442,8 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
             let _ = fs::remove_file(p("openvpn/ca.crt"));
             let _ = fs::remove_file(p("openvpn/ca.key"));
             let cn = format!("e3 {} OpenVPN CA", plan.name);
-            let args = crate::pki::ca_command(&p("openvpn/ca.key"), &p("openvpn/ca.crt"), &cn, 3650);
+            let args =
+                crate::pki::ca_command(&p("openvpn/ca.key"), &p("openvpn/ca.crt"), &cn, 3650);
             run_args("openssl", &args)?;
         }
         Unit::OpenvpnHost {
@@ -443,8 +457,14 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
             } else {
                 crate::pki::Usage::Client
             };
-            let (key, crt) = (p(&format!("openvpn/{host}.key")), p(&format!("openvpn/{host}.crt")));
-            let (csr, ext) = (p(&format!("openvpn/{host}.csr")), p(&format!("openvpn/{host}.ext")));
+            let (key, crt) = (
+                p(&format!("openvpn/{host}.key")),
+                p(&format!("openvpn/{host}.crt")),
+            );
+            let (csr, ext) = (
+                p(&format!("openvpn/{host}.csr")),
+                p(&format!("openvpn/{host}.ext")),
+            );
             let _ = fs::remove_file(&key);
             let _ = fs::remove_file(&crt);
             write_private(&ext, crate::pki::extensions(usage, None).as_bytes())?;

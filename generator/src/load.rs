@@ -311,6 +311,64 @@ pub fn resolve_in_tree(dir: &Path, name: &str, limit: u64) -> Result<Option<Path
     Ok(Some(candidate.components().collect()))
 }
 
+/// Most files and bytes `program.files` may bring along (all entries together).
+pub const FILES_LIMIT: u64 = 64 << 20;
+pub const FILES_COUNT: usize = 10_000;
+
+/// Resolves an entry of `program.files`: like [`resolve_in_tree`], but a
+/// directory is allowed too, and then every entry below it must itself
+/// resolve inside `dir` (no symbolic link leads out) and be a regular file
+/// or a directory. `budget` is (files, bytes) still allowed; it shrinks.
+pub fn resolve_files_in_tree(
+    dir: &Path,
+    name: &str,
+    budget: &mut (usize, u64),
+) -> Result<Option<PathBuf>, PathProblem> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let candidate = dir.join(name);
+    if std::fs::symlink_metadata(&candidate).is_err() {
+        return Ok(None);
+    }
+    let root = std::fs::canonicalize(dir).map_err(|e| PathProblem::Io(files::io_reason(&e)))?;
+    fn walk(root: &Path, path: &Path, budget: &mut (usize, u64)) -> Result<(), PathProblem> {
+        let real = match std::fs::canonicalize(path) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PathProblem::Outside),
+            Err(e) => return Err(PathProblem::Io(files::io_reason(&e))),
+        };
+        if !real.starts_with(root) {
+            return Err(PathProblem::Outside);
+        }
+        let meta = std::fs::metadata(&real).map_err(|e| PathProblem::Io(files::io_reason(&e)))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| PathProblem::Io(files::io_reason(&e)))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for e in entries {
+                walk(root, &e, budget)?;
+            }
+            return Ok(());
+        }
+        if !meta.is_file() {
+            return Err(PathProblem::NotRegular(files::kind(meta.file_type())));
+        }
+        if budget.0 == 0 || meta.len() > budget.1 {
+            return Err(PathProblem::TooLarge(FILES_LIMIT));
+        }
+        budget.0 -= 1;
+        budget.1 -= meta.len();
+        Ok(())
+    }
+    walk(&root, &candidate, budget)?;
+    Ok(Some(candidate.components().collect()))
+}
+
 /// The scenario `extends: name` names: a file next to the extending one
 /// (`name`, `name.yaml`, `name.yml`, the first that exists and is not a
 /// directory), else a bundled scenario. `Err(Some)` for a file that exists

@@ -195,9 +195,20 @@ mod tests {
             assert!(verify(bad).is_err(), "{name} verifies as {bad}");
             let text = run(&strings(&["x509", "-in", &p(&crt), "-noout", "-text"])).expect("x509");
             assert!(text.contains(&format!("Subject: CN = {name}")), "{text}");
-            assert_eq!(text.contains("IP Address:198.18.0.1"), ip.is_some(), "{text}");
+            assert_eq!(
+                text.contains("IP Address:198.18.0.1"),
+                ip.is_some(),
+                "{text}"
+            );
         }
-        let ca = run(&strings(&["x509", "-in", &p(&f("ca.crt")), "-noout", "-text"])).expect("x509");
+        let ca = run(&strings(&[
+            "x509",
+            "-in",
+            &p(&f("ca.crt")),
+            "-noout",
+            "-text",
+        ]))
+        .expect("x509");
         assert!(ca.contains("CA:TRUE"), "{ca}");
     }
 }

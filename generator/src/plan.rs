@@ -31,8 +31,14 @@ use crate::diag::{Code, Diagnostic};
 use crate::scenario::{Latency, Scenario};
 
 /// Names of the hosts e3 adds; parties may not use them.
-pub const RESERVED_HOST_NAMES: &[&str] =
-    &["control", "lighthouse", "hub", "server", "bootstrap", "internet"];
+pub const RESERVED_HOST_NAMES: &[&str] = &[
+    "control",
+    "lighthouse",
+    "hub",
+    "server",
+    "bootstrap",
+    "internet",
+];
 
 /// Version of the `scenario.json` format.
 pub const PLAN_FORMAT: u32 = 1;
@@ -106,6 +112,14 @@ pub struct ProgramPlan {
     /// A program given as a path (relative to the scenario file).
     pub path: Option<String>,
     pub args: Vec<String>,
+    /// `program.files`, as resolved paths: they travel with the program.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// The directory the program runs in, relative to which the program and
+    /// its files are laid out: their deepest common directory (for a
+    /// program given by path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
     pub port: u16,
     /// The ordered MPyC party list: `-P host:port` for index i is entry i.
     pub parties: Vec<MpcEndpoint>,
@@ -406,6 +420,23 @@ pub fn check_capacity(scenario: &Scenario) -> Vec<Diagnostic> {
     out
 }
 
+/// The deepest directory holding a path program and all its files (their
+/// parents, for files); `None` for a bundled program or one without files.
+fn program_workdir(p: &crate::scenario::Program) -> Option<String> {
+    use std::path::{Path, PathBuf};
+    let program = p.path.as_ref()?;
+    if p.files.is_empty() {
+        return None;
+    }
+    let parent = |x: &Path| x.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut common: PathBuf = parent(program);
+    for f in &p.files {
+        while !f.starts_with(&common) && common.pop() {}
+    }
+    let s = common.display().to_string();
+    Some(if s.is_empty() { ".".into() } else { s })
+}
+
 /// Builds the plan. The scenario must be valid (see [`crate::scenario::validate`]).
 pub fn plan(scenario: &Scenario) -> Plan {
     let backend = scenario.backend;
@@ -679,6 +710,13 @@ pub fn plan(scenario: &Scenario) -> Plan {
                 .as_ref()
                 .map(|p| p.display().to_string()),
             args: scenario.program.args.clone(),
+            files: scenario
+                .program
+                .files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            workdir: program_workdir(&scenario.program),
             port: ports::MPYC,
             parties: endpoints,
         },

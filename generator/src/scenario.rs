@@ -50,6 +50,9 @@ pub struct Program {
     /// scenario file's directory.
     pub path: Option<PathBuf>,
     pub args: Vec<String>,
+    /// `program.files`: files and directories that travel with a program
+    /// given by path, resolved against the scenario file's directory.
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,7 +125,7 @@ const TOP_KEYS: &[&str] = &[
     "matrix",
 ];
 const CONNECTIVITY_KEYS: &[&str] = &["backend", "relay"];
-const PROGRAM_KEYS: &[&str] = &["name", "args"];
+const PROGRAM_KEYS: &[&str] = &["name", "args", "files"];
 const PARTY_KEYS: &[&str] = &[
     "name", "region", "platform", "size", "nat", "site", "address", "count",
 ];
@@ -600,12 +603,14 @@ impl<'a> Validator<'a> {
                 name: stem,
                 path: Some(path),
                 args: Vec::new(),
+                files: Vec::new(),
             }
         } else if programs.contains(&name.as_str()) {
             Program {
                 name,
                 path: None,
                 args: Vec::new(),
+                files: Vec::new(),
             }
         } else {
             let hint = did_you_mean(&name, programs.iter().copied())
@@ -621,10 +626,104 @@ impl<'a> Validator<'a> {
             );
             return None;
         };
+        let files = self.program_files(get("files"), &program, name_node)?;
         Some(Program {
             args: args?,
+            files,
             ..program
         })
+    }
+
+    /// `program.files`: each entry a file or directory inside the scenario
+    /// file's directory tree (no symbolic link out), for a program given by
+    /// path; none may take the place of e3's helper modules.
+    fn program_files(
+        &mut self,
+        node: Option<&Node>,
+        program: &Program,
+        name_node: &Node,
+    ) -> Option<Vec<PathBuf>> {
+        let Some(node) = node.filter(|n| !n.is_null()) else {
+            return Some(Vec::new());
+        };
+        let Some(items) = node.as_seq() else {
+            self.wrong_type(node, "program.files", "a list of paths");
+            return None;
+        };
+        if program.path.is_none() {
+            self.err(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    node.loc,
+                    "`program.files` needs a program given by path",
+                )
+                .label("files of a bundled program")
+                .note(
+                    format!("`{}` is a bundled program", program.name),
+                    Some(name_node.loc),
+                )
+                .hint("give `program.name` as a path (e.g. `./demo.py`) next to its files"),
+            );
+            return None;
+        }
+        let dir = self.sources.dir_of(node.loc.file).map(Path::to_path_buf)?;
+        let mut budget = (crate::load::FILES_COUNT, crate::load::FILES_LIMIT);
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let Some(name) = item.as_scalar() else {
+                self.wrong_type(item, "program.files[]", "a path");
+                ok = false;
+                continue;
+            };
+            match crate::load::resolve_files_in_tree(&dir, name, &mut budget) {
+                Ok(Some(p)) => {
+                    let helper = p.file_stem().is_some_and(|s| {
+                        bundled::program_helpers().contains(&&*s.to_string_lossy())
+                    }) && p.extension().is_some_and(|e| e == "py");
+                    if helper {
+                        self.err(
+                            Diagnostic::new(
+                                Code::ProgramShadowsHelper,
+                                item.loc,
+                                format!("`{name}` has the name of one of e3's helper modules"),
+                            )
+                            .label("would replace the bundled helper")
+                            .hint("rename the file"),
+                        );
+                        ok = false;
+                    } else {
+                        out.push(p);
+                    }
+                }
+                Ok(None) => {
+                    self.err(
+                        Diagnostic::new(
+                            Code::UnknownProgram,
+                            item.loc,
+                            format!("program file `{name}` does not exist"),
+                        )
+                        .label("no such file or directory")
+                        .hint(format!(
+                            "`program.files` are relative to the scenario file's directory, here `{}`",
+                            crate::source::display_path(&dir)
+                        )),
+                    );
+                    ok = false;
+                }
+                Err(problem) => {
+                    self.err(problem.diagnostic(
+                        Code::UnknownProgram,
+                        "program",
+                        name,
+                        item.loc,
+                        Some(&dir),
+                    ));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     fn defaults<'n>(&mut self, node: Option<&'n Node>) -> Defaults<'n> {
@@ -1573,9 +1672,9 @@ impl<'a> Validator<'a> {
                 Backend::Direct if relay != Relay::Auto => {
                     Some("remove `relay`: the `direct` backend never relays")
                 }
-                Backend::Openvpn if relay == Relay::Never => Some(
-                    "remove `relay`: OpenVPN relays every pair through its server, by design",
-                ),
+                Backend::Openvpn if relay == Relay::Never => {
+                    Some("remove `relay`: OpenVPN relays every pair through its server, by design")
+                }
                 _ => None,
             };
             if let Some(hint) = hint {

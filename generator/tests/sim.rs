@@ -439,7 +439,10 @@ fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
     let (code, report, stderr) = sim("tailscale-3region", &[], &fault);
     assert_eq!(code, Some(0), "{stderr}");
     assert_correct(&report, &stderr);
-    assert!(report["diagnosis"].to_string().contains("killed"), "{report:#}");
+    assert!(
+        report["diagnosis"].to_string().contains("killed"),
+        "{report:#}"
+    );
     // The embedded DERP relay dies with it, and so does a relayed pair.
     let (code, report, stderr) = sim("headscale-hard-hard", &["--timeout", "8"], &fault);
     assert_eq!(code, Some(1), "{stderr}");
@@ -460,7 +463,9 @@ fn openvpn_relays_every_pair_through_its_server() {
         assert!(e.contains(&format!("`{a}` connected from 198.18.")), "{e}");
     }
     assert_eq!(report["pairs"][0]["via"], "server");
-    assert!(report["versions"]["openvpn"].as_str().is_some_and(|v| v.starts_with("2.")));
+    assert!(report["versions"]["openvpn"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("2.")));
 }
 
 #[test]
@@ -1219,4 +1224,76 @@ fn the_program_runs_unprivileged() {
         assert_eq!(p["result"]["root"], false, "{p}");
         assert_eq!(p["result"]["reads"], serde_json::json!([]), "{p}");
     }
+}
+
+#[test]
+fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("external-program", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["outputs_agree"], true, "{report:#}");
+    for p in report["parties"].as_array().expect("parties") {
+        // judged by its exit status: it prints no e3 JSON line
+        assert_eq!(p["contract"], "exit-status", "{p}");
+        assert_eq!(p["exit"], 0, "{p}");
+        // its sibling module and its data file were there: 2 × (3 + 5)
+        assert_eq!(
+            p["stdout_tail"],
+            serde_json::json!(["weighted total: 16"]),
+            "{p}"
+        );
+        // e3 passed nothing but MPyC's options and the scenario's arguments
+        // (a strict argparse rejects anything else)
+        assert!(
+            !p["stderr_tail"]
+                .to_string()
+                .contains("unrecognized arguments"),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn a_party_with_a_different_program_stops_every_party() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let fault = [("E3_SIM_FAULT", "different-program:bob")];
+    let (code, report, stderr) = sim("external-program", &[], &fault);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["ok"], false);
+    for p in report["parties"].as_array().expect("parties") {
+        assert_eq!(p["exit"], 4, "{p}");
+        assert!(
+            p["stdout_tail"].as_array().is_some_and(|t| t.is_empty()),
+            "nothing ran: {p}"
+        );
+        let e = p["error"].as_str().unwrap_or("");
+        assert!(e.starts_with("incompatible programs: party "), "{e}");
+        assert!(e.contains(" in files: "), "{e}");
+    }
+}
+
+#[test]
+fn any_program_is_judged_by_its_exit_status() {
+    lab_test!(&[]);
+    let (code, report, stderr) = sim("external-fails", &[], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let parties = report["parties"].as_array().expect("parties");
+    assert_eq!(
+        (parties[0]["ok"].clone(), parties[1]["ok"].clone()),
+        (true.into(), false.into())
+    );
+    assert_eq!(parties[1]["exit"], 1);
+    assert_eq!(
+        parties[1]["error"],
+        "exited with exit status: 1: tally: cannot open the input table"
+    );
+    assert_eq!(parties[0]["stdout_tail"], serde_json::json!(["done"]));
+    assert!(report["outputs_agree"].is_null(), "{report:#}");
+    assert!(
+        report["diagnosis"]
+            .to_string()
+            .contains("cannot open the input table"),
+        "{report:#}"
+    );
 }

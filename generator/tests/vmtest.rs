@@ -784,7 +784,10 @@ fn fill_placeholders(script: &str, backend: Backend) -> String {
     let tool = |used: bool, name: &'static str| if used { placeholder } else { name };
     script
         .replace("@FACTS_FILE@", placeholder)
-        .replace("@NEBULA_CERT@", tool(backend == Backend::Nebula, "nebula-cert"))
+        .replace(
+            "@NEBULA_CERT@",
+            tool(backend == Backend::Nebula, "nebula-cert"),
+        )
         .replace("@OPENSSL@", tool(backend == Backend::Openvpn, "openssl"))
 }
 

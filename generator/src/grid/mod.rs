@@ -505,8 +505,17 @@ mod tests {
                 ("mpyc".to_string(), "0.11".to_string()),
             ])
         };
-        assert_eq!(cell_hash(&plan, t, &v("1.10.3")), cell_hash(&plan, t, &v("1.10.3")));
-        assert_ne!(cell_hash(&plan, t, &v("1.10.3")), cell_hash(&plan, t, &v("1.6.1")));
-        assert_ne!(cell_hash(&plan, t, &v("1.10.3")), cell_hash(&plan, t, &BTreeMap::new()));
+        assert_eq!(
+            cell_hash(&plan, t, &v("1.10.3")),
+            cell_hash(&plan, t, &v("1.10.3"))
+        );
+        assert_ne!(
+            cell_hash(&plan, t, &v("1.10.3")),
+            cell_hash(&plan, t, &v("1.6.1"))
+        );
+        assert_ne!(
+            cell_hash(&plan, t, &v("1.10.3")),
+            cell_hash(&plan, t, &BTreeMap::new())
+        );
     }
 }

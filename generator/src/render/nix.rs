@@ -864,7 +864,9 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
 
 /// A prefix length as a dotted netmask (`16` → `255.255.0.0`).
 fn netmask(prefix: u8) -> String {
-    let bits = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+    let bits = u32::MAX
+        .checked_shl(32 - u32::from(prefix.min(32)))
+        .unwrap_or(0);
     std::net::Ipv4Addr::from(bits).to_string()
 }
 

@@ -187,7 +187,10 @@ pub fn preflight(backend: Backend) -> Result<(), String> {
             "backend `{backend}` needs {list} on PATH, which {} missing",
             if missing.len() == 1 { "is" } else { "are" }
         );
-        if matches!(backend, Backend::Tailscale | Backend::Headscale | Backend::Nebula) {
+        if matches!(
+            backend,
+            Backend::Tailscale | Backend::Headscale | Backend::Nebula
+        ) {
             msg += "\n   = hint: `ci/install-deps` builds them from their Go modules into `.tools/bin/` of the e3 checkout, where e3 finds them (the versions nixpkgs ships, pinned in `ci/go-tools.txt`)";
         } else {
             msg += "\n   = hint: `ci/install-deps` installs them (Debian)";
@@ -594,11 +597,13 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     // MPyC.
     let mut party_reports = Vec::new();
     let mut mpc_wall_s = None;
+    let mut outputs_agree = None;
     if overlay_ok {
         let run = session.run_program(opts.timeout)?;
         netns::check_interrupted()?;
         party_reports = run.parties;
         mpc_wall_s = Some(run.wall_s);
+        outputs_agree = run.outputs_agree;
     }
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
     if let Some(settle) = session.started.as_ref().and_then(|s| s.settle) {
@@ -709,11 +714,21 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         }
     }
 
-    let verdict = if ok {
+    let verdict = if ok && party_reports.iter().all(|p| p.contract == "e3-json") {
         format!(
             "ok: `{}` gave the expected result on all {} parties",
             plan.program.name,
             parties.len()
+        )
+    } else if ok {
+        format!(
+            "ok: `{}` exited 0 on all {} parties{}",
+            plan.program.name,
+            parties.len(),
+            match outputs_agree {
+                Some(false) => " (their outputs differ)",
+                _ => "",
+            }
         )
     } else if !overlay_ok {
         "failed: the overlay did not connect every pair; MPyC not run".to_string()
@@ -737,6 +752,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         mpc_ran: overlay_ok,
         mpc_wall_s,
         parties: party_reports,
+        outputs_agree,
         ok,
         verdict,
         diagnosis,

@@ -62,6 +62,14 @@ pub fn check_interrupted() -> Result<(), String> {
     }
 }
 
+/// How an unprivileged program runs: its working directory and extra
+/// environment.
+#[derive(Debug, Clone, Copy)]
+pub struct RunAs<'a> {
+    pub cwd: &'a Path,
+    pub env: &'a [(&'a str, &'a str)],
+}
+
 /// Serialises teardowns within this process.
 static TEARDOWN: Mutex<()> = Mutex::new(());
 
@@ -358,22 +366,34 @@ impl Lab {
         stdout: &Path,
         stderr: &Path,
     ) -> Result<u32, String> {
-        self.spawn_inner(name, ns, program, args, stdout, stderr, false)
+        self.spawn_inner(name, ns, program, args, stdout, stderr, None)
     }
 
     /// [`Lab::spawn`] as the unprivileged user (`nobody`, no supplementary
-    /// groups, no new privileges), in the public directory: for the
-    /// scenario's program, which needs no privileges.
+    /// groups, no new privileges), in `cwd` (the public directory or a
+    /// directory below it) with `env` added: for the scenario's program,
+    /// which needs no privileges.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn_unprivileged(
         &mut self,
         name: &str,
         ns: &str,
+        cwd: &Path,
+        env: &[(&str, &str)],
         program: &str,
         args: &[&str],
         stdout: &Path,
         stderr: &Path,
     ) -> Result<u32, String> {
-        self.spawn_inner(name, ns, program, args, stdout, stderr, true)
+        let public = self.public_dir()?;
+        if !cwd.starts_with(&public) {
+            return Err(format!(
+                "the program's directory `{}` is not in the lab's public directory",
+                cwd.display()
+            ));
+        }
+        let run_as = RunAs { cwd, env };
+        self.spawn_inner(name, ns, program, args, stdout, stderr, Some(run_as))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -385,7 +405,7 @@ impl Lab {
         args: &[&str],
         stdout: &Path,
         stderr: &Path,
-        unprivileged: bool,
+        unprivileged: Option<RunAs<'_>>,
     ) -> Result<u32, String> {
         check_interrupted()?;
         let create = |p: &Path| {
@@ -405,7 +425,7 @@ impl Lab {
         };
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns]);
-        if unprivileged {
+        if let Some(run_as) = &unprivileged {
             let (uid, gid) = unprivileged_ids();
             cmd.args([
                 "setpriv",
@@ -415,8 +435,10 @@ impl Lab {
                 "--no-new-privs",
                 "--",
             ]);
-            cmd.current_dir(self.public_dir()?)
-                .env("HOME", "/nonexistent");
+            cmd.current_dir(run_as.cwd).env("HOME", "/nonexistent");
+            for (k, v) in run_as.env {
+                cmd.env(k, v);
+            }
         }
         let child = cmd
             .arg(program)

@@ -22,6 +22,11 @@ pub struct Report {
     /// Seconds from starting the parties until the last one exited.
     pub mpc_wall_s: Option<f64>,
     pub parties: Vec<PartyReport>,
+    /// Whether every party had the same output: the same `result` for a
+    /// program that prints e3's JSON line, the same stdout otherwise (as a
+    /// correct MPC program with a public output has); `None` when it did
+    /// not run or failed on a party.
+    pub outputs_agree: Option<bool>,
     /// True when the program succeeded on every party.
     pub ok: bool,
     pub verdict: String,
@@ -54,6 +59,11 @@ pub struct PartyReport {
     pub expected: Option<serde_json::Value>,
     pub elapsed_s: Option<f64>,
     pub error: Option<String>,
+    /// `e3-json` (judged by its JSON line) or `exit-status` (any program).
+    pub contract: String,
+    /// The last lines of what it printed.
+    pub stdout_tail: Vec<String>,
+    pub stderr_tail: Vec<String>,
 }
 
 fn secs(s: Option<f64>) -> String {
@@ -74,7 +84,11 @@ impl Report {
         );
         let _ = writeln!(s, "latency: {}", self.latency);
         if !self.versions.is_empty() {
-            let v: Vec<String> = self.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let v: Vec<String> = self
+                .versions
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             let _ = writeln!(s, "versions: {}", v.join(", "));
         }
         if self.loss_percent > 0.0 {
@@ -126,7 +140,25 @@ impl Report {
                     p.error.as_deref().unwrap_or("")
                 );
             }
+            for p in self.parties.iter().filter(|p| p.contract != "e3-json") {
+                for (what, lines) in [("stdout", &p.stdout_tail), ("stderr", &p.stderr_tail)] {
+                    for l in lines.iter().rev().take(3).rev() {
+                        let _ = writeln!(s, "  {} {what}: {l}", p.host);
+                    }
+                }
+            }
             let _ = writeln!(s, "MPyC wall time: {}", secs(self.mpc_wall_s));
+            if let Some(agree) = self.outputs_agree {
+                let _ = writeln!(
+                    s,
+                    "outputs agree: {}",
+                    if agree {
+                        "yes"
+                    } else {
+                        "NO: the parties printed different outputs"
+                    }
+                );
+            }
         } else {
             let _ = writeln!(s, "\nMPyC: not run");
         }

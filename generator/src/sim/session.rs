@@ -70,6 +70,136 @@ pub struct ProgramRun {
     pub outputs: Vec<Option<serde_json::Value>>,
     /// Seconds from starting the parties until the last one exited.
     pub wall_s: f64,
+    /// Whether every party had the same output (see [`LabSession::run_program`]).
+    pub outputs_agree: Option<bool>,
+}
+
+/// Lines of each party's stdout and stderr the report keeps.
+pub const TAIL_LINES: usize = 5;
+/// Bytes of a party's output e3 reads at most (its end).
+const OUTPUT_LIMIT: u64 = 1 << 20;
+
+/// The last `limit` bytes of a file (a program may print a lot).
+fn read_bounded(path: &std::path::Path) -> String {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let Ok(mut f) = fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > OUTPUT_LIMIT {
+        let _ = f.seek(SeekFrom::Start(len - OUTPUT_LIMIT));
+    }
+    let mut bytes = Vec::new();
+    let _ = f.take(OUTPUT_LIMIT).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// When the handshake let this party go on (`… at <unix seconds>`).
+fn handshake_time(stderr: &str) -> Option<f64> {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("e3 handshake: party ") && l.contains(" agrees "))
+        .and_then(|l| l.rsplit_once(" at "))
+        .and_then(|(_, t)| t.trim().parse().ok())
+}
+
+/// The last `n` non-empty lines of `text`, each cut to 300 characters.
+pub fn tail_lines(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| {
+            if l.chars().count() > 300 {
+                let cut: String = l.chars().take(300).collect();
+                format!("{cut}…")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+/// How one party's run is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub ok: bool,
+    /// Its last stdout line, when that is e3's JSON (an object with `ok`).
+    pub json: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+impl Verdict {
+    fn get(&self, k: &str) -> Option<serde_json::Value> {
+        self.json
+            .as_ref()
+            .and_then(|j| j.get(k))
+            .cloned()
+            .filter(|v| !v.is_null())
+    }
+
+    /// `e3-json` or `exit-status`: how the run was judged.
+    fn contract(&self) -> String {
+        if self.json.is_some() {
+            "e3-json"
+        } else {
+            "exit-status"
+        }
+        .to_string()
+    }
+}
+
+/// A program that prints e3's JSON line (an object with `ok`) last is
+/// judged by it and its exit status; any other program by its exit status
+/// alone: 0 before the deadline (`status` is `None` past it).
+pub fn judge(status: Option<ExitStatus>, stdout: &str, stderr: &str) -> Verdict {
+    let json = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("ok").is_some_and(serde_json::Value::is_boolean));
+    let exited_ok = status.is_some_and(|s| s.success());
+    let json_ok = json
+        .as_ref()
+        .is_none_or(|j| j.get("ok").and_then(serde_json::Value::as_bool) == Some(true));
+    // The handshake's own reason comes first; else the last line printed.
+    let last_err = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("e3 handshake: incompatible: "))
+        .map(|l| format!("incompatible programs: {l}"))
+        .or_else(|| {
+            stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .map(|l| l.chars().take(300).collect::<String>());
+    let error = match status {
+        None => Some("did not finish (killed at the deadline)".to_string()),
+        Some(s) if !s.success() => json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(|e| e.as_str())
+            .map(str::to_string)
+            .or_else(|| match &last_err {
+                Some(e) if e.starts_with("incompatible programs: ") => Some(e.clone()),
+                Some(e) => Some(format!("exited with {s}: {e}")),
+                None => Some(format!("exited with {s}")),
+            }),
+        Some(_) if !json_ok => json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(|e| e.as_str())
+            .map(str::to_string)
+            .or_else(|| Some("the program reported ok: false".into())),
+        Some(_) => None,
+    };
+    Verdict {
+        ok: exited_ok && json_ok,
+        json,
+        error,
+    }
 }
 
 /// A running lab of one plan. See the module documentation.
@@ -80,6 +210,8 @@ pub struct LabSession<'p> {
     pub python: PathBuf,
     /// The program file the parties run (in the lab's public directory).
     pub program: PathBuf,
+    /// The directory the program runs in (the program's and its files').
+    pub workdir: PathBuf,
     /// What the backend started; `None` for `direct`.
     pub started: Option<Started>,
     /// What happened to `simulation.latency`.
@@ -90,6 +222,58 @@ pub struct LabSession<'p> {
     pub fault: Option<String>,
     pub timings: Timings,
     pub(super) progress: Progress,
+}
+
+/// Copies a program given by path and its `program.files` into `to`, laid
+/// out relative to the plan's `workdir` (the program's own directory when
+/// it has no files); returns where the program is now. Every path was
+/// checked by validation: inside the scenario's tree, regular files.
+fn copy_program(
+    plan: &Plan,
+    program: &std::path::Path,
+    to: &std::path::Path,
+    write: &dyn Fn(&std::path::Path, &[u8]) -> Result<(), String>,
+) -> Result<PathBuf, String> {
+    let base = plan
+        .program
+        .workdir
+        .as_deref()
+        .map(std::path::PathBuf::from)
+        .or_else(|| program.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    let rel = |p: &std::path::Path| {
+        p.strip_prefix(&base)
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|_| p.file_name().map(PathBuf::from).unwrap_or_default())
+    };
+    let copy_file = |from: &std::path::Path| -> Result<(), String> {
+        let bytes = crate::files::read_regular(from, crate::files::PROGRAM_LIMIT)
+            .map_err(|e| format!("cannot read `{}`: {}", from.display(), e.reason()))?;
+        let dest = to.join(rel(from));
+        let _ = fs::remove_file(&dest);
+        write(&dest, &bytes)
+    };
+    fn walk(
+        p: &std::path::Path,
+        f: &dyn Fn(&std::path::Path) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(p)
+                .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            entries.iter().try_for_each(|e| walk(e, f))
+        } else {
+            f(p)
+        }
+    }
+    crate::files::create_dir_all(to, 0o755).map_err(|e| e.to_string())?;
+    for f in &plan.program.files {
+        walk(std::path::Path::new(f), &copy_file)?;
+    }
+    copy_file(program)?;
+    Ok(to.join(rel(program)))
 }
 
 fn secs(since: Instant) -> f64 {
@@ -139,9 +323,10 @@ impl<'p> LabSession<'p> {
         ));
 
         // Programs for the parties, in the one lab directory the
-        // unprivileged user can read: the bundled ones and their helpers,
-        // and the scenario's own program copied next to them (so it runs
-        // from the lab, as it does from `programs/` when deployed).
+        // unprivileged user can read: the bundled ones and their helpers
+        // (the handshake among them); a program given by path goes to
+        // `user/` with its `program.files`, laid out relative to their
+        // common directory, which is the directory it runs in.
         let progdir = lab.public_dir()?;
         let write = |to: &std::path::Path, bytes: &[u8]| {
             if let Some(d) = to.parent() {
@@ -153,14 +338,29 @@ impl<'p> LabSession<'p> {
         for (path, bytes) in crate::bundled::program_files() {
             write(&progdir.join(path), bytes)?;
         }
-        let program = progdir.join(format!("{}.py", plan.program.name));
-        if let Some(p) = &plan.program.path {
-            let bytes =
-                crate::files::read_regular(std::path::Path::new(p), crate::files::PROGRAM_LIMIT)
-                    .map_err(|e| format!("cannot read the program `{p}`: {}", e.reason()))?;
-            let _ = fs::remove_file(&program);
-            write(&program, &bytes)?;
-        }
+        let (program, workdir) = match &plan.program.path {
+            None => (
+                progdir.join(format!("{}.py", plan.program.name)),
+                progdir.clone(),
+            ),
+            Some(p) => {
+                let user = progdir.join("user");
+                let program = copy_program(plan, std::path::Path::new(p), &user, &write)?;
+                if let Some(host) = fault
+                    .as_deref()
+                    .and_then(|f| f.strip_prefix("different-program:"))
+                {
+                    // Test fault: one party gets a program that differs by a comment.
+                    let other = progdir.join(format!("user-{host}"));
+                    copy_program(plan, std::path::Path::new(p), &other, &write)?;
+                    let changed = other.join(program.strip_prefix(&user).unwrap_or(&program));
+                    let mut text = fs::read(&changed).map_err(|e| e.to_string())?;
+                    text.extend_from_slice(b"\n# changed on one party only (fault injection)\n");
+                    fs::write(&changed, text).map_err(|e| e.to_string())?;
+                }
+                (program, user)
+            }
+        };
         fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
         netns::check_unprivileged_python(&python, &program)?;
 
@@ -172,6 +372,7 @@ impl<'p> LabSession<'p> {
             lab,
             python,
             program,
+            workdir,
             started,
             latency,
             versions,
@@ -298,17 +499,54 @@ impl<'p> LabSession<'p> {
         }
         let mpc_start = Instant::now();
         let python = self.python.display().to_string();
+        let handshake = self.lab.public_dir()?.join("e3_handshake.py");
+        // The program's own time bound: e3's bundled programs read it from
+        // the environment (e3 passes a program nothing but MPyC's options
+        // and the scenario's arguments); e3's watchdog is the deadline below.
+        let bound = timeout.as_secs().to_string();
+        // e3's helper modules (`e3_common`) stay importable for a program
+        // given by path, which runs from `user/` below them.
+        let helpers = self.lab.public_dir()?.display().to_string();
+        let env = [
+            ("E3_TIMEOUT", bound.as_str()),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+            ("PYTHONPATH", helpers.as_str()),
+        ];
         let mut names = Vec::new();
         for p in &parties {
             let idx = p.index.unwrap_or_default();
-            let mut args = vec![self.program.display().to_string()];
+            // The test fault `different-program:HOST` gives one party a copy
+            // that differs (see `start`).
+            let (program, workdir) = match self
+                .fault
+                .as_deref()
+                .and_then(|f| f.strip_prefix("different-program:"))
+            {
+                Some(h) if h == p.name && plan.program.path.is_some() => {
+                    let other = self.workdir.with_file_name(format!("user-{h}"));
+                    let rel = self
+                        .program
+                        .strip_prefix(&self.workdir)
+                        .unwrap_or(&self.program)
+                        .to_path_buf();
+                    (other.join(rel), other)
+                }
+                _ => (self.program.clone(), self.workdir.clone()),
+            };
+            let mut args = vec![
+                handshake.display().to_string(),
+                program.display().to_string(),
+            ];
             args.extend(list.iter().cloned());
             args.extend(["-I".into(), idx.to_string(), "--no-log".into()]);
             args.extend(plan.program.args.iter().cloned());
-            args.extend(["--timeout".into(), format!("{}", timeout.as_secs())]);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let name = format!("mpc-{}", p.name);
-            let (out, err) = self.spawn_unprivileged(&p.name, &name, &python, &refs)?;
+            let out = self.lab.dir.join(format!("{name}.out"));
+            let err = self.lab.dir.join(format!("{name}.err"));
+            let ns = self.lab.ns(&p.name);
+            self.lab
+                .spawn_unprivileged(&name, &ns, &workdir, &env, &python, &refs, &out, &err)?;
             names.push((p, name, out, err));
         }
         let deadline = Instant::now() + timeout + Duration::from_secs(10);
@@ -317,38 +555,61 @@ impl<'p> LabSession<'p> {
             parties: Vec::new(),
             outputs: Vec::new(),
             wall_s: 0.0,
+            outputs_agree: None,
         };
+        let mut stdouts = Vec::new();
+        let mut agreed_at: Option<f64> = None;
+        let mut last_exit = std::time::SystemTime::now();
         for (p, name, out, err) in names {
             let status = self.lab.wait_child(&name, deadline);
+            last_exit = std::time::SystemTime::now();
+            if status.is_none() {
+                self.lab.kill_child(&name);
+            }
             netns::check_interrupted()?;
             last = mpc_start.elapsed().as_secs_f64();
-            let json: Option<serde_json::Value> = fs::read_to_string(&out)
-                .ok()
-                .and_then(|t| t.lines().last().and_then(|l| serde_json::from_str(l).ok()));
-            let get = |k: &str| {
-                json.as_ref()
-                    .and_then(|j| j.get(k))
-                    .cloned()
-                    .filter(|v| !v.is_null())
-            };
-            let mut error = get("error").and_then(|e| e.as_str().map(str::to_string));
-            if status.is_none() {
-                error = Some("did not finish (killed at the deadline)".into());
-            } else if json.is_none() {
-                error = Some(format!("no JSON output: {}", tail(&err)));
+            let stdout = read_bounded(&out);
+            let stderr = read_bounded(&err);
+            let verdict = judge(status, &stdout, &stderr);
+            if let Some(t) = handshake_time(&stderr) {
+                agreed_at = Some(agreed_at.map_or(t, |a: f64| a.max(t)));
             }
             run.parties.push(PartyReport {
                 host: p.name.clone(),
                 index: p.index.unwrap_or_default(),
                 exit: status.and_then(|s| s.code()),
-                ok: status.is_some_and(|s| s.success())
-                    && get("ok").and_then(|v| v.as_bool()).unwrap_or(false),
-                result: get("result"),
-                expected: get("expected"),
-                elapsed_s: get("elapsed_s").and_then(|v| v.as_f64()),
-                error,
+                ok: verdict.ok,
+                result: verdict.get("result"),
+                expected: verdict.get("expected"),
+                elapsed_s: verdict.get("elapsed_s").and_then(|v| v.as_f64()),
+                error: verdict.error.clone(),
+                contract: verdict.contract(),
+                stdout_tail: tail_lines(&stdout, TAIL_LINES),
+                stderr_tail: tail_lines(&stderr, TAIL_LINES),
             });
-            run.outputs.push(json);
+            stdouts.push((
+                verdict.json.as_ref().and_then(|j| j.get("result").cloned()),
+                stdout,
+            ));
+            run.outputs.push(verdict.json);
+        }
+        // Agreement: the same result (e3's JSON programs, whose lines name
+        // the party) or the same stdout (any other program).
+        let all_ok = run.parties.iter().all(|p| p.ok);
+        run.outputs_agree = (all_ok && !stdouts.is_empty()).then(|| {
+            let json = run.outputs.iter().all(Option::is_some);
+            let first = &stdouts[0];
+            stdouts
+                .iter()
+                .all(|s| if json { s.0 == first.0 } else { s.1 == first.1 })
+        });
+        // From the moment the last party agreed (the programs run from then
+        // on) to the last exit; without the handshake's time, from the start.
+        let exit = last_exit
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        if let Some(a) = agreed_at.filter(|a| *a <= exit && exit - a <= last) {
+            last = exit - a;
         }
         run.wall_s = (last * 1000.0).round() / 1000.0;
         self.say(&format!("MPyC finished after {last:.2} s"));
@@ -369,23 +630,6 @@ impl<'p> LabSession<'p> {
         let err = self.lab.dir.join(format!("{name}.err"));
         let ns = self.lab.ns(host);
         self.lab.spawn(name, &ns, program, args, &out, &err)?;
-        Ok((out, err))
-    }
-
-    /// [`LabSession::spawn`] as the unprivileged user (see
-    /// [`Lab::spawn_unprivileged`]): the scenario's program.
-    pub fn spawn_unprivileged(
-        &mut self,
-        host: &str,
-        name: &str,
-        program: &str,
-        args: &[&str],
-    ) -> Result<(PathBuf, PathBuf), String> {
-        let out = self.lab.dir.join(format!("{name}.out"));
-        let err = self.lab.dir.join(format!("{name}.err"));
-        let ns = self.lab.ns(host);
-        self.lab
-            .spawn_unprivileged(name, &ns, program, args, &out, &err)?;
         Ok((out, err))
     }
 
@@ -431,5 +675,71 @@ impl<'p> LabSession<'p> {
     /// Tears the lab down (idempotent); returns what could not be removed.
     pub fn teardown(&mut self) -> Vec<String> {
         self.lab.teardown()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt as _;
+
+    fn exit(code: i32) -> Option<ExitStatus> {
+        Some(ExitStatus::from_raw(code << 8))
+    }
+
+    #[test]
+    fn a_program_without_the_json_line_is_judged_by_its_exit_status() {
+        let v = judge(exit(0), "weighted total: 16\n", "");
+        assert!(v.ok && v.json.is_none() && v.error.is_none(), "{v:?}");
+        assert_eq!(v.contract(), "exit-status");
+        let v = judge(exit(1), "", "some log\nboom: no input\n");
+        assert!(!v.ok);
+        assert_eq!(
+            v.error.as_deref(),
+            Some("exited with exit status: 1: boom: no input")
+        );
+        // past the deadline
+        let v = judge(None, "", "");
+        assert_eq!(
+            v.error.as_deref(),
+            Some("did not finish (killed at the deadline)")
+        );
+        // JSON that is not e3's line is plain output
+        assert!(judge(exit(0), "{\"x\": 1}\n", "").json.is_none());
+    }
+
+    #[test]
+    fn e3s_json_line_is_judged_by_its_ok() {
+        let good = "{\"ok\": true, \"result\": 5, \"expected\": 5}\n";
+        let v = judge(exit(0), good, "");
+        assert!(v.ok && v.error.is_none());
+        assert_eq!(v.contract(), "e3-json");
+        assert_eq!(v.get("result"), Some(serde_json::json!(5)));
+        let wrong = "{\"ok\": false, \"error\": \"result differs from expected\"}\n";
+        let v = judge(exit(1), wrong, "");
+        assert_eq!(v.error.as_deref(), Some("result differs from expected"));
+        // exit 0 but ok false is still a failure
+        assert!(!judge(exit(0), wrong, "").ok);
+        // the handshake's reason comes first
+        let hs = "e3 handshake: incompatible: party 1 differs from party 0 in args: x\ne3 handshake: error: nothing was run\n";
+        assert_eq!(
+            judge(exit(4), "", hs).error.as_deref(),
+            Some("incompatible programs: party 1 differs from party 0 in args: x")
+        );
+        assert_eq!(
+            handshake_time(
+                "e3 handshake: party 0 agrees with all 2 parties (…) at 1796120003.670267\n"
+            ),
+            Some(1796120003.670267)
+        );
+    }
+
+    #[test]
+    fn tails_are_the_last_lines_bounded() {
+        let text: String = (0..20).map(|i| format!("line {i}\n\n")).collect();
+        assert_eq!(tail_lines(&text, 2), ["line 18", "line 19"]);
+        let long = "x".repeat(1000);
+        assert_eq!(tail_lines(&long, 5)[0].chars().count(), 301);
+        assert!(tail_lines("", 5).is_empty());
     }
 }

@@ -37,7 +37,10 @@ pub fn parse(text: &str) -> Option<String> {
         line.split(|c: char| c.is_whitespace() || c == ',')
             .map(|w| w.strip_prefix('v').unwrap_or(w))
             .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'))
-            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+            .map(|w| {
+                w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                    .to_string()
+            })
     })
 }
 

@@ -36,7 +36,10 @@ async def compute(mpc, args, inputs):
     total = await mpc.output(mpc.sum(mpc.input(secint(inputs[mpc.pid]))))
     # The lab directory (keys, configurations, logs) is the programs
     # directory's name without `.programs`.
-    probes = ['/etc/shadow', '/run/e3', '/root', _HERE[:-len('.programs')]]
+    # (e3's helpers are there; a program given by path runs from `user/`
+    # below it.)
+    programs = os.path.dirname(os.path.realpath(e3_common.__file__))
+    probes = ['/etc/shadow', '/run/e3', '/root', programs[:-len('.programs')]]
     return {
         'sum': int(total),
         'root': os.geteuid() == 0 or os.getuid() == 0,

@@ -381,7 +381,10 @@ pub fn classify_ping(via: &str, relay_host: &str, pongs: usize) -> Route {
                 "tailscale ping: {pongs} pong(s), all through DERP region `{code}`; no direct path"
             ),
         }
-    } else if let Some(relay) = via.strip_prefix("peer-relay(").and_then(|v| v.strip_suffix(')')) {
+    } else if let Some(relay) = via
+        .strip_prefix("peer-relay(")
+        .and_then(|v| v.strip_suffix(')'))
+    {
         Route {
             route: "relayed",
             via: Some(relay.split(":vni:").next().unwrap_or(relay).to_string()),
@@ -416,7 +419,10 @@ pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<String, Ipv
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = ping_file(&lab.dir, &a.name, to);
             let name = format!("ping-{}-{}", a.name, b.name);
-            if lab.spawn(&name, &lab.ns(&a.name), "tailscale", &refs, &out, &out).is_ok() {
+            if lab
+                .spawn(&name, &lab.ns(&a.name), "tailscale", &refs, &out, &out)
+                .is_ok()
+            {
                 names.push(name);
             }
         }
@@ -709,15 +715,13 @@ pub fn start(
         Duration::from_secs(20),
         || run_strings("headscale", &list).is_ok(),
     )?;
-    let created = run_strings("headscale", &cli_args(&files, &["users", "create", USER]))
-        ?;
+    let created = run_strings("headscale", &cli_args(&files, &["users", "create", USER]))?;
     let id = parse_user_id(&created, USER)?;
     // stdout holds the key: not kept, not quoted in any error.
     let command = preauthkey_command(id);
     let command: Vec<&str> = command.iter().map(String::as_str).collect();
     let key = run_strings("headscale", &cli_args(&files, &command))
-        .and_then(|out| parse_preauth_key(&out))
-        ?;
+        .and_then(|out| parse_preauth_key(&out))?;
     write_private(&files.authkey(), &key)?;
 
     // tailscaled on every party.
@@ -796,8 +800,7 @@ pub fn start(
             "tailscale",
             &status_args(&files, h.index.unwrap_or_default()),
         )
-        .and_then(|t| parse_status(&t))
-        ?;
+        .and_then(|t| parse_status(&t))?;
         let addr = status.ipv4().ok_or_else(|| {
             format!(
                 "`{}` has no tailnet IPv4 address after `tailscale up` (state `{}`)",
@@ -818,7 +821,10 @@ pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
     let files = Files::new(&lab.dir);
     let pinged = fs::read_to_string(ping_file(&lab.dir, &a.name, b)).unwrap_or_default();
     if let Some(via) = parse_ping(&pinged) {
-        let pongs = pinged.lines().filter(|l| l.starts_with("pong from ")).count();
+        let pongs = pinged
+            .lines()
+            .filter(|l| l.starts_with("pong from "))
+            .count();
         return Some(classify_ping(&via, "control", pongs));
     }
     let status = run_strings("tailscale", &status_args(&files, a.index?))
@@ -1187,12 +1193,22 @@ mod tests {
         assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("control")));
         assert!(r.evidence.contains("DERP region `e3`"), "{}", r.evidence);
         let pr = classify_ping("peer-relay(198.18.1.9:7777:vni:1)", "control", 1);
-        assert_eq!((pr.route, pr.via.as_deref()), ("relayed", Some("198.18.1.9:7777")));
+        assert_eq!(
+            (pr.route, pr.via.as_deref()),
+            ("relayed", Some("198.18.1.9:7777"))
+        );
         assert_eq!(parse_ping("no reply\n"), None);
         assert_eq!(parse_ping(""), None);
         assert_eq!(
             ping_args(&files(), 1, Ipv4Addr::new(100, 127, 0, 2)),
-            ["--socket=/tmp/e3-1a2b-lab/tailscale/n1/ts.sock", "ping", "-c", "10", "--timeout=2s", "100.127.0.2"]
+            [
+                "--socket=/tmp/e3-1a2b-lab/tailscale/n1/ts.sock",
+                "ping",
+                "-c",
+                "10",
+                "--timeout=2s",
+                "100.127.0.2"
+            ]
         );
     }
 

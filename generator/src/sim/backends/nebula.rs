@@ -346,7 +346,10 @@ mod tests {
         let r = classify(&entries, Ipv4Addr::new(10, 9, 0, 3), "lighthouse");
         assert_eq!(
             (r.route, r.evidence.as_str()),
-            ("direct", "nebula hostmap: current remote 198.18.128.3:21153")
+            (
+                "direct",
+                "nebula hostmap: current remote 198.18.128.3:21153"
+            )
         );
     }
 

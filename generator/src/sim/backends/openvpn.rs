@@ -61,7 +61,11 @@ fn p(path: &Path) -> String {
 
 /// A prefix length as a dotted netmask.
 pub fn netmask(prefix: u8) -> Ipv4Addr {
-    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0))
+    Ipv4Addr::from(
+        u32::MAX
+            .checked_shl(32 - u32::from(prefix.min(32)))
+            .unwrap_or(0),
+    )
 }
 
 /// Directives server and clients share (`common` in the module).
@@ -71,19 +75,39 @@ fn common(f: &Files, host: &str) -> String {
     let _ = writeln!(s, "ca {}", p(&f.path("ca.crt")));
     let _ = writeln!(s, "cert {}", p(&f.path(&format!("{host}.crt"))));
     let _ = writeln!(s, "key {}", p(&f.path(&format!("{host}.key"))));
-    let _ = writeln!(s, "data-ciphers {CIPHERS}\ntls-version-min 1.2\npersist-key\npersist-tun");
+    let _ = writeln!(
+        s,
+        "data-ciphers {CIPHERS}\ntls-version-min 1.2\npersist-key\npersist-tun"
+    );
     s.push_str("verb 3\n");
     s
 }
 
 /// The server's configuration: `serverConfig` of the module, with the
 /// lab's paths and a status file rewritten every second.
-pub fn server_config(f: &Files, server: &str, address: Ipv4Addr, mask: Ipv4Addr, port: u16) -> String {
-    let mut s = format!("# OpenVPN server `{server}` of an e3 lab (generated; removed with the lab)\n");
+pub fn server_config(
+    f: &Files,
+    server: &str,
+    address: Ipv4Addr,
+    mask: Ipv4Addr,
+    port: u16,
+) -> String {
+    let mut s =
+        format!("# OpenVPN server `{server}` of an e3 lab (generated; removed with the lab)\n");
     s.push_str(&common(f, server));
-    let _ = writeln!(s, "mode server\ntls-server\nport {port}\nifconfig {address} {mask}");
-    let _ = writeln!(s, "push \"topology subnet\"\npush \"route-gateway {address}\"");
-    let _ = writeln!(s, "client-config-dir {}\nccd-exclusive\nclient-to-client", p(&f.ccd()));
+    let _ = writeln!(
+        s,
+        "mode server\ntls-server\nport {port}\nifconfig {address} {mask}"
+    );
+    let _ = writeln!(
+        s,
+        "push \"topology subnet\"\npush \"route-gateway {address}\""
+    );
+    let _ = writeln!(
+        s,
+        "client-config-dir {}\nccd-exclusive\nclient-to-client",
+        p(&f.ccd())
+    );
     s.push_str("dh none\nkeepalive 10 60\nverify-client-cert require\nremote-cert-tls client\n");
     let _ = writeln!(s, "status {} 1\nstatus-version 2", p(&f.status()));
     s
@@ -91,9 +115,13 @@ pub fn server_config(f: &Files, server: &str, address: Ipv4Addr, mask: Ipv4Addr,
 
 /// A client's configuration: `clientConfig` of the module.
 pub fn client_config(f: &Files, host: &str, server: &str, remote: Ipv4Addr, port: u16) -> String {
-    let mut s = format!("# OpenVPN client `{host}` of an e3 lab (generated; removed with the lab)\n");
+    let mut s =
+        format!("# OpenVPN client `{host}` of an e3 lab (generated; removed with the lab)\n");
     s.push_str(&common(f, host));
-    let _ = writeln!(s, "client\nnobind\nremote {remote} {port}\nremote-cert-tls server");
+    let _ = writeln!(
+        s,
+        "client\nnobind\nremote {remote} {port}\nremote-cert-tls server"
+    );
     let _ = writeln!(s, "verify-x509-name {server} name\nexplicit-exit-notify 1");
     s
 }
@@ -152,7 +180,11 @@ pub fn classify(clients: &[Client], a: &str, b: Ipv4Addr, server: &str) -> Route
 /// Waits (at most 3 s) until the server has rewritten its status file
 /// since this call: it does so every second, and one written before the last
 /// client connected would not list it.
-pub fn settle(lab: &mut Lab, _parties: &[&Host], _addresses: &std::collections::BTreeMap<String, Ipv4Addr>) {
+pub fn settle(
+    lab: &mut Lab,
+    _parties: &[&Host],
+    _addresses: &std::collections::BTreeMap<String, Ipv4Addr>,
+) {
     let status = Files::new(&lab.dir).status();
     let since = std::time::SystemTime::now();
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -191,7 +223,10 @@ fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
 /// The lab's CA and a certificate per host (the server's for `serverAuth`).
 fn make_pki(f: &Files, hosts: &[&Host], lab: &str) -> Result<(), String> {
     let (ca_key, ca_crt) = (f.path("ca.key"), f.path("ca.crt"));
-    run_strings("openssl", &crate::pki::ca_command(&ca_key, &ca_crt, &format!("e3 lab {lab} OpenVPN CA"), 2))?;
+    run_strings(
+        "openssl",
+        &crate::pki::ca_command(&ca_key, &ca_crt, &format!("e3 lab {lab} OpenVPN CA"), 2),
+    )?;
     for (i, h) in hosts.iter().enumerate() {
         let usage = if h.role == Role::Hub {
             crate::pki::Usage::Server
@@ -218,10 +253,23 @@ fn make_pki(f: &Files, hosts: &[&Host], lab: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration) -> Result<Started, String> {
-    let server = plan.hosts.iter().find(|h| h.role == Role::Hub).ok_or("the plan has no OpenVPN server")?;
-    let public = server.public_address.ok_or("the OpenVPN server has no public address")?;
-    let address = server.overlay_address.ok_or("the OpenVPN server has no overlay address")?;
+pub fn start(
+    lab: &mut Lab,
+    plan: &Plan,
+    fault: Option<&str>,
+    timeout: Duration,
+) -> Result<Started, String> {
+    let server = plan
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Hub)
+        .ok_or("the plan has no OpenVPN server")?;
+    let public = server
+        .public_address
+        .ok_or("the OpenVPN server has no public address")?;
+    let address = server
+        .overlay_address
+        .ok_or("the OpenVPN server has no overlay address")?;
     let prefix = plan
         .connectivity
         .overlay_network
@@ -230,7 +278,10 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
         .and_then(|(_, l)| l.parse().ok())
         .unwrap_or(16);
     let mask = netmask(prefix);
-    let port = plan.connectivity.port.unwrap_or(crate::catalogue::ports::OPENVPN);
+    let port = plan
+        .connectivity
+        .port
+        .unwrap_or(crate::catalogue::ports::OPENVPN);
     let files = Files::new(&lab.dir);
     fs::create_dir_all(files.ccd()).map_err(|e| e.to_string())?;
     let parties: Vec<&Host> = plan.parties().collect();
@@ -238,23 +289,47 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
     hosts.extend(parties.iter().copied());
     make_pki(&files, &hosts, &lab.prefix)?;
     for h in &parties {
-        let a = h.overlay_address.ok_or_else(|| format!("party `{}` has no overlay address", h.name))?;
+        let a = h
+            .overlay_address
+            .ok_or_else(|| format!("party `{}` has no overlay address", h.name))?;
         fs::write(files.ccd().join(&h.name), ccd_entry(a, mask)).map_err(|e| e.to_string())?;
-        fs::write(files.config(&h.name), client_config(&files, &h.name, &server.name, public, port)).map_err(|e| e.to_string())?;
+        fs::write(
+            files.config(&h.name),
+            client_config(&files, &h.name, &server.name, public, port),
+        )
+        .map_err(|e| e.to_string())?;
     }
-    fs::write(files.config(&server.name), server_config(&files, &server.name, address, mask, port)).map_err(|e| e.to_string())?;
+    fs::write(
+        files.config(&server.name),
+        server_config(&files, &server.name, address, mask, port),
+    )
+    .map_err(|e| e.to_string())?;
 
     let mut started = Started::default();
     let log = lab.dir.join(format!("{}.openvpn.log", server.name));
     let conf = p(&files.config(&server.name));
-    lab.spawn(&server.name, &lab.ns(&server.name), "openvpn", &["--config", &conf], &log, &log)?;
+    lab.spawn(
+        &server.name,
+        &lab.ns(&server.name),
+        "openvpn",
+        &["--config", &conf],
+        &log,
+        &log,
+    )?;
     started.logs.push((server.name.clone(), log));
     crate::sim::check_coordinator(lab, &server.name, "openvpn", fault)?;
     let mut clients = Vec::new();
     for h in &parties {
         let log = lab.dir.join(format!("{}.openvpn.log", h.name));
         let conf = p(&files.config(&h.name));
-        lab.spawn(&h.name, &lab.ns(&h.name), "openvpn", &["--config", &conf], &log, &log)?;
+        lab.spawn(
+            &h.name,
+            &lab.ns(&h.name),
+            "openvpn",
+            &["--config", &conf],
+            &log,
+            &log,
+        )?;
         started.logs.push((h.name.clone(), log.clone()));
         clients.push((h, log));
     }
@@ -267,10 +342,17 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>, timeout: Duration)
                 break;
             }
             if let Some(status) = lab.exited(&h.name) {
-                return Err(format!("`openvpn` on `{}` exited ({status}): {}", h.name, crate::sim::tail(&log)));
+                return Err(format!(
+                    "`openvpn` on `{}` exited ({status}): {}",
+                    h.name,
+                    crate::sim::tail(&log)
+                ));
             }
             if let Some(status) = lab.exited(&server.name) {
-                return Err(format!("the OpenVPN server exited ({status}) while `{}` connected", h.name));
+                return Err(format!(
+                    "the OpenVPN server exited ({status}) while `{}` connected",
+                    h.name
+                ));
             }
             if Instant::now() > deadline {
                 return Err(format!(
@@ -312,7 +394,10 @@ mod tests {
         let r = classify(&clients, "alice", Ipv4Addr::new(10, 9, 0, 2), "server");
         assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("server")));
         assert!(r.evidence.contains("198.18.128.2:52000"), "{}", r.evidence);
-        assert_eq!(classify(&clients, "alice", Ipv4Addr::new(10, 9, 0, 3), "server").route, "none");
+        assert_eq!(
+            classify(&clients, "alice", Ipv4Addr::new(10, 9, 0, 3), "server").route,
+            "none"
+        );
         assert!(parse_status("").is_empty());
     }
 
@@ -322,28 +407,72 @@ mod tests {
         let mask = netmask(16);
         let s = server_config(&f, "server", Ipv4Addr::new(10, 9, 255, 1), mask, 1194);
         for d in [
-            "dev tun-e3", "proto udp", "topology subnet", "mode server", "tls-server", "port 1194",
-            "ifconfig 10.9.255.1 255.255.0.0", "push \"route-gateway 10.9.255.1\"", "ccd-exclusive",
-            "client-to-client", "dh none", "verify-client-cert require", "remote-cert-tls client",
-            "data-ciphers AES-256-GCM:CHACHA20-POLY1305", "tls-version-min 1.2",
-            "ca /tmp/e3-1a2b-lab/openvpn/ca.crt", "key /tmp/e3-1a2b-lab/openvpn/server.key",
+            "dev tun-e3",
+            "proto udp",
+            "topology subnet",
+            "mode server",
+            "tls-server",
+            "port 1194",
+            "ifconfig 10.9.255.1 255.255.0.0",
+            "push \"route-gateway 10.9.255.1\"",
+            "ccd-exclusive",
+            "client-to-client",
+            "dh none",
+            "verify-client-cert require",
+            "remote-cert-tls client",
+            "data-ciphers AES-256-GCM:CHACHA20-POLY1305",
+            "tls-version-min 1.2",
+            "ca /tmp/e3-1a2b-lab/openvpn/ca.crt",
+            "key /tmp/e3-1a2b-lab/openvpn/server.key",
             "client-config-dir /tmp/e3-1a2b-lab/openvpn/ccd",
         ] {
             assert!(s.lines().any(|l| l == d), "server config lacks `{d}`:\n{s}");
         }
         let c = client_config(&f, "alice", "server", Ipv4Addr::new(198, 18, 0, 1), 1194);
-        for d in ["client", "nobind", "remote 198.18.0.1 1194", "remote-cert-tls server", "verify-x509-name server name", "cert /tmp/e3-1a2b-lab/openvpn/alice.crt"] {
+        for d in [
+            "client",
+            "nobind",
+            "remote 198.18.0.1 1194",
+            "remote-cert-tls server",
+            "verify-x509-name server name",
+            "cert /tmp/e3-1a2b-lab/openvpn/alice.crt",
+        ] {
             assert!(c.lines().any(|l| l == d), "client config lacks `{d}`:\n{c}");
         }
-        assert_eq!(ccd_entry(Ipv4Addr::new(10, 9, 0, 1), mask), "ifconfig-push 10.9.0.1 255.255.0.0\n");
+        assert_eq!(
+            ccd_entry(Ipv4Addr::new(10, 9, 0, 1), mask),
+            "ifconfig-push 10.9.0.1 255.255.0.0\n"
+        );
         // The NixOS module has the same directives.
         let module = crate::bundled::module_files()
             .into_iter()
             .find(|(p, _)| p.ends_with("backends/openvpn.nix"))
             .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
             .expect("modules/backends/openvpn.nix is bundled");
-        for d in ["mode server", "tls-server", "ccd-exclusive", "client-to-client", "dh none", "keepalive 10 60", "verify-client-cert require", "remote-cert-tls client", "remote-cert-tls server", "nobind", "explicit-exit-notify 1", "tls-version-min 1.2", "persist-key", "persist-tun", "topology subnet", "push \"topology subnet\"", "dev-type tun", "proto udp"] {
-            assert!(module.lines().any(|l| l.trim() == d), "the module lacks `{d}`");
+        for d in [
+            "mode server",
+            "tls-server",
+            "ccd-exclusive",
+            "client-to-client",
+            "dh none",
+            "keepalive 10 60",
+            "verify-client-cert require",
+            "remote-cert-tls client",
+            "remote-cert-tls server",
+            "nobind",
+            "explicit-exit-notify 1",
+            "tls-version-min 1.2",
+            "persist-key",
+            "persist-tun",
+            "topology subnet",
+            "push \"topology subnet\"",
+            "dev-type tun",
+            "proto udp",
+        ] {
+            assert!(
+                module.lines().any(|l| l.trim() == d),
+                "the module lacks `{d}`"
+            );
             assert!(s.contains(d) || c.contains(d), "the lab lacks `{d}`");
         }
         assert!(module.contains(&format!("ciphers = \"{CIPHERS}\"")));
