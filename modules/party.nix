@@ -1,7 +1,9 @@
 # An MPyC party: the program, the ordered party list and this host's index,
-# run once by `e3-party.service` when the deploy step starts it. The result
-# (the program's last output line, one JSON object) is written to
-# /var/lib/e3/result.json.
+# run once by `e3-party.service` when the deploy step starts it, after e3's
+# compatibility handshake with every other party (`e3_handshake.py`). The
+# result is written to /var/lib/e3/result.json: the program's last output
+# line when that is e3's JSON object (with `ok`), otherwise an object with
+# the exit status, the wall time and the last lines of stdout and stderr.
 {
   config,
   lib,
@@ -63,11 +65,14 @@ in
     };
 
     program = mkOption {
-      type = types.strMatching "[A-Za-z0-9_-]+";
+      type = types.strMatching "[A-Za-z0-9_-]+|user/[A-Za-z0-9_./-]+[.]py";
       example = "secure-sum";
       description = ''
-        Name of a program in the `programs/` directory next to `modules/`
-        (`programs/<name>.py`).
+        Name of a bundled program in the `programs/` directory next to
+        `modules/` (`programs/<name>.py`), or `user/<path>.py`: a program
+        given by path, which e3 renders into `programs/user/` with its
+        `program.files`; it runs in `programs/user/`, so its sibling modules
+        and data files are found.
       '';
     };
 
@@ -170,7 +175,9 @@ in
         }
         {
           assertion =
-            (cfg.package.programs or null) == null || lib.elem cfg.program cfg.package.programs;
+            (cfg.package.programs or null) == null
+            || lib.elem cfg.program cfg.package.programs
+            || lib.hasPrefix "user/" cfg.program;
           message = "e3.party.program: no program `${cfg.program}` in programs/ (have: ${
             lib.concatStringsSep ", " (cfg.package.programs or [ ])
           }).";
@@ -188,19 +195,44 @@ in
         # wantedBy, and a new configuration does not start it either.
         restartIfChanged = false;
 
-        path = [ cfg.runner ];
-
-        # The output goes to the journal as well; the last line is the
-        # result. A failed run leaves no result.json behind.
+        # The output goes to the journal too, once the program has exited
+        # (stdout, then stderr). result.json is e3's JSON
+        # line when the program printed one last, otherwise the exit
+        # status, wall time and output tails; the unit fails with the
+        # program.
+        path = [
+          cfg.runner
+          pkgs.jq
+          pkgs.coreutils
+        ];
         script = ''
-          set -o pipefail
           result="$STATE_DIRECTORY/result.json"
           rm -f "$result" "$result.tmp"
-          output=$(mktemp "$STATE_DIRECTORY/.output.XXXXXX")
-          trap 'rm -f "$output"' EXIT
-          e3-run | tee "$output"
-          tail -n 1 "$output" > "$result.tmp"
+          out=$(mktemp "$STATE_DIRECTORY/.stdout.XXXXXX")
+          err=$(mktemp "$STATE_DIRECTORY/.stderr.XXXXXX")
+          trap 'rm -f "$out" "$err"' EXIT
+          start=$(date +%s.%N)
+          status=0
+          e3-run > "$out" 2> "$err" || status=$?
+          end=$(date +%s.%N)
+          cat "$out"
+          cat "$err" >&2
+          last=$(grep -v '^[[:space:]]*$' "$out" | tail -n 1 || true)
+          if [[ -n $last ]] && jq -e 'type == "object" and (.ok | type) == "boolean"' <<<"$last" >/dev/null 2>&1; then
+            printf '%s\n' "$last" > "$result.tmp"
+          else
+            jq -n \
+              --argjson code "$status" \
+              --argjson t0 "$start" \
+              --argjson t1 "$end" \
+              --rawfile stdout <(tail -n 5 "$out") \
+              --rawfile stderr <(tail -n 5 "$err") \
+              '{"ok": ($code == 0), "exit": $code, "elapsed_s": ($t1 - $t0),
+                "stdout_tail": ($stdout | split("\n") | map(select(length > 0))),
+                "stderr_tail": ($stderr | split("\n") | map(select(length > 0)))}' > "$result.tmp"
+          fi
           mv "$result.tmp" "$result"
+          exit "$status"
         '';
 
         serviceConfig = {

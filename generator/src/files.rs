@@ -122,6 +122,64 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 
 /// Creates one directory with exactly `mode` (the umask cannot widen or
 /// narrow it). Fails if it exists.
+/// Where a program given by path travels: its file and every file of its
+/// `program.files` (directories walked, in order), each with its place
+/// relative to `workdir` (the plan's common directory; the program's own
+/// directory when it has no files), read (bounded) now. The program's own
+/// place comes first.
+pub fn program_tree(
+    program: &Path,
+    files: &[String],
+    workdir: Option<&str>,
+) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
+    let rel = |p: &Path| program_place(program, p, workdir);
+    let read = |p: &Path| {
+        read_regular(p, PROGRAM_LIMIT)
+            .map_err(|e| format!("cannot read `{}`: {}", p.display(), e.reason()))
+    };
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(p)
+                .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            entries.iter().try_for_each(|e| walk(e, out))
+        } else {
+            out.push(p.to_path_buf());
+            Ok(())
+        }
+    }
+    let mut paths = Vec::new();
+    for f in files {
+        walk(Path::new(f), &mut paths)?;
+    }
+    let mut out = vec![(rel(program), read(program)?)];
+    for p in paths {
+        let r = rel(&p);
+        if !out.iter().any(|(q, _)| *q == r) {
+            out.push((r, read(&p)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Where `file` (the program or one of its files) goes below `user/`: its
+/// path relative to `workdir`, or to the program's directory without one.
+pub fn program_place(program: &Path, file: &Path, workdir: Option<&str>) -> PathBuf {
+    let base = workdir
+        .map(PathBuf::from)
+        .or_else(|| program.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    file.strip_prefix(&base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| file.file_name().map(PathBuf::from).unwrap_or_default())
+}
+
+/// The directory below `programs/` where a program given by path and its
+/// files go, in the lab and in a rendered directory alike.
+pub const USER_PROGRAMS: &str = "user";
+
 pub fn create_dir(path: &Path, mode: u32) -> io::Result<()> {
     fs::DirBuilder::new().mode(mode).create(path)?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))

@@ -240,13 +240,13 @@ def _main() -> None:
             )
         for host in names:
             result = vm[host].succeed("systemctl show -P Result e3-party.service").strip()
-            line = vm[host].succeed(
-                "journalctl -u e3-party.service -o cat --no-pager | grep '^{' | tail -n 1 || true"
-            ).strip()
+            # e3-party.service writes e3's JSON line, or for any other
+            # program its exit status and output tails.
+            line = vm[host].succeed("cat /var/lib/e3/result.json 2>/dev/null || true").strip()
             try:
                 run = json.loads(line)
             except ValueError:
-                run = {"error": f"no JSON line in the journal of e3-party.service (Result={result})"}
+                run = {"error": f"no result.json from e3-party.service (Result={result})"}
             summary["parties"].append(
                 {
                     "host": host,
@@ -257,6 +257,7 @@ def _main() -> None:
                     "expected": run.get("expected"),
                     "elapsed_s": run.get("elapsed_s"),
                     "error": run.get("error"),
+                    "stdout_tail": run.get("stdout_tail"),
                 }
             )
 
@@ -303,7 +304,9 @@ def _main() -> None:
         assert not failed, f"{facts['program']} failed on {len(failed)} of {len(names)} parties: {failed}"
         for p in summary["parties"]:
             assert p["result"] == p["expected"], f"{p['host']}: result {p['result']}, expected {p['expected']}"
-        print(f"ok: {facts['program']} gave the expected result on all {len(names)} parties")
+        tails = {json.dumps(p["stdout_tail"]) for p in summary["parties"] if p["stdout_tail"] is not None}
+        summary["outputs_agree"] = len(tails) <= 1
+        print(f"ok: {facts['program']} succeeded on all {len(names)} parties")
     else:
         # The baseline: plain TCP across the NAT fails, and the NAT is why.
         blocked = facts["expectFailure"]

@@ -474,3 +474,97 @@ fn the_project_flake_tells_matrix_scenarios_apart_as_e3_does() {
         );
     }
 }
+
+/// `e3-party.service`'s script (modules/party.nix), run with bash against
+/// stand-ins for `e3-run`: e3's JSON line is kept as it is; any other
+/// program gets its exit status, wall time and output tails; the unit
+/// fails with the program.
+#[test]
+fn party_service_writes_result_json_for_any_program() {
+    if !(have("bash") && have("jq")) {
+        return;
+    }
+    let module =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/party.nix"))
+            .unwrap();
+    let start = module
+        .find("        script = ''\n")
+        .expect("the unit's script")
+        + "        script = ''\n".len();
+    let end = start + module[start..].find("\n        '';").expect("its end");
+    let script: String = module[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("          ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !script.contains("${"),
+        "the script interpolates Nix: test it another way"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("script.sh"), &script).unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cases = [
+        (
+            "echo 'weighted total: 16'; echo log >&2",
+            0,
+            r#"{"ok":true,"exit":0,"stdout_tail":["weighted total: 16"],"stderr_tail":["log"]}"#,
+        ),
+        (
+            r#"echo '{"ok": true, "result": 5}'"#,
+            0,
+            r#"{"ok":true,"result":5}"#,
+        ),
+        (
+            "echo boom >&2; exit 3",
+            3,
+            r#"{"ok":false,"exit":3,"stdout_tail":[],"stderr_tail":["boom"]}"#,
+        ),
+    ];
+    for (body, code, want) in cases {
+        use std::os::unix::fs::PermissionsExt as _;
+        let run = bin.join("e3-run");
+        std::fs::write(&run, format!("#!/bin/bash\n{body}\n")).unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = tmp.path().join(format!("state-{code}-{}", body.len()));
+        std::fs::create_dir_all(&state).unwrap();
+        let out = Command::new("bash")
+            .arg("-e")
+            .arg(tmp.path().join("script.sh"))
+            .env("STATE_DIRECTORY", &state)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{body}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(state.join("result.json")).unwrap())
+                .unwrap();
+        if let Some(o) = got.as_object_mut() {
+            let t = o.remove("elapsed_s");
+            assert!(
+                t.is_none() || t.unwrap().as_f64().is_some_and(|t| t >= 0.0),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            got,
+            serde_json::from_str::<serde_json::Value>(want).unwrap(),
+            "{body}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&state)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["result.json"], "{body}: temporary files left");
+    }
+}

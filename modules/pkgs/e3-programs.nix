@@ -4,8 +4,15 @@
 #
 #   e3-secure-sum -P 10.9.0.1:11365 -P 10.9.0.2:11365 -I 0 --no-log
 #
-# `passthru.mkRunner` builds `e3-run`, the same with the party list, index
-# and arguments of one host baked in (used by modules/party.nix).
+# A program given by path in a scenario is rendered into `programs/user/`
+# with its `program.files` (sibling modules, data), and copied here whole.
+#
+# `passthru.mkRunner` builds `e3-run`, which runs one host's program with the
+# party list, index and arguments baked in, after e3's compatibility
+# handshake with every other party (`e3_handshake.py`: same program, files,
+# arguments, MPyC and Python, or nobody runs anything); it runs in the
+# program's directory, with e3's helpers on PYTHONPATH (used by
+# modules/party.nix).
 {
   lib,
   stdenvNoCC,
@@ -16,12 +23,23 @@
 }:
 
 let
-  isProgram = name: type: type == "regular" && lib.hasSuffix ".py" name;
+  isPython = name: type: type == "regular" && lib.hasSuffix ".py" name;
+  isHelper = name: lib.hasPrefix "e3_" name || lib.hasPrefix "_" name;
 
-  # Program names, e.g. [ "millionaires" "rounds" "secure-sum" ].
+  # Bundled program names, e.g. [ "millionaires" "rounds" "secure-sum" ].
   programs = map (lib.removeSuffix ".py") (
-    lib.attrNames (lib.filterAttrs isProgram (builtins.readDir programsDir))
+    lib.attrNames (
+      lib.filterAttrs (name: type: isPython name type && !isHelper name) (builtins.readDir programsDir)
+    )
   );
+
+  # What the derivation takes: the top-level *.py files and all of `user/`.
+  keep =
+    path: type:
+    let
+      rel = lib.removePrefix (toString programsDir + "/") (toString path);
+    in
+    (rel == baseNameOf path && isPython rel type) || rel == "user" || lib.hasPrefix "user/" rel;
 
   pythonEnv = python3.withPackages (ps: [
     (ps.callPackage ./mpyc.nix { })
@@ -33,12 +51,12 @@ stdenvNoCC.mkDerivation (finalAttrs: {
   pname = "e3-programs";
   version = "0.1.0";
 
-  # Only the top-level *.py files, under a fixed name, so the store path does
-  # not depend on where the directory was copied to.
+  # The top-level *.py files and `user/`, under a fixed name, so the store
+  # path does not depend on where the directory was copied to.
   src = builtins.path {
     name = "e3-programs-source";
     path = programsDir;
-    filter = path: type: isProgram (baseNameOf path) type;
+    filter = keep;
   };
 
   nativeBuildInputs = [ makeWrapper ];
@@ -50,12 +68,18 @@ stdenvNoCC.mkDerivation (finalAttrs: {
     runHook preInstall
 
     mkdir -p $out/bin $out/share/e3/programs
+    cp -r --no-preserve=mode . $out/share/e3/programs/
+    find $out/share/e3/programs -type f -exec chmod 0444 {} +
     for script in *.py; do
-      install -m 0444 "$script" "$out/share/e3/programs/$script"
+      case $script in e3_* | _*) continue ;; esac
       makeWrapper ${pythonEnv.interpreter} "$out/bin/e3-''${script%.py}" \
         --add-flags "$out/share/e3/programs/$script" \
         --set PYTHONDONTWRITEBYTECODE 1
     done
+    makeWrapper ${pythonEnv.interpreter} "$out/bin/e3-handshake" \
+      --add-flags "$out/share/e3/programs/e3_handshake.py" \
+      --set PYTHONDONTWRITEBYTECODE 1 \
+      --prefix PYTHONPATH : "$out/share/e3/programs"
 
     runHook postInstall
   '';
@@ -76,7 +100,7 @@ stdenvNoCC.mkDerivation (finalAttrs: {
         resolver ? "none",
         tailscale ? null,
       }:
-      assert lib.assertMsg (lib.elem program programs)
+      assert lib.assertMsg (lib.elem program programs || lib.hasPrefix "user/" program)
         "e3-programs: no program `${program}` in ${toString programsDir} (have: ${lib.concatStringsSep ", " programs})";
       assert lib.assertMsg (
         resolver == "tailscale" -> tailscale != null
@@ -124,7 +148,12 @@ stdenvNoCC.mkDerivation (finalAttrs: {
             peers+=(-P "$host:''${entry##*:}")
           done
 
-          exec ${lib.escapeShellArg "e3-${program}"} "''${peers[@]}" -I ${toString index} --no-log "''${extra_args[@]}" "$@"
+          # The program's own directory: its sibling modules and data files
+          # are found relative to it. The handshake execs the program.
+          programs=${finalAttrs.finalPackage}/share/e3/programs
+          script=$programs/${if lib.hasPrefix "user/" program then program else "${program}.py"}
+          cd "$(dirname "$script")"
+          exec e3-handshake "$script" "''${peers[@]}" -I ${toString index} --no-log "''${extra_args[@]}" "$@"
         '';
       };
   };

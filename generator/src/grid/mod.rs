@@ -131,11 +131,19 @@ pub fn cell_hash(plan: &Plan, timeout: Duration, versions: &BTreeMap<String, Str
         h.update(path);
         h.update(bytes);
     }
+    // A program given by path, with its `program.files`.
     if let Some(p) = &plan.program.path {
-        h.update(
-            crate::files::read_regular(std::path::Path::new(p), crate::files::PROGRAM_LIMIT)
-                .unwrap_or_default(),
-        );
+        let tree = crate::files::program_tree(
+            std::path::Path::new(p),
+            &plan.program.files,
+            plan.program.workdir.as_deref(),
+        )
+        .unwrap_or_default();
+        for (rel, bytes) in tree {
+            h.update(rel.display().to_string());
+            h.update(bytes.len().to_le_bytes());
+            h.update(bytes);
+        }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -26,8 +26,10 @@ pub type Files = BTreeMap<PathBuf, Vec<u8>>;
 #[derive(Debug, Default, Clone)]
 pub struct Inputs {
     pub public: BTreeMap<PathBuf, Vec<u8>>,
-    /// Contents of `plan.program.path`, copied to `programs/<name>.py`.
-    pub program: Option<Vec<u8>>,
+    /// A program given by path and its `program.files`: their places under
+    /// `programs/user/` and contents ([`crate::files::program_tree`]); the
+    /// program first.
+    pub program: Vec<(PathBuf, Vec<u8>)>,
 }
 
 /// Whether a file under `secrets/NAME/public/` is copied into the rendered
@@ -64,7 +66,12 @@ pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
     }
     let mut inputs = Inputs::default();
     if let Some(path) = &plan.program.path {
-        inputs.program = Some(read_limited(Path::new(path), crate::files::PROGRAM_LIMIT)?);
+        inputs.program = crate::files::program_tree(
+            Path::new(path),
+            &plan.program.files,
+            plan.program.workdir.as_deref(),
+        )
+        .map_err(io::Error::other)?;
     }
     if public_dir.is_dir() {
         walk(public_dir, public_dir, &mut inputs.public)?;
@@ -94,10 +101,12 @@ pub fn render_with(plan: &Plan, inputs: &Inputs) -> Files {
     for (rel, contents) in &inputs.public {
         files.insert(Path::new(nix::PUBLIC_KEYS_DIR).join(rel), contents.clone());
     }
-    if let Some(program) = &inputs.program {
+    for (rel, contents) in &inputs.program {
         files.insert(
-            format!("programs/{}.py", plan.program.name).into(),
-            program.clone(),
+            Path::new("programs")
+                .join(crate::files::USER_PROGRAMS)
+                .join(rel),
+            contents.clone(),
         );
     }
     files

@@ -573,7 +573,16 @@ pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
         })
         .collect();
     list(&mut s, 4, "parties", &parties);
-    let _ = writeln!(s, "    program = {};", string(&p.name));
+    let program = match &p.path {
+        // Rendered into programs/user/ with its files (render::Inputs).
+        Some(path) => {
+            let path = std::path::Path::new(path);
+            let place = crate::files::program_place(path, path, p.workdir.as_deref());
+            format!("{}/{}", crate::files::USER_PROGRAMS, place.display())
+        }
+        None => p.name.clone(),
+    };
+    let _ = writeln!(s, "    program = {};", string(&program));
     if !p.args.is_empty() {
         let args: Vec<String> = p.args.iter().map(|a| string(a)).collect();
         list(&mut s, 4, "args", &args);

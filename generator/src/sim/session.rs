@@ -225,55 +225,23 @@ pub struct LabSession<'p> {
 }
 
 /// Copies a program given by path and its `program.files` into `to`, laid
-/// out relative to the plan's `workdir` (the program's own directory when
-/// it has no files); returns where the program is now. Every path was
-/// checked by validation: inside the scenario's tree, regular files.
+/// out as [`crate::files::program_tree`] says; returns where the program is.
 fn copy_program(
     plan: &Plan,
     program: &std::path::Path,
     to: &std::path::Path,
     write: &dyn Fn(&std::path::Path, &[u8]) -> Result<(), String>,
 ) -> Result<PathBuf, String> {
-    let base = plan
-        .program
-        .workdir
-        .as_deref()
-        .map(std::path::PathBuf::from)
-        .or_else(|| program.parent().map(std::path::Path::to_path_buf))
-        .unwrap_or_default();
-    let rel = |p: &std::path::Path| {
-        p.strip_prefix(&base)
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_else(|_| p.file_name().map(PathBuf::from).unwrap_or_default())
-    };
-    let copy_file = |from: &std::path::Path| -> Result<(), String> {
-        let bytes = crate::files::read_regular(from, crate::files::PROGRAM_LIMIT)
-            .map_err(|e| format!("cannot read `{}`: {}", from.display(), e.reason()))?;
-        let dest = to.join(rel(from));
-        let _ = fs::remove_file(&dest);
-        write(&dest, &bytes)
-    };
-    fn walk(
-        p: &std::path::Path,
-        f: &dyn Fn(&std::path::Path) -> Result<(), String>,
-    ) -> Result<(), String> {
-        if p.is_dir() {
-            let mut entries: Vec<PathBuf> = fs::read_dir(p)
-                .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            entries.sort();
-            entries.iter().try_for_each(|e| walk(e, f))
-        } else {
-            f(p)
-        }
-    }
+    let tree = crate::files::program_tree(
+        program,
+        &plan.program.files,
+        plan.program.workdir.as_deref(),
+    )?;
     crate::files::create_dir_all(to, 0o755).map_err(|e| e.to_string())?;
-    for f in &plan.program.files {
-        walk(std::path::Path::new(f), &copy_file)?;
+    for (rel, bytes) in &tree {
+        write(&to.join(rel), bytes)?;
     }
-    copy_file(program)?;
-    Ok(to.join(rel(program)))
+    Ok(to.join(&tree[0].0))
 }
 
 fn secs(since: Instant) -> f64 {
@@ -344,7 +312,7 @@ impl<'p> LabSession<'p> {
                 progdir.clone(),
             ),
             Some(p) => {
-                let user = progdir.join("user");
+                let user = progdir.join(crate::files::USER_PROGRAMS);
                 let program = copy_program(plan, std::path::Path::new(p), &user, &write)?;
                 if let Some(host) = fault
                     .as_deref()
