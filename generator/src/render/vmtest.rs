@@ -56,11 +56,12 @@ pub fn vlans(plan: &Plan) -> Vec<(&Segment, u32)> {
         .filter(|s| s.name == "internet")
         .map(|s| (s, 1))
         .collect();
-    let mut next = 2;
-    for s in plan.segments.iter().filter(|s| s.name != "internet") {
-        out.push((s, next));
-        next += 1;
-    }
+    out.extend(
+        plan.segments
+            .iter()
+            .filter(|s| s.name != "internet")
+            .zip(2..),
+    );
     out
 }
 

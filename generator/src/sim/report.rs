@@ -101,8 +101,8 @@ impl Report {
         let _ = writeln!(s, "overlay up: {}", secs(self.overlay_up_s));
         let _ = writeln!(
             s,
-            "\n{:<14} {:<14} {:<9} {:<12} {:<9} {}",
-            "A", "B", "ROUTE", "VIA", "UP", "EVIDENCE"
+            "\n{:<14} {:<14} {:<9} {:<12} {:<9} EVIDENCE",
+            "A", "B", "ROUTE", "VIA", "UP"
         );
         for p in &self.pairs {
             let _ = writeln!(
@@ -119,8 +119,8 @@ impl Report {
         if self.mpc_ran {
             let _ = writeln!(
                 s,
-                "\n{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} {}",
-                "PARTY", "INDEX", "EXIT", "RESULT", "EXPECTED", "ELAPSED", "ERROR"
+                "\n{:<14} {:>5} {:>5} {:<10} {:<10} {:<9} ERROR",
+                "PARTY", "INDEX", "EXIT", "RESULT", "EXPECTED", "ELAPSED"
             );
             for p in &self.parties {
                 let j = |v: &Option<serde_json::Value>| {

@@ -224,13 +224,16 @@ pub struct LabSession<'p> {
     pub(super) progress: Progress,
 }
 
+/// Writes a file of the lab's public directory.
+type WriteFile = dyn Fn(&std::path::Path, &[u8]) -> Result<(), String>;
+
 /// Copies a program given by path and its `program.files` into `to`, laid
 /// out as [`crate::files::program_tree`] says; returns where the program is.
 fn copy_program(
     plan: &Plan,
     program: &std::path::Path,
     to: &std::path::Path,
-    write: &dyn Fn(&std::path::Path, &[u8]) -> Result<(), String>,
+    write: &WriteFile,
 ) -> Result<PathBuf, String> {
     let tree = crate::files::program_tree(
         program,
