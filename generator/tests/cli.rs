@@ -350,11 +350,42 @@ fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
         out_dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let copied = std::fs::read(out_dir.join("programs/my_sum.py")).expect("program copied");
+    // Into programs/user/, where e3-run runs it (the lab lays it out alike).
+    let copied =
+        std::fs::read(out_dir.join("programs/user/my_sum.py")).expect("program copied");
     assert_eq!(
         copied,
         std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap()
     );
+    let common = std::fs::read_to_string(out_dir.join("hosts/common.nix")).unwrap();
+    assert!(common.contains("program = \"user/my_sum.py\";"), "{common}");
+}
+
+#[test]
+fn program_files_travel_with_the_program_into_the_rendered_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = e3(&[
+        "render",
+        "tests/fixtures/ok-program-files/scenario.yaml",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Laid out relative to their common directory, `demo/`.
+    for (rendered, source) in [
+        ("user/tally.py", "demo/tally.py"),
+        ("user/weights.py", "demo/weights.py"),
+        ("user/data/w.txt", "demo/data/w.txt"),
+    ] {
+        assert_eq!(
+            std::fs::read(out_dir.join("programs").join(rendered)).expect(rendered),
+            std::fs::read(Path::new("tests/fixtures/ok-program-files").join(source)).unwrap(),
+            "{rendered}"
+        );
+    }
+    let common = std::fs::read_to_string(out_dir.join("hosts/common.nix")).unwrap();
+    assert!(common.contains("program = \"user/tally.py\";"), "{common}");
 }
 
 // Matrix scenarios and their variants.
