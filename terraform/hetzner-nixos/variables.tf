@@ -25,7 +25,7 @@ variable "hosts" {
 
   validation {
     condition     = alltrue([for host in values(var.hosts) : can(regex("^[a-z0-9][a-z0-9-]*$", host.server_type))])
-    error_message = "Every `server_type` must be a Hetzner Cloud server type name such as `cx22` or `cax11`."
+    error_message = "Every `server_type` must be a Hetzner Cloud server type name such as `cx23` or `cpx22`."
   }
 
   validation {
