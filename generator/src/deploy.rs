@@ -658,6 +658,39 @@ impl Context {
     }
 }
 
+/// Creates `secrets/NAME/public/authorized_keys` from the deployer's SSH
+/// public key when it is missing (`e3 keys` only finds `~/.ssh/id_*.pub`),
+/// so that root's key is on every host whichever key `--ssh-key` named.
+/// Returns whether it wrote the file.
+pub fn ensure_authorized_keys(layout: &Layout, ssh_key: &Path) -> Result<bool, String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let public = layout.secrets.join("public");
+    let file = public.join("authorized_keys");
+    if file.is_file() {
+        return Ok(false);
+    }
+    let key = std::fs::read_to_string(ssh_key).map_err(|e| {
+        format!(
+            "cannot read the SSH public key `{}`: {e}",
+            ssh_key.display()
+        )
+    })?;
+    if key.contains("PRIVATE KEY") {
+        return Err(format!(
+            "`{}` is a private key: give the `.pub` file",
+            ssh_key.display()
+        ));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&public)
+        .map_err(|e| format!("cannot create `{}`: {e}", public.display()))?;
+    write_file(&file, format!("{}\n", key.trim()).as_bytes(), true)
+        .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    Ok(true)
+}
+
 /// Runs the steps in order, showing progress; stops at the first failure
 /// with that command's output. Returns the failing step's index.
 pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {

@@ -974,6 +974,13 @@ fn deploy(
             }
         }
     }
+    if !destroy && deploy::ensure_authorized_keys(&layout, &ssh_key)? {
+        eprintln!(
+            "root's SSH key on the hosts: `{}` copied to `{}`",
+            ssh_key.display(),
+            layout.secrets.join("public/authorized_keys").display()
+        );
+    }
     let context = deploy::Context {
         hosts_json: layout.rendered.join("hosts.json"),
         image_link: layout.rendered.join("result-image"),

@@ -269,6 +269,20 @@ fn a_failed_step_says_how_to_destroy_and_destroy_works_on_a_partial_deployment()
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("provision the machines"), "{stderr}");
+    // root's key came from --ssh-key, before anything was built.
+    let authorized = tmp
+        .path()
+        .join("secrets/headscale-nat/public/authorized_keys");
+    assert_eq!(
+        std::fs::read_to_string(&authorized).unwrap(),
+        std::fs::read_to_string(tmp.path().join("id.pub")).unwrap()
+    );
+    assert!(
+        tmp.path()
+            .join("out/headscale-nat/public-keys/authorized_keys")
+            .is_file(),
+        "render copied it"
+    );
     assert!(stderr.contains("`e3 destroy headscale-nat`"), "{stderr}");
 
     // With state but without the image, destroy runs with an empty image path.
