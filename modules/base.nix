@@ -53,6 +53,11 @@ in
       ];
 
       system.stateVersion = mkDefault "25.11";
+
+      # The option manual names each module's file, which in flake mode lies
+      # in the scenario's source: without it the base system depends only
+      # on the e3 modules' text and the pin, the same for every scenario.
+      documentation.nixos.enable = mkDefault false;
     }
     (mkIf cfg.router {
       boot.kernel.sysctl."net.ipv4.ip_forward" = 1;

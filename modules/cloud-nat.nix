@@ -51,16 +51,22 @@ in
         '';
         description = ''
           The statements of the nftables table `e3` (nat.rs's rules for
-          this router, rendered by e3). `0.0.0.0` in them stands for
-          `publicAddress`.
+          this router, rendered by e3), with stand-ins for addresses known
+          only after Terraform (see `substitute`).
         '';
       };
 
-      publicAddress = mkOption {
-        type = types.str;
-        default = "0.0.0.0";
-        example = "203.0.113.7";
-        description = "The router's public IPv4 address (`one2one` maps it to the party).";
+      substitute = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        example = {
+          "0.0.0.0" = "203.0.113.7";
+        };
+        description = ''
+          Stand-in → address replacements applied to `rules`: for `one2one`,
+          `0.0.0.0` → the router's public address and, on DigitalOcean, the
+          plan's inside address → the party's VPC address.
+        '';
       };
 
       lan = mkOption {
@@ -119,7 +125,10 @@ in
         enable = true;
         tables.e3 = {
           family = "ip";
-          content = builtins.replaceStrings [ "0.0.0.0" ] [ cfg.router.publicAddress ] cfg.router.rules;
+          content =
+            builtins.replaceStrings (builtins.attrNames cfg.router.substitute)
+              (builtins.attrValues cfg.router.substitute)
+              cfg.router.rules;
         };
       };
       networking.interfaces = mkIf (cfg.router.lan != null) {

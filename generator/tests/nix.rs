@@ -688,3 +688,72 @@ fn base_configurations_need_no_deployment_output() {
         "{e}"
     );
 }
+
+/// Every cloud router's nftables table (nat.rs's rules on eth0/eth1 plus
+/// SSH to the router) is accepted by the real `nft -c`, with the public
+/// address the Nix side substitutes for `0.0.0.0`; and the rendered
+/// `hosts/<router>.nix` carries exactly those rules. Needs root and nft.
+#[test]
+fn cloud_router_tables_pass_nft_check() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|u| u.split_whitespace().nth(1) == Some("0"))
+            })
+        })
+        .unwrap_or(false);
+    if !have("nft") || !root {
+        eprintln!("skipped: needs nft and root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plans: Vec<(String, e3::plan::Plan)> = scenarios()
+        .into_iter()
+        .map(|n| {
+            let s = e3::check_arg(&n).scenario.unwrap();
+            (n, e3::plan::plan(&s))
+        })
+        .collect();
+    for fixture in ["ok-one2one", "ok-cgnat", "ok-mixed-platforms"] {
+        let s = e3::check_arg(&format!("tests/fixtures/{fixture}/scenario.yaml"))
+            .scenario
+            .unwrap();
+        plans.push((fixture.to_string(), e3::plan::plan(&s)));
+    }
+    let mut checked = 0;
+    for (name, plan) in &plans {
+        let cloud = e3::cloud::cloud(plan);
+        let files = e3::render::render(plan);
+        for r in cloud.routers() {
+            let rules = e3::cloud::router_rules(plan, r.host).unwrap();
+            let nix =
+                String::from_utf8(files[Path::new(&format!("hosts/{}.nix", r.host.name))].clone())
+                    .unwrap();
+            for line in rules.lines().filter(|l| !l.is_empty()) {
+                assert!(
+                    nix.contains(&format!("    {line}\n")),
+                    "{name}/{}: `{line}` not rendered",
+                    r.host.name
+                );
+            }
+            let file = tmp.path().join(format!("{name}-{}.nft", r.host.name));
+            let table = format!("table ip e3 {{\n{rules}}}\n").replace("0.0.0.0", "203.0.113.7");
+            std::fs::write(&file, table).unwrap();
+            let out = Command::new("nft")
+                .args(["-c", "-f"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}/{}: nft -c rejects the router's table:\n{}",
+                r.host.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "router tables checked: {checked}");
+}

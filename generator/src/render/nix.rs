@@ -846,7 +846,27 @@ fn router_nix(plan: &Plan, cloud: &crate::cloud::Cloud, h: &Host) -> String {
     }
     s.push_str("    '';\n");
     if one2one {
-        let _ = writeln!(s, "    publicAddress = addresses.{};", attr(&h.name));
+        // Known only after Terraform: the router's public address, and on
+        // DigitalOcean the party's VPC address (Hetzner keeps the plan's).
+        s.push_str("    substitute = {\n");
+        let _ = writeln!(s, "      \"0.0.0.0\" = addresses.{};", attr(&h.name));
+        if lan_static {
+            for inside in &nat.inside {
+                if let Some(party) = plan
+                    .hosts
+                    .iter()
+                    .find(|p| p.interfaces.iter().any(|i| i.address == *inside) && p.name != h.name)
+                {
+                    let _ = writeln!(
+                        s,
+                        "      {} = privateAddresses.{};",
+                        string(&inside.to_string()),
+                        attr(&party.name)
+                    );
+                }
+            }
+        }
+        s.push_str("    };\n");
     }
     if lan_static {
         let prefix = c
