@@ -24,6 +24,8 @@ let
 in
 {
   imports = [
+    ./base.nix
+    ./cloud-nat.nix
     ./common.nix
     ./overlay.nix
     ./party.nix

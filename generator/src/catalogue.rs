@@ -186,7 +186,7 @@ impl Platform {
                 terraform_module: Some("hetzner-nixos"),
                 nixos_module: "platforms/hetzner.nix",
                 image: None,
-                default_size: Some("cx22"),
+                default_size: Some("cx23"),
                 needs_address: false,
                 target_user: "root",
             },
@@ -238,6 +238,109 @@ impl Platform {
     }
 }
 
+/// A machine size a cloud offers, with its list price.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Size {
+    pub slug: &'static str,
+    pub vcpus: u32,
+    pub memory_gb: f64,
+    /// Nix system of the size's CPU architecture.
+    pub system: &'static str,
+    /// List price per hour, in `currency`, before tax.
+    pub hourly: f64,
+    pub currency: &'static str,
+}
+
+const fn size(
+    slug: &'static str,
+    vcpus: u32,
+    memory_gb: f64,
+    system: &'static str,
+    hourly: f64,
+    currency: &'static str,
+) -> Size {
+    Size {
+        slug,
+        vcpus,
+        memory_gb,
+        system,
+        hourly,
+        currency,
+    }
+}
+
+/// DigitalOcean Basic (shared CPU, regular) Droplet sizes: the slugs of the
+/// API's `/v2/sizes`, hourly prices of DigitalOcean's pricing page
+/// ($4, $6, $12, $18, $24, $48 a month).
+pub const DIGITALOCEAN_SIZES: &[Size] = &[
+    size("s-1vcpu-512mb-10gb", 1, 0.5, "x86_64-linux", 0.00595, "USD"),
+    size("s-1vcpu-1gb", 1, 1.0, "x86_64-linux", 0.00893, "USD"),
+    size("s-1vcpu-2gb", 1, 2.0, "x86_64-linux", 0.01786, "USD"),
+    size("s-2vcpu-2gb", 2, 2.0, "x86_64-linux", 0.02679, "USD"),
+    size("s-2vcpu-4gb", 2, 4.0, "x86_64-linux", 0.03571, "USD"),
+    size("s-4vcpu-8gb", 4, 8.0, "x86_64-linux", 0.07143, "USD"),
+];
+
+/// Hetzner Cloud shared server types offered since the end of 2025 (CX Gen 3
+/// cost-optimised, CPX Gen 2 AMD, CAX Arm), hourly prices in EUR without VAT.
+/// e3's Hetzner platform module is x86_64, so `cax*` types are listed for
+/// the hint only and rejected for `platform: hetzner` (see `sizes_for`).
+pub const HETZNER_SIZES: &[Size] = &[
+    size("cx23", 2, 4.0, "x86_64-linux", 0.006, "EUR"),
+    size("cx33", 4, 8.0, "x86_64-linux", 0.011, "EUR"),
+    size("cx43", 8, 16.0, "x86_64-linux", 0.021, "EUR"),
+    size("cpx22", 3, 4.0, "x86_64-linux", 0.008, "EUR"),
+    size("cpx32", 4, 8.0, "x86_64-linux", 0.016, "EUR"),
+    size("cax11", 2, 4.0, "aarch64-linux", 0.004, "EUR"),
+    size("cax21", 4, 8.0, "aarch64-linux", 0.007, "EUR"),
+    size("cax31", 8, 16.0, "aarch64-linux", 0.013, "EUR"),
+];
+
+/// Sizes a provider no longer offers, with the current size that replaces
+/// each: Hetzner removed CX Gen 2 and CPX Gen 1 at the end of 2025.
+pub const REMOVED_SIZES: &[(Platform, &str, &str)] = &[
+    (Platform::Hetzner, "cx22", "cx23"),
+    (Platform::Hetzner, "cx32", "cx33"),
+    (Platform::Hetzner, "cx42", "cx43"),
+    (Platform::Hetzner, "cpx21", "cpx22"),
+    (Platform::Hetzner, "cpx31", "cpx32"),
+];
+
+impl Platform {
+    /// The machine sizes e3 knows for a cloud platform (empty otherwise).
+    pub fn sizes(self) -> &'static [Size] {
+        match self {
+            Platform::DigitalOcean => DIGITALOCEAN_SIZES,
+            Platform::Hetzner => HETZNER_SIZES,
+            Platform::RaspberryPi | Platform::Existing => &[],
+        }
+    }
+
+    /// Sizes a host of this platform may use: those of its Nix system.
+    pub fn usable_sizes(self) -> impl Iterator<Item = &'static Size> {
+        let system = self.facts().system;
+        self.sizes().iter().filter(move |s| s.system == system)
+    }
+
+    pub fn find_size(self, slug: &str) -> Option<&'static Size> {
+        self.usable_sizes().find(|s| s.slug == slug)
+    }
+
+    /// The size that replaced a removed one.
+    pub fn replacement(self, slug: &str) -> Option<&'static str> {
+        REMOVED_SIZES
+            .iter()
+            .find(|(p, old, _)| *p == self && *old == slug)
+            .map(|(_, _, new)| *new)
+    }
+
+    /// The cheapest usable size: what a deployed NAT router gets.
+    pub fn smallest_size(self) -> Option<&'static Size> {
+        self.usable_sizes()
+            .min_by(|a, b| a.hourly.total_cmp(&b.hourly))
+    }
+}
+
 /// Every region of every cloud, for location hints of non-cloud parties.
 pub fn all_regions() -> impl Iterator<Item = (Platform, &'static Region)> {
     Platform::ALL
@@ -260,4 +363,32 @@ pub mod ports {
     pub const TAILSCALE: u16 = 41641;
     pub const HEADSCALE_HTTPS: u16 = 443;
     pub const STUN: u16 = 3478;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_and_replacement_sizes_are_offered() {
+        for p in Platform::ALL {
+            if let Some(d) = p.facts().default_size {
+                assert!(p.find_size(d).is_some(), "{p}: default `{d}`");
+            }
+        }
+        for (p, old, new) in REMOVED_SIZES {
+            assert!(p.find_size(old).is_none(), "{old} is removed");
+            assert!(p.find_size(new).is_some(), "{new} replaces {old}");
+        }
+        assert_eq!(
+            Platform::DigitalOcean.smallest_size().map(|s| s.slug),
+            Some("s-1vcpu-512mb-10gb")
+        );
+        assert_eq!(
+            Platform::Hetzner.smallest_size().map(|s| s.slug),
+            Some("cx23")
+        );
+        // Arm types exist but not for the x86_64 Hetzner module.
+        assert!(Platform::Hetzner.find_size("cax11").is_none());
+    }
 }

@@ -1,11 +1,24 @@
-//! `e3 deploy` and `e3 destroy`: render, keys, Terraform, hosts.json,
-//! Colmena, run the program, fetch results. Each step is an external
-//! command; `--dry-run` prints them in order without running anything.
+//! `e3 deploy` and `e3 destroy`: keys, render, then the two phases of a
+//! cloud deployment. Each step is an external command; `--dry-run` prints
+//! them in order, by phase, without running anything.
+//!
+//! 1. **Base image**: the generic configuration of each cloud platform
+//!    (`modules/base.nix`: platform module, sshd, the cloud's own SSH-key
+//!    injection; no addresses, keys or backend), so it builds before any
+//!    machine exists. DigitalOcean boots it as a custom image; Hetzner gets
+//!    it from nixos-anywhere, which Terraform runs once per new server.
+//! 2. **Terraform** creates the machines (NAT routers and their private
+//!    networks included, `cloud.rs`), then **hosts.json** (and
+//!    `private-addresses.json`) records where they are.
+//! 3. **Colmena** deploys the full configurations: NAT routers first (the
+//!    parties behind them are reached through them), then a Headscale
+//!    control server, then its pre-auth key into `secrets/NAME/`, then
+//!    everything else; with `E3_SECRETS` set for the hive's key commands.
 //!
 //! Secrets never pass through arguments, files of the rendered directory or
-//! this process's output: the Tailscale auth key goes from `terraform output`
-//! straight into `secrets/NAME/` (mode 0600), where the hive's deployment
-//! keys read it.
+//! this process's output: auth keys go from `terraform output` or the
+//! control server straight into `secrets/NAME/` (mode 0600), where the
+//! hive's deployment keys read them.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,44 +27,99 @@ use std::time::Instant;
 
 use crate::catalogue::{Backend, Platform};
 use crate::plan::{Plan, Role};
-use crate::render::terraform;
+use crate::render::{nix, terraform};
 use crate::tools::on_path;
+
+/// The phases of a deployment, in order (`--dry-run` prints them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Prepare,
+    BaseImage,
+    Terraform,
+    Addresses,
+    Colmena,
+    Run,
+}
+
+impl Phase {
+    pub fn title(self) -> &'static str {
+        match self {
+            Phase::Prepare => "prepare: key material, rendered files",
+            Phase::BaseImage => "phase 1: base image (generic, no scenario data)",
+            Phase::Terraform => "phase 1: Terraform (machines, NAT routers, private networks)",
+            Phase::Addresses => "phase 1: hosts.json (where the machines are)",
+            Phase::Colmena => "phase 2: Colmena (full configurations)",
+            Phase::Run => "run: the MPyC program and its results",
+        }
+    }
+}
 
 /// One external command of a deployment.
 #[derive(Debug, Clone)]
 pub struct Step {
+    pub phase: Phase,
     pub title: String,
     pub program: String,
     pub args: Vec<String>,
+    /// Environment variables set for the command (value: a path, relative
+    /// to the working directory, made absolute when the step runs).
+    pub env: Vec<(String, PathBuf)>,
     /// Write the command's stdout to this file (mode 0600 when `secret`).
     pub stdout_to: Option<PathBuf>,
     /// The stdout is secret: never shown, written with mode 0600.
     pub secret: bool,
-    /// The host whose address replaces [`ADDRESS`] in the arguments, looked
-    /// up when the step runs (in `hosts.json`, written by an earlier step).
-    pub address_of: Option<String>,
 }
 
 /// Placeholders in [`Step::args`], resolved when the step runs, with what
-/// `--dry-run` shows instead.
-pub const ADDRESS: &str = "{address}";
+/// `--dry-run` shows instead. An address is `{address:HOST}` (see
+/// [`address`]), looked up in `hosts.json`, written by an earlier step.
 pub const IMAGE: &str = "{image}";
 pub const SSH_KEYS: &str = "{ssh_public_keys}";
+const ADDRESS_OPEN: &str = "{address:";
+
+/// The placeholder of a host's address.
+pub fn address(host: &str) -> String {
+    format!("{ADDRESS_OPEN}{host}}}")
+}
+
+/// `arg` with every `{address:HOST}` replaced by `f(HOST)`.
+fn replace_addresses(
+    arg: &str,
+    mut f: impl FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find(ADDRESS_OPEN) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + ADDRESS_OPEN.len()..];
+        let end = tail.find('}').ok_or("unclosed address placeholder")?;
+        out.push_str(&f(&tail[..end])?);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
 
 impl Step {
-    fn new(title: &str, program: &str, args: &[&str]) -> Step {
+    fn new(phase: Phase, title: &str, program: &str, args: &[&str]) -> Step {
         Step {
+            phase,
             title: title.into(),
             program: program.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
             stdout_to: None,
             secret: false,
-            address_of: None,
         }
     }
 
     fn to(mut self, path: PathBuf) -> Step {
         self.stdout_to = Some(path);
+        self
+    }
+
+    fn env(mut self, name: &str, value: PathBuf) -> Step {
+        self.env.push((name.into(), value));
         self
     }
 
@@ -62,9 +130,8 @@ impl Step {
             if !a.contains('{') {
                 return shell_quote(a);
             }
-            let host = self.address_of.as_deref().unwrap_or("?");
-            let a = a
-                .replace(ADDRESS, &format!("<address of {host}>"))
+            let a = replace_addresses(a, |h| Ok(format!("<address of {h}>")))
+                .unwrap_or_else(|_| a.to_string())
                 .replace(IMAGE, "<image file in result-image/>")
                 .replace(SSH_KEYS, "{deployer=\"<your SSH public key>\"}");
             if a.contains(' ') || a.contains('"') {
@@ -73,7 +140,11 @@ impl Step {
                 a
             }
         };
-        let mut line = std::iter::once(shell_quote(&self.program))
+        let mut line = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(&v.display().to_string())))
+            .chain(std::iter::once(shell_quote(&self.program)))
             .chain(self.args.iter().map(|a| shown(a)))
             .collect::<Vec<_>>()
             .join(" ");
@@ -124,47 +195,68 @@ fn flake_ref(dir: &Path) -> String {
     }
 }
 
-fn needs_keys(backend: Backend) -> bool {
-    matches!(
-        backend,
-        Backend::Nebula | Backend::Wireguard | Backend::Tinc | Backend::Openvpn
-    )
-}
-
 /// The steps of `e3 deploy`, in order. `e3` is this program's own path.
 pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str) -> Vec<Step> {
     let out = layout.rendered.display().to_string();
     let tf_dir = layout.rendered.join("terraform").display().to_string();
     let chdir = format!("-chdir={tf_dir}");
     let hive = layout.rendered.join("hive.nix").display().to_string();
-    let mut steps = vec![Step::new(
-        "render the scenario",
-        e3,
-        &["render", &plan.name, "-o", &out],
-    )];
-    if needs_keys(plan.connectivity.backend) {
-        steps.push(Step::new(
-            "generate key material (kept when present)",
+    let cloud = crate::cloud::cloud(plan);
+    // Keys first: `e3 render` copies their public halves (and
+    // `authorized_keys`) into the rendered directory.
+    let mut steps = vec![
+        Step::new(
+            Phase::Prepare,
+            "create missing key material and authorized_keys (existing files are kept)",
             e3,
             &["keys", &plan.name],
-        ));
-    }
+        ),
+        Step::new(
+            Phase::Prepare,
+            "render the scenario",
+            e3,
+            &["render", &plan.name, "-o", &out],
+        ),
+    ];
+    let groups = terraform::groups(plan);
     if terraform::has_terraform(plan) {
-        let groups = terraform::groups(plan);
-        if let Some(first) = groups.get(&Platform::DigitalOcean).and_then(|h| h.first()) {
+        if groups.contains_key(&Platform::DigitalOcean) {
             let link = layout.rendered.join("result-image").display().to_string();
+            let image =
+                nix::base_image(Platform::DigitalOcean).expect("DigitalOcean boots an image");
             steps.push(Step::new(
-                "build the DigitalOcean image",
+                Phase::BaseImage,
+                "build the DigitalOcean base image",
                 "nix",
                 &[
                     "build",
-                    &format!("{}#image-{}", flake_ref(&layout.rendered), first.name),
+                    &format!("{}#{image}", flake_ref(&layout.rendered)),
                     "--out-link",
                     &link,
                 ],
             ));
         }
+        if groups.contains_key(&Platform::Hetzner) {
+            // Hetzner boots no custom image: Terraform runs nixos-anywhere
+            // with this configuration on each new server. Evaluating it
+            // first names a problem before any server exists.
+            let base = nix::base_configuration(Platform::Hetzner, false);
+            steps.push(Step::new(
+                Phase::BaseImage,
+                "build the Hetzner base system (nixos-anywhere installs it on each new server)",
+                "nix",
+                &[
+                    "build",
+                    "--no-link",
+                    &format!(
+                        "{}#nixosConfigurations.{base}.config.system.build.toplevel",
+                        flake_ref(&layout.rendered)
+                    ),
+                ],
+            ));
+        }
         steps.push(Step::new(
+            Phase::Terraform,
             "terraform init",
             terraform_bin,
             &[&chdir, "init", "-input=false"],
@@ -172,17 +264,35 @@ pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str)
         let vars = terraform_vars(plan);
         let mut apply = vec![chdir.as_str(), "apply", "-input=false", "-auto-approve"];
         apply.extend(vars.iter().map(String::as_str));
-        steps.push(Step::new("provision the machines", terraform_bin, &apply));
+        steps.push(Step::new(
+            Phase::Terraform,
+            "provision the machines",
+            terraform_bin,
+            &apply,
+        ));
         steps.push(
             Step::new(
+                Phase::Addresses,
                 "record their addresses",
                 terraform_bin,
                 &[&chdir, "output", "-json", "hosts"],
             )
             .to(layout.rendered.join("hosts.json")),
         );
+        if cloud.hosts.iter().any(|c| !c.networks.is_empty()) {
+            steps.push(
+                Step::new(
+                    Phase::Addresses,
+                    "record the private-network addresses of routers and NATed hosts",
+                    terraform_bin,
+                    &[&chdir, "output", "-json", "private_addresses"],
+                )
+                .to(layout.rendered.join("private-addresses.json")),
+            );
+        }
         if plan.connectivity.backend == Backend::Tailscale {
             let mut s = Step::new(
+                Phase::Addresses,
                 "fetch the Tailscale auth key (secret, never shown)",
                 terraform_bin,
                 &[&chdir, "output", "-raw", "tailscale_authkey"],
@@ -192,55 +302,102 @@ pub fn deploy_steps(plan: &Plan, layout: &Layout, e3: &str, terraform_bin: &str)
             steps.push(s);
         }
     }
-    steps.push(Step::new(
-        "deploy NixOS to every host",
-        "colmena",
-        &[
-            "apply",
-            "-f",
-            &hive,
-            "--on",
-            &format!("@backend-{}", plan.connectivity.backend),
-        ],
-    ));
-    steps.push(Step::new(
-        "run the MPyC program on all parties",
-        "colmena",
-        &[
-            "exec",
-            "-f",
-            &hive,
-            "--on",
-            "@role-party",
-            "--",
-            "systemctl",
-            "start",
-            "e3-party.service",
-        ],
-    ));
-    for h in plan.hosts.iter().filter(|h| h.role == Role::Party) {
-        let target = match h.address {
-            Some(a) => format!("root@{a}"),
-            None => format!("root@{ADDRESS}"),
-        };
+    let colmena = |title: &str, on: Option<&str>| {
+        let mut args = vec!["apply", "-f", hive.as_str()];
+        if let Some(on) = on {
+            args.extend(["--on", on]);
+        }
+        Step::new(Phase::Colmena, title, "colmena", &args)
+            .env(nix::SECRETS_ENV, layout.secrets.clone())
+    };
+    if cloud.routers().next().is_some() {
+        let mut tags: Vec<&str> = Vec::new();
+        if cloud.routers().any(|c| c.host.role == Role::Carrier) {
+            tags.push("@role-carrier");
+        }
+        tags.push("@role-router");
+        steps.push(colmena(
+            "deploy the NAT routers (the hosts behind them are reached through them)",
+            Some(&tags.join(",")),
+        ));
+    }
+    let control = plan
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Control && h.deploy);
+    if let (Backend::Headscale, Some(control)) = (plan.connectivity.backend, control) {
+        steps.push(colmena(
+            "deploy the Headscale control server",
+            Some("@role-control"),
+        ));
         let mut s = Step::new(
-            &format!("fetch the result of {}", h.name),
+            Phase::Colmena,
+            "create the Headscale pre-auth key (secret, never shown)",
             "ssh",
             &[
                 "-o",
                 "BatchMode=yes",
-                &target,
-                "cat",
-                "/var/lib/e3/result.json",
+                &format!("root@{}", target_of(control.address, &control.name)),
+                "e3-headscale-authkey",
             ],
         )
-        .to(layout.results.join(format!("{}.json", h.name)));
-        if h.address.is_none() {
-            s.address_of = Some(h.name.clone());
-        }
+        .to(layout.secrets.join("tailscale-authkey"));
+        s.secret = true;
         steps.push(s);
     }
+    steps.push(colmena("deploy NixOS to every host", None));
+    steps.push(
+        Step::new(
+            Phase::Run,
+            "run the MPyC program on all parties",
+            "colmena",
+            &[
+                "exec",
+                "-f",
+                &hive,
+                "--on",
+                "@role-party",
+                "--",
+                "systemctl",
+                "start",
+                "e3-party.service",
+            ],
+        )
+        .env(nix::SECRETS_ENV, layout.secrets.clone()),
+    );
+    for h in plan.hosts.iter().filter(|h| h.role == Role::Party) {
+        let mut args = vec!["-o".to_string(), "BatchMode=yes".to_string()];
+        if let Some(c) = cloud.host(&h.name).filter(|c| !c.jump.is_empty()) {
+            let chain = c
+                .jump
+                .iter()
+                .map(|j| format!("root@{}", address(j)))
+                .collect::<Vec<_>>()
+                .join(",");
+            args.extend(["-o".to_string(), format!("ProxyJump={chain}")]);
+        }
+        args.push(format!("root@{}", target_of(h.address, &h.name)));
+        args.extend(["cat".to_string(), "/var/lib/e3/result.json".to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        steps.push(
+            Step::new(
+                Phase::Run,
+                &format!("fetch the result of {}", h.name),
+                "ssh",
+                &args,
+            )
+            .to(layout.results.join(format!("{}.json", h.name))),
+        );
+    }
     steps
+}
+
+/// A host's SSH address: given in the scenario, or from `hosts.json`.
+fn target_of(given: Option<std::net::IpAddr>, host: &str) -> String {
+    match given {
+        Some(a) => a.to_string(),
+        None => address(host),
+    }
 }
 
 /// `-var` arguments for the root's variables without defaults (the same
@@ -256,7 +413,9 @@ fn terraform_vars(plan: &Plan) -> Vec<String> {
     vars
 }
 
-/// The steps of `e3 destroy`.
+/// The steps of `e3 destroy`: they work on a partial deployment (any
+/// subset of the machines, or a state without any); `init` again in case
+/// the failed deploy stopped before it finished.
 pub fn destroy_steps(plan: &Plan, layout: &Layout, terraform_bin: &str) -> Vec<Step> {
     if !terraform::has_terraform(plan) {
         return Vec::new();
@@ -266,7 +425,154 @@ pub fn destroy_steps(plan: &Plan, layout: &Layout, terraform_bin: &str) -> Vec<S
     let mut args = vec![chdir.as_str(), "destroy", "-input=false", "-auto-approve"];
     let vars = terraform_vars(plan);
     args.extend(vars.iter().map(String::as_str));
-    vec![Step::new("destroy the machines", terraform_bin, &args)]
+    vec![
+        Step::new(
+            Phase::Terraform,
+            "terraform init",
+            terraform_bin,
+            &[&chdir, "init", "-input=false"],
+        ),
+        Step::new(
+            Phase::Terraform,
+            "destroy the machines",
+            terraform_bin,
+            &args,
+        ),
+    ]
+}
+
+/// One line of the cost estimate: machines of one size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostLine {
+    pub platform: Platform,
+    pub size: String,
+    pub count: usize,
+    pub hourly: f64,
+    pub currency: &'static str,
+}
+
+/// The list-price cost per hour of every machine Terraform creates
+/// (routers included), by platform and size; taxes, traffic, images and
+/// storage not included.
+pub fn cost(plan: &Plan) -> Vec<CostLine> {
+    let cloud = crate::cloud::cloud(plan);
+    let mut lines: Vec<CostLine> = Vec::new();
+    for c in &cloud.hosts {
+        let Some(size) = c.platform.find_size(&c.size) else {
+            continue;
+        };
+        match lines
+            .iter_mut()
+            .find(|l| l.platform == c.platform && l.size == c.size)
+        {
+            Some(l) => l.count += 1,
+            None => lines.push(CostLine {
+                platform: c.platform,
+                size: c.size.clone(),
+                count: 1,
+                hourly: size.hourly,
+                currency: size.currency,
+            }),
+        }
+    }
+    lines
+}
+
+/// `estimated cost: … per hour` for the dry run and the confirmation.
+pub fn cost_summary(plan: &Plan) -> Option<String> {
+    let lines = cost(plan);
+    if lines.is_empty() {
+        return None;
+    }
+    let machines: usize = lines.iter().map(|l| l.count).sum();
+    let mut totals: Vec<(&str, f64)> = Vec::new();
+    for l in &lines {
+        match totals.iter_mut().find(|(c, _)| *c == l.currency) {
+            Some((_, t)) => *t += l.hourly * l.count as f64,
+            None => totals.push((l.currency, l.hourly * l.count as f64)),
+        }
+    }
+    let total = totals
+        .iter()
+        .map(|(c, t)| format!("{t:.4} {c}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let detail = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} × {} {} at {} {}",
+                l.count,
+                l.platform.title(),
+                l.size,
+                l.hourly,
+                l.currency
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "estimated cost: {total} per hour for {machines} machines ({detail}; list prices before tax, without traffic, images and snapshots)"
+    ))
+}
+
+/// Environment variables a provider needs: every group must have one
+/// variable set (alternatives within a group).
+fn credentials(plan: &Plan) -> Vec<&'static [&'static str]> {
+    let groups = terraform::groups(plan);
+    let mut need: Vec<&'static [&'static str]> = Vec::new();
+    if groups.contains_key(&Platform::DigitalOcean) {
+        need.extend([
+            &["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"][..],
+            &["SPACES_ACCESS_KEY_ID"][..],
+            &["SPACES_SECRET_ACCESS_KEY"][..],
+        ]);
+    }
+    if groups.contains_key(&Platform::Hetzner) {
+        need.push(&["HCLOUD_TOKEN"]);
+    }
+    if plan.connectivity.backend == Backend::Tailscale && !groups.is_empty() {
+        need.extend([
+            &["TAILSCALE_API_KEY", "TAILSCALE_OAUTH_CLIENT_ID"][..],
+            &["TAILSCALE_TAILNET"][..],
+        ]);
+    }
+    need
+}
+
+/// Programs `e3 deploy` runs besides the steps' own: Terraform's
+/// provisioners (nixos-anywhere for Hetzner) and `e3 keys`' tools.
+pub fn extra_programs(plan: &Plan) -> Vec<&'static str> {
+    let mut p: Vec<&'static str> = crate::keys::tools(plan).to_vec();
+    if terraform::groups(plan).contains_key(&Platform::Hetzner) {
+        p.push("nixos-anywhere");
+    }
+    p
+}
+
+/// Everything a deployment needs that is missing, named before anything
+/// runs (and before any money is spent): credentials and the SSH key.
+pub fn missing_inputs(plan: &Plan, is_set: impl Fn(&str) -> bool, ssh_key: &Path) -> Vec<String> {
+    let mut missing = Vec::new();
+    for group in credentials(plan) {
+        if !group.iter().any(|v| is_set(v)) {
+            missing.push(format!(
+                "the environment variable {}",
+                group
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+    }
+    if terraform::has_terraform(plan) && !ssh_key.is_file() {
+        missing.push(format!(
+            "the SSH public key `{}` (give another with `--ssh-key`)",
+            ssh_key.display()
+        ));
+    }
+    missing
 }
 
 /// Programs the steps need that are not on PATH.
@@ -298,14 +604,20 @@ pub struct Context {
     pub image_link: PathBuf,
     /// The deployer's SSH public key file.
     pub ssh_key: PathBuf,
+    /// `e3 destroy`: a missing image is no error (nothing will be created).
+    pub destroying: bool,
 }
 
 impl Context {
-    fn resolve(&self, step: &Step, arg: &str) -> Result<String, String> {
+    fn resolve(&self, arg: &str) -> Result<String, String> {
         let mut a = arg.to_string();
-        if a.contains(ADDRESS) {
-            let host = step.address_of.as_deref().unwrap_or_default();
-            a = a.replace(ADDRESS, &address_from_hosts_json(&self.hosts_json, host)?);
+        if a.contains(ADDRESS_OPEN) {
+            a = replace_addresses(&a, |host| address_from_hosts_json(&self.hosts_json, host))?;
+        }
+        if a.contains(IMAGE) && self.destroying && !self.image_link.exists() {
+            // `terraform destroy` of a deployment that never built its
+            // image: the module accepts an empty path for that.
+            a = a.replace(IMAGE, "");
         }
         if a.contains(IMAGE) {
             let image = std::fs::read_dir(&self.image_link)
@@ -349,6 +661,39 @@ impl Context {
     }
 }
 
+/// Creates `secrets/NAME/public/authorized_keys` from the deployer's SSH
+/// public key when it is missing (`e3 keys` only finds `~/.ssh/id_*.pub`),
+/// so that root's key is on every host whichever key `--ssh-key` named.
+/// Returns whether it wrote the file.
+pub fn ensure_authorized_keys(layout: &Layout, ssh_key: &Path) -> Result<bool, String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let public = layout.secrets.join("public");
+    let file = public.join("authorized_keys");
+    if file.is_file() {
+        return Ok(false);
+    }
+    let key = std::fs::read_to_string(ssh_key).map_err(|e| {
+        format!(
+            "cannot read the SSH public key `{}`: {e}",
+            ssh_key.display()
+        )
+    })?;
+    if key.contains("PRIVATE KEY") {
+        return Err(format!(
+            "`{}` is a private key: give the `.pub` file",
+            ssh_key.display()
+        ));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&public)
+        .map_err(|e| format!("cannot create `{}`: {e}", public.display()))?;
+    write_file(&file, format!("{}\n", key.trim()).as_bytes(), true)
+        .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    Ok(true)
+}
+
 /// Runs the steps in order, showing progress; stops at the first failure
 /// with that command's output. Returns the failing step's index.
 pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
@@ -363,7 +708,7 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
             }
         }
         let args: Result<Vec<String>, String> =
-            step.args.iter().map(|a| context.resolve(step, a)).collect();
+            step.args.iter().map(|a| context.resolve(a)).collect();
         let args = match args {
             Ok(a) => a,
             Err(e) => {
@@ -371,10 +716,13 @@ pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
                 return Err((i, e));
             }
         };
-        let output = Command::new(&step.program)
-            .args(&args)
-            .stdin(Stdio::null())
-            .output();
+        let mut command = Command::new(&step.program);
+        command.args(&args).stdin(Stdio::null());
+        for (k, v) in &step.env {
+            let v = std::path::absolute(v).unwrap_or_else(|_| v.clone());
+            command.env(k, v);
+        }
+        let output = command.output();
         let output = match output {
             Ok(o) => o,
             Err(e) => {

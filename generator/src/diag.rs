@@ -57,6 +57,7 @@ codes! {
     RegionNotOffered = "E034", "region-not-offered", Error;
     UnknownNat = "E035", "unknown-nat", Error;
     MissingRegion = "E036", "missing-region", Error;
+    UnknownSize = "E037", "unknown-size", Error;
     // Parties.
     DuplicateParty = "E040", "duplicate-party", Error;
     InvalidPartyName = "E041", "invalid-party-name", Error;

@@ -7,6 +7,7 @@
 
 pub mod bundled;
 pub mod catalogue;
+pub mod cloud;
 pub mod deploy;
 pub mod diag;
 pub mod files;

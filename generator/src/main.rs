@@ -166,14 +166,17 @@ enum Command {
     },
     /// Provision, deploy and run a scenario on real machines
     #[command(
-        after_help = "Steps: render, keys, nix build (DigitalOcean image), terraform init/apply, hosts.json,\ncolmena apply, run the program on every party, fetch results into results/NAME/<timestamp>/.\nCredentials come from the environment (DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID,\nSPACES_SECRET_ACCESS_KEY, HCLOUD_TOKEN, TAILSCALE_API_KEY, TAILSCALE_TAILNET)."
+        after_help = "Steps: keys, render; phase 1: the generic base image, terraform init/apply (NAT routers\nand private networks included), hosts.json; phase 2: colmena apply (routers, a Headscale\ncontrol server and its pre-auth key, then every host); run the program on every party, fetch\nresults into results/NAME/<timestamp>/. Asks before creating machines unless --yes.\nCredentials come from the environment (DIGITALOCEAN_TOKEN, SPACES_ACCESS_KEY_ID,\nSPACES_SECRET_ACCESS_KEY, HCLOUD_TOKEN, TAILSCALE_API_KEY, TAILSCALE_TAILNET)."
     )]
     Deploy {
         /// Bundled scenario name or path to a scenario file
         name: String,
-        /// Print every command in order, run nothing
+        /// Print every command in order, by phase, with the estimated cost; run nothing
         #[arg(long)]
         dry_run: bool,
+        /// Create the machines without asking (needed when stdin is not a terminal)
+        #[arg(long)]
+        yes: bool,
         /// SSH public key authorised on every host [default: ~/.ssh/id_ed25519.pub]
         #[arg(long)]
         ssh_key: Option<PathBuf>,
@@ -486,13 +489,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Deploy {
             name,
             dry_run,
+            yes,
             ssh_key,
-        } => deploy(&name, dry_run, false, ssh_key),
+        } => deploy(&name, dry_run, false, yes, ssh_key),
         Command::Destroy {
             name,
             dry_run,
             ssh_key,
-        } => deploy(&name, dry_run, true, ssh_key),
+        } => deploy(&name, dry_run, true, true, ssh_key),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "e3", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -885,9 +889,11 @@ fn deploy(
     name: &str,
     dry_run: bool,
     destroy: bool,
+    yes: bool,
     ssh_key: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     use e3::deploy::{self, Layout};
+    use std::io::IsTerminal as _;
     let plan = match load_plan(name) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -919,29 +925,89 @@ fn deploy(
         println!("`{}` provisions no machines: nothing to destroy", plan.name);
         return Ok(ExitCode::SUCCESS);
     }
+    let cost = deploy::cost_summary(&plan);
     if dry_run {
+        let mut phase = None;
         for (i, s) in steps.iter().enumerate() {
+            if phase != Some(s.phase) {
+                println!("## {}", s.phase.title());
+                phase = Some(s.phase);
+            }
             println!("# {}. {}", i + 1, s.title);
             println!("{}", s.display());
         }
+        if let (Some(cost), false) = (&cost, destroy) {
+            println!("# {cost}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    let missing = deploy::missing_programs(&steps, &e3_bin);
+    let state = layout.rendered.join("terraform/terraform.tfstate");
+    if destroy && !state.is_file() {
+        println!(
+            "`{}` has no Terraform state (`{}`): nothing was provisioned, nothing to destroy",
+            plan.name,
+            state.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut missing: Vec<String> = deploy::missing_programs(&steps, &e3_bin)
+        .into_iter()
+        .chain(
+            deploy::extra_programs(&plan)
+                .into_iter()
+                .filter(|p| !e3::tools::on_path(p))
+                .map(str::to_string),
+        )
+        .map(|m| format!("`{m}`"))
+        .collect();
+    missing.dedup();
     if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(format!("{list} not found on PATH\n  = hint: `nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH"));
+        return Err(format!("{} not found on PATH\n  = hint: `nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH", missing.join(", ")));
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();
+    let ssh_key = ssh_key.unwrap_or_else(|| home.join(".ssh/id_ed25519.pub"));
+    let inputs = deploy::missing_inputs(
+        &plan,
+        |v| std::env::var_os(v).is_some_and(|x| !x.is_empty()),
+        &ssh_key,
+    );
+    if !inputs.is_empty() {
+        return Err(format!(
+            "missing before anything is created: {}\n  = hint: credentials come from the environment only (see `e3 deploy --help`)",
+            inputs.join(", ")
+        ));
+    }
+    if !destroy {
+        if let Some(cost) = &cost {
+            eprintln!("{}: {cost}", plan.name);
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err("refusing to create machines without confirmation: stdin is not a terminal\n  = hint: pass `--yes` to create them without asking".into());
+                }
+                eprint!("Create these machines? [y/N] ");
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    eprintln!("nothing created");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    }
+    if !destroy && deploy::ensure_authorized_keys(&layout, &ssh_key)? {
+        eprintln!(
+            "root's SSH key on the hosts: `{}` copied to `{}`",
+            ssh_key.display(),
+            layout.secrets.join("public/authorized_keys").display()
+        );
+    }
     let context = deploy::Context {
         hosts_json: layout.rendered.join("hosts.json"),
         image_link: layout.rendered.join("result-image"),
-        ssh_key: ssh_key.unwrap_or_else(|| home.join(".ssh/id_ed25519.pub")),
+        ssh_key,
+        destroying: destroy,
     };
     match deploy::run(&steps, &context) {
         Ok(()) => {
@@ -950,12 +1016,21 @@ fn deploy(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err((i, message)) => Err(format!(
-            "step {} of {} failed: {}\n{message}",
-            i + 1,
-            steps.len(),
-            steps[i].title
-        )),
+        Err((i, message)) => {
+            let hint = if destroy {
+                format!("\n  = hint: fix the cause and run `e3 destroy {}` again; `terraform -chdir={} state list` shows what still exists", plan.name, layout.rendered.join("terraform").display())
+            } else if steps[i].phase >= deploy::Phase::Terraform {
+                format!("\n  = hint: machines may exist and cost money until destroyed: `e3 destroy {}` removes whatever was created (it works on a partial deployment)", plan.name)
+            } else {
+                "\n  = hint: nothing was created in the cloud yet".to_string()
+            };
+            Err(format!(
+                "step {} of {} failed: {}\n{message}{hint}",
+                i + 1,
+                steps.len(),
+                steps[i].title
+            ))
+        }
     }
 }
 

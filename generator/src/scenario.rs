@@ -149,6 +149,7 @@ pub fn validate_tree(
     let mut v = Validator {
         diags: Diagnostics::default(),
         sources,
+        sizes_checked: Vec::new(),
     };
     let scenario = v.scenario(root, stem);
     let mut diags = v.diags;
@@ -163,6 +164,9 @@ pub fn validate_tree(
 struct Validator<'a> {
     diags: Diagnostics,
     sources: &'a Sources,
+    /// (platform, place) of every size checked, so that a default size
+    /// several parties share is reported once.
+    sizes_checked: Vec<(Platform, Location)>,
 }
 
 /// Defaults for parties, each remembering where it was set.
@@ -866,6 +870,62 @@ impl<'a> Validator<'a> {
 
     /// Checks a region for a platform; non-cloud platforms accept any region
     /// of the catalogue as a location hint.
+    /// Whether `node` names a size the cloud `platform` offers; reports it
+    /// otherwise (once per place and platform), naming the replacement of
+    /// a removed size.
+    fn size(&mut self, node: &Node, platform: Platform) -> bool {
+        let Some(slug) = node.as_scalar() else {
+            // A wrong type was reported where the string was read.
+            return true;
+        };
+        if platform.find_size(slug).is_some() {
+            return true;
+        }
+        if self.sizes_checked.contains(&(platform, node.loc)) {
+            return false;
+        }
+        self.sizes_checked.push((platform, node.loc));
+        let usable = || platform.usable_sizes().map(|s| s.slug);
+        let d = if let Some(new) = platform.replacement(slug) {
+            Diagnostic::new(
+                Code::UnknownSize,
+                node.loc,
+                format!("size `{slug}` is no longer offered by {}", platform.title()),
+            )
+            .label("removed size")
+            .hint(format!("use `{new}`, the current size that replaces it"))
+        } else if let Some(other) = Platform::ALL
+            .iter()
+            .find(|o| **o != platform && o.sizes().iter().any(|s| s.slug == slug))
+        {
+            Diagnostic::new(
+                Code::UnknownSize,
+                node.loc,
+                format!(
+                    "size `{slug}` is a {} size, not one of {}",
+                    other.title(),
+                    platform.title()
+                ),
+            )
+            .label(format!("not a {} size", platform.title()))
+            .hint(one_of(usable()))
+        } else {
+            let hint = match did_you_mean(slug, usable()) {
+                Some(m) => format!("{m} ({})", one_of(usable())),
+                None => one_of(usable()),
+            };
+            Diagnostic::new(
+                Code::UnknownSize,
+                node.loc,
+                format!("unknown {} size `{slug}`", platform.title()),
+            )
+            .label("unknown size")
+            .hint(hint)
+        };
+        self.err(d);
+        false
+    }
+
     fn region(&mut self, node: &Node, platform: Platform) -> Option<&'static Region> {
         self.region_for(node, platform, None)
     }
@@ -1015,9 +1075,14 @@ impl<'a> Validator<'a> {
             None if defaults.nat.is_some() => default_nat,
             None => Some(Nat::None),
         };
+        // `defaults.size` names a size of the default platform: a party on
+        // another platform gets that platform's default size.
         let size = match get("size") {
             Some(s) => self.string(s, "size"),
-            None => default_size.clone(),
+            None if platform == default_platform.or(Some(Platform::DigitalOcean)) => {
+                default_size.clone()
+            }
+            None => None,
         };
         let region = match (get("region"), platform) {
             (Some(r), Some(p)) => self.region(r, p),
@@ -1071,6 +1136,16 @@ impl<'a> Validator<'a> {
                     )),
                 );
                 ok = false;
+            }
+            if p.is_cloud() {
+                let inherited = defaults
+                    .size
+                    .filter(|_| Some(p) == default_platform.or(Some(Platform::DigitalOcean)));
+                if let Some(node) = get("size").or(inherited) {
+                    if !self.size(node, p) {
+                        ok = false;
+                    }
+                }
             }
             if !p.is_cloud() {
                 if let Some(s) = get("size") {

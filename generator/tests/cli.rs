@@ -351,8 +351,7 @@ fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Into programs/user/, where e3-run runs it (the lab lays it out alike).
-    let copied =
-        std::fs::read(out_dir.join("programs/user/my_sum.py")).expect("program copied");
+    let copied = std::fs::read(out_dir.join("programs/user/my_sum.py")).expect("program copied");
     assert_eq!(
         copied,
         std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap()

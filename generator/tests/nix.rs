@@ -568,3 +568,286 @@ fn party_service_writes_result_json_for_any_program() {
         assert_eq!(left, ["result.json"], "{body}: temporary files left");
     }
 }
+
+/// Walks the module import closure of some of the rendered flake's
+/// `nixosConfigurations` with the real Nix evaluator, nixpkgs standing in
+/// only for itself (`lib.nixosSystem` returns its modules, `modulesPath`
+/// is a marker whose files are not followed), in a directory without
+/// `hosts.json`, `private-addresses.json` and `public-keys/`. Every
+/// `import`, `readFile` and `pathExists` of a file the deployment writes
+/// later aborts the evaluation. Returns, per configuration, the e3 files
+/// of its closure (relative paths).
+const CLOSURE: &str = r#"
+configurations:
+let
+  later = [
+    "hosts.json"
+    "private-addresses.json"
+    "addresses.nix"
+    "private-addresses.nix"
+    "public-keys.nix"
+    "public-keys"
+  ];
+  isLater =
+    p:
+    let
+      s = toString p;
+    in
+    builtins.elem (baseNameOf s) later || builtins.match ".*/public-keys/.*" s != null;
+  guard = what: p: if isLater p then abort "e3-closure: ${what} ${toString p}" else p;
+  scope = {
+    import = p: builtins.scopedImport scope (guard "imports" p);
+    builtins = builtins // {
+      readFile = p: builtins.readFile (guard "reads" p);
+      pathExists = p: builtins.pathExists (guard "tests" p);
+    };
+  };
+  modulesPath = "/nixpkgs-stand-in/nixos/modules";
+  nixpkgs = {
+    lib = {
+      nixosSystem = args: args;
+      genAttrs =
+        names: f:
+        builtins.listToAttrs (
+          map (name: {
+            inherit name;
+            value = f name;
+          }) names
+        );
+    };
+  };
+  flake = scope.import ./flake.nix;
+  outputs = flake.outputs {
+    self = outputs;
+    inherit nixpkgs;
+  };
+  args = {
+    config = throw "stand-in";
+    lib = throw "stand-in";
+    pkgs = throw "stand-in";
+    options = throw "stand-in";
+    inherit modulesPath;
+  };
+  root = toString ./.;
+  isNixpkgs = m: builtins.isString m && builtins.substring 0 (builtins.stringLength modulesPath) m == modulesPath;
+  load = m: if builtins.isPath m then scope.import m else m;
+  body = m: if builtins.isFunction m then m args else m;
+  importsOf =
+    item:
+    let
+      imports = (body (load item.module)).imports or [ ];
+    in
+    builtins.genList (
+      i:
+      let
+        m = builtins.elemAt imports i;
+      in
+      {
+        key = if builtins.isPath m then toString m else "${item.key}#${toString i}";
+        module = m;
+      }
+    ) (builtins.length imports);
+  closure =
+    name:
+    let
+      items = builtins.genericClosure {
+        startSet = importsOf {
+          key = name;
+          module = {
+            imports = outputs.nixosConfigurations.${name}.modules;
+          };
+        };
+        operator = item: if isNixpkgs item.module then [ ] else importsOf item;
+      };
+    in
+    map (item: builtins.substring (builtins.stringLength root + 1) (-1) item.key) (
+      builtins.filter (item: builtins.isPath item.module) items
+    );
+in
+builtins.listToAttrs (
+  map (name: {
+    inherit name;
+    value = closure name;
+  }) configurations
+)
+"#;
+
+fn closure(
+    files: &e3::render::Files,
+    configurations: &[&str],
+) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    for (p, c) in files {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, c).unwrap();
+    }
+    for later in ["hosts.json", "private-addresses.json", "public-keys"] {
+        assert!(!dir.join(later).exists(), "{later} must be absent");
+    }
+    let list = format!(
+        "[ {} ]",
+        configurations
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let out = Command::new("nix-instantiate")
+        .args(["--store".as_ref(), tmp.path().join("store").as_os_str()])
+        .args(["--eval", "--strict", "--json", "-E"])
+        .arg(format!("({CLOSURE}) {list}"))
+        .current_dir(&dir)
+        .env("HOME", tmp.path())
+        .env("NIX_CONFIG", "")
+        .env_remove("NIX_PATH")
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let closures: BTreeMap<String, Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    // What Nix followed must not name a later file either (a `let`-bound
+    // import is only read when its value is used).
+    for (name, paths) in &closures {
+        for p in paths {
+            let file = files
+                .get(Path::new(p))
+                .or_else(|| files.get(&Path::new(p).join("default.nix")))
+                .unwrap_or_else(|| panic!("{name}: {p} is not a rendered file"));
+            let text = String::from_utf8_lossy(file).into_owned();
+            for later in ["hosts.json", "addresses.nix", "public-keys"] {
+                if text.contains(later) {
+                    return Err(format!("{name}: {p} names `{later}`"));
+                }
+            }
+        }
+    }
+    Ok(closures)
+}
+
+/// Phase one needs nothing phase one produces: every base configuration of
+/// every bundled scenario evaluates, with its whole e3 module closure, in a
+/// directory without hosts.json, private-addresses.json and public-keys/,
+/// and names none of them. The check fails on a host's full configuration
+/// (it reads public-keys/ and addresses).
+#[test]
+fn base_configurations_need_no_deployment_output() {
+    if !have("nix-instantiate") {
+        return;
+    }
+    let mut seen = 0;
+    for name in scenarios() {
+        let files = rendered(&name);
+        let flake = String::from_utf8(files[Path::new("flake.nix")].clone()).unwrap();
+        let bases: Vec<&str> = ["base-digitalocean", "base-hetzner", "base-hetzner-router"]
+            .into_iter()
+            .filter(|b| flake.contains(&format!("{b} = lib.nixosSystem")))
+            .collect();
+        if bases.is_empty() {
+            continue;
+        }
+        let closures = closure(&files, &bases).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for b in &bases {
+            let c = &closures[*b];
+            let platform = b.trim_start_matches("base-").trim_end_matches("-router");
+            for needed in ["modules/base.nix", "modules/common.nix"] {
+                assert!(
+                    c.iter().any(|p| p == needed),
+                    "{name}/{b}: {needed} not in {c:?}"
+                );
+            }
+            assert!(
+                c.iter()
+                    .any(|p| p == &format!("modules/platforms/{platform}.nix")),
+                "{name}/{b}: platform module not in {c:?}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "base configurations checked: {seen}");
+
+    // The same walk over full configurations fails: a party's reads
+    // hosts/common.nix (public keys, addresses), an existing host imports
+    // its hardware file from public-keys/.
+    let files = rendered("headscale-nat");
+    let e = closure(&files, &["home"]).expect_err("a full configuration reads later files");
+    assert!(e.contains("names"), "{e}");
+    let checked = e3::check_arg("tests/fixtures/ok-mixed-platforms/scenario.yaml");
+    let files = e3::render::render(&e3::plan::plan(&checked.scenario.unwrap()));
+    let e = closure(&files, &["box"]).expect_err("an existing host imports public-keys/");
+    assert!(
+        e.contains("e3-closure: imports") && e.contains("public-keys/hardware/box.nix"),
+        "{e}"
+    );
+}
+
+/// Every cloud router's nftables table (nat.rs's rules on eth0/eth1 plus
+/// SSH to the router) is accepted by the real `nft -c`, with the public
+/// address the Nix side substitutes for `0.0.0.0`; and the rendered
+/// `hosts/<router>.nix` carries exactly those rules. Needs root and nft.
+#[test]
+fn cloud_router_tables_pass_nft_check() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|u| u.split_whitespace().nth(1) == Some("0"))
+            })
+        })
+        .unwrap_or(false);
+    if !have("nft") || !root {
+        eprintln!("skipped: needs nft and root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plans: Vec<(String, e3::plan::Plan)> = scenarios()
+        .into_iter()
+        .map(|n| {
+            let s = e3::check_arg(&n).scenario.unwrap();
+            (n, e3::plan::plan(&s))
+        })
+        .collect();
+    for fixture in ["ok-one2one", "ok-cgnat", "ok-mixed-platforms"] {
+        let s = e3::check_arg(&format!("tests/fixtures/{fixture}/scenario.yaml"))
+            .scenario
+            .unwrap();
+        plans.push((fixture.to_string(), e3::plan::plan(&s)));
+    }
+    let mut checked = 0;
+    for (name, plan) in &plans {
+        let cloud = e3::cloud::cloud(plan);
+        let files = e3::render::render(plan);
+        for r in cloud.routers() {
+            let rules = e3::cloud::router_rules(plan, r.host).unwrap();
+            let nix =
+                String::from_utf8(files[Path::new(&format!("hosts/{}.nix", r.host.name))].clone())
+                    .unwrap();
+            for line in rules.lines().filter(|l| !l.is_empty()) {
+                assert!(
+                    nix.contains(&format!("    {line}\n")),
+                    "{name}/{}: `{line}` not rendered",
+                    r.host.name
+                );
+            }
+            let file = tmp.path().join(format!("{name}-{}.nft", r.host.name));
+            let table = format!("table ip e3 {{\n{rules}}}\n").replace("0.0.0.0", "203.0.113.7");
+            std::fs::write(&file, table).unwrap();
+            let out = Command::new("nft")
+                .args(["-c", "-f"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}/{}: nft -c rejects the router's table:\n{}",
+                r.host.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "router tables checked: {checked}");
+}

@@ -286,3 +286,92 @@ fn golden_roots() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every machine size a rendered root names is one e3's catalogue offers
+/// today (no removed `cx22`, no DigitalOcean slug on Hetzner).
+#[test]
+fn rendered_sizes_are_offered() {
+    let mut checked = 0;
+    for name in cloud_scenarios() {
+        let files = rendered(&name);
+        for (path, text) in tf_files(&files, "terraform") {
+            let body = parse(&path, &text);
+            for module in body.blocks().filter(|b| b.identifier() == "module") {
+                let platform = match module.labels().first().map(|l| l.as_str()) {
+                    Some("digitalocean") => e3::catalogue::Platform::DigitalOcean,
+                    Some("hetzner") => e3::catalogue::Platform::Hetzner,
+                    _ => continue,
+                };
+                let key = match platform {
+                    e3::catalogue::Platform::Hetzner => "server_type",
+                    _ => "size",
+                };
+                let hosts = module
+                    .body()
+                    .attributes()
+                    .find(|a| a.key() == "hosts")
+                    .expect("hosts");
+                let hcl::Expression::Object(hosts) = hosts.expr() else {
+                    panic!("{name}: hosts is not an object");
+                };
+                for (host, fields) in hosts {
+                    let hcl::Expression::Object(fields) = fields else {
+                        panic!("{name}: {host:?}");
+                    };
+                    let size = fields
+                        .iter()
+                        .find(|(k, _)| k.to_string().trim_matches('"') == key)
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_else(|| panic!("{name}: {host:?} has no {key}"));
+                    let size = size.trim_matches('"');
+                    assert!(
+                        platform.find_size(size).is_some(),
+                        "{name}: {host:?} has `{size}`, not offered on {platform}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "sizes checked: {checked}");
+}
+
+/// `headscale-nat` creates both NAT routers as machines, one private
+/// network behind each, and puts its NATed parties on them without a
+/// public address.
+#[test]
+fn headscale_nat_creates_its_routers_and_networks() {
+    let files = rendered("headscale-nat");
+    let main = String::from_utf8(files[Path::new("terraform/main.tf")].clone()).unwrap();
+    for needle in [
+        "\"home-router\" = {",
+        "\"office-router\" = {",
+        "\"lan-home\" = {",
+        "\"lan-office\" = {",
+        "network = \"lan-home\"",
+        "network = \"lan-office\"",
+        "public  = false",
+    ] {
+        assert!(main.contains(needle), "`{needle}` not in main.tf:\n{main}");
+    }
+    let module =
+        String::from_utf8(files[Path::new("terraform/modules/digitalocean-nixos/main.tf")].clone())
+            .unwrap();
+    assert!(module.contains("resource \"digitalocean_vpc\" \"site\""));
+    assert!(module.contains("vpc_uuid"));
+    assert!(module.contains("ignore_changes = [image, ssh_keys]"));
+    let hetzner =
+        String::from_utf8(std::fs::read("../terraform/hetzner-nixos/main.tf").unwrap()).unwrap();
+    for needle in [
+        "resource \"hcloud_network_route\" \"default\"",
+        "destination = \"0.0.0.0/0\"",
+        "ipv4_enabled = each.value.public",
+        "resource \"terraform_data\" \"install\"",
+    ] {
+        assert!(hetzner.contains(needle), "{needle}");
+    }
+    assert!(
+        !hetzner.contains("data \"external\""),
+        "nothing runs at plan time"
+    );
+}

@@ -41,6 +41,10 @@ in
 
     nixpkgs.hostPlatform = mkDefault "x86_64-linux";
 
+    # eth0 public, eth1 the VPC, from the first boot of the base image on:
+    # e3's cloud NAT rules (modules/cloud-nat.nix) name these interfaces.
+    networking.usePredictableInterfaceNames = false;
+
     image.modules.digital-ocean = {
       virtualisation.digitalOceanImage.compressionMethod = cfg.imageCompression;
     };

@@ -1,4 +1,5 @@
-# A Hetzner Cloud VM (x86_64: CX, CPX, CCX types). These boot with legacy
+# A Hetzner Cloud VM (x86_64: CX Gen 3, CPX Gen 2, CCX types; e3's catalogue
+# lists the shared ones). These boot with legacy
 # BIOS from a virtio-scsi disk, /dev/sda; IPv4 comes from DHCP.
 #
 # Disk layout, fixed here because disko is not an input of the rendered
@@ -12,9 +13,11 @@
 # that attribute itself, as a script that partitions, formats and mounts
 # the disk at /mnt, so
 #
-#   nixos-anywhere --flake .#<host> root@<address>
+#   nixos-anywhere --flake .#base-hetzner root@<address>
 #
-# works without disko. The same script can be run by hand in the rescue
+# works without disko. e3's Terraform module runs it (install.sh) with the
+# generic base configuration; root's SSH keys are carried over from the
+# bootstrap image, where Hetzner put the project's keys. The same script can be run by hand in the rescue
 # system, followed by `nixos-install --flake .#<host>`.
 # Import together with modules/default.nix.
 {
@@ -105,6 +108,11 @@ in
     };
 
     networking.useDHCP = mkDefault true;
+
+    # eth0 the public NIC (or, on a server without one, its first network),
+    # eth1 the next network, from the first boot of the base system on:
+    # e3's cloud NAT rules (modules/cloud-nat.nix) name these interfaces.
+    networking.usePredictableInterfaceNames = false;
 
     # Attribute names nixos-anywhere builds and runs on the target
     # (`<mode>Script` for `--disko-mode disko|mount`, `<mode>ScriptNoDeps`

@@ -1,9 +1,11 @@
 variable "hosts" {
-  description = "Droplets to create, keyed by host name (also the Droplet name). Each host names its region slug, its size slug and the Droplet tags."
+  description = "Droplets to create, keyed by host name (also the Droplet name). Each host names its region slug, its size slug, the Droplet tags and, behind a NAT router, the key of its site network in `networks` (`public = false`: reached at its VPC address, through the router)."
   type = map(object({
-    region = string
-    size   = string
-    tags   = list(string)
+    region  = string
+    size    = string
+    tags    = list(string)
+    network = optional(string)
+    public  = optional(bool, true)
   }))
   nullable = false
 
@@ -33,19 +35,34 @@ variable "hosts" {
   }
 }
 
+variable "networks" {
+  description = "VPCs of the NAT sites, keyed by network name: region slug and RFC 1918 range (`/24` to `/16`). A host's `network` names one; its router is the host of that network with a public address."
+  type = map(object({
+    region   = string
+    ip_range = string
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for net in values(var.networks) : can(cidrnetmask(net.ip_range))])
+    error_message = "Every `ip_range` must be an IPv4 CIDR block such as `10.128.0.0/24`."
+  }
+}
+
 variable "image_path" {
-  description = "Path of the Nix-built DigitalOcean image (nixpkgs `digital-ocean-image`, e.g. `nixos-image-digital-ocean-….qcow2.gz`). Uploaded as is to Spaces."
+  description = "Path of e3's DigitalOcean base image (`nix build .#base-image-digitalocean`; nixpkgs `digital-ocean-image`, e.g. `nixos-image-digital-ocean-….qcow2.gz`). Uploaded as is to Spaces. Empty only for `terraform destroy` of a deployment whose image was never built."
   type        = string
   nullable    = false
 
   validation {
-    condition     = can(regex("\\.(qcow2|img|raw|vhdx|vdi|vmdk)(\\.(gz|bz2))?$", var.image_path))
+    condition     = var.image_path == "" || can(regex("\\.(qcow2|img|raw|vhdx|vdi|vmdk)(\\.(gz|bz2))?$", var.image_path))
     error_message = "`image_path` must be a qcow2, raw (.img), VHDX, VDI or VMDK image, optionally compressed with gzip or bzip2."
   }
 
   validation {
-    condition     = fileexists(var.image_path)
-    error_message = "`image_path` does not exist; build the image first (`nix build .#packages.<system>.<image>`)."
+    condition     = var.image_path == "" || fileexists(var.image_path)
+    error_message = "`image_path` does not exist; build the base image first (`nix build .#base-image-digitalocean`)."
   }
 }
 

@@ -1,10 +1,16 @@
 variable "hosts" {
-  description = "Servers to create, keyed by host name (also the server name). Each host names its location, its server type, its tags (applied as labels) and, optionally, the `nixosConfigurations` attribute to install (defaults to the host name)."
+  description = "Servers to create, keyed by host name (also the server name). Each host names its location, its server type, its tags (applied as labels), the base configuration nixos-anywhere installs (`base-hetzner`, or `base-hetzner-router` for a router), whether it has a public address, the networks it joins (in order: the first is its way out when it has no public address; `ip` fixed), and the hosts to jump through to reach it (outermost first)."
   type = map(object({
-    location            = string
-    server_type         = string
-    tags                = list(string)
-    nixos_configuration = optional(string)
+    location           = string
+    server_type        = string
+    tags               = list(string)
+    base_configuration = optional(string, "base-hetzner")
+    public             = optional(bool, true)
+    networks = optional(list(object({
+      name = string
+      ip   = string
+    })), [])
+    jump = optional(list(string), [])
   }))
   nullable = false
 
@@ -25,7 +31,7 @@ variable "hosts" {
 
   validation {
     condition     = alltrue([for host in values(var.hosts) : can(regex("^[a-z0-9][a-z0-9-]*$", host.server_type))])
-    error_message = "Every `server_type` must be a Hetzner Cloud server type name such as `cx22` or `cax11`."
+    error_message = "Every `server_type` must be a Hetzner Cloud server type name such as `cx23` or `cpx22`."
   }
 
   validation {
@@ -34,13 +40,44 @@ variable "hosts" {
   }
 
   validation {
-    condition     = alltrue([for host in values(var.hosts) : host.nixos_configuration == null ? true : can(regex("^[A-Za-z0-9_][A-Za-z0-9_'-]*$", host.nixos_configuration))])
-    error_message = "`nixos_configuration` must be a plain Nix attribute name."
+    condition     = alltrue([for host in values(var.hosts) : can(regex("^[A-Za-z0-9_][A-Za-z0-9_'-]*$", host.base_configuration))])
+    error_message = "`base_configuration` must be a plain Nix attribute name."
+  }
+
+  validation {
+    condition     = alltrue([for host in values(var.hosts) : host.public || length(host.networks) > 0])
+    error_message = "A host without a public address must join at least one network."
+  }
+
+  validation {
+    condition     = alltrue([for name, host in var.hosts : alltrue([for j in host.jump : contains(keys(var.hosts), j) && j != name])])
+    error_message = "Every `jump` entry must name another host of `hosts`."
+  }
+}
+
+variable "networks" {
+  description = "Private networks of the NAT sites, keyed by network name: location, RFC 1918 range, and the gateway (the router's address on it) that its route 0.0.0.0/0 points to."
+  type = map(object({
+    location = string
+    ip_range = string
+    gateway  = string
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for net in values(var.networks) : can(cidrnetmask(net.ip_range)) && can(cidrnetmask("${net.gateway}/32"))])
+    error_message = "Every `ip_range` must be an IPv4 CIDR block and every `gateway` an IPv4 address."
+  }
+
+  validation {
+    condition     = alltrue([for net in values(var.networks) : contains(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"], net.location)])
+    error_message = "Every network `location` must be a Hetzner Cloud location (`fsn1`, `nbg1`, `hel1`, `ash`, `hil`, `sin`)."
   }
 }
 
 variable "flake" {
-  description = "Path of the rendered flake whose `nixosConfigurations.<name>` are installed. Each configuration must import disko and define the disk layout, because nixos-anywhere partitions the disk with `config.system.build.diskoScript`."
+  description = "Path of the rendered flake whose `nixosConfigurations.<base_configuration>` is installed. It must provide `config.system.build.diskoScript` (e3's Hetzner platform module does), which nixos-anywhere partitions the disk with."
   type        = string
   nullable    = false
 
@@ -69,7 +106,7 @@ variable "existing_ssh_keys" {
 }
 
 variable "ssh_private_key_file" {
-  description = "Path of the SSH private key nixos-anywhere connects with. Leave null (recommended) to use ssh-agent and `~/.ssh/config`. When set, the file is read at apply time and handed to nixos-anywhere in its process environment; it is not written to Terraform state, but see the README."
+  description = "Path of the SSH private key the installer (nixos-anywhere, ssh) connects with, passed as `-i PATH`: Terraform never reads the key. Leave null (recommended) to use ssh-agent and `~/.ssh/config`."
   type        = string
   default     = null
 

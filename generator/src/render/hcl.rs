@@ -41,6 +41,18 @@ impl Expr {
     fn write(&self, out: &mut String, indent: usize) {
         match self {
             Expr::Raw(s) => out.push_str(s),
+            Expr::List(items) if !self.is_single_line() => {
+                // One element per line, each followed by a comma (what
+                // `terraform fmt` keeps as it is).
+                let pad = "  ".repeat(indent + 1);
+                out.push_str("[\n");
+                for item in items {
+                    out.push_str(&pad);
+                    item.write(out, indent + 1);
+                    out.push_str(",\n");
+                }
+                let _ = write!(out, "{}]", "  ".repeat(indent));
+            }
             Expr::List(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {

@@ -91,12 +91,18 @@ pub fn render(plan: &Plan, files: &mut Files) {
     files.insert("hive.nix".into(), hive_nix(plan).into_bytes());
     files.insert("addresses.nix".into(), addresses_nix(plan).into_bytes());
     files.insert("public-keys.nix".into(), public_keys_nix(plan).into_bytes());
+    if let Some(text) = private_addresses_nix(plan) {
+        files.insert("private-addresses.nix".into(), text.into_bytes());
+    }
     files.insert("hosts/common.nix".into(), common_nix(plan).into_bytes());
-    for h in deployed(plan) {
-        files.insert(
-            format!("hosts/{}.nix", h.name).into(),
-            host_nix(plan, h).into_bytes(),
-        );
+    let cloud = crate::cloud::cloud(plan);
+    for h in nodes(plan) {
+        let text = if matches!(h.role, Role::Router | Role::Carrier) {
+            router_nix(plan, &cloud, h)
+        } else {
+            host_nix(plan, &cloud, h)
+        };
+        files.insert(format!("hosts/{}.nix", h.name).into(), text.into_bytes());
     }
     for (path, contents) in crate::bundled::module_files() {
         files.insert(format!("modules/{path}").into(), contents.to_vec());
@@ -109,6 +115,35 @@ pub fn render(plan: &Plan, files: &mut Files) {
 /// Hosts that get a NixOS configuration: the plan's deployed hosts.
 pub fn deployed(plan: &Plan) -> impl Iterator<Item = &Host> {
     plan.hosts.iter().filter(|h| h.deploy)
+}
+
+/// Hosts of the hive: the deployed hosts, and the NAT routers a cloud
+/// deployment creates (`cloud.rs`), in plan order.
+pub fn nodes(plan: &Plan) -> Vec<&Host> {
+    let cloud = crate::cloud::cloud(plan);
+    plan.hosts
+        .iter()
+        .filter(|h| h.deploy || cloud.host(&h.name).is_some())
+        .collect()
+}
+
+/// The flake's generic base configuration of a cloud platform (no
+/// scenario data): `base-digitalocean`, `base-hetzner`, and
+/// `base-hetzner-router` (with `e3.base.router`) for routers installed by
+/// nixos-anywhere.
+pub fn base_configuration(platform: Platform, router: bool) -> String {
+    let base = format!("base-{}", platform.as_str());
+    if router && platform == Platform::Hetzner {
+        format!("{base}-router")
+    } else {
+        base
+    }
+}
+
+/// The flake output of the base image a platform boots from, if it boots
+/// from an image e3 builds (DigitalOcean).
+pub fn base_image(platform: Platform) -> Option<String> {
+    (platform == Platform::DigitalOcean).then(|| format!("base-image-{}", platform.as_str()))
 }
 
 /// A Nix string literal.
@@ -189,7 +224,58 @@ fn image_attr(platform: Platform) -> Option<&'static str> {
 }
 
 fn flake_nix(plan: &Plan) -> String {
-    let hosts: Vec<&Host> = deployed(plan).collect();
+    let hosts: Vec<&Host> = nodes(plan);
+    let cloud = crate::cloud::cloud(plan);
+    let mut bases: Vec<(Platform, bool)> = cloud
+        .hosts
+        .iter()
+        .map(|c| {
+            (
+                c.platform,
+                c.platform == Platform::Hetzner
+                    && matches!(c.host.role, Role::Router | Role::Carrier),
+            )
+        })
+        .collect();
+    bases.extend(cloud.hosts.iter().map(|c| (c.platform, false)));
+    bases.sort_unstable();
+    bases.dedup();
+    let mut base_block = String::new();
+    if !bases.is_empty() {
+        base_block.push('\n');
+        base_block
+            .push_str("      # Phase one: the generic base configuration of each cloud platform\n");
+        base_block.push_str(
+            "      # (modules/base.nix). No scenario data (addresses, keys, backend), so it\n",
+        );
+        base_block.push_str(
+            "      # evaluates before Terraform has run and is the same for every scenario\n",
+        );
+        base_block.push_str(
+            "      # of this nixpkgs pin. Colmena deploys the full systems below over it.\n",
+        );
+        base_block.push_str("      baseConfigurations = {\n");
+        for (p, router) in &bases {
+            let _ = writeln!(
+                base_block,
+                "        {} = lib.nixosSystem {{",
+                attr(&base_configuration(*p, *router))
+            );
+            base_block.push_str("          modules = [\n            ./modules\n");
+            let _ = writeln!(
+                base_block,
+                "            ./modules/{}",
+                p.facts().nixos_module
+            );
+            if *router {
+                base_block.push_str("            {\n              e3.base.enable = true;\n              e3.base.router = true;\n            }\n");
+            } else {
+                base_block.push_str("            { e3.base.enable = true; }\n");
+            }
+            base_block.push_str("          ];\n        };\n");
+        }
+        base_block.push_str("      };\n");
+    }
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -216,14 +302,20 @@ fn flake_nix(plan: &Plan) -> String {
         let _ = writeln!(s, "        {}", string(sys));
     }
     s.push_str("      ];\n");
+    s.push_str(&base_block);
     s.push_str("    in\n    {\n");
     // nixosConfigurations
-    s.push_str("      # One NixOS system per deployed host; the platform module sets\n");
-    s.push_str("      # `nixpkgs.hostPlatform`, so no `system` is passed here.\n");
+    s.push_str("      # Phase two: one NixOS system per host of the hive (and the base\n");
+    s.push_str("      # configurations); the platform module sets `nixpkgs.hostPlatform`, so\n");
+    s.push_str("      # no `system` is passed here.\n");
     if hosts.is_empty() {
         s.push_str("      nixosConfigurations = { };\n");
     } else {
-        s.push_str("      nixosConfigurations = lib.genAttrs [\n");
+        if !bases.is_empty() {
+            s.push_str("      nixosConfigurations = baseConfigurations // lib.genAttrs [\n");
+        } else {
+            s.push_str("      nixosConfigurations = lib.genAttrs [\n");
+        }
         for h in &hosts {
             let _ = writeln!(s, "        {}", string(&h.name));
         }
@@ -236,7 +328,21 @@ fn flake_nix(plan: &Plan) -> String {
     s.push('\n');
     // packages: images per system
     let mut images: Vec<(&str, String)> = Vec::new();
-    for h in &hosts {
+    for (p, router) in &bases {
+        if let (Some(image), Some(a), false) = (base_image(*p), image_attr(*p), router) {
+            images.push((
+                p.facts().system,
+                format!(
+                    "{image} = self.nixosConfigurations.{}.{a};",
+                    attr(&base_configuration(*p, false))
+                ),
+            ));
+        }
+    }
+    for h in hosts
+        .iter()
+        .filter(|h| h.platform == Some(Platform::RaspberryPi))
+    {
         if let (Some(p), Some(sys)) = (h.platform, h.system) {
             if let Some(a) = image_attr(p) {
                 images.push((
@@ -250,7 +356,8 @@ fn flake_nix(plan: &Plan) -> String {
             }
         }
     }
-    s.push_str("      # Boot images of the hosts whose platform boots from one.\n");
+    s.push_str("      # Boot images: a cloud platform's base image (the same for every scenario\n");
+    s.push_str("      # of this nixpkgs pin), a Raspberry Pi's SD card with its full system.\n");
     if images.is_empty() {
         s.push_str("      packages = { };\n");
     } else {
@@ -379,6 +486,7 @@ fn hive_nix(plan: &Plan) -> String {
     let other: Vec<&Host> = deployed(plan)
         .filter(|h| h.system.is_some_and(|x| x != "x86_64-linux"))
         .collect();
+    let cloud = crate::cloud::cloud(plan);
     if !other.is_empty() {
         s.push_str("    nodeNixpkgs = {\n");
         for h in other {
@@ -392,20 +500,41 @@ fn hive_nix(plan: &Plan) -> String {
         s.push_str("    };\n");
     }
     s.push_str("  };\n");
-    for h in deployed(plan) {
+    for h in nodes(plan) {
+        let c = cloud.host(&h.name);
+        let platform = c.map(|c| c.platform).or(h.platform);
         s.push('\n');
         let _ = writeln!(s, "  {} = {{", attr(&h.name));
         let _ = writeln!(s, "    imports = [ ./hosts/{}.nix ];", h.name);
         s.push('\n');
         s.push_str("    deployment = {\n");
         let _ = writeln!(s, "      targetHost = addresses.{};", attr(&h.name));
-        let user = h.platform.map(|p| p.facts().target_user).unwrap_or("root");
+        let user = platform.map(|p| p.facts().target_user).unwrap_or("root");
         let _ = writeln!(s, "      targetUser = {};", string(user));
+        if let Some(c) = c.filter(|c| !c.jump.is_empty()) {
+            // Behind NAT: reached at its private address through its router
+            // (and, behind a carrier, through the carrier first).
+            let chain = c
+                .jump
+                .iter()
+                .map(|j| format!("root@${{addresses.{}}}", attr(j)))
+                .collect::<Vec<_>>()
+                .join(",");
+            let _ = writeln!(
+                s,
+                "      sshOptions = [\n        \"-o\"\n        \"ProxyJump={chain}\"\n      ];"
+            );
+        }
+        if platform == Some(Platform::RaspberryPi) {
+            s.push_str("      # aarch64: built on the Pi itself, not on the x86_64 deployer (no\n");
+            s.push_str("      # emulation needed; see modules/platforms/raspberry-pi.nix).\n");
+            s.push_str("      buildOnTarget = true;\n");
+        }
         let mut tags = Vec::new();
-        if let Some(r) = &h.region {
+        if let Some(r) = c.map(|c| &c.region).or(h.region.as_ref()) {
             tags.push(string(&format!("region-{r}")));
         }
-        if let Some(p) = h.platform {
+        if let Some(p) = platform {
             tags.push(string(&format!("platform-{}", p.as_str())));
         }
         tags.push(string(&format!("backend-{}", plan.connectivity.backend)));
@@ -436,7 +565,7 @@ fn addresses_nix(plan: &Plan) -> String {
     s.push_str("  provisioned = if builtins.pathExists file then builtins.fromJSON (builtins.readFile file) else { };\n");
     s.push_str("  fromTerraform =\n    host:\n    provisioned.${host}\n      or (throw \"e3: no address for host `${host}`: hosts.json is missing or has no entry for it (run `terraform apply` in terraform/, or `e3 deploy`; with flakes also `git add hosts.json`)\");\n");
     s.push_str("in\n{\n");
-    for h in deployed(plan) {
+    for h in nodes(plan) {
         match h.address {
             Some(a) => {
                 let _ = writeln!(s, "  {} = {};", attr(&h.name), string(&a.to_string()));
@@ -453,6 +582,47 @@ fn addresses_nix(plan: &Plan) -> String {
     }
     s.push_str("}\n");
     s
+}
+
+/// `private-addresses.nix`: each router's and NATed host's address on its
+/// (innermost) private network: chosen by e3 on Hetzner, reported by
+/// Terraform on DigitalOcean (`private-addresses.json`). `None` without
+/// cloud NAT.
+fn private_addresses_nix(plan: &Plan) -> Option<String> {
+    let cloud = crate::cloud::cloud(plan);
+    let hosts: Vec<_> = cloud
+        .hosts
+        .iter()
+        .filter(|c| !c.networks.is_empty())
+        .collect();
+    if hosts.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    s.push_str("# Addresses on the private networks of the cloud NAT sites: fixed by e3 where\n");
+    s.push_str("# the cloud lets it choose (Hetzner), else from private-addresses.json\n");
+    s.push_str("# ({ \"<host>\": \"<ip>\", ... }), which `e3 deploy` writes from Terraform.\n");
+    s.push_str("let\n  file = ./private-addresses.json;\n");
+    s.push_str("  provisioned = if builtins.pathExists file then builtins.fromJSON (builtins.readFile file) else { };\n");
+    s.push_str("  fromTerraform =\n    host:\n    provisioned.${host}\n      or (throw \"e3: no private address for host `${host}`: private-addresses.json is missing or has no entry for it (run `e3 deploy`; with flakes also `git add private-addresses.json`)\");\n");
+    s.push_str("in\n{\n");
+    for c in hosts {
+        match c.networks.last().and_then(|(_, ip)| *ip) {
+            Some(ip) => {
+                let _ = writeln!(s, "  {} = {};", attr(&c.host.name), string(&ip.to_string()));
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  {} = fromTerraform {};",
+                    attr(&c.host.name),
+                    string(&c.host.name)
+                );
+            }
+        }
+    }
+    s.push_str("}\n");
+    Some(s)
 }
 
 fn public_keys_nix(plan: &Plan) -> String {
@@ -591,7 +761,142 @@ pub(crate) fn common_body(plan: &Plan, target: Target) -> String {
     s
 }
 
-fn host_nix(plan: &Plan, h: &Host) -> String {
+/// The `e3.cloudNat.party` block of a host behind a cloud NAT router, at
+/// two spaces, after a blank line; empty for other hosts.
+fn cloud_nat_party(cloud: &crate::cloud::Cloud, h: &Host) -> String {
+    let Some(c) = cloud.host(&h.name).filter(|c| !c.public) else {
+        return String::new();
+    };
+    let Some((net, _)) = c.networks.last() else {
+        return String::new();
+    };
+    let network = cloud.network(net).expect("attached networks exist");
+    let prefix = network.cidr.split_once('/').map(|(_, p)| p).unwrap_or("24");
+    let mut s = String::new();
+    s.push_str("\n  # Behind the cloud NAT router of its site: its only way out.\n");
+    s.push_str("  e3.cloudNat.party = {\n    enable = true;\n");
+    match c.platform {
+        Platform::Hetzner => {
+            // No public interface at all; the network's gateway routes
+            // 0.0.0.0/0 to the router. Behind a carrier the home router's
+            // first network is the carrier's.
+            let first = c.networks.first().map(|(n, _)| n.as_str()).unwrap_or(net);
+            let gateway = cloud
+                .network(first)
+                .map(|n| n.first_address())
+                .expect("attached networks exist");
+            s.push_str("    interface = \"eth0\";\n");
+            let _ = writeln!(s, "    gateway = {};", string(&gateway.to_string()));
+        }
+        _ => {
+            let router = c.gateway.as_deref().unwrap_or_default();
+            s.push_str("    interface = \"eth1\";\n");
+            let _ = writeln!(
+                s,
+                "    address = {{\n      address = privateAddresses.{};\n      prefixLength = {prefix};\n    }};",
+                attr(&h.name)
+            );
+            let _ = writeln!(s, "    gateway = privateAddresses.{};", attr(router));
+            s.push_str("    disablePublic = true;\n");
+        }
+    }
+    s.push_str("  };\n");
+    s
+}
+
+/// `hosts/<router>.nix`: a NAT router (or carrier) a cloud deployment
+/// creates, with the `nat.rs` rules of the plan's router.
+fn router_nix(plan: &Plan, cloud: &crate::cloud::Cloud, h: &Host) -> String {
+    let c = cloud
+        .host(&h.name)
+        .expect("routers of the hive are cloud hosts");
+    let mut s = String::new();
+    let nat = crate::nat::router(plan, h).expect("a router of the plan has rules");
+    let _ = writeln!(
+        s,
+        "# {}: {} of the e3 scenario `{}` ({}, {}, `{}` rules of nat.rs).",
+        h.name,
+        h.role.as_str(),
+        plan.name,
+        c.platform.as_str(),
+        c.region,
+        nat.nat
+    );
+    let rules = crate::cloud::router_rules(plan, h).expect("a router of the plan has rules");
+    let one2one = nat.nat == crate::catalogue::Nat::OneToOne;
+    let lan_static = c.platform != Platform::Hetzner;
+    let behind = cloud_nat_party(cloud, h);
+    let uses_private = lan_static || behind.contains("privateAddresses.");
+    if one2one || uses_private {
+        s.push_str("let\n");
+        if one2one {
+            s.push_str("  addresses = import ../addresses.nix;\n");
+        }
+        if uses_private {
+            s.push_str("  privateAddresses = import ../private-addresses.nix;\n");
+        }
+        s.push_str("in\n");
+    }
+    s.push_str("{\n  imports = [\n    ../modules\n");
+    let _ = writeln!(s, "    ../modules/{}", c.platform.facts().nixos_module);
+    s.push_str("    ./common.nix\n  ];\n\n");
+    let _ = writeln!(s, "  networking.hostName = {};", string(&h.name));
+    s.push_str("\n  # The same rules as the lab and the VM test (generator/src/nat.rs) between\n");
+    s.push_str(
+        "  # eth0 (way out) and eth1 (the site's network), plus SSH to the router itself.\n",
+    );
+    s.push_str("  e3.cloudNat.router = {\n    enable = true;\n    rules = ''\n");
+    for line in rules.lines() {
+        if line.is_empty() {
+            s.push('\n');
+        } else {
+            let _ = writeln!(s, "    {line}");
+        }
+    }
+    s.push_str("    '';\n");
+    if one2one {
+        // Known only after Terraform: the router's public address, and on
+        // DigitalOcean the party's VPC address (Hetzner keeps the plan's).
+        s.push_str("    substitute = {\n");
+        let _ = writeln!(s, "      \"0.0.0.0\" = addresses.{};", attr(&h.name));
+        if lan_static {
+            for inside in &nat.inside {
+                if let Some(party) = plan
+                    .hosts
+                    .iter()
+                    .find(|p| p.interfaces.iter().any(|i| i.address == *inside) && p.name != h.name)
+                {
+                    let _ = writeln!(
+                        s,
+                        "      {} = privateAddresses.{};",
+                        string(&inside.to_string()),
+                        attr(&party.name)
+                    );
+                }
+            }
+        }
+        s.push_str("    };\n");
+    }
+    if lan_static {
+        let prefix = c
+            .networks
+            .last()
+            .and_then(|(n, _)| cloud.network(n))
+            .and_then(|n| n.cidr.split_once('/').map(|(_, p)| p.to_string()))
+            .unwrap_or_else(|| "24".into());
+        let _ = writeln!(
+            s,
+            "    lan = {{\n      address = privateAddresses.{};\n      prefixLength = {prefix};\n    }};",
+            attr(&h.name)
+        );
+    }
+    s.push_str("  };\n");
+    s.push_str(&behind);
+    s.push_str("}\n");
+    s
+}
+
+fn host_nix(plan: &Plan, cloud: &crate::cloud::Cloud, h: &Host) -> String {
     let c = &plan.connectivity;
     let mut s = String::new();
     let what = match (h.role, h.index) {
@@ -617,12 +922,17 @@ fn host_nix(plan: &Plan, h: &Host) -> String {
         facts.join(", ")
     );
     let body = host_body(plan, h, Target::Deploy);
+    let behind = cloud_nat_party(cloud, h);
     let uses_addresses = body.contains("addresses.");
     let uses_keys = body.contains("publicKeys.");
-    if uses_addresses || uses_keys {
+    let uses_private = behind.contains("privateAddresses.");
+    if uses_addresses || uses_keys || uses_private {
         s.push_str("let\n");
         if uses_addresses {
             s.push_str("  addresses = import ../addresses.nix;\n");
+        }
+        if uses_private {
+            s.push_str("  privateAddresses = import ../private-addresses.nix;\n");
         }
         if uses_keys {
             s.push_str("  publicKeys = import ../public-keys.nix;\n");
@@ -646,6 +956,7 @@ fn host_nix(plan: &Plan, h: &Host) -> String {
     let _ = writeln!(s, "  networking.hostName = {};", string(&h.name));
     let _ = c;
     s.push_str(&body);
+    s.push_str(&behind);
     s.push_str("}\n");
     s
 }

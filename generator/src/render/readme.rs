@@ -34,6 +34,13 @@ pub fn render(plan: &Plan) -> String {
             sites => Value::from(Serde(&plan.sites)),
             deployed => Value::from(Serde(&plan.hosts.iter().filter(|h| h.deploy).collect::<Vec<_>>())),
             expect_failure => super::vmtest::expected_failure(plan).is_some(),
+            cloud_notes => Value::from(
+                crate::cloud::cloud(plan)
+                    .notes
+                    .iter()
+                    .map(|n| context! { site => n.site.clone(), nat => n.nat.as_str(), how => n.how.clone() })
+                    .collect::<Vec<_>>()
+            ),
         })
         .expect("the README template renders any valid plan")
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use super::hcl::{self, Block, Expr};
 use super::Files;
 use crate::catalogue::{Backend, Platform};
+use crate::cloud::{self, Cloud};
 use crate::plan::{Host, Plan};
 
 /// A provider the rendered roots pin, exactly.
@@ -34,22 +35,10 @@ pub const PROVIDERS: &[Provider] = &[
         ],
     },
     Provider {
-        name: "external",
-        source: "hashicorp/external",
-        version: "2.3.5",
-        env: &[],
-    },
-    Provider {
         name: "hcloud",
         source: "hetznercloud/hcloud",
         version: "1.62.0",
         env: &["HCLOUD_TOKEN"],
-    },
-    Provider {
-        name: "null",
-        source: "hashicorp/null",
-        version: "3.2.4",
-        env: &[],
     },
     Provider {
         name: "tailscale",
@@ -82,12 +71,14 @@ fn spaces_region(region: &str) -> &str {
     }
 }
 
-/// Deployed cloud hosts grouped by platform, in plan order.
+/// The machines Terraform creates (parties, control hosts and the NAT
+/// routers of [`cloud::cloud`]) grouped by platform, in plan order.
 pub fn groups(plan: &Plan) -> BTreeMap<Platform, Vec<&Host>> {
+    let cloud = cloud::cloud(plan);
     let mut groups: BTreeMap<Platform, Vec<&Host>> = BTreeMap::new();
-    for h in plan.hosts.iter().filter(|h| h.deploy && h.region.is_some()) {
-        if let Some(p) = h.platform.filter(|p| p.is_cloud()) {
-            groups.entry(p).or_default().push(h);
+    for h in &plan.hosts {
+        if let Some(c) = cloud.host(&h.name) {
+            groups.entry(c.platform).or_default().push(h);
         }
     }
     groups
@@ -150,6 +141,98 @@ fn tags(plan: &Plan, h: &Host) -> Expr {
     Expr::strings(t.iter().map(String::as_str))
 }
 
+/// A host's entry in its module's `hosts`.
+fn host_entry(plan: &Plan, cloud: &Cloud, h: &Host) -> Expr {
+    let c = cloud.host(&h.name).expect("grouped hosts are cloud hosts");
+    let mut fields: Vec<(String, Expr)> = match c.platform {
+        Platform::Hetzner => vec![
+            ("location".into(), Expr::str(&c.region)),
+            ("server_type".into(), Expr::str(&c.size)),
+            ("tags".into(), tags(plan, h)),
+        ],
+        _ => vec![
+            ("region".into(), Expr::str(&c.region)),
+            ("size".into(), Expr::str(&c.size)),
+            ("tags".into(), tags(plan, h)),
+        ],
+    };
+    let router = matches!(
+        h.role,
+        crate::plan::Role::Router | crate::plan::Role::Carrier
+    );
+    match c.platform {
+        Platform::Hetzner => {
+            if router {
+                fields.push((
+                    "base_configuration".into(),
+                    Expr::str(&super::nix::base_configuration(c.platform, true)),
+                ));
+            }
+            if !c.public {
+                fields.push(("public".into(), Expr::raw("false")));
+            }
+            if !c.networks.is_empty() {
+                let nets = c
+                    .networks
+                    .iter()
+                    .map(|(name, ip)| {
+                        Expr::Object(vec![
+                            ("name".into(), Expr::str(name)),
+                            (
+                                "ip".into(),
+                                Expr::str(&ip.map(|a| a.to_string()).unwrap_or_default()),
+                            ),
+                        ])
+                    })
+                    .collect();
+                fields.push(("networks".into(), Expr::List(nets)));
+            }
+            if !c.jump.is_empty() {
+                fields.push((
+                    "jump".into(),
+                    Expr::strings(c.jump.iter().map(String::as_str)),
+                ));
+            }
+        }
+        _ => {
+            if let Some((net, _)) = c.networks.last() {
+                fields.push(("network".into(), Expr::str(net)));
+            }
+            if !c.public {
+                fields.push(("public".into(), Expr::raw("false")));
+            }
+        }
+    }
+    Expr::Object(fields)
+}
+
+/// The module's `networks`, when the platform has NAT sites.
+fn network_entries(cloud: &Cloud, platform: Platform) -> Option<Expr> {
+    let entries: Vec<(String, Expr)> = cloud
+        .networks
+        .iter()
+        .filter(|n| n.platform == platform)
+        .map(|n| {
+            let fields = match platform {
+                Platform::Hetzner => vec![
+                    ("location".into(), Expr::str(&n.region)),
+                    ("ip_range".into(), Expr::str(&n.cidr)),
+                    (
+                        "gateway".into(),
+                        Expr::str(&n.router_address.map(|a| a.to_string()).unwrap_or_default()),
+                    ),
+                ],
+                _ => vec![
+                    ("region".into(), Expr::str(&n.region)),
+                    ("ip_range".into(), Expr::str(&n.cidr)),
+                ],
+            };
+            (hcl::quote(&n.name), Expr::Object(fields))
+        })
+        .collect();
+    (!entries.is_empty()).then_some(Expr::Object(entries))
+}
+
 /// Whether the scenario provisions anything with Terraform.
 pub fn has_terraform(plan: &Plan) -> bool {
     !groups(plan).is_empty()
@@ -171,7 +254,7 @@ pub fn render(plan: &Plan, files: &mut Files) {
         provider_names.push("digitalocean");
     }
     if has_hetzner {
-        provider_names.extend(["hcloud", "null", "external"]);
+        provider_names.push("hcloud");
     }
     if tailscale {
         provider_names.push("tailscale");
@@ -264,6 +347,7 @@ pub fn render(plan: &Plan, files: &mut Files) {
     );
 
     // main.tf: one module call per provider.
+    let cloud = cloud::cloud(plan);
     let mut modules = Vec::new();
     for (platform, hosts) in &groups {
         let name = module_name(*platform);
@@ -276,26 +360,16 @@ pub fn render(plan: &Plan, files: &mut Files) {
             .blank();
         let host_entries: Vec<(String, Expr)> = hosts
             .iter()
-            .map(|h| {
-                let size = h.size.clone().unwrap_or_default();
-                let region = h.region.as_deref().unwrap_or_default();
-                let fields = match platform {
-                    Platform::Hetzner => vec![
-                        ("location".into(), Expr::str(region)),
-                        ("server_type".into(), Expr::str(&size)),
-                        ("tags".into(), tags(plan, h)),
-                    ],
-                    _ => vec![
-                        ("region".into(), Expr::str(region)),
-                        ("size".into(), Expr::str(&size)),
-                        ("tags".into(), tags(plan, h)),
-                    ],
-                };
-                (hcl::quote(&h.name), Expr::Object(fields))
-            })
+            .map(|h| (hcl::quote(&h.name), host_entry(plan, &cloud, h)))
             .collect();
         b = b.attr("hosts", Expr::Object(host_entries));
-        let first_region = hosts[0].region.as_deref().unwrap_or_default();
+        if let Some(networks) = network_entries(&cloud, *platform) {
+            b = b.attr("networks", networks);
+        }
+        let first_region = cloud
+            .host(&hosts[0].name)
+            .map(|c| c.region.as_str())
+            .unwrap_or_default();
         b = match platform {
             Platform::DigitalOcean => b
                 .attr("image_path", Expr::raw("var.digitalocean_image_path"))
@@ -350,9 +424,19 @@ pub fn render(plan: &Plan, files: &mut Files) {
         .map(|p| format!("module.{}.hosts", module_name(*p)))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut outputs = vec![Block::new("output", &["hosts"])
-        .attr("description", Expr::str("Public IPv4 address of every provisioned host, by host name (`e3 deploy` writes it to hosts.json)."))
-        .attr("value", Expr::raw(format!("merge({merged})")))];
+    let private = groups
+        .keys()
+        .map(|p| format!("module.{}.private_addresses", module_name(*p)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut outputs = vec![
+        Block::new("output", &["hosts"])
+            .attr("description", Expr::str("The address Colmena reaches every provisioned host at, by host name: its public IPv4, or behind a NAT router its private address (reached through the router). `e3 deploy` writes it to hosts.json."))
+            .attr("value", Expr::raw(format!("merge({merged})"))),
+        Block::new("output", &["private_addresses"])
+            .attr("description", Expr::str("Private-network address of every router and NATed host, by host name. `e3 deploy` writes it to private-addresses.json."))
+            .attr("value", Expr::raw(format!("merge({private})"))),
+    ];
     if tailscale {
         outputs.push(
             Block::new("output", &["tailscale_authkey"])

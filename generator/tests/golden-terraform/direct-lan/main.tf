@@ -10,9 +10,23 @@ module "digitalocean" {
       tags   = ["e3", "scenario-direct-lan", "role-party", "backend-direct", "region-ams3"]
     }
     "home" = {
-      region = "ams3"
-      size   = "s-1vcpu-1gb"
-      tags   = ["e3", "scenario-direct-lan", "role-party", "backend-direct", "region-ams3"]
+      region  = "ams3"
+      size    = "s-1vcpu-1gb"
+      tags    = ["e3", "scenario-direct-lan", "role-party", "backend-direct", "region-ams3"]
+      network = "lan-home"
+      public  = false
+    }
+    "home-router" = {
+      region  = "ams3"
+      size    = "s-1vcpu-512mb-10gb"
+      tags    = ["e3", "scenario-direct-lan", "role-router", "backend-direct", "region-ams3"]
+      network = "lan-home"
+    }
+  }
+  networks = {
+    "lan-home" = {
+      region   = "ams3"
+      ip_range = "10.128.0.0/24"
     }
   }
   image_path      = var.digitalocean_image_path

@@ -29,7 +29,7 @@ module "hetzner" {
   hosts = {
     "hz-fsn" = {
       location    = "fsn1"
-      server_type = "cx22"
+      server_type = "cx23"
       tags        = ["e3", "scenario-mixed-platform", "role-party", "backend-nebula", "region-fsn1"]
     }
   }

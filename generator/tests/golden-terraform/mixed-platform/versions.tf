@@ -8,17 +8,9 @@ terraform {
       source  = "digitalocean/digitalocean"
       version = "2.78.0"
     }
-    external = {
-      source  = "hashicorp/external"
-      version = "2.3.5"
-    }
     hcloud = {
       source  = "hetznercloud/hcloud"
       version = "1.62.0"
-    }
-    null = {
-      source  = "hashicorp/null"
-      version = "3.2.4"
     }
   }
 }

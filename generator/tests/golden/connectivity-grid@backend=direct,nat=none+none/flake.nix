@@ -14,11 +14,26 @@
         "x86_64-linux"
         "aarch64-linux"
       ];
+
+      # Phase one: the generic base configuration of each cloud platform
+      # (modules/base.nix). No scenario data (addresses, keys, backend), so it
+      # evaluates before Terraform has run and is the same for every scenario
+      # of this nixpkgs pin. Colmena deploys the full systems below over it.
+      baseConfigurations = {
+        base-digitalocean = lib.nixosSystem {
+          modules = [
+            ./modules
+            ./modules/platforms/digitalocean.nix
+            { e3.base.enable = true; }
+          ];
+        };
+      };
     in
     {
-      # One NixOS system per deployed host; the platform module sets
-      # `nixpkgs.hostPlatform`, so no `system` is passed here.
-      nixosConfigurations = lib.genAttrs [
+      # Phase two: one NixOS system per host of the hive (and the base
+      # configurations); the platform module sets `nixpkgs.hostPlatform`, so
+      # no `system` is passed here.
+      nixosConfigurations = baseConfigurations // lib.genAttrs [
         "alice"
         "bob"
       ] (host: lib.nixosSystem { modules = [ ./hosts/${host}.nix ]; });
@@ -27,11 +42,11 @@
       # README.md for the two lines that turn it into `colmenaHive`.
       colmena = import ./hive.nix { inherit nixpkgs; };
 
-      # Boot images of the hosts whose platform boots from one.
+      # Boot images: a cloud platform's base image (the same for every scenario
+      # of this nixpkgs pin), a Raspberry Pi's SD card with its full system.
       packages = {
         x86_64-linux = {
-          image-alice = self.nixosConfigurations.alice.config.system.build.images.digital-ocean;
-          image-bob = self.nixosConfigurations.bob.config.system.build.images.digital-ocean;
+          base-image-digitalocean = self.nixosConfigurations.base-digitalocean.config.system.build.images.digital-ocean;
         };
       };
 

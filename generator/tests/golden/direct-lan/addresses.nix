@@ -14,4 +14,5 @@ in
 {
   cloud = fromTerraform "cloud";
   home = fromTerraform "home";
+  home-router = fromTerraform "home-router";
 }

@@ -56,11 +56,30 @@ in
     deployment = {
       targetHost = addresses.home;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.home-router}"
+      ];
       tags = [
         "region-ams3"
         "platform-digitalocean"
         "backend-direct"
         "role-party"
+      ];
+    };
+  };
+
+  home-router = {
+    imports = [ ./hosts/home-router.nix ];
+
+    deployment = {
+      targetHost = addresses.home-router;
+      targetUser = "root";
+      tags = [
+        "region-ams3"
+        "platform-digitalocean"
+        "backend-direct"
+        "role-router"
       ];
     };
   };

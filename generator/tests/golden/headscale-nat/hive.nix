@@ -59,6 +59,10 @@ in
     deployment = {
       targetHost = addresses.home;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.home-router}"
+      ];
       tags = [
         "region-fra1"
         "platform-digitalocean"
@@ -77,6 +81,10 @@ in
     deployment = {
       targetHost = addresses.office;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.office-router}"
+      ];
       tags = [
         "region-ams3"
         "platform-digitalocean"
@@ -100,6 +108,36 @@ in
         "platform-digitalocean"
         "backend-headscale"
         "role-control"
+      ];
+    };
+  };
+
+  home-router = {
+    imports = [ ./hosts/home-router.nix ];
+
+    deployment = {
+      targetHost = addresses.home-router;
+      targetUser = "root";
+      tags = [
+        "region-fra1"
+        "platform-digitalocean"
+        "backend-headscale"
+        "role-router"
+      ];
+    };
+  };
+
+  office-router = {
+    imports = [ ./hosts/office-router.nix ];
+
+    deployment = {
+      targetHost = addresses.office-router;
+      targetUser = "root";
+      tags = [
+        "region-ams3"
+        "platform-digitalocean"
+        "backend-headscale"
+        "role-router"
       ];
     };
   };

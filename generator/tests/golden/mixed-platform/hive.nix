@@ -84,6 +84,9 @@ in
     deployment = {
       targetHost = addresses.pi;
       targetUser = "root";
+      # aarch64: built on the Pi itself, not on the x86_64 deployer (no
+      # emulation needed; see modules/platforms/raspberry-pi.nix).
+      buildOnTarget = true;
       tags = [
         "region-ams3"
         "platform-raspberry-pi"

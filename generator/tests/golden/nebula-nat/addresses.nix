@@ -16,4 +16,7 @@ in
   bob = fromTerraform "bob";
   carol = fromTerraform "carol";
   lighthouse = fromTerraform "lighthouse";
+  alice-router = fromTerraform "alice-router";
+  bob-router = fromTerraform "bob-router";
+  carol-router = fromTerraform "carol-router";
 }

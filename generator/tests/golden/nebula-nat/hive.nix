@@ -41,6 +41,10 @@ in
     deployment = {
       targetHost = addresses.alice;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.alice-router}"
+      ];
       tags = [
         "region-ams3"
         "platform-digitalocean"
@@ -61,6 +65,10 @@ in
     deployment = {
       targetHost = addresses.bob;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.bob-router}"
+      ];
       tags = [
         "region-fra1"
         "platform-digitalocean"
@@ -81,6 +89,10 @@ in
     deployment = {
       targetHost = addresses.carol;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.carol-router}"
+      ];
       tags = [
         "region-lon1"
         "platform-digitalocean"
@@ -112,6 +124,51 @@ in
         "nebula-host.crt" = secret "nebula/lighthouse.crt";
         "nebula-host.key" = secret "nebula/lighthouse.key";
       };
+    };
+  };
+
+  alice-router = {
+    imports = [ ./hosts/alice-router.nix ];
+
+    deployment = {
+      targetHost = addresses.alice-router;
+      targetUser = "root";
+      tags = [
+        "region-ams3"
+        "platform-digitalocean"
+        "backend-nebula"
+        "role-router"
+      ];
+    };
+  };
+
+  bob-router = {
+    imports = [ ./hosts/bob-router.nix ];
+
+    deployment = {
+      targetHost = addresses.bob-router;
+      targetUser = "root";
+      tags = [
+        "region-fra1"
+        "platform-digitalocean"
+        "backend-nebula"
+        "role-router"
+      ];
+    };
+  };
+
+  carol-router = {
+    imports = [ ./hosts/carol-router.nix ];
+
+    deployment = {
+      targetHost = addresses.carol-router;
+      targetUser = "root";
+      tags = [
+        "region-lon1"
+        "platform-digitalocean"
+        "backend-nebula"
+        "role-router"
+      ];
     };
   };
 }

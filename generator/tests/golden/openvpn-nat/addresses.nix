@@ -16,4 +16,6 @@ in
   home = fromTerraform "home";
   office = fromTerraform "office";
   server = fromTerraform "server";
+  home-router = fromTerraform "home-router";
+  office-router = fromTerraform "office-router";
 }

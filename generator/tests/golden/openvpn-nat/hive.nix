@@ -61,6 +61,10 @@ in
     deployment = {
       targetHost = addresses.home;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.home-router}"
+      ];
       tags = [
         "region-fra1"
         "platform-digitalocean"
@@ -81,6 +85,10 @@ in
     deployment = {
       targetHost = addresses.office;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.office-router}"
+      ];
       tags = [
         "region-ams3"
         "platform-digitalocean"
@@ -112,6 +120,36 @@ in
         "openvpn-host.crt" = secret "openvpn/server.crt";
         "openvpn-host.key" = secret "openvpn/server.key";
       };
+    };
+  };
+
+  home-router = {
+    imports = [ ./hosts/home-router.nix ];
+
+    deployment = {
+      targetHost = addresses.home-router;
+      targetUser = "root";
+      tags = [
+        "region-fra1"
+        "platform-digitalocean"
+        "backend-openvpn"
+        "role-router"
+      ];
+    };
+  };
+
+  office-router = {
+    imports = [ ./hosts/office-router.nix ];
+
+    deployment = {
+      targetHost = addresses.office-router;
+      targetUser = "root";
+      tags = [
+        "region-ams3"
+        "platform-digitalocean"
+        "backend-openvpn"
+        "role-router"
+      ];
     };
   };
 }

@@ -17,4 +17,6 @@ in
   ash = fromTerraform "ash";
   hel = fromTerraform "hel";
   bootstrap = fromTerraform "bootstrap";
+  campus-router = fromTerraform "campus-router";
+  ash-router = fromTerraform "ash-router";
 }

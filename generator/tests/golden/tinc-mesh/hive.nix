@@ -41,6 +41,10 @@ in
     deployment = {
       targetHost = addresses.lab-0;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.campus-router}"
+      ];
       tags = [
         "region-nbg1"
         "platform-hetzner"
@@ -59,6 +63,10 @@ in
     deployment = {
       targetHost = addresses.lab-1;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.campus-router}"
+      ];
       tags = [
         "region-nbg1"
         "platform-hetzner"
@@ -77,6 +85,10 @@ in
     deployment = {
       targetHost = addresses.ash;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.ash-router}"
+      ];
       tags = [
         "region-ash"
         "platform-hetzner"
@@ -122,6 +134,36 @@ in
       keys = {
         "tinc-rsa.priv" = secret "tinc/bootstrap.priv";
       };
+    };
+  };
+
+  campus-router = {
+    imports = [ ./hosts/campus-router.nix ];
+
+    deployment = {
+      targetHost = addresses.campus-router;
+      targetUser = "root";
+      tags = [
+        "region-nbg1"
+        "platform-hetzner"
+        "backend-tinc"
+        "role-router"
+      ];
+    };
+  };
+
+  ash-router = {
+    imports = [ ./hosts/ash-router.nix ];
+
+    deployment = {
+      targetHost = addresses.ash-router;
+      targetUser = "root";
+      tags = [
+        "region-ash"
+        "platform-hetzner"
+        "backend-tinc"
+        "role-router"
+      ];
     };
   };
 }

@@ -16,4 +16,8 @@ in
   hel = fromTerraform "hel";
   nbg = fromTerraform "nbg";
   hub = fromTerraform "hub";
+  fsn-router = fromTerraform "fsn-router";
+  hel-router = fromTerraform "hel-router";
+  nbg-carrier = fromTerraform "nbg-carrier";
+  nbg-router = fromTerraform "nbg-router";
 }

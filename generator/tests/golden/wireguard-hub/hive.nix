@@ -41,6 +41,10 @@ in
     deployment = {
       targetHost = addresses.fsn;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.fsn-router}"
+      ];
       tags = [
         "region-fsn1"
         "platform-hetzner"
@@ -59,6 +63,10 @@ in
     deployment = {
       targetHost = addresses.hel;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.hel-router}"
+      ];
       tags = [
         "region-hel1"
         "platform-hetzner"
@@ -77,6 +85,10 @@ in
     deployment = {
       targetHost = addresses.nbg;
       targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.nbg-carrier},root@${addresses.nbg-router}"
+      ];
       tags = [
         "region-nbg1"
         "platform-hetzner"
@@ -104,6 +116,70 @@ in
       keys = {
         "wireguard.key" = secret "wireguard/hub.key";
       };
+    };
+  };
+
+  fsn-router = {
+    imports = [ ./hosts/fsn-router.nix ];
+
+    deployment = {
+      targetHost = addresses.fsn-router;
+      targetUser = "root";
+      tags = [
+        "region-fsn1"
+        "platform-hetzner"
+        "backend-wireguard"
+        "role-router"
+      ];
+    };
+  };
+
+  hel-router = {
+    imports = [ ./hosts/hel-router.nix ];
+
+    deployment = {
+      targetHost = addresses.hel-router;
+      targetUser = "root";
+      tags = [
+        "region-hel1"
+        "platform-hetzner"
+        "backend-wireguard"
+        "role-router"
+      ];
+    };
+  };
+
+  nbg-carrier = {
+    imports = [ ./hosts/nbg-carrier.nix ];
+
+    deployment = {
+      targetHost = addresses.nbg-carrier;
+      targetUser = "root";
+      tags = [
+        "region-nbg1"
+        "platform-hetzner"
+        "backend-wireguard"
+        "role-carrier"
+      ];
+    };
+  };
+
+  nbg-router = {
+    imports = [ ./hosts/nbg-router.nix ];
+
+    deployment = {
+      targetHost = addresses.nbg-router;
+      targetUser = "root";
+      sshOptions = [
+        "-o"
+        "ProxyJump=root@${addresses.nbg-carrier}"
+      ];
+      tags = [
+        "region-nbg1"
+        "platform-hetzner"
+        "backend-wireguard"
+        "role-router"
+      ];
     };
   };
 }

@@ -1,6 +1,7 @@
 # office: party 2 of the e3 scenario `headscale-nat` (digitalocean, ams3, behind `hard` NAT).
 let
   addresses = import ../addresses.nix;
+  privateAddresses = import ../private-addresses.nix;
 in
 {
   imports = [
@@ -19,5 +20,17 @@ in
   e3.party = {
     enable = true;
     index = 2;
+  };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth1";
+    address = {
+      address = privateAddresses.office;
+      prefixLength = 24;
+    };
+    gateway = privateAddresses.office-router;
+    disablePublic = true;
   };
 }

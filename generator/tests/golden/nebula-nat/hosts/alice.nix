@@ -1,6 +1,7 @@
 # alice: party 0 of the e3 scenario `nebula-nat` (digitalocean, ams3, behind `easy` NAT).
 let
   addresses = import ../addresses.nix;
+  privateAddresses = import ../private-addresses.nix;
 in
 {
   imports = [
@@ -22,5 +23,17 @@ in
   e3.party = {
     enable = true;
     index = 0;
+  };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth1";
+    address = {
+      address = privateAddresses.alice;
+      prefixLength = 24;
+    };
+    gateway = privateAddresses.alice-router;
+    disablePublic = true;
   };
 }

@@ -1,6 +1,7 @@
 # bob: party 1 of the e3 scenario `nebula-nat` (digitalocean, fra1, behind `easy` NAT).
 let
   addresses = import ../addresses.nix;
+  privateAddresses = import ../private-addresses.nix;
 in
 {
   imports = [
@@ -22,5 +23,17 @@ in
   e3.party = {
     enable = true;
     index = 1;
+  };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth1";
+    address = {
+      address = privateAddresses.bob;
+      prefixLength = 24;
+    };
+    gateway = privateAddresses.bob-router;
+    disablePublic = true;
   };
 }

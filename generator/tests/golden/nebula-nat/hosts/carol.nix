@@ -1,6 +1,7 @@
 # carol: party 2 of the e3 scenario `nebula-nat` (digitalocean, lon1, behind `hard` NAT).
 let
   addresses = import ../addresses.nix;
+  privateAddresses = import ../private-addresses.nix;
 in
 {
   imports = [
@@ -22,5 +23,17 @@ in
   e3.party = {
     enable = true;
     index = 2;
+  };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth1";
+    address = {
+      address = privateAddresses.carol;
+      prefixLength = 24;
+    };
+    gateway = privateAddresses.carol-router;
+    disablePublic = true;
   };
 }

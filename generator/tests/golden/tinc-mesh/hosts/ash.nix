@@ -18,4 +18,11 @@
     enable = true;
     index = 2;
   };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth0";
+    gateway = "10.128.1.1";
+  };
 }

@@ -27,4 +27,11 @@ in
     enable = true;
     index = 0;
   };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth0";
+    gateway = "10.128.0.1";
+  };
 }
