@@ -586,6 +586,16 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let overlay_ok = session.started.is_none() || overlay.all_up();
     if session.fault.as_deref() == Some("kill-coordinator-after-overlay") {
         if let Some(c) = plan.connectivity.coordinator.clone() {
+            // Where the backend finds its paths over time (Tailscale moves
+            // from DERP to a direct path), let it settle first: what is
+            // tested is what outlives the coordinator once paths are set.
+            if let Some(settle) = session.started.as_ref().and_then(|s| s.settle) {
+                let addresses: BTreeMap<String, Ipv4Addr> = parties
+                    .iter()
+                    .filter_map(|h| Some((h.name.clone(), session.overlay_address(h)?)))
+                    .collect();
+                settle(&mut session.lab, &parties, &addresses);
+            }
             session.say(&format!("fault: killing the `{c}` daemon"));
             session.lab.kill_child(&c);
             diagnosis.push(format!(

@@ -418,7 +418,10 @@ pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<String, Ipv
             let args = ping_args(&files, index, to);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = ping_file(&lab.dir, &a.name, to);
-            let name = format!("ping-{}-{}", a.name, b.name);
+            // Unique per call: settle may run twice in one lab.
+            static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("ping-{}-{}-{n}", a.name, b.name);
             if lab
                 .spawn(&name, &lab.ns(&a.name), "tailscale", &refs, &out, &out)
                 .is_ok()
