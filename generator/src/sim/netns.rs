@@ -91,6 +91,8 @@ pub struct Lab {
     namespaces: Vec<String>,
     pids: Vec<u32>,
     files: Vec<PathBuf>,
+    /// iptables rules in lab namespaces: (namespace, table, chain, rule).
+    rules: Vec<(String, String, String, Vec<String>)>,
     children: Vec<(String, Child)>,
     torn_down: bool,
 }
@@ -122,6 +124,7 @@ impl Lab {
             namespaces: Vec::new(),
             pids: Vec::new(),
             files: Vec::new(),
+            rules: Vec::new(),
             children: Vec::new(),
             torn_down: false,
         };
@@ -149,6 +152,9 @@ impl Lab {
         for f in &self.files {
             s += &format!("file {}\n", f.display());
         }
+        for (ns, table, chain, rule) in &self.rules {
+            s += &format!("iptables {ns} {table} {chain} {}\n", rule.join(" "));
+        }
         let tmp = self.state_path.with_extension("tmp");
         fs::File::create(&tmp)
             .and_then(|mut f| f.write_all(s.as_bytes()))
@@ -175,6 +181,25 @@ impl Lab {
     pub fn add_file(&mut self, path: PathBuf) -> Result<(), String> {
         self.files.push(path);
         self.save()
+    }
+
+    /// Appends an iptables rule to `chain` of `table` in `host`'s namespace,
+    /// registered first: teardown and `e3 sim --cleanup` delete it. The
+    /// rule's words must contain no spaces (the state file keeps them as one line).
+    pub fn add_iptables(
+        &mut self,
+        host: &str,
+        table: &str,
+        chain: &str,
+        rule: &[String],
+    ) -> Result<(), String> {
+        let ns = self.ns(host);
+        self.rules
+            .push((ns.clone(), table.into(), chain.into(), rule.to_vec()));
+        self.save()?;
+        let mut args = vec!["-w", "-t", table, "-A", chain];
+        args.extend(rule.iter().map(String::as_str));
+        ns_run(&ns, "iptables", &args).map(|_| ())
     }
 
     /// Starts `program args` inside `ns`, output to `log`.
@@ -325,15 +350,31 @@ pub fn cleanup_state(state: &Path) -> Vec<String> {
     let Ok(text) = fs::read_to_string(state) else {
         return problems;
     };
-    let (mut namespaces, mut pids, mut files, mut dirs) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut namespaces, mut pids, mut files, mut dirs, mut rules) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("ns", n)) => namespaces.push(n.to_string()),
             Some(("pid", p)) => pids.extend(p.parse::<u32>().ok()),
             Some(("file", f)) => files.push(PathBuf::from(f)),
             Some(("dir", d)) => dirs.push(PathBuf::from(d)),
+            Some(("iptables", r)) => rules.push(r.split_whitespace().collect::<Vec<&str>>()),
             _ => {}
+        }
+    }
+    // The delay line's rules first (its NFQUEUE rules would send a dead
+    // listener's packets nowhere); only in the lab's own namespaces.
+    for r in rules.iter().rev() {
+        let [ns, table, chain, rule @ ..] = r.as_slice() else {
+            continue;
+        };
+        if !namespaces.iter().any(|n| n == ns) || !Path::new("/run/netns").join(ns).exists() {
+            continue;
+        }
+        let mut args = vec!["-w", "-t", table, "-D", chain];
+        args.extend(rule.iter().copied());
+        if let Err(e) = ns_run(ns, "iptables", &args) {
+            problems.push(e);
         }
     }
     let mut all: Vec<u32> = pids;
