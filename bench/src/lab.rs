@@ -51,16 +51,17 @@ pub fn overlay_yaml(backend: &str, rounds: u32) -> String {
     )
 }
 
-fn options(timeout: Duration) -> Options {
+pub fn options(timeout: Duration) -> Options {
     Options {
         timeout,
         python: None,
         progress: false,
+        latency: None,
     }
 }
 
 /// Tears a session down and times it; leftovers are an error.
-fn teardown(session: &mut LabSession) -> Result<f64, String> {
+pub fn teardown(session: &mut LabSession) -> Result<f64, String> {
     let t = Instant::now();
     let problems = session.teardown();
     let s = t.elapsed().as_secs_f64();
@@ -240,7 +241,16 @@ fn overlay_measure(
     let Some(per_round_ms) = per_round_ms else {
         return Ok(Err("`rounds` printed no per_round_ms".into()));
     };
-    // iperf3: server on party 1, client on party 0, to the address MPyC used.
+    Ok(iperf(s, plan, iperf_seconds)?.map(|mbps| (per_round_ms, mbps)))
+}
+
+/// iperf3 for `seconds`: server on party 1, client on party 0, to the
+/// address MPyC uses; Mbit/s received. `Ok(Err(why))` is a failed run.
+pub fn iperf(
+    s: &mut LabSession,
+    plan: &Plan,
+    iperf_seconds: u32,
+) -> Result<Result<f64, String>, String> {
     let parties = s.parties();
     let (client, server) = (parties[0].name.clone(), parties[1].name.clone());
     let target = plan.program.parties[1].address.to_string();
@@ -280,7 +290,7 @@ fn overlay_measure(
         Err(e) => return Ok(Err(format!("iperf3 printed no JSON ({e})"))),
     };
     match json["end"]["sum_received"]["bits_per_second"].as_f64() {
-        Some(bps) => Ok(Ok((per_round_ms, bps / 1e6))),
+        Some(bps) => Ok(Ok(bps / 1e6)),
         None => Ok(Err(format!(
             "iperf3: {}",
             json["error"]

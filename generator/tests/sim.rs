@@ -442,7 +442,7 @@ fn cleanup_removes_a_killed_delay_lines_rules() {
     assert!(
         state
             .lines()
-            .any(|l| l.starts_with(&format!("iptables {ns} raw OUTPUT "))),
+            .any(|l| l.starts_with(&format!("iptables {ns} raw PREROUTING "))),
         "registered in the state file:\n{state}"
     );
     let out = e3(&["sim", "--cleanup"], &[]);

@@ -15,20 +15,21 @@
 //! the kernel's "unknown qdisc kind" for netem itself (see
 //! `generator/tests/sim.rs`).
 //!
-//! Without netem the same shaping runs in e3's delay line
-//! ([`super::delay`]): [`nfqueue_rules`] (pure) are the iptables rules that
-//! send each shaping host's packets for a delayed destination to it, in the
-//! `raw` table, before conntrack and NAT see them (a packet held after
-//! conntrack but before its entry is confirmed would race the next packet of
-//! the same new flow): `OUTPUT` for what the host sends itself, and on
-//! routers and carriers `PREROUTING` for what they forward from their LAN.
+//! Without netem the same delays run in e3's delay line
+//! ([`super::delay`], which says why it holds packets at the receiving edge
+//! by source rather than at the sending one by destination):
+//! [`nfqueue_rules`] (pure) are the iptables rules that send what each
+//! shaping host receives on its internet interface from a delayed peer
+//! address to it, in the `raw` table's `PREROUTING`, before conntrack and
+//! NAT see the packet (a packet held after conntrack but before its entry is
+//! confirmed would race the next packet of the same new flow).
 //! [`apply_nfqueue`] starts the delay line, then adds the rules through the
 //! [`crate::sim::netns::Lab`], which registers them for teardown.
 //! [`Method`] is what `--latency` asks for and what the report says was
 //! applied.
 
 use crate::netem::{shaping, Loss};
-use crate::plan::{Plan, Role};
+use crate::plan::Plan;
 
 /// How the lab applies `simulation.latency`.
 #[derive(
@@ -79,13 +80,14 @@ impl std::str::FromStr for Method {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostRules {
     pub host: String,
-    /// One-way delay in ms to each destination (what the delay line holds).
+    /// One-way delay in ms from each peer address (what the delay line
+    /// holds): netem's delays of this host, which are the same both ways.
     pub delays: Vec<(std::net::Ipv4Addr, f64)>,
     pub rules: Vec<(&'static str, Vec<String>)>,
 }
 
-/// The rules that send each shaping host's packets for a delayed
-/// destination to the delay line (queue [`super::delay::QUEUE`]).
+/// The rules that send what each shaping host receives from a delayed peer
+/// to the delay line (queue [`super::delay::QUEUE`]).
 pub fn nfqueue_rules(plan: &Plan) -> Vec<HostRules> {
     shaping(plan, Loss::Elsewhere)
         .into_iter()
@@ -93,23 +95,16 @@ pub fn nfqueue_rules(plan: &Plan) -> Vec<HostRules> {
         .filter_map(|s| {
             let host = plan.host(&s.host)?;
             let dev = super::ifname(host, "internet");
-            let forwards = matches!(host.role, Role::Router | Role::Carrier);
             let target = |r: &mut Vec<String>| {
                 let q = super::delay::QUEUE.to_string();
                 r.extend(["-j", "NFQUEUE", "--queue-num", &q, "--queue-bypass"].map(String::from));
             };
             let mut rules = Vec::new();
-            for (d, _) in &s.delays {
-                let dst = format!("{d}/32");
-                let mut own: Vec<String> = ["-o", dev, "-d", &dst].map(String::from).to_vec();
-                target(&mut own);
-                rules.push(("OUTPUT", own));
-                if forwards {
-                    let mut fwd: Vec<String> =
-                        ["!", "-i", dev, "-d", &dst].map(String::from).to_vec();
-                    target(&mut fwd);
-                    rules.push(("PREROUTING", fwd));
-                }
+            for (peer, _) in &s.delays {
+                let src = format!("{peer}/32");
+                let mut r: Vec<String> = ["-i", dev, "-s", &src].map(String::from).to_vec();
+                target(&mut r);
+                rules.push(("PREROUTING", r));
             }
             Some(HostRules {
                 host: s.host,
@@ -148,7 +143,7 @@ pub fn apply_nfqueue(
     Ok((
         line,
         format!(
-            "{} model applied with e3's delay line (NFQUEUE, no netem in this kernel): {} one-way delays on {} hosts (each host on the internet segment, as it sends there, by destination; round trip = 2 × one-way)",
+            "{} model applied with e3's delay line (NFQUEUE, no netem in this kernel): {} one-way delays on {} hosts (each host on the internet segment, as it receives from there, by source; round trip = 2 × one-way)",
             plan.latency.model,
             all.iter().map(|h| h.delays.len()).sum::<usize>(),
             all.len()
@@ -383,13 +378,12 @@ mod tests {
                 h.commands
             );
         }
-        // The delay line's rules: the same hosts and destinations; routers
-        // and carriers also queue what they forward from their LAN side.
+        // The delay line's rules: the same hosts and peers, one rule each,
+        // on what arrives from the peer's address.
         let rules = nfqueue_rules(&p);
         for (r, s) in rules.iter().zip(&shared) {
             assert_eq!((&r.host, &r.delays), (&s.host, &s.delays));
-            let forwards = r.host.ends_with("-router") || r.host.ends_with("-carrier");
-            assert_eq!(r.rules.len(), r.delays.len() * if forwards { 2 } else { 1 });
+            assert_eq!(r.rules.len(), r.delays.len());
         }
         let nyc = rules.iter().find(|r| r.host == "nyc-router").unwrap();
         let lines: Vec<String> = nyc
@@ -399,13 +393,8 @@ mod tests {
             .collect();
         let first = nyc.delays[0].0;
         assert_eq!(
-            lines[..2],
-            [
-                format!("OUTPUT -o wan -d {first}/32 -j NFQUEUE --queue-num 16 --queue-bypass"),
-                format!(
-                    "PREROUTING ! -i wan -d {first}/32 -j NFQUEUE --queue-num 16 --queue-bypass"
-                ),
-            ]
+            lines[0],
+            format!("PREROUTING -i wan -s {first}/32 -j NFQUEUE --queue-num 16 --queue-bypass")
         );
         assert_eq!("nfqueue".parse::<Method>(), Ok(Method::Nfqueue));
         assert!("tc"
