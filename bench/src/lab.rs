@@ -241,19 +241,19 @@ fn overlay_measure(
     let Some(per_round_ms) = per_round_ms else {
         return Ok(Err("`rounds` printed no per_round_ms".into()));
     };
-    Ok(iperf(s, plan, iperf_seconds)?.map(|mbps| (per_round_ms, mbps)))
+    let target = plan.program.parties[1].address.to_string();
+    Ok(iperf(s, &target, iperf_seconds)?.map(|mbps| (per_round_ms, mbps)))
 }
 
-/// iperf3 for `seconds`: server on party 1, client on party 0, to the
-/// address MPyC uses; Mbit/s received. `Ok(Err(why))` is a failed run.
+/// iperf3 for `seconds`: server on party 1, client on party 0, to party
+/// 1's `target` address; Mbit/s received. `Ok(Err(why))` is a failed run.
 pub fn iperf(
     s: &mut LabSession,
-    plan: &Plan,
+    target: &str,
     iperf_seconds: u32,
 ) -> Result<Result<f64, String>, String> {
     let parties = s.parties();
     let (client, server) = (parties[0].name.clone(), parties[1].name.clone());
-    let target = plan.program.parties[1].address.to_string();
     let (server_out, _) = s.spawn(
         &server,
         "iperf-server",

@@ -139,7 +139,7 @@ fn measure(
     };
     let before = s.delay_line_report();
     let t = std::time::Instant::now();
-    let mbps = match iperf(s, plan, iperf_seconds)? {
+    let mbps = match iperf(s, &target.to_string(), iperf_seconds)? {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
