@@ -278,7 +278,7 @@ pub fn iperf(
         &client,
         "iperf-client",
         "iperf3",
-        &["-c", &target, "-p", "5201", "-t", &secs, "-J"],
+        &["-c", target, "-p", "5201", "-t", &secs, "-J"],
         Duration::from_secs(u64::from(iperf_seconds) + 30),
     ) {
         Ok(out) => out,

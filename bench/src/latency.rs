@@ -83,14 +83,13 @@ fn once(
     opts.latency = Some(method);
     let mut s = LabSession::start(plan, &opts)?;
     labs.push(s.lab.prefix.clone());
-    let result = measure(&mut s, plan, iperf_seconds, timeout);
+    let result = measure(&mut s, iperf_seconds, timeout);
     teardown(&mut s)?;
     result
 }
 
 fn measure(
     s: &mut LabSession,
-    plan: &Plan,
     iperf_seconds: u32,
     timeout: Duration,
 ) -> Result<Result<Sample, String>, String> {
