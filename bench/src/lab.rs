@@ -51,16 +51,17 @@ pub fn overlay_yaml(backend: &str, rounds: u32) -> String {
     )
 }
 
-fn options(timeout: Duration) -> Options {
+pub fn options(timeout: Duration) -> Options {
     Options {
         timeout,
         python: None,
         progress: false,
+        latency: None,
     }
 }
 
 /// Tears a session down and times it; leftovers are an error.
-fn teardown(session: &mut LabSession) -> Result<f64, String> {
+pub fn teardown(session: &mut LabSession) -> Result<f64, String> {
     let t = Instant::now();
     let problems = session.teardown();
     let s = t.elapsed().as_secs_f64();
@@ -240,10 +241,19 @@ fn overlay_measure(
     let Some(per_round_ms) = per_round_ms else {
         return Ok(Err("`rounds` printed no per_round_ms".into()));
     };
-    // iperf3: server on party 1, client on party 0, to the address MPyC used.
+    let target = plan.program.parties[1].address.to_string();
+    Ok(iperf(s, &target, iperf_seconds)?.map(|mbps| (per_round_ms, mbps)))
+}
+
+/// iperf3 for `seconds`: server on party 1, client on party 0, to party
+/// 1's `target` address; Mbit/s received. `Ok(Err(why))` is a failed run.
+pub fn iperf(
+    s: &mut LabSession,
+    target: &str,
+    iperf_seconds: u32,
+) -> Result<Result<f64, String>, String> {
     let parties = s.parties();
     let (client, server) = (parties[0].name.clone(), parties[1].name.clone());
-    let target = plan.program.parties[1].address.to_string();
     let (server_out, _) = s.spawn(
         &server,
         "iperf-server",
@@ -268,7 +278,7 @@ fn overlay_measure(
         &client,
         "iperf-client",
         "iperf3",
-        &["-c", &target, "-p", "5201", "-t", &secs, "-J"],
+        &["-c", target, "-p", "5201", "-t", &secs, "-J"],
         Duration::from_secs(u64::from(iperf_seconds) + 30),
     ) {
         Ok(out) => out,
@@ -280,7 +290,7 @@ fn overlay_measure(
         Err(e) => return Ok(Err(format!("iperf3 printed no JSON ({e})"))),
     };
     match json["end"]["sum_received"]["bits_per_second"].as_f64() {
-        Some(bps) => Ok(Ok((per_round_ms, bps / 1e6))),
+        Some(bps) => Ok(Ok(bps / 1e6)),
         None => Ok(Err(format!(
             "iperf3: {}",
             json["error"]

@@ -7,6 +7,7 @@
 //! a table goes to stdout, the full results (every sample) to the JSON file.
 
 mod lab;
+mod latency;
 mod mininet;
 mod render;
 mod stats;
@@ -31,6 +32,8 @@ enum Section {
     Overlay,
     /// the same NAT topology with e3's lab and with Mininet (root)
     Mininet,
+    /// region latency measured against the model: underlay and overlays, netem and/or e3's delay line (root)
+    Latency,
 }
 
 /// Benchmarks of e3: rendering cost, lab bring-up, overlay overhead, and
@@ -62,6 +65,15 @@ struct Cli {
     /// Seconds per iperf3 run
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     iperf_seconds: u32,
+    /// Region pairs of the latency figure
+    #[arg(long, value_delimiter = ',', default_values_t = ["ams3-fra1".to_string(), "ams3-nyc3".to_string(), "ams3-sgp1".to_string(), "sgp1-sfo3".to_string()])]
+    latency_pairs: Vec<String>,
+    /// Overlays of the latency figure (beside the underlay); `tailscale` only where its daemons are on PATH
+    #[arg(long, value_delimiter = ',', default_values_t = ["nebula".to_string(), "wireguard".to_string(), "tailscale".to_string()])]
+    latency_overlays: Vec<String>,
+    /// Sequential secure multiplications per `rounds` run of the latency figure
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    latency_rounds: u32,
     /// Private hosts of the Mininet figure (each behind its own NAT router)
     #[arg(long, value_delimiter = ',', default_values_t = [4usize, 16])]
     mininet_hosts: Vec<usize>,
@@ -98,6 +110,7 @@ struct Results {
     lab: Option<lab::BringUpFigure>,
     overlay: Option<lab::OverlayFigure>,
     mininet: Option<mininet::Figure>,
+    latency: Option<latency::Figure>,
     /// Lab prefixes (`e3-XXXX`) this run used, for checking that none is left.
     labs: Vec<String>,
     total_s: f64,
@@ -195,11 +208,24 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The latency figure's overlays: `tailscale` only where its daemons are.
+fn latency_overlays(cli: &Cli) -> Vec<&str> {
+    cli.latency_overlays
+        .iter()
+        .map(String::as_str)
+        .filter(|o| *o != "direct")
+        .filter(|o| {
+            *o != "tailscale"
+                || (e3::tools::on_path("tailscaled") && e3::tools::on_path("headscale"))
+        })
+        .collect()
+}
+
 /// Everything that would make a section fail, checked before any runs.
 fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
     let labs = sections.iter().any(|s| *s != Section::Render);
     if labs && !is_root() {
-        return Err("the lab, overlay and mininet sections need root (network namespaces)\n   = hint: run as root, or `--only render`".into());
+        return Err("the lab, overlay, mininet and latency sections need root (network namespaces)\n   = hint: run as root, or `--only render`".into());
     }
     let mut backends = Vec::new();
     if sections.contains(&Section::Lab) {
@@ -221,6 +247,25 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
     if sections.contains(&Section::Mininet) {
         backends.push(e3::catalogue::Backend::Direct);
         mininet::preflight()?;
+    }
+    if sections.contains(&Section::Latency) {
+        for p in &cli.latency_pairs {
+            latency::parse_pair(p).map_err(|e| format!("`--latency-pairs`: {e}"))?;
+        }
+        for o in latency_overlays(cli) {
+            match o {
+                "nebula" => backends.push(e3::catalogue::Backend::Nebula),
+                "wireguard" => backends.push(e3::catalogue::Backend::Wireguard),
+                "tinc" => backends.push(e3::catalogue::Backend::Tinc),
+                "tailscale" => backends.push(e3::catalogue::Backend::Tailscale),
+                other => return Err(format!("`--latency-overlays`: `{other}` is not an overlay of the lab\n   = hint: choose from `nebula`, `wireguard`, `tinc`, `tailscale`")),
+            }
+        }
+        for tool in ["iperf3", "iptables"] {
+            if !e3::tools::on_path(tool) {
+                return Err(format!("the latency section needs `{tool}` on PATH\n   = hint: `ci/install-deps` installs it"));
+            }
+        }
     }
     for b in backends {
         e3::sim::preflight(b)?;
@@ -437,6 +482,9 @@ fn table(r: &Results) -> String {
             "  × = Mininet's median / e3's median (> 1: e3 is faster)"
         );
     }
+    if let Some(f) = &r.latency {
+        latency::table(&mut t, f);
+    }
     let _ = writeln!(t, "\ntotal {:.0} s", r.total_s);
     t
 }
@@ -475,6 +523,14 @@ fn unmeasured(r: &Results) -> Vec<String> {
                 .map(|b| format!("overlay {}", b.backend)),
         );
     }
+    if let Some(f) = &r.latency {
+        v.extend(
+            f.cells
+                .iter()
+                .filter(|c| c.rtt_ms.is_none())
+                .map(|c| format!("latency {} {} {}", c.pair, c.backend, c.method)),
+        );
+    }
     if let Some(f) = &r.mininet {
         v.extend(
             f.sizes
@@ -493,6 +549,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Section::Lab,
             Section::Overlay,
             Section::Mininet,
+            Section::Latency,
         ]
     } else {
         cli.only.clone()
@@ -540,6 +597,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         lab: None,
         overlay: None,
         mininet: None,
+        latency: None,
         labs: Vec::new(),
         total_s: 0.0,
     };
@@ -588,6 +646,29 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             &cli.mininet_hosts,
             runs,
             &work.0,
+            &mut results.labs,
+            &log,
+        )?);
+    }
+    if sections.contains(&Section::Latency) {
+        let pairs = cli
+            .latency_pairs
+            .iter()
+            .map(|p| latency::parse_pair(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut backends = vec!["direct"];
+        backends.extend(latency_overlays(&cli));
+        eprintln!(
+            "latency: {backends:?} × {:?}, {runs} runs each",
+            cli.latency_pairs
+        );
+        results.latency = Some(latency::measure_latency(
+            &pairs,
+            &backends,
+            runs,
+            cli.latency_rounds,
+            cli.iperf_seconds,
+            timeout,
             &mut results.labs,
             &log,
         )?);

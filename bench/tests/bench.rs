@@ -372,3 +372,78 @@ fn lab_sections_write_every_field_and_leave_nothing() {
         );
     }
 }
+
+#[test]
+fn latency_section_writes_every_field_and_leaves_nothing() {
+    if let Some(why) = labs_unavailable() {
+        eprintln!("{why}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("bench.json");
+    let out = bench(&[
+        "--only",
+        "latency",
+        "--runs",
+        "1",
+        "--latency-pairs",
+        "ams3-fra1,ams3-sgp1",
+        "--latency-overlays",
+        "nebula",
+        "--latency-rounds",
+        "5",
+        "--iperf-seconds",
+        "1",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let table = text(&out.stdout);
+    assert!(table.contains("5. Latency"), "{table}");
+    let j = read_json(&json);
+    assert_common(&j, 1);
+    let f = &j["latency"];
+    assert_eq!(f["rounds"], 5);
+    let cells = f["cells"].as_array().expect("cells");
+    // The `none` baseline, then each method this kernel has × backend × pair.
+    let methods = if f["unavailable"].to_string().contains("netem") {
+        1
+    } else {
+        2
+    };
+    assert_eq!(cells.len(), 1 + methods * 2 * 2, "{f}");
+    assert_eq!(cells[0]["method"], "none");
+    for c in cells {
+        assert_eq!(c["failures"].as_array().map(Vec::len), Some(0), "{c}");
+        for k in ["rtt_ms", "per_round_ms", "wall_s", "throughput_mbps"] {
+            assert_stat(&c[k], 1, k);
+        }
+        assert!(
+            c["per_round_per_rtt"].as_f64().is_some_and(|r| r > 0.0),
+            "{c}"
+        );
+        if c["method"] == "none" {
+            continue;
+        }
+        // Correctness, not speed: the far pair is near its model.
+        let model = c["rtt_model_ms"].as_f64().unwrap_or(0.0);
+        if c["pair"] == "ams3-sgp1" {
+            assert!(model > 100.0, "{c}");
+            assert!(
+                c["error_percent"].as_f64().is_some_and(|e| e.abs() < 25.0),
+                "{c}"
+            );
+        }
+        if c["method"] == "nfqueue" {
+            assert_stat(&c["delay_line_cpu_percent"], 1, "delay_line_cpu_percent");
+        }
+    }
+    for prefix in j["labs"].as_array().expect("labs") {
+        assert_lab_gone(prefix.as_str().unwrap_or(""));
+    }
+}

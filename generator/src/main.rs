@@ -140,6 +140,9 @@ enum Command {
         /// Remove namespaces, processes and files left by crashed labs
         #[arg(long, conflicts_with_all = ["name", "json", "expect_failure"])]
         cleanup: bool,
+        /// How to apply `simulation.latency` [default: netem where the kernel has it, else e3's delay line]
+        #[arg(long, value_name = "METHOD", value_parser = ["netem", "nfqueue", "none"])]
+        latency: Option<String>,
     },
     /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
     #[command(
@@ -163,6 +166,9 @@ enum Command {
         /// Print grid.json to stdout when done
         #[arg(long)]
         json: bool,
+        /// How to apply `simulation.latency`, as for `e3 sim`
+        #[arg(long, value_name = "METHOD", value_parser = ["netem", "nfqueue", "none"])]
+        latency: Option<String>,
     },
     /// Provision, deploy and run a scenario on real machines
     #[command(
@@ -477,7 +483,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             expect_failure,
             timeout,
             cleanup,
-        } => sim(name, json, expect_failure, timeout, cleanup),
+            latency,
+        } => sim(
+            name,
+            json,
+            expect_failure,
+            timeout,
+            cleanup,
+            latency_method(latency)?,
+        ),
         Command::Grid {
             name,
             timeout,
@@ -485,7 +499,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
             only,
             output,
             json,
-        } => grid(&name, timeout, fresh, &only, output, json),
+            latency,
+        } => grid(
+            &name,
+            timeout,
+            fresh,
+            &only,
+            output,
+            json,
+            latency_method(latency)?,
+        ),
         Command::Deploy {
             name,
             dry_run,
@@ -556,6 +579,11 @@ fn render_matrix(
     Ok(Some(ExitCode::SUCCESS))
 }
 
+/// `--latency METHOD` (clap checked the value).
+fn latency_method(m: Option<String>) -> Result<Option<e3::sim::latency::Method>, String> {
+    m.map(|m| m.parse()).transpose()
+}
+
 /// `e3 grid`.
 fn grid(
     name: &str,
@@ -564,6 +592,7 @@ fn grid(
     only: &[String],
     output: Option<PathBuf>,
     json: bool,
+    latency: Option<e3::sim::latency::Method>,
 ) -> Result<ExitCode, String> {
     let checked = e3::check_arg(name);
     print_diagnostics(&checked.diagnostics, &checked.sources);
@@ -647,6 +676,7 @@ fn grid(
         fresh,
         dir: dir.clone(),
         python: None,
+        latency,
     };
     let description = m.variants[0].scenario.description.clone();
     let grid = match e3::grid::run(&m.base, &description, &m.axes, &variants, &opts) {
@@ -689,6 +719,7 @@ fn sim(
     expect_failure: bool,
     timeout: u64,
     cleanup: bool,
+    latency: Option<e3::sim::latency::Method>,
 ) -> Result<ExitCode, String> {
     if cleanup {
         if !e3::sim::is_root() {
@@ -706,6 +737,7 @@ fn sim(
     };
     let opts = e3::sim::Options {
         timeout: std::time::Duration::from_secs(timeout.max(1)),
+        latency,
         ..Default::default()
     };
     let report = match e3::sim::run_lab(&plan, &opts) {

@@ -179,6 +179,34 @@ fn delay(plan: &Plan, a: &Place, b: &Place) -> f64 {
     }
 }
 
+/// The model's one-way delay in ms between two hosts of the plan: between
+/// the places ([`edge`]s) that put their packets on the internet; 0 when
+/// they share one (a site's parties) or one has none.
+pub fn one_way_ms(plan: &Plan, a: &Host, b: &Host) -> f64 {
+    let (Some(ea), Some(eb)) = (edge(plan, a), edge(plan, b)) else {
+        return 0.0;
+    };
+    if ea.name == eb.name {
+        return 0.0;
+    }
+    let all = places(plan);
+    let find = |h: &Host| all.iter().find(|p| p.host.name == h.name);
+    match (find(ea), find(eb)) {
+        (Some(pa), Some(pb)) => delay(plan, pa, pb),
+        _ => 0.0,
+    }
+}
+
+/// The model's round trip in ms between two hosts on the path they use:
+/// direct, or through `via` (a relay host: two legs, each both ways).
+pub fn rtt_model_ms(plan: &Plan, a: &Host, b: &Host, via: Option<&Host>) -> f64 {
+    let one_way = match via {
+        Some(r) => one_way_ms(plan, a, r) + one_way_ms(plan, r, b),
+        None => one_way_ms(plan, a, b),
+    };
+    (2.0 * one_way * 1000.0).round() / 1000.0
+}
+
 /// Microseconds, tc's resolution.
 fn micros(ms: f64) -> u64 {
     (ms * 1000.0).round() as u64
@@ -534,6 +562,33 @@ mod tests {
             last,
             "tc qdisc add dev eth0 parent 1:20 handle 20: netem delay 16ms"
         );
+    }
+
+    #[test]
+    fn round_trips_of_direct_and_relayed_paths_add_up_the_shaped_legs() {
+        let p = plan(THREE_REGIONS);
+        let host = |n: &str| p.host(n).unwrap();
+        let s = shaping(&p, Loss::Elsewhere);
+        let ams_nyc = of(&s, "ams")
+            .iter()
+            .find(|(a, _)| *a == wan(&p, "nyc-router"))
+            .unwrap()
+            .1;
+        // Direct: twice what the two edges delay by each other.
+        assert_eq!(one_way_ms(&p, host("ams"), host("nyc")), ams_nyc);
+        assert_eq!(
+            rtt_model_ms(&p, host("ams"), host("nyc"), None),
+            2.0 * ams_nyc
+        );
+        // A site's parties and two hosts of one region: nothing.
+        assert_eq!(one_way_ms(&p, host("ams"), host("ams2")), 0.0);
+        // Through the lighthouse: its two legs (it sits in one of the regions).
+        let lh = host("lighthouse");
+        let legs = one_way_ms(&p, host("ams"), lh) + one_way_ms(&p, lh, host("nyc"));
+        assert_eq!(legs, ams_nyc, "the lighthouse is in ams3 or nyc3");
+        let relayed = rtt_model_ms(&p, host("ams"), host("ams2"), Some(lh));
+        let lh_in_ams = lh.region.as_deref() == Some("ams3");
+        assert_eq!(relayed, if lh_in_ams { 0.0 } else { 4.0 * ams_nyc });
     }
 
     #[test]

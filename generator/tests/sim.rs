@@ -242,14 +242,12 @@ fn nebula_nat_bundled() {
             "{report:#}"
         );
     }
+    // `latency: regions`: netem where the kernel has it, else the delay line.
     assert!(
-        report["latency"]
-            .as_str()
-            .unwrap_or("")
-            .to_lowercase()
-            .contains("not applied")
-            || report["latency"] == "none requested"
+        report["latency"]["applied"] == "netem" || report["latency"]["applied"] == "nfqueue",
+        "{report:#}"
     );
+    assert_rtt_near_model(&report, 0.25);
     assert!(
         report["total_s"].as_f64().unwrap_or(99.0) < 30.0,
         "{report:#}"
@@ -352,6 +350,117 @@ fn cleanup_removes_what_a_killed_run_left() {
         "{}",
         text(&out.stdout)
     );
+    assert_no_leftovers(&prefix);
+}
+
+/// Every pair has a model round trip and a measured one within `tolerance`
+/// (a fraction) of it, or within 2 ms where the model is small.
+fn assert_rtt_near_model(report: &serde_json::Value, tolerance: f64) {
+    for p in report["pairs"].as_array().expect("pairs") {
+        let model = p["rtt_model_ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no model: {p}"));
+        let rtt = p["rtt_ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no rtt: {p}"));
+        assert!(
+            (rtt - model).abs() <= (model * tolerance).max(2.0),
+            "{} – {}: measured {rtt} ms, model {model} ms\n{report:#}",
+            p["a"],
+            p["b"]
+        );
+    }
+}
+
+/// Far regions: the round trip that the lab measures over the overlay is
+/// the model's (a wide tolerance: this checks correctness, not speed).
+#[test]
+fn far_regions_take_the_models_round_trip() {
+    lab_test!(&["nebula", "nebula-cert", "iptables"]);
+    let (code, report, stderr) = sim("nebula-far-regions", &[], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_correct(&report, &stderr);
+    let applied = report["latency"]["applied"].as_str().unwrap_or("");
+    assert!(applied == "netem" || applied == "nfqueue", "{report:#}");
+    let model = report["pairs"][0]["rtt_model_ms"].as_f64().unwrap_or(0.0);
+    assert!(model > 100.0, "ams3–sgp1 is far: {model} ms\n{report:#}");
+    assert_rtt_near_model(&report, 0.2);
+    if applied == "nfqueue" {
+        let d = &report["latency"]["delay_line"];
+        assert!(d["delayed"].as_u64().unwrap_or(0) > 0, "{report:#}");
+        assert_eq!(d["dropped"], 0, "{report:#}");
+    }
+    // `--latency none` leaves the same pair fast: the delays were the lab's.
+    let (code, report, stderr) = sim("nebula-far-regions", &["--latency", "none"], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["latency"]["applied"], "none", "{report:#}");
+    let rtt = report["pairs"][0]["rtt_ms"].as_f64().unwrap_or(99.0);
+    assert!(rtt < 20.0, "{rtt} ms without delays\n{report:#}");
+}
+
+/// iptables rules of a lab namespace (`iptables -t raw -S`).
+fn raw_rules(ns: &str) -> String {
+    text(
+        &Command::new("ip")
+            .args(["netns", "exec", ns, "iptables", "-w", "-t", "raw", "-S"])
+            .output()
+            .expect("iptables runs")
+            .stdout,
+    )
+}
+
+/// A run killed with SIGKILL leaves its delay line's NFQUEUE rules (and
+/// namespaces); `--cleanup` removes them with the lab.
+#[test]
+fn cleanup_removes_a_killed_delay_lines_rules() {
+    lab_test!(&["nebula", "nebula-cert", "iptables"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = dir.path().join("stderr");
+    let s = scenario("nebula-far-regions");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_e3"))
+        .args(["sim", &s, "--timeout", "30", "--latency", "nfqueue"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("e3 runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&err)
+        .unwrap_or_default()
+        .contains("waiting for the overlay")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lab did not start: {}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    assert!(stderr.contains("latency: nfqueue"), "{stderr}");
+    let prefix = lab_prefix(&stderr);
+    let ns = format!("{prefix}-ams");
+    assert!(
+        raw_rules(&ns).contains("-j NFQUEUE --queue-num 16"),
+        "the killed run's rules are there: {}",
+        raw_rules(&ns)
+    );
+    let state = std::fs::read_to_string(format!("/run/e3/{prefix}.state")).unwrap_or_default();
+    assert!(
+        state
+            .lines()
+            .any(|l| l.starts_with(&format!("iptables {ns} raw PREROUTING "))),
+        "registered in the state file:\n{state}"
+    );
+    let out = e3(&["sim", "--cleanup"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("removed lab {prefix}")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning"), "{stdout}");
     assert_no_leftovers(&prefix);
 }
 

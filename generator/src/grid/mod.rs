@@ -83,6 +83,21 @@ pub struct Cell {
     /// the cache key).
     #[serde(default)]
     pub versions: BTreeMap<String, String>,
+    /// How the lab applied the latency (`netem`, `nfqueue`, `none`).
+    #[serde(default)]
+    pub latency: Option<crate::sim::latency::Method>,
+    /// Per pair: the model's round trip and the measured one.
+    #[serde(default)]
+    pub rtt: Vec<PairRtt>,
+}
+
+/// A pair's round trips in a cell, in ms (see [`crate::sim::report::PairReport`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairRtt {
+    /// `a-b`
+    pub pair: String,
+    pub rtt_model_ms: Option<f64>,
+    pub rtt_ms: Option<f64>,
 }
 
 /// A grid run: every cell, in variant order.
@@ -113,6 +128,8 @@ pub struct Options {
     pub dir: PathBuf,
     /// Python with MPyC; found automatically when `None`.
     pub python: Option<PathBuf>,
+    /// `--latency`, as for `e3 sim` (part of the cache key when given).
+    pub latency: Option<crate::sim::latency::Method>,
 }
 
 /// The content hash of a variant: what decides its result.
@@ -186,6 +203,8 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         reason: None,
         duration_s: 0.0,
         versions: BTreeMap::new(),
+        latency: None,
+        rtt: Vec::new(),
     }
 }
 
@@ -215,6 +234,16 @@ fn cell_from(
                 .pairs
                 .iter()
                 .map(|p| format!("{}-{}: {}", p.a, p.b, p.route))
+                .collect();
+            cell.latency = Some(r.latency.applied);
+            cell.rtt = r
+                .pairs
+                .iter()
+                .map(|p| PairRtt {
+                    pair: format!("{}-{}", p.a, p.b),
+                    rtt_model_ms: p.rtt_model_ms,
+                    rtt_ms: p.rtt_ms,
+                })
                 .collect();
         }
         Err(e) => cell.reason = Some(e.lines().next().unwrap_or_default().to_string()),
@@ -259,7 +288,12 @@ pub fn run(
                     crate::sim::versions::collect(backend, py)
                 })
             });
-            cell_hash(&v.plan, opts.timeout, versions)
+            // `--latency` decides results too: keyed beside the versions.
+            let mut key = versions.clone();
+            if let Some(m) = opts.latency {
+                key.insert("e3 --latency".into(), m.to_string());
+            }
+            cell_hash(&v.plan, opts.timeout, &key)
         })
         .collect();
     // Cached cells, and placeholders for the others.
@@ -294,6 +328,7 @@ pub fn run(
         timeout: opts.timeout,
         python: opts.python.clone(),
         progress: false,
+        latency: opts.latency,
     };
     for i in todo {
         let v = &variants[i];

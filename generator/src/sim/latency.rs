@@ -14,9 +14,142 @@
 //! tests run every command with the real `tc` in a real lab and accept only
 //! the kernel's "unknown qdisc kind" for netem itself (see
 //! `generator/tests/sim.rs`).
+//!
+//! Without netem the same delays run in e3's delay line
+//! ([`super::delay`], which says why it holds packets at the receiving edge
+//! by source rather than at the sending one by destination):
+//! [`nfqueue_rules`] (pure) are the iptables rules that send what each
+//! shaping host receives on its internet interface from a delayed peer
+//! address to it, in the `raw` table's `PREROUTING`, before conntrack and
+//! NAT see the packet (a packet held after conntrack but before its entry is
+//! confirmed would race the next packet of the same new flow).
+//! [`apply_nfqueue`] starts the delay line, then adds the rules through the
+//! [`crate::sim::netns::Lab`], which registers them for teardown.
+//! [`Method`] is what `--latency` asks for and what the report says was
+//! applied.
 
 use crate::netem::{shaping, Loss};
 use crate::plan::Plan;
+
+/// How the lab applies `simulation.latency`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// tc's netem qdisc ([`apply`]).
+    Netem,
+    /// e3's delay line ([`apply_nfqueue`]).
+    Nfqueue,
+    /// Not applied.
+    None,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Netem => "netem",
+            Method::Nfqueue => "nfqueue",
+            Method::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Method, String> {
+        match s {
+            "netem" => Ok(Method::Netem),
+            "nfqueue" => Ok(Method::Nfqueue),
+            "none" => Ok(Method::None),
+            _ => Err(format!(
+                "`{s}` is no latency method\n   = hint: one of `netem`, `nfqueue`, `none`"
+            )),
+        }
+    }
+}
+
+/// The iptables rules of one shaping host: (chain, rule words) for the
+/// `raw` table, each ending in `-j NFQUEUE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRules {
+    pub host: String,
+    /// One-way delay in ms from each peer address (what the delay line
+    /// holds): netem's delays of this host, which are the same both ways.
+    pub delays: Vec<(std::net::Ipv4Addr, f64)>,
+    pub rules: Vec<(&'static str, Vec<String>)>,
+}
+
+/// The rules that send what each shaping host receives from a delayed peer
+/// to the delay line (queue [`super::delay::QUEUE`]).
+pub fn nfqueue_rules(plan: &Plan) -> Vec<HostRules> {
+    shaping(plan, Loss::Elsewhere)
+        .into_iter()
+        .filter(|s| !s.delays.is_empty())
+        .filter_map(|s| {
+            let host = plan.host(&s.host)?;
+            let dev = super::ifname(host, "internet");
+            let target = |r: &mut Vec<String>| {
+                let q = super::delay::QUEUE.to_string();
+                r.extend(["-j", "NFQUEUE", "--queue-num", &q, "--queue-bypass"].map(String::from));
+            };
+            let mut rules = Vec::new();
+            for (peer, _) in &s.delays {
+                let src = format!("{peer}/32");
+                let mut r: Vec<String> = ["-i", dev, "-s", &src].map(String::from).to_vec();
+                target(&mut r);
+                rules.push(("PREROUTING", r));
+            }
+            Some(HostRules {
+                host: s.host,
+                delays: s.delays,
+                rules,
+            })
+        })
+        .collect()
+}
+
+/// Starts the delay line for the plan's delays and adds its rules to the
+/// lab. Returns it and the report's latency line.
+pub fn apply_nfqueue(
+    lab: &mut crate::sim::netns::Lab,
+    plan: &Plan,
+) -> Result<(super::delay::DelayLine, String), String> {
+    if !crate::tools::on_path("iptables") {
+        return Err("the delay line needs `iptables` (its `NFQUEUE` target) on PATH\n   = hint: `ci/install-deps` installs it (Debian's `iptables`, the nft-based one)".into());
+    }
+    let all = nfqueue_rules(plan);
+    let sources = all
+        .iter()
+        .map(|h| super::delay::Source {
+            namespace: lab.ns(&h.host),
+            delays: h.delays.clone(),
+        })
+        .collect();
+    let line = super::delay::DelayLine::start(sources)?;
+    for h in &all {
+        for (chain, rule) in &h.rules {
+            lab.add_iptables(&h.host, "raw", chain, rule).map_err(|e| {
+                format!("delay line on `{}`: {e}\n   = hint: the delay line needs the kernel's `NFQUEUE` target (xt_NFQUEUE) through iptables-nft; `--latency none` runs without delays", h.host)
+            })?;
+        }
+    }
+    Ok((
+        line,
+        format!(
+            "{} model applied with e3's delay line (NFQUEUE, no netem in this kernel): {} one-way delays on {} hosts (each host on the internet segment, as it receives from there, by source; round trip = 2 × one-way)",
+            plan.latency.model,
+            all.iter().map(|h| h.delays.len()).sum::<usize>(),
+            all.len()
+        ),
+    ))
+}
 
 /// The `tc` commands of one host of the lab.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +200,125 @@ pub fn apply(lab: &crate::sim::netns::Lab, plan: &Plan) -> Result<String, String
     ))
 }
 
+/// What the lab's latency step did.
+pub struct Applied {
+    pub method: Method,
+    /// The report's latency line.
+    pub text: String,
+    /// The running delay line ([`Method::Nfqueue`]).
+    pub delay_line: Option<super::delay::DelayLine>,
+}
+
+fn not_applied(text: String) -> Applied {
+    Applied {
+        method: Method::None,
+        text,
+        delay_line: None,
+    }
+}
+
+/// Applies the plan's delays: with `choice` (`--latency`), else netem where
+/// the kernel has it and the delay line where it does not.
+pub fn apply_choice(
+    lab: &mut crate::sim::netns::Lab,
+    plan: &Plan,
+    choice: Option<Method>,
+) -> Result<Applied, String> {
+    let model = plan.latency.model;
+    if plan.latency.pairs.is_empty() {
+        return Ok(not_applied("none requested".into()));
+    }
+    if shaping(plan, Loss::Elsewhere)
+        .iter()
+        .all(|s| s.delays.is_empty())
+    {
+        return Ok(not_applied(format!(
+            "{model} model: nothing to delay (no two places of the lab are apart)"
+        )));
+    }
+    if choice == Some(Method::None) {
+        return Ok(not_applied(format!(
+            "{model} model requested, NOT applied (`--latency none`)"
+        )));
+    }
+    let netem = choice != Some(Method::Nfqueue) && super::netem_available(lab);
+    if netem {
+        return Ok(Applied {
+            method: Method::Netem,
+            text: apply(lab, plan)?,
+            delay_line: None,
+        });
+    }
+    if choice == Some(Method::Netem) {
+        return Err("`--latency netem`: this kernel has no netem qdisc\n   = hint: `--latency nfqueue` applies the same delays with e3's delay line".into());
+    }
+    match apply_nfqueue(lab, plan) {
+        Ok((line, text)) => Ok(Applied {
+            method: Method::Nfqueue,
+            text,
+            delay_line: Some(line),
+        }),
+        Err(e) if choice.is_none() => Ok(not_applied(format!(
+            "{model} model requested, NOT applied: this kernel has no netem qdisc, and e3's delay line could not start: {}",
+            e.lines().next().unwrap_or_default()
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Round trips by ICMP echo: `rtt.py COUNT WAIT_S TARGET...` sends COUNT
+/// echoes to each target in turn, each after the previous one's answer (or
+/// WAIT_S without one), and prints `{target: [ms, ...]}`.
+pub const RTT_PROBE: &str = r#"
+import json, os, socket, struct, sys, time
+def csum(b):
+    s = sum((b[i] << 8) + b[i + 1] for i in range(0, len(b) - 1, 2))
+    if len(b) % 2: s += b[-1] << 8
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+count = int(sys.argv[1]); wait = float(sys.argv[2]); targets = sys.argv[3:]
+ident = os.getpid() & 0xffff; seq = 0; out = {}
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+for t in targets:
+    rtts = []
+    for _ in range(count):
+        seq = (seq + 1) & 0xffff
+        body = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + b'e3-rtt'
+        pkt = struct.pack('!BBHHH', 8, 0, csum(body), ident, seq) + b'e3-rtt'
+        sent = time.monotonic()
+        try: s.sendto(pkt, (t, 0))
+        except OSError: time.sleep(0.1); continue
+        while True:
+            left = sent + wait - time.monotonic()
+            if left <= 0: break
+            s.settimeout(left)
+            try: d, a = s.recvfrom(2048)
+            except (socket.timeout, OSError): break
+            h = (d[0] & 15) * 4
+            if len(d) >= h + 8 and d[h] == 0 and a[0] == t and struct.unpack('!HH', d[h + 4:h + 8]) == (ident, seq):
+                rtts.append(round((time.monotonic() - sent) * 1000, 3)); break
+        time.sleep(0.02)
+    out[t] = rtts
+print(json.dumps(out))
+"#;
+
+/// The median of some round trips (the mean of the middle two for an even
+/// count); `None` for none.
+pub fn median(ms: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = ms.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let m = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some((m * 1000.0).round() / 1000.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +331,14 @@ mod tests {
                 .as_ref()
                 .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
         )
+    }
+
+    #[test]
+    fn the_median_of_round_trips() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[5.0, 1.0, 100.0]), Some(5.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN, 7.0]), Some(7.0));
     }
 
     #[test]
@@ -118,6 +378,29 @@ mod tests {
                 h.commands
             );
         }
+        // The delay line's rules: the same hosts and peers, one rule each,
+        // on what arrives from the peer's address.
+        let rules = nfqueue_rules(&p);
+        for (r, s) in rules.iter().zip(&shared) {
+            assert_eq!((&r.host, &r.delays), (&s.host, &s.delays));
+            assert_eq!(r.rules.len(), r.delays.len());
+        }
+        let nyc = rules.iter().find(|r| r.host == "nyc-router").unwrap();
+        let lines: Vec<String> = nyc
+            .rules
+            .iter()
+            .map(|(c, r)| format!("{c} {}", r.join(" ")))
+            .collect();
+        let first = nyc.delays[0].0;
+        assert_eq!(
+            lines[0],
+            format!("PREROUTING -i wan -s {first}/32 -j NFQUEUE --queue-num 16 --queue-bypass")
+        );
+        assert_eq!("nfqueue".parse::<Method>(), Ok(Method::Nfqueue));
+        assert!("tc"
+            .parse::<Method>()
+            .unwrap_err()
+            .contains("`netem`, `nfqueue`, `none`"));
         // The VM test's shaping of the same plan carries the loss.
         assert!(shaping(&p, Loss::Netem)
             .iter()

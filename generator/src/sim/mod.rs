@@ -16,6 +16,7 @@
 //! embedded DERP relay and Nebula's relay go with it, direct tunnels stay).
 
 pub mod backends;
+pub mod delay;
 pub mod latency;
 pub mod netns;
 pub mod report;
@@ -44,6 +45,9 @@ pub struct Options {
     pub python: Option<PathBuf>,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// How to apply `simulation.latency` (`--latency`); `None`: netem where
+    /// the kernel has it, else e3's delay line.
+    pub latency: Option<latency::Method>,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
             timeout: Duration::from_secs(60),
             python: None,
             progress: true,
+            latency: None,
         }
     }
 }
@@ -547,6 +552,55 @@ fn start_backend(
     })
 }
 
+/// ICMP echoes per pair for its `rtt_ms`.
+const RTT_PROBES: usize = 7;
+
+/// Fills in each pair's `rtt_model_ms` (the model on the path it uses:
+/// direct, or both legs through its relay) and `rtt_ms` (the median of
+/// [`RTT_PROBES`] echoes on that path: to the peer's overlay address, or its
+/// underlay address for `direct`). Pairs without a route get neither.
+fn measure_round_trips(
+    session: &mut session::LabSession,
+    pairs: &mut [PairReport],
+) -> Result<(), String> {
+    let plan = session.plan;
+    let parties = session.parties();
+    let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
+    let mut targets = Vec::new();
+    for (pair, (i, j)) in pairs.iter_mut().zip(positions) {
+        if pair.route == "none" {
+            continue;
+        }
+        let (a, b) = (parties[i], parties[j]);
+        let via = pair.via.as_deref().and_then(|v| plan.host(v)).or_else(|| {
+            (pair.route == "relayed")
+                .then_some(plan.connectivity.coordinator.as_deref())
+                .flatten()
+                .and_then(|c| plan.host(c))
+        });
+        pair.rtt_model_ms = Some(crate::netem::rtt_model_ms(plan, a, b, via));
+        let address = if session.started.is_some() {
+            session.overlay_address(b)
+        } else {
+            b.public_address
+                .or_else(|| crate::netem::internet_address(b))
+        };
+        targets.extend(address.map(|x| (i, j, x)));
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    session.say(&format!(
+        "measuring round trips ({RTT_PROBES} ICMP echoes per pair)"
+    ));
+    let rtts = session.measure_rtt(&targets, RTT_PROBES)?;
+    let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
+    for (pair, ij) in pairs.iter_mut().zip(positions) {
+        pair.rtt_ms = rtts.get(&ij).copied().flatten();
+    }
+    Ok(())
+}
+
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
@@ -688,6 +742,8 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
                 via,
                 evidence,
                 up_s: up,
+                rtt_model_ms: None,
+                rtt_ms: None,
             });
         }
     }
@@ -750,12 +806,17 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             parties.len()
         )
     };
+    measure_round_trips(&mut session, &mut pairs)?;
     let report = Report {
         scenario: plan.name.clone(),
         backend: backend.to_string(),
         relay: plan.connectivity.relay.to_string(),
-        lab: lab.prefix.clone(),
-        latency: session.latency.clone(),
+        lab: session.lab.prefix.clone(),
+        latency: report::LatencyReport {
+            applied: session.latency,
+            text: session.latency_text.clone(),
+            delay_line: session.delay_line_report(),
+        },
         loss_percent: plan.loss_percent,
         overlay_up_s,
         pairs,

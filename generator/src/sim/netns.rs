@@ -204,6 +204,8 @@ pub struct Lab {
     namespaces: Vec<String>,
     pids: Vec<u32>,
     files: Vec<PathBuf>,
+    /// iptables rules in lab namespaces: (namespace, table, chain, rule).
+    rules: Vec<(String, String, String, Vec<String>)>,
     children: Vec<(String, Child)>,
     torn_down: bool,
 }
@@ -265,6 +267,7 @@ impl Lab {
             namespaces: Vec::new(),
             pids: Vec::new(),
             files: Vec::new(),
+            rules: Vec::new(),
             children: Vec::new(),
             torn_down: false,
         };
@@ -306,6 +309,9 @@ impl Lab {
         for f in &self.files {
             s += &format!("file {}\n", f.display());
         }
+        for (ns, table, chain, rule) in &self.rules {
+            s += &format!("iptables {ns} {table} {chain} {}\n", rule.join(" "));
+        }
         let tmp = self.state_path.with_extension("state-new");
         open_state(&tmp, false)
             .and_then(|mut f| f.write_all(s.as_bytes()))
@@ -334,6 +340,25 @@ impl Lab {
         check_interrupted()?;
         self.files.push(path);
         self.save()
+    }
+
+    /// Appends an iptables rule to `chain` of `table` in `host`'s namespace,
+    /// registered first: teardown and `e3 sim --cleanup` delete it. The
+    /// rule's words must contain no spaces (the state file keeps them as one line).
+    pub fn add_iptables(
+        &mut self,
+        host: &str,
+        table: &str,
+        chain: &str,
+        rule: &[String],
+    ) -> Result<(), String> {
+        let ns = self.ns(host);
+        self.rules
+            .push((ns.clone(), table.into(), chain.into(), rule.to_vec()));
+        self.save()?;
+        let mut args = vec!["-w", "-t", table, "-A", chain];
+        args.extend(rule.iter().map(String::as_str));
+        ns_run(&ns, "iptables", &args).map(|_| ())
     }
 
     /// `<dir>.programs`, created (0755, recorded first) on first use: what
@@ -622,8 +647,8 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
     };
-    let (mut namespaces, mut pids, mut files_, mut dirs) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut namespaces, mut pids, mut files_, mut dirs, mut rules) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("ns", n)) if own(n) => namespaces.push(n.to_string()),
@@ -648,7 +673,23 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
             Some(("ns", n)) => {
                 problems.push(format!("left namespace `{n}` alone: not of lab {prefix}"))
             }
+            Some(("iptables", r)) => rules.push(r.split_whitespace().collect::<Vec<&str>>()),
             _ => {}
+        }
+    }
+    // The delay line's rules first (its NFQUEUE rules would send a dead
+    // listener's packets nowhere); only in the lab's own namespaces.
+    for r in rules.iter().rev() {
+        let [ns, table, chain, rule @ ..] = r.as_slice() else {
+            continue;
+        };
+        if !namespaces.iter().any(|n| n == ns) || !Path::new("/run/netns").join(ns).exists() {
+            continue;
+        }
+        let mut args = vec!["-w", "-t", table, "-D", chain];
+        args.extend(rule.iter().copied());
+        if let Err(e) = ns_run(ns, "iptables", &args) {
+            problems.push(e);
         }
     }
     // Processes: only those running in one of the lab's namespaces.

@@ -11,7 +11,7 @@ pub struct Report {
     pub relay: String,
     pub lab: String,
     /// What happened to `simulation.latency`.
-    pub latency: String,
+    pub latency: LatencyReport,
     pub loss_percent: f64,
     /// Seconds from the first daemon start until every pair answered over
     /// the overlay; `None` if it never did (or there is no overlay).
@@ -36,6 +36,28 @@ pub struct Report {
     pub total_s: f64,
 }
 
+/// What the lab did with `simulation.latency`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyReport {
+    /// `netem`, `nfqueue` (e3's delay line) or `none`.
+    pub applied: super::latency::Method,
+    /// For people: the model, what applied it, how many delays.
+    pub text: String,
+    /// The delay line's counters, when it ran.
+    pub delay_line: Option<DelayLineReport>,
+}
+
+/// The delay line's work during the run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DelayLineReport {
+    #[serde(flatten)]
+    pub counters: super::delay::Counters,
+    /// Messages the kernel could not deliver to e3 (socket buffer full).
+    pub lost: u64,
+    /// CPU seconds of its thread.
+    pub cpu_s: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PairReport {
     pub a: String,
@@ -47,6 +69,12 @@ pub struct PairReport {
     /// How the route was determined.
     pub evidence: String,
     pub up_s: Option<f64>,
+    /// The model's round trip in ms on the path the pair uses (direct, or
+    /// both legs through `via`); `None` without a path.
+    pub rtt_model_ms: Option<f64>,
+    /// Median round trip in ms of ICMP probes over that path (the overlay
+    /// address; the underlay for `direct`), measured once the overlay was up.
+    pub rtt_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +94,10 @@ pub struct PartyReport {
     pub stderr_tail: Vec<String>,
 }
 
+fn millis(ms: Option<f64>) -> String {
+    ms.map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into())
+}
+
 fn secs(s: Option<f64>) -> String {
     s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into())
 }
@@ -82,7 +114,23 @@ impl Report {
             "lab {} — scenario {} (backend {}, relay {})",
             self.lab, self.scenario, self.backend, self.relay
         );
-        let _ = writeln!(s, "latency: {}", self.latency);
+        let _ = writeln!(
+            s,
+            "latency: {} ({})",
+            self.latency.applied, self.latency.text
+        );
+        if let Some(d) = &self.latency.delay_line {
+            let _ = writeln!(
+                s,
+                "delay line: {} packets delayed, {} passed, {} dropped, {} lost, at most {} held, {} CPU",
+                d.counters.delayed,
+                d.counters.passed,
+                d.counters.dropped,
+                d.lost,
+                d.counters.max_held,
+                secs(d.cpu_s)
+            );
+        }
         if !self.versions.is_empty() {
             let v: Vec<String> = self
                 .versions
@@ -101,18 +149,20 @@ impl Report {
         let _ = writeln!(s, "overlay up: {}", secs(self.overlay_up_s));
         let _ = writeln!(
             s,
-            "\n{:<14} {:<14} {:<9} {:<12} {:<9} EVIDENCE",
-            "A", "B", "ROUTE", "VIA", "UP"
+            "\n{:<14} {:<14} {:<9} {:<12} {:<9} {:>9} {:>9} EVIDENCE",
+            "A", "B", "ROUTE", "VIA", "UP", "RTT MODEL", "RTT ms"
         );
         for p in &self.pairs {
             let _ = writeln!(
                 s,
-                "{:<14} {:<14} {:<9} {:<12} {:<9} {}",
+                "{:<14} {:<14} {:<9} {:<12} {:<9} {:>9} {:>9} {}",
                 p.a,
                 p.b,
                 p.route,
                 p.via.as_deref().unwrap_or("-"),
                 secs(p.up_s),
+                millis(p.rtt_model_ms),
+                millis(p.rtt_ms),
                 p.evidence
             );
         }

@@ -26,8 +26,7 @@ use serde::Serialize;
 use super::netns::{self, Lab};
 use super::report::PartyReport;
 use super::{
-    build_topology, find_python, netem_available, preflight, start_backend, tail, Options,
-    Progress, Started, PROBE,
+    build_topology, find_python, preflight, start_backend, tail, Options, Progress, Started, PROBE,
 };
 use crate::plan::{Host, Plan};
 
@@ -215,7 +214,11 @@ pub struct LabSession<'p> {
     /// What the backend started; `None` for `direct`.
     pub started: Option<Started>,
     /// What happened to `simulation.latency`.
-    pub latency: String,
+    pub latency: super::latency::Method,
+    /// The report's latency line.
+    pub latency_text: String,
+    /// e3's delay line, when it applies the latency (no netem).
+    pub delay_line: Option<super::delay::DelayLine>,
     /// The daemons', Python's and MPyC's versions ([`super::versions`]).
     pub versions: BTreeMap<String, String>,
     /// The fault to inject (`E3_SIM_FAULT`, see [`super`]).
@@ -278,19 +281,12 @@ impl<'p> LabSession<'p> {
             topology_s: secs(progress.start),
             ..Timings::default()
         };
-        let latency = if plan.latency.pairs.is_empty() {
-            "none requested".to_string()
-        } else if netem_available(&lab) {
-            super::latency::apply(&lab, plan)?
-        } else {
-            format!(
-                "{} model requested, NOT applied: this kernel has no netem qdisc",
-                plan.latency.model
-            )
-        };
+        let applied = super::latency::apply_choice(&mut lab, plan, opts.latency)?;
         progress.say(&format!(
-            "topology up ({} sites); latency: {latency}",
-            plan.sites.len()
+            "topology up ({} sites); latency: {}: {}",
+            plan.sites.len(),
+            applied.method,
+            applied.text
         ));
 
         // Programs for the parties, in the one lab directory the
@@ -345,7 +341,9 @@ impl<'p> LabSession<'p> {
             program,
             workdir,
             started,
-            latency,
+            latency: applied.method,
+            latency_text: applied.text,
+            delay_line: applied.delay_line,
             versions,
             fault,
             timings,
@@ -643,8 +641,80 @@ impl<'p> LabSession<'p> {
         }
     }
 
+    /// Round trips between pairs of parties, `count` ICMP echoes each
+    /// (one after another; each party probes its peers, the parties at
+    /// once): `targets` are (i, j, address of j as i reaches it). Returns
+    /// the median per pair, in ms.
+    pub fn measure_rtt(
+        &mut self,
+        targets: &[(usize, usize, std::net::Ipv4Addr)],
+        count: usize,
+    ) -> Result<BTreeMap<(usize, usize), Option<f64>>, String> {
+        let script = self.lab.dir.join("rtt.py");
+        fs::write(&script, super::latency::RTT_PROBE).map_err(|e| e.to_string())?;
+        let parties = self.parties();
+        let python = self.python.display().to_string();
+        let mut running = Vec::new();
+        for (i, p) in parties.iter().enumerate() {
+            let mine: Vec<String> = targets
+                .iter()
+                .filter(|t| t.0 == i)
+                .map(|t| t.2.to_string())
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut args = vec![script.display().to_string(), count.to_string(), "2".into()];
+            args.extend(mine);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let name = format!("rtt-{}", p.name);
+            let (out, _) = self.spawn(&p.name, &name, &python, &refs)?;
+            running.push((name, out));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5 + 2 * (count * targets.len()) as u64);
+        let mut seen: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for (name, out) in running {
+            if self.wait(&name, deadline).is_none() {
+                self.kill(&name);
+            }
+            let got: BTreeMap<String, Vec<f64>> =
+                serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim())
+                    .unwrap_or_default();
+            // Keyed by prober too: two parties may reach one peer at one address.
+            for (t, v) in got {
+                seen.insert(format!("{name} {t}"), v);
+            }
+        }
+        Ok(targets
+            .iter()
+            .map(|(i, j, a)| {
+                let key = format!("rtt-{} {a}", parties[*i].name);
+                (
+                    (*i, *j),
+                    seen.get(&key).and_then(|v| super::latency::median(v)),
+                )
+            })
+            .collect())
+    }
+
+    /// The delay line's counters and CPU time so far, when it runs.
+    pub fn delay_line_report(&self) -> Option<super::report::DelayLineReport> {
+        self.delay_line.as_ref().map(|d| {
+            let (counters, lost) = d.counters();
+            super::report::DelayLineReport {
+                counters,
+                lost,
+                cpu_s: d.cpu_s(),
+            }
+        })
+    }
+
     /// Tears the lab down (idempotent); returns what could not be removed.
+    /// The delay line stops first (its rules go with the lab).
     pub fn teardown(&mut self) -> Vec<String> {
+        if let Some(mut d) = self.delay_line.take() {
+            d.stop();
+        }
         self.lab.teardown()
     }
 }

@@ -1,0 +1,405 @@
+//! Section `latency`: region latency in the lab against the model. Two
+//! public parties in two regions (`latency: regions`), on the underlay
+//! (`direct`) and over each overlay, with each way of applying the delays
+//! that this kernel has (netem, e3's delay line); per cell the measured
+//! round trip (median of ICMP echoes over the path the parties use) against
+//! the model's, MPyC `rounds` per round against the round trip, iperf3's
+//! throughput and the delay line's CPU time during iperf3. One `none` cell
+//! (the underlay, the nearest pair, no delays) is the throughput baseline.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use e3::plan::Plan;
+use e3::sim::latency::Method;
+use e3::sim::session::LabSession;
+
+use crate::lab::{iperf, options, plan_of, teardown};
+use crate::stats::{round3, Stat};
+
+/// Two public parties in regions `a` and `b`, joined by `backend`.
+pub fn yaml(backend: &str, a: &str, b: &str, rounds: u32) -> String {
+    format!(
+        "name: bench-latency-{backend}-{a}-{b}\ndescription: e3-bench latency, two public parties in {a} and {b} over {backend}.\nconnectivity: {{ backend: {backend}, relay: auto }}\nprogram: {{ name: rounds, args: [\"--rounds\", \"{rounds}\"] }}\ndefaults: {{ platform: digitalocean, nat: none }}\nparties:\n  - {{ name: alice, region: {a} }}\n  - {{ name: bob, region: {b} }}\nsimulation: {{ latency: regions }}\n"
+    )
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    /// `ams3-sgp1`
+    pub pair: String,
+    pub backend: String,
+    /// How the delays were applied.
+    pub method: Method,
+    /// The model's round trip (twice the regions' one-way delay).
+    pub rtt_model_ms: f64,
+    /// Median of the ICMP echoes over the parties' path, per run.
+    pub rtt_ms: Option<Stat>,
+    /// Median measured − model, and that relative to the model (%).
+    pub error_ms: Option<f64>,
+    pub error_percent: Option<f64>,
+    /// MPyC `rounds`: one all-to-all exchange per round.
+    pub per_round_ms: Option<Stat>,
+    /// Median per round / median round trip.
+    pub per_round_per_rtt: Option<f64>,
+    /// Seconds of the whole program (connection set-up included).
+    pub wall_s: Option<Stat>,
+    pub throughput_mbps: Option<Stat>,
+    /// The delay line's CPU time during iperf3, in % of one core.
+    pub delay_line_cpu_percent: Option<Stat>,
+    /// …and per packet it held, in µs.
+    pub delay_line_us_per_packet: Option<Stat>,
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub rounds: u32,
+    pub iperf_seconds: u32,
+    /// Methods that this kernel does not have (skipped).
+    pub unavailable: Vec<String>,
+    pub cells: Vec<Cell>,
+}
+
+struct Sample {
+    rtt_ms: f64,
+    per_round_ms: f64,
+    wall_s: f64,
+    mbps: f64,
+    cpu_percent: Option<f64>,
+    us_per_packet: Option<f64>,
+}
+
+fn once(
+    plan: &Plan,
+    method: Method,
+    iperf_seconds: u32,
+    timeout: Duration,
+    labs: &mut Vec<String>,
+) -> Result<Result<Sample, String>, String> {
+    let mut opts = options(timeout);
+    opts.latency = Some(method);
+    let mut s = LabSession::start(plan, &opts)?;
+    labs.push(s.lab.prefix.clone());
+    let result = measure(&mut s, iperf_seconds, timeout);
+    teardown(&mut s)?;
+    result
+}
+
+fn measure(
+    s: &mut LabSession,
+    iperf_seconds: u32,
+    timeout: Duration,
+) -> Result<Result<Sample, String>, String> {
+    if !s.wait_overlay(timeout)?.all_up() {
+        return Ok(Err(format!(
+            "the overlay did not come up within {} s",
+            timeout.as_secs()
+        )));
+    }
+    let parties = s.parties();
+    if let Some(settle) = s.started.as_ref().and_then(|x| x.settle) {
+        let addresses = parties
+            .iter()
+            .filter_map(|h| Some((h.name.clone(), s.overlay_address(h)?)))
+            .collect();
+        settle(&mut s.lab, &parties, &addresses);
+    }
+    let bob = parties[1];
+    let target = if s.started.is_some() {
+        s.overlay_address(bob)
+    } else {
+        bob.public_address
+    };
+    let Some(target) = target else {
+        return Ok(Err("no address to probe".into()));
+    };
+    let rtt = s.measure_rtt(&[(0, 1, target)], 9)?;
+    let Some(rtt_ms) = rtt.get(&(0, 1)).copied().flatten() else {
+        return Ok(Err("no ICMP echo came back".into()));
+    };
+    let run = s.run_program(timeout)?;
+    if let Some(p) = run.parties.iter().find(|p| !p.ok) {
+        return Ok(Err(format!(
+            "`rounds` failed on `{}`: {}",
+            p.host,
+            p.error.as_deref().unwrap_or("wrong result")
+        )));
+    }
+    let Some(per_round_ms) = run
+        .outputs
+        .iter()
+        .filter_map(|o| o.as_ref()?.get("per_round_ms")?.as_f64())
+        .reduce(f64::max)
+    else {
+        return Ok(Err("`rounds` printed no per_round_ms".into()));
+    };
+    let before = s.delay_line_report();
+    let t = std::time::Instant::now();
+    let mbps = match iperf(s, &target.to_string(), iperf_seconds)? {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
+    };
+    let elapsed = t.elapsed().as_secs_f64();
+    let after = s.delay_line_report();
+    let (cpu_percent, us_per_packet) = match (before, after) {
+        (Some(b), Some(a)) => {
+            let cpu = a.cpu_s.zip(b.cpu_s).map(|(a, b)| a - b);
+            let packets = (a.counters.delayed + a.counters.passed)
+                .saturating_sub(b.counters.delayed + b.counters.passed);
+            (
+                cpu.map(|c| round3(100.0 * c / elapsed)),
+                cpu.filter(|_| packets > 0)
+                    .map(|c| round3(1e6 * c / packets as f64)),
+            )
+        }
+        _ => (None, None),
+    };
+    Ok(Ok(Sample {
+        rtt_ms,
+        per_round_ms,
+        wall_s: run.wall_s,
+        mbps,
+        cpu_percent,
+        us_per_packet,
+    }))
+}
+
+/// What runs: (pair, backend, method) in table order.
+fn cells(pairs: &[(String, String)], backends: &[&str]) -> Vec<(usize, String, Method)> {
+    let mut out = vec![(0, "direct".to_string(), Method::None)];
+    for method in [Method::Netem, Method::Nfqueue] {
+        for b in backends {
+            for k in 0..pairs.len() {
+                out.push((k, b.to_string(), method));
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn measure_latency(
+    pairs: &[(String, String)],
+    backends: &[&str],
+    runs: usize,
+    rounds: u32,
+    iperf_seconds: u32,
+    timeout: Duration,
+    labs: &mut Vec<String>,
+    log: &dyn Fn(&str),
+) -> Result<Figure, String> {
+    let todo = cells(pairs, backends);
+    let mut plans = Vec::new();
+    for (k, b, _) in &todo {
+        let (x, y) = &pairs[*k];
+        plans.push(plan_of(
+            &format!("bench-latency-{b}-{x}-{y}.yaml"),
+            &yaml(b, x, y, rounds),
+        )?);
+    }
+    let mut samples: Vec<Vec<Sample>> = todo.iter().map(|_| Vec::new()).collect();
+    let mut failures: Vec<Vec<String>> = todo.iter().map(|_| Vec::new()).collect();
+    let mut unavailable: Vec<String> = Vec::new();
+    for run in 0..runs {
+        for (i, (k, b, method)) in todo.iter().enumerate() {
+            if unavailable.contains(&method.to_string()) {
+                continue;
+            }
+            let label = format!("{}-{} {b} {method}", pairs[*k].0, pairs[*k].1);
+            match once(&plans[i], *method, iperf_seconds, timeout, labs) {
+                Err(e) if *method == Method::Netem && e.contains("no netem qdisc") => {
+                    log("latency: no netem in this kernel; netem cells skipped");
+                    unavailable.push(method.to_string());
+                }
+                Err(e) => return Err(e),
+                Ok(Ok(x)) => {
+                    log(&format!(
+                        "latency {label}, run {}/{runs}: rtt {:.2} ms, {:.2} ms per round, {:.0} Mbit/s",
+                        run + 1,
+                        x.rtt_ms,
+                        x.per_round_ms,
+                        x.mbps
+                    ));
+                    samples[i].push(x);
+                }
+                Ok(Err(why)) => {
+                    log(&format!(
+                        "latency {label}, run {}/{runs}: failed: {why}",
+                        run + 1
+                    ));
+                    failures[i].push(format!("run {}: {why}", run + 1));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (k, b, method)) in todo.iter().enumerate() {
+        if unavailable.contains(&method.to_string()) {
+            continue;
+        }
+        let plan = &plans[i];
+        let parties: Vec<_> = plan.parties().collect();
+        let model = if *method == Method::None {
+            0.0
+        } else {
+            e3::netem::rtt_model_ms(plan, parties[0], parties[1], None)
+        };
+        let v = &samples[i];
+        let stat = |f: &dyn Fn(&Sample) -> Option<f64>| {
+            Stat::of(&v.iter().filter_map(f).collect::<Vec<f64>>())
+        };
+        let rtt = stat(&|x| Some(x.rtt_ms));
+        let per_round = stat(&|x| Some(x.per_round_ms));
+        let median_rtt = rtt.as_ref().map(|s| s.median);
+        out.push(Cell {
+            pair: format!("{}-{}", pairs[*k].0, pairs[*k].1),
+            backend: b.clone(),
+            method: *method,
+            rtt_model_ms: model,
+            error_ms: median_rtt.map(|r| round3(r - model)),
+            error_percent: median_rtt
+                .filter(|_| model > 0.0)
+                .map(|r| round3(100.0 * (r - model) / model)),
+            per_round_per_rtt: per_round
+                .as_ref()
+                .zip(median_rtt)
+                .filter(|(_, r)| *r > 0.0)
+                .map(|(p, r)| round3(p.median / r)),
+            rtt_ms: rtt,
+            per_round_ms: per_round,
+            wall_s: stat(&|x| Some(x.wall_s)),
+            throughput_mbps: stat(&|x| Some(x.mbps)),
+            delay_line_cpu_percent: stat(&|x| x.cpu_percent),
+            delay_line_us_per_packet: stat(&|x| x.us_per_packet),
+            failures: std::mem::take(&mut failures[i]),
+        });
+    }
+    Ok(Figure {
+        rounds,
+        iperf_seconds,
+        unavailable,
+        cells: out,
+    })
+}
+
+/// The figure's table (section 5 of the output).
+pub fn table(t: &mut String, f: &Figure) {
+    let _ = writeln!(
+        t,
+        "\n5. Latency: two public parties in two regions; RTT = median of ICMP echoes on their path; `rounds` ({} rounds); iperf3 ({} s){}",
+        f.rounds,
+        f.iperf_seconds,
+        if f.unavailable.is_empty() {
+            String::new()
+        } else {
+            format!("; not in this kernel: {}", f.unavailable.join(", "))
+        }
+    );
+    let _ = writeln!(
+        t,
+        "{:<10} {:<10} {:<8} {:>9} {:>9} {:>8} {:>7} {:>10} {:>9} {:>8} {:>10} {:>8} {:>9}",
+        "PAIR",
+        "BACKEND",
+        "METHOD",
+        "MODEL ms",
+        "RTT ms",
+        "ERR ms",
+        "ERR %",
+        "ROUND ms",
+        "ROUND/RTT",
+        "WALL s",
+        "Mbit/s",
+        "LINE CPU",
+        "µs/PKT"
+    );
+    let med = |s: &Option<Stat>, d: usize| {
+        s.as_ref()
+            .map(|s| format!("{:.*}", d, s.median))
+            .unwrap_or_else(|| "-".into())
+    };
+    let opt =
+        |x: Option<f64>, d: usize| x.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
+    for c in &f.cells {
+        let _ = writeln!(
+            t,
+            "{:<10} {:<10} {:<8} {:>9.1} {:>9} {:>8} {:>7} {:>10} {:>9} {:>8} {:>10} {:>8} {:>9}{}",
+            c.pair,
+            c.backend,
+            c.method.as_str(),
+            c.rtt_model_ms,
+            med(&c.rtt_ms, 2),
+            opt(c.error_ms, 2),
+            opt(c.error_percent, 1),
+            med(&c.per_round_ms, 2),
+            opt(c.per_round_per_rtt, 3),
+            med(&c.wall_s, 2),
+            med(&c.throughput_mbps, 0),
+            c.delay_line_cpu_percent
+                .as_ref()
+                .map(|s| format!("{:.1}%", s.median))
+                .unwrap_or_else(|| "-".into()),
+            med(&c.delay_line_us_per_packet, 1),
+            if c.failures.is_empty() {
+                String::new()
+            } else {
+                format!("  ({} failed runs)", c.failures.len())
+            }
+        );
+    }
+    let _ = writeln!(t, "  ERR = measured − model; ROUND/RTT = `rounds` per round / RTT (an all-to-all exchange of two parties waits one one-way delay: ≈ 0.5); LINE CPU = the delay line's thread during iperf3, % of one core");
+}
+
+/// `ams3-fra1` → (`ams3`, `fra1`).
+pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('-') {
+        Some((a, b))
+            if !a.is_empty()
+                && !b.is_empty()
+                && e3::catalogue::find_region(a).is_some()
+                && e3::catalogue::find_region(b).is_some() =>
+        {
+            Ok((a.to_string(), b.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is no region pair\n   = hint: two regions of the catalogue, such as `ams3-sgp1`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_latency_scenarios_plan_far_apart() {
+        for b in ["direct", "nebula", "wireguard", "tailscale"] {
+            let plan = plan_of("l.yaml", &yaml(b, "ams3", "sgp1", 10)).expect("valid");
+            let p: Vec<_> = plan.parties().collect();
+            assert!(p.iter().all(|h| h.public_address.is_some()), "{b}");
+            let rtt = e3::netem::rtt_model_ms(&plan, p[0], p[1], None);
+            assert!(rtt > 100.0, "{b}: {rtt}");
+        }
+        let near = plan_of("l.yaml", &yaml("direct", "ams3", "fra1", 10)).expect("valid");
+        let p: Vec<_> = near.parties().collect();
+        assert!(e3::netem::rtt_model_ms(&near, p[0], p[1], None) < 20.0);
+        assert_eq!(
+            parse_pair("ams3-sgp1"),
+            Ok(("ams3".to_string(), "sgp1".to_string()))
+        );
+        assert!(parse_pair("ams3").unwrap_err().contains("`ams3-sgp1`"));
+        assert!(parse_pair("ams3-mars1").is_err());
+    }
+
+    #[test]
+    fn the_baseline_comes_first_then_every_method_backend_and_pair() {
+        let pairs = vec![("a".to_string(), "b".to_string()), ("c".into(), "d".into())];
+        let c = cells(&pairs, &["direct", "nebula"]);
+        assert_eq!(c[0], (0, "direct".to_string(), Method::None));
+        assert_eq!(c.len(), 1 + 2 * 2 * 2);
+        assert_eq!(c[1], (0, "direct".to_string(), Method::Netem));
+        assert_eq!(c[8], (1, "nebula".to_string(), Method::Nfqueue));
+    }
+}
