@@ -12,9 +12,11 @@ exactly the arguments given, in the same working directory.
 
 The exchange follows MPyC's own pattern: party i listens on its own port and
 connects to every party with a higher index. Each connection carries one JSON
-line each way. A party closes its listener only once it has heard from every
-lower party (and so no one will connect to it again before MPyC does), then
-execs the program, whose MPyC server binds the same port.
+line each way, then (round two) a "ready" line each way once a party has all
+its connections; a party execs the program only when every other party is
+ready, so no MPyC connection can ever reach a handshake listener (a party
+closes its listener once every lower party has connected). The program's
+MPyC server then binds the same port.
 
 Not a program itself: no MPyC import (its version is read from the package
 metadata), all output on stderr (stdout stays the program's). The time bound
@@ -136,20 +138,30 @@ def send(conn, record):
     conn.sendall((json.dumps(record, sort_keys=True) + '\n').encode())
 
 
-def receive(conn, deadline):
-    buf = b''
-    while b'\n' not in buf:
-        conn.settimeout(max(0.1, deadline - time.monotonic()))
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise ConnectionError('the peer closed the connection')
-        buf += chunk
-        if len(buf) > MAX_LINE:
-            raise ConnectionError('the peer sent too much')
-    record = json.loads(buf.split(b'\n', 1)[0])
-    if not isinstance(record, dict) or record.get('e3-handshake') != 1:
-        raise ConnectionError('the peer is not an e3 handshake (is an MPyC program already listening?)')
-    return record
+class Peer:
+    """One connection of the handshake, read line by line."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.buf = b''
+
+    def receive(self, deadline):
+        while b'\n' not in self.buf:
+            self.conn.settimeout(max(0.1, deadline - time.monotonic()))
+            chunk = self.conn.recv(4096)
+            if not chunk:
+                raise ConnectionError('the peer closed the connection (it stopped)')
+            self.buf += chunk
+            if len(self.buf) > MAX_LINE:
+                raise ConnectionError('the peer sent too much')
+        line, self.buf = self.buf.split(b'\n', 1)
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or record.get('e3-handshake') != 1:
+            raise ConnectionError('the peer is not an e3 handshake (is an MPyC program already listening?)')
+        return record
 
 
 def connect(host, port, deadline):
@@ -162,12 +174,13 @@ def connect(host, port, deadline):
             time.sleep(0.1)
 
 
-def handshake(parties, index, mine, deadline):
-    """Exchanges `mine` with every other party; returns {index: their record}."""
+def exchange(parties, index, mine, deadline):
+    """Round one: `mine` to every other party and theirs back, over one
+    connection per pair (kept open); returns ({index: record}, {index: Peer})."""
     hello = {'e3-handshake': 1, 'party': index, **mine}
-    heard = {}
-    listener = None
+    heard, peers = {}, {}
     lower = set(range(index))
+    listener = None
     if lower:
         listener = socket.socket(socket.AF_INET6 if ':' in parties[index][0] else socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -175,22 +188,39 @@ def handshake(parties, index, mine, deadline):
         listener.listen(len(parties))
     try:
         for j in range(index + 1, len(parties)):
-            with connect(*parties[j], deadline) as conn:
-                send(conn, hello)
-                heard[j] = receive(conn, deadline)
+            peer = Peer(connect(*parties[j], deadline))
+            peers[j] = peer
+            send(peer.conn, hello)
+            heard[j] = peer.receive(deadline)
         while lower - set(heard):
             listener.settimeout(max(0.1, deadline - time.monotonic()))
             conn, _ = listener.accept()
-            with conn:
-                theirs = receive(conn, deadline)
-                send(conn, hello)
-                j = theirs.get('party')
-                if isinstance(j, int) and j in lower:
-                    heard[j] = theirs
+            peer = Peer(conn)
+            theirs = peer.receive(deadline)
+            send(conn, hello)
+            j = theirs.get('party')
+            if isinstance(j, int) and j in lower and j not in heard:
+                heard[j], peers[j] = theirs, peer
+            else:
+                conn.close()
     finally:
+        # Every lower party has connected: nobody connects here again
+        # before this party's own MPyC server listens.
         if listener is not None:
             listener.close()
-    return heard
+    return heard, peers
+
+
+def barrier(peers, index, deadline):
+    """Round two: every party tells every other one it has all its
+    connections, and waits to hear the same from all. Only then may MPyC
+    start anywhere: no handshake connection is made after it, so no MPyC
+    connection can reach a handshake listener."""
+    for peer in peers.values():
+        send(peer.conn, {'e3-handshake': 1, 'party': index, 'ready': True})
+    for j, peer in peers.items():
+        if peer.receive(deadline).get('ready') is not True:
+            raise ConnectionError(f'party {j} is not ready')
 
 
 def main():
@@ -200,7 +230,7 @@ def main():
     mine = description(program, args)
     deadline = time.monotonic() + timeout()
     try:
-        heard = handshake(parties, index, mine, deadline)
+        heard, peers = exchange(parties, index, mine, deadline)
     except (OSError, ValueError, ConnectionError) as exc:
         fail(f'party {index} could not compare with every party within {timeout():g} s: {exc}',
              EXIT_INCOMPATIBLE)
@@ -214,6 +244,13 @@ def main():
         n = len(problems)
         fail(f'the parties are not running the same program; nothing was run '
              f'({n} difference{"s" if n > 1 else ""})', EXIT_INCOMPATIBLE)
+    try:
+        barrier(peers, index, deadline)
+    except (OSError, ValueError, ConnectionError) as exc:
+        fail(f'party {index} agreed, but not every party got ready: {exc}', EXIT_INCOMPATIBLE)
+    finally:
+        for peer in peers.values():
+            peer.conn.close()
     # The time is what e3 measures the program's wall time from.
     print(f'e3 handshake: party {index} agrees with all {len(parties)} parties '
           f'(program {mine["program"]}, files {mine["files"][:12]}, MPyC {mine["mpyc"]}, '
