@@ -132,6 +132,24 @@ fn sim(
     (out.status.code(), report, stderr)
 }
 
+/// What a failed run's report says: the verdict, the diagnosis, and each
+/// failed party's error and output tails (for a failing assertion).
+fn brief(report: &serde_json::Value) -> String {
+    let mut s = format!(
+        "verdict: {}\ndiagnosis: {}\n",
+        report["verdict"], report["diagnosis"]
+    );
+    for p in report["parties"].as_array().into_iter().flatten() {
+        if p["ok"] != true {
+            s += &format!(
+                "party {}: exit {}, error {}, stdout {}, stderr {}\n",
+                p["host"], p["exit"], p["error"], p["stdout_tail"], p["stderr_tail"]
+            );
+        }
+    }
+    s
+}
+
 fn evidence(report: &serde_json::Value, a: &str, b: &str) -> String {
     report["pairs"]
         .as_array()
@@ -174,7 +192,7 @@ macro_rules! lab_test {
 fn nebula_easy_easy_is_direct_and_correct() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-easy-easy", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     assert_eq!(route(&report, "alice", "bob"), "direct", "{report:#}");
     // read from Nebula's own hostmap (its debug SSH server), not guessed from conntrack
@@ -189,7 +207,7 @@ fn nebula_easy_easy_is_direct_and_correct() {
 fn nebula_hard_hard_is_relayed_and_correct() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-hard-hard", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     assert_eq!(route(&report, "alice", "bob"), "relayed", "{report:#}");
     assert_eq!(report["pairs"][0]["via"], "lighthouse");
@@ -219,14 +237,14 @@ fn nebula_hard_hard_without_relay_fails_clearly() {
         &["--timeout", "4", "--expect-failure"],
         &[],
     );
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
 }
 
 #[test]
 fn nebula_nat_bundled() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-nat", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     // Hard NAT: only the relay connects carol. Between the two easy NATs
     // Nebula races a relayed handshake against hole punching, and now and
@@ -258,7 +276,7 @@ fn nebula_nat_bundled() {
 fn wireguard_hub_is_correct() {
     lab_test!(&["wireguard-go", "wg"]);
     let (code, report, stderr) = sim("wireguard-hub", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     assert_eq!(route(&report, "fsn", "hel"), "relayed");
     assert_eq!(report["pairs"][0]["via"], "hub");
@@ -268,7 +286,7 @@ fn wireguard_hub_is_correct() {
 fn tinc_mesh_is_correct() {
     lab_test!(&["tincd"]);
     let (code, report, stderr) = sim("tinc-mesh", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
 }
 
@@ -284,7 +302,7 @@ fn direct_lan_fails_naming_the_nat() {
         "{diagnosis}"
     );
     let (code, _, stderr) = sim("direct-lan", &["--timeout", "3", "--expect-failure"], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
 }
 
 #[test]
@@ -378,7 +396,7 @@ fn assert_rtt_near_model(report: &serde_json::Value, tolerance: f64) {
 fn far_regions_take_the_models_round_trip() {
     lab_test!(&["nebula", "nebula-cert", "iptables"]);
     let (code, report, stderr) = sim("nebula-far-regions", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     let applied = report["latency"]["applied"].as_str().unwrap_or("");
     assert!(applied == "netem" || applied == "nfqueue", "{report:#}");
@@ -392,7 +410,7 @@ fn far_regions_take_the_models_round_trip() {
     }
     // `--latency none` leaves the same pair fast: the delays were the lab's.
     let (code, report, stderr) = sim("nebula-far-regions", &["--latency", "none"], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_eq!(report["latency"]["applied"], "none", "{report:#}");
     let rtt = report["pairs"][0]["rtt_ms"].as_f64().unwrap_or(99.0);
     assert!(rtt < 20.0, "{rtt} ms without delays\n{report:#}");
@@ -495,7 +513,7 @@ fn tailscale_3region_is_direct_with_the_pinned_versions() {
     lab_test!(TAILSCALE);
     let before = Path::new("/var/lib/tailscale").exists();
     let (code, report, stderr) = sim("tailscale-3region", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     for (a, b) in [("ams", "nyc"), ("ams", "sgp"), ("nyc", "sgp")] {
         assert_eq!(route(&report, a, b), "direct", "{report:#}");
@@ -517,7 +535,7 @@ fn tailscale_3region_is_direct_with_the_pinned_versions() {
 fn headscale_hard_hard_is_relayed_by_derp() {
     lab_test!(TAILSCALE);
     let (code, report, stderr) = sim("headscale-hard-hard", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     assert_eq!(route(&report, "alice", "bob"), "relayed", "{report:#}");
     assert_eq!(report["pairs"][0]["via"], "control", "{report:#}");
@@ -531,7 +549,7 @@ fn headscale_hard_hard_is_relayed_by_derp() {
 fn headscale_nat_bundled() {
     lab_test!(TAILSCALE);
     let (code, report, stderr) = sim("headscale-nat", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     // easy NAT opposite a public party: hole punched
     assert_eq!(route(&report, "fra", "home"), "direct", "{report:#}");
@@ -546,7 +564,7 @@ fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
     let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
     // Direct WireGuard tunnels outlive the control server.
     let (code, report, stderr) = sim("tailscale-3region", &[], &fault);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     assert!(
         report["diagnosis"].to_string().contains("killed"),
@@ -563,7 +581,7 @@ fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
 fn openvpn_relays_every_pair_through_its_server() {
     lab_test!(&["openvpn", "openssl"]);
     let (code, report, stderr) = sim("openvpn-nat", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     for (a, b) in [("fra", "home"), ("fra", "office"), ("home", "office")] {
         assert_eq!(route(&report, a, b), "relayed", "{report:#}");
@@ -1339,7 +1357,7 @@ fn the_program_runs_unprivileged() {
 fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim("external-program", &[], &[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_eq!(report["ok"], true, "{report:#}");
     assert_eq!(report["outputs_agree"], true, "{report:#}");
     for p in report["parties"].as_array().expect("parties") {
