@@ -437,6 +437,27 @@ fn program_workdir(p: &crate::scenario::Program) -> Option<String> {
     Some(if s.is_empty() { ".".into() } else { s })
 }
 
+impl Connectivity {
+    /// The overlay network's prefix length (16 when the backend assigns
+    /// addresses itself).
+    pub fn overlay_prefix(&self) -> u8 {
+        self.overlay_network
+            .as_deref()
+            .and_then(|n| n.split_once('/'))
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(16)
+    }
+}
+
+/// A prefix length as a dotted netmask (`16` → `255.255.0.0`).
+pub fn netmask(prefix: u8) -> Ipv4Addr {
+    Ipv4Addr::from(
+        u32::MAX
+            .checked_shl(32 - u32::from(prefix.min(32)))
+            .unwrap_or(0),
+    )
+}
+
 /// Builds the plan. The scenario must be valid (see [`crate::scenario::validate`]).
 pub fn plan(scenario: &Scenario) -> Plan {
     let backend = scenario.backend;

@@ -1159,7 +1159,7 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
                     }
                 }
             }
-            let mask = netmask(overlay_prefix(plan));
+            let mask = crate::plan::netmask(overlay_prefix(plan)).to_string();
             if mask != "255.255.0.0" {
                 let _ = writeln!(s, "    netmask = {};", string(&mask));
             }
@@ -1182,19 +1182,6 @@ pub(crate) fn host_body(plan: &Plan, h: &Host, target: Target) -> String {
     s
 }
 
-/// A prefix length as a dotted netmask (`16` → `255.255.0.0`).
-fn netmask(prefix: u8) -> String {
-    let bits = u32::MAX
-        .checked_shl(32 - u32::from(prefix.min(32)))
-        .unwrap_or(0);
-    std::net::Ipv4Addr::from(bits).to_string()
-}
-
 fn overlay_prefix(plan: &Plan) -> u8 {
-    plan.connectivity
-        .overlay_network
-        .as_deref()
-        .and_then(|n| n.split_once('/'))
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(16)
+    plan.connectivity.overlay_prefix()
 }

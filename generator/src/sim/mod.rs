@@ -601,6 +601,18 @@ fn measure_round_trips(
     Ok(())
 }
 
+/// Lets a backend that finds its paths over time settle ([`Started::settle`]).
+fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
+    let Some(settle) = session.started.as_ref().and_then(|s| s.settle) else {
+        return;
+    };
+    let addresses: BTreeMap<String, Ipv4Addr> = parties
+        .iter()
+        .filter_map(|h| Some((h.name.clone(), session.overlay_address(h)?)))
+        .collect();
+    settle(&mut session.lab, parties, &addresses);
+}
+
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
@@ -643,13 +655,7 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             // Where the backend finds its paths over time (Tailscale moves
             // from DERP to a direct path), let it settle first: what is
             // tested is what outlives the coordinator once paths are set.
-            if let Some(settle) = session.started.as_ref().and_then(|s| s.settle) {
-                let addresses: BTreeMap<String, Ipv4Addr> = parties
-                    .iter()
-                    .filter_map(|h| Some((h.name.clone(), session.overlay_address(h)?)))
-                    .collect();
-                settle(&mut session.lab, &parties, &addresses);
-            }
+            settle(&mut session, &parties);
             session.say(&format!("fault: killing the `{c}` daemon"));
             session.lab.kill_child(&c);
             diagnosis.push(format!(
@@ -670,13 +676,9 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         outputs_agree = run.outputs_agree;
     }
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
-    if let Some(settle) = session.started.as_ref().and_then(|s| s.settle) {
-        let addresses: BTreeMap<String, Ipv4Addr> = parties
-            .iter()
-            .filter_map(|h| Some((h.name.clone(), session.overlay_address(h)?)))
-            .collect();
+    if session.started.as_ref().is_some_and(|s| s.settle.is_some()) {
         session.say("asking the backend for its route between every pair");
-        settle(&mut session.lab, &parties, &addresses);
+        settle(&mut session, &parties);
     }
     let lab = &session.lab;
     let started = &session.started;

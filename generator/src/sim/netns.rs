@@ -73,6 +73,12 @@ pub struct RunAs<'a> {
 /// Serialises teardowns within this process.
 static TEARDOWN: Mutex<()> = Mutex::new(());
 
+/// [`run`] with owned arguments (argument vectors built by pure functions).
+pub fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(program, &refs)
+}
+
 /// Runs a command, returning stdout; the error names the command and carries stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(program)

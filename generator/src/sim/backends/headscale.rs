@@ -64,7 +64,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::ports;
 use crate::plan::{Host, Plan, Role};
-use crate::sim::netns::{run, Lab};
+use crate::sim::netns::{run_strings, Lab};
 use crate::sim::{Route, Started};
 
 pub const PROGRAMS: &[&str] = &["tailscaled", "tailscale", "headscale", "openssl"];
@@ -624,11 +624,6 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 fn make_private(path: &Path) -> Result<(), String> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot restrict `{}`: {e}", path.display()))
-}
-
-fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(program, &refs)
 }
 
 /// Waits until `ready` or the deadline; fails early if the lab child `name` exited.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::plan::{Host, Plan, Role};
-use crate::sim::netns::{run, Lab};
+use crate::sim::netns::{run_strings, Lab};
 use crate::sim::{Route, Started};
 
 pub const PROGRAMS: &[&str] = &["openvpn", "openssl"];
@@ -215,11 +215,6 @@ pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
     Some(classify(&parse_status(&text), &a.name, b, "server"))
 }
 
-fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(program, &refs)
-}
-
 /// The lab's CA and a certificate per host (the server's for `serverAuth`).
 fn make_pki(f: &Files, hosts: &[&Host], lab: &str) -> Result<(), String> {
     let (ca_key, ca_crt) = (f.path("ca.key"), f.path("ca.crt"));
@@ -270,14 +265,7 @@ pub fn start(
     let address = server
         .overlay_address
         .ok_or("the OpenVPN server has no overlay address")?;
-    let prefix = plan
-        .connectivity
-        .overlay_network
-        .as_deref()
-        .and_then(|n| n.split_once('/'))
-        .and_then(|(_, l)| l.parse().ok())
-        .unwrap_or(16);
-    let mask = netmask(prefix);
+    let mask = netmask(plan.connectivity.overlay_prefix());
     let port = plan
         .connectivity
         .port
