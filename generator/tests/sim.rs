@@ -767,6 +767,104 @@ fn nat_types_map_and_filter_as_designed() {
     }
 }
 
+/// `sim::capture`: tcpdump on the internet bridge and on a site's LAN
+/// writes pcaps that `tcpdump -r` reads, with the public (NATed) and the
+/// inside address respectively; a bad filter is a clear error; nothing of
+/// tcpdump outlives the lab.
+#[test]
+fn captures_are_pcaps_that_tcpdump_reads() {
+    lab_test!(&["nft", "tcpdump"]);
+    use e3::sim::capture::{Capture, CaptureError, Where};
+    let python = e3::sim::find_python()
+        .expect("python")
+        .display()
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("udp.py");
+    std::fs::write(&script, UDP).expect("script");
+    let yaml = "connectivity: { backend: direct }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean, region: ams3 }\nparties:\n  - { name: a, nat: easy }\n  - { name: s1 }\n";
+    let file = dir.path().join("capture.yaml");
+    std::fs::write(&file, yaml).expect("scenario");
+    let checked = e3::check(&e3::load::ScenarioRef::File(file.clone()));
+    let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid scenario"));
+    let lab = e3::sim::build_only(&plan).expect("lab");
+    let prefix = lab.prefix.clone();
+    let s1 = plan.host("s1").and_then(|h| h.public_address).expect("s1");
+    let a_public = plan.host("a").and_then(|h| h.public_address).expect("a");
+    let a_inside = plan.host("a").expect("a").interfaces[0].address;
+    let site = plan
+        .host("a")
+        .and_then(|h| h.site.clone())
+        .expect("a's site");
+    let inet = dir.path().join("internet.pcap");
+    let lan = dir.path().join("lan.pcap");
+    let c1 = Capture::start(&lab, &plan, &Where::Internet, Some("udp port 7000"), &inet)
+        .expect("capture on the internet");
+    let place = Where::parse(&plan, &site).expect("a site");
+    assert_eq!(place, Where::Site(site.clone()));
+    let c2 = Capture::start(&lab, &plan, &place, None, &lan).expect("capture on the site");
+    let seen = udp_probe(
+        &python,
+        &script,
+        &lab.ns("a"),
+        5000,
+        &[format!("{s1}:7000")],
+        &[(&lab.ns("s1"), 7000)],
+    );
+    assert_ne!(seen[0], "none", "the probe got through: {seen:?}");
+    let st1 = c1.stop().expect("stop");
+    let st2 = c2.stop().expect("stop");
+    assert!(st1.captured >= 1 && st2.captured >= 1, "{st1:?} {st2:?}");
+    let read = |p: &Path| {
+        let out = Command::new("tcpdump")
+            .args(["-n", "-r", &p.display().to_string()])
+            .output()
+            .expect("tcpdump -r");
+        assert!(
+            out.status.success(),
+            "tcpdump -r {}: {}",
+            p.display(),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let on_inet = read(&inet);
+    assert!(
+        on_inet.contains(&format!("{a_public}.5000 > {s1}.7000")),
+        "the internet sees the NATed address:\n{on_inet}"
+    );
+    assert!(!on_inet.contains(&a_inside.to_string()), "{on_inet}");
+    let on_lan = read(&lan);
+    assert!(
+        on_lan.contains(&format!("{a_inside}.5000 > {s1}.7000")),
+        "the site sees the inside address:\n{on_lan}"
+    );
+    // A bad filter and an unknown place are errors that say what is wrong.
+    let bad = Capture::start(
+        &lab,
+        &plan,
+        &Where::Internet,
+        Some("port nonsense(("),
+        &inet,
+    );
+    match bad {
+        Err(CaptureError::Start { stderr, .. }) => assert!(stderr.contains("nonsense"), "{stderr}"),
+        other => panic!(
+            "a bad filter must not start: {:?}",
+            other.map(|c| c.path.clone())
+        ),
+    }
+    assert!(matches!(
+        Where::parse(&plan, "nowhere"),
+        Err(CaptureError::UnknownPlace { .. })
+    ));
+    // A capture dropped without stop is killed; teardown leaves nothing.
+    let c3 = Capture::start(&lab, &plan, &Where::Host("s1".into()), None, &lan).expect("host");
+    drop(c3);
+    drop(lab);
+    assert_no_leftovers(&prefix);
+}
+
 /// The README's table of expected `connectivity-grid` outcomes:
 /// (NAT pair, backend) → outcome.
 fn expected_grid_outcomes() -> std::collections::BTreeMap<(String, String), String> {

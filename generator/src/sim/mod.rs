@@ -16,6 +16,7 @@
 //! embedded DERP relay and Nebula's relay go with it, direct tunnels stay).
 
 pub mod backends;
+pub mod capture;
 pub mod delay;
 pub mod latency;
 pub mod netns;
