@@ -329,6 +329,7 @@ pub fn run(
         python: opts.python.clone(),
         progress: false,
         latency: opts.latency,
+        ..crate::sim::Options::default()
     };
     for i in todo {
         let v = &variants[i];

@@ -221,7 +221,7 @@ pub struct LabSession<'p> {
     pub delay_line: Option<super::delay::DelayLine>,
     /// The daemons', Python's and MPyC's versions ([`super::versions`]).
     pub versions: BTreeMap<String, String>,
-    /// The fault to inject (`E3_SIM_FAULT`, see [`super`]).
+    /// The test fault to inject ([`Options::test_fault`], see [`super`]).
     pub fault: Option<String>,
     pub timings: Timings,
     pub(super) progress: Progress,
@@ -264,13 +264,16 @@ impl<'p> LabSession<'p> {
             None => find_python()?,
         };
         let versions = super::versions::collect(plan.connectivity.backend, &python);
-        let fault = std::env::var("E3_SIM_FAULT").ok();
+        let fault = opts.test_fault.clone();
         netns::install_signal_handler()?;
         let progress = Progress {
             start: Instant::now(),
             on: opts.progress,
         };
         let mut lab = Lab::new()?;
+        if opts.detach {
+            lab.set_detachable();
+        }
         progress.say(&format!(
             "lab {}: building {} namespaces",
             lab.prefix,
@@ -281,7 +284,23 @@ impl<'p> LabSession<'p> {
             topology_s: secs(progress.start),
             ..Timings::default()
         };
-        let applied = super::latency::apply_choice(&mut lab, plan, opts.latency)?;
+        // A kept lab has no e3 process to run the delay line: netem or nothing.
+        let choice = match opts.latency {
+            Some(super::latency::Method::Nfqueue) if opts.detach => {
+                return Err("`--latency nfqueue`: e3's delay line is a thread of the e3 process, and `e3 lab up` leaves no process behind\n   = hint: `--latency netem` on a kernel with netem, or `--latency none`".into());
+            }
+            None if opts.detach && !super::netem_available(&lab) => {
+                Some(super::latency::Method::None)
+            }
+            c => c,
+        };
+        let mut applied = super::latency::apply_choice(&mut lab, plan, choice)?;
+        if choice != opts.latency {
+            applied.text = applied.text.replace(
+                "(`--latency none`)",
+                "(no netem here, and e3's delay line needs a running e3, which `e3 lab` does not leave)",
+            );
+        }
         progress.say(&format!(
             "topology up ({} sites); latency: {}: {}",
             plan.sites.len(),
@@ -711,7 +730,11 @@ impl<'p> LabSession<'p> {
 
     /// Tears the lab down (idempotent); returns what could not be removed.
     /// The delay line stops first (its rules go with the lab).
+    /// A kept lab (`e3 lab`) stays up: [`super::live::down`] removes it.
     pub fn teardown(&mut self) -> Vec<String> {
+        if self.lab.is_kept() {
+            return Vec::new();
+        }
         if let Some(mut d) = self.delay_line.take() {
             d.stop();
         }
