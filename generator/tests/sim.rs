@@ -1047,6 +1047,40 @@ fn lab_up_exec_capture_fault_down() {
     assert!(text(&out.stderr).contains(&format!("no lab `{name}` is up")));
 }
 
+/// `simulation.faults`: while the program runs the public party moves to a
+/// new address and alice's NAT forgets its mappings; the report lists each
+/// fault as applied, each pair's recovery (Nebula roams: it recovers), and
+/// that MPyC survived.
+#[test]
+fn a_readdress_fault_reports_recovery_per_pair() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-readdress", &["--timeout", "40"], &[]);
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
+    let faults = report["faults"].as_array().expect("faults in the report");
+    assert_eq!(faults.len(), 2, "{report:#}");
+    assert_eq!(faults[0]["action"], "readdress");
+    assert_eq!(faults[0]["target"], "bob");
+    assert_eq!(faults[1]["action"], "rebind");
+    for f in faults {
+        assert_eq!(f["applied"], true, "{f:#}");
+        let pairs = f["pairs"].as_array().expect("pairs");
+        assert_eq!(pairs.len(), 1, "{f:#}");
+        assert_eq!(pairs[0]["a"], "alice");
+        assert_eq!(pairs[0]["recovered"], true, "{f:#}");
+        assert!(pairs[0]["after_s"].as_f64().is_some(), "{f:#}");
+    }
+    assert!(faults[0]["outcome"]
+        .as_str()
+        .is_some_and(|o| o.contains("moved from 198.18.")));
+    assert_eq!(report["mpc_survived"], true, "{report:#}");
+    // Nebula's hostmap has bob at his new address.
+    assert!(
+        evidence(&report, "alice", "bob").contains("198.18.255.254")
+            || route(&report, "alice", "bob") == "relayed",
+        "{report:#}"
+    );
+}
+
 /// The README's table of expected `connectivity-grid` outcomes:
 /// (NAT pair, backend) → outcome.
 fn expected_grid_outcomes() -> std::collections::BTreeMap<(String, String), String> {

@@ -390,6 +390,7 @@ pub fn session<'p>(
         versions,
         fault: None,
         timings: super::session::Timings::default(),
+        fault_state: record.faults.clone(),
         progress: Progress {
             start: std::time::Instant::now(),
             on: opts.progress,

@@ -688,12 +688,30 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     let mut party_reports = Vec::new();
     let mut mpc_wall_s = None;
     let mut outputs_agree = None;
+    let mut faults = Vec::new();
     if overlay_ok {
         let run = session.run_program(opts.timeout)?;
         netns::check_interrupted()?;
+        faults = run.faults;
         party_reports = run.parties;
         mpc_wall_s = Some(run.wall_s);
         outputs_agree = run.outputs_agree;
+    }
+    if !overlay_ok {
+        faults = plan
+            .faults
+            .iter()
+            .map(|f| report::FaultReport {
+                at_s: f.at_s,
+                applied_s: None,
+                action: f.action.to_string(),
+                target: f.target.clone(),
+                outcome: "not applied: the overlay never came up, so the program did not run"
+                    .into(),
+                applied: false,
+                pairs: Vec::new(),
+            })
+            .collect();
     }
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
     if session.started.as_ref().is_some_and(|s| s.settle.is_some()) {
@@ -850,6 +868,8 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         verdict,
         diagnosis,
         versions: session.versions.clone(),
+        mpc_survived: (!plan.faults.is_empty() && overlay_ok).then_some(ok),
+        faults,
         total_s: 0.0,
     };
     if !session.lab.is_kept() {

@@ -71,6 +71,8 @@ pub struct ProgramRun {
     pub wall_s: f64,
     /// Whether every party had the same output (see [`LabSession::run_program`]).
     pub outputs_agree: Option<bool>,
+    /// `simulation.faults` as applied during the run.
+    pub faults: Vec<super::report::FaultReport>,
 }
 
 /// Lines of each party's stdout and stderr the report keeps.
@@ -224,6 +226,8 @@ pub struct LabSession<'p> {
     /// The test fault to inject ([`Options::test_fault`], see [`super`]).
     pub fault: Option<String>,
     pub timings: Timings,
+    /// What faults changed so far ([`super::fault`]).
+    pub fault_state: super::fault::FaultState,
     pub(super) progress: Progress,
 }
 
@@ -366,6 +370,7 @@ impl<'p> LabSession<'p> {
             versions,
             fault,
             timings,
+            fault_state: super::fault::FaultState::default(),
             progress,
         })
     }
@@ -544,12 +549,38 @@ impl<'p> LabSession<'p> {
             outputs: Vec::new(),
             wall_s: 0.0,
             outputs_agree: None,
+            faults: Vec::new(),
         };
+        // `simulation.faults`: applied while the parties run, each at its time.
+        let mut pending: std::collections::VecDeque<&crate::scenario::Fault> =
+            plan.faults.iter().collect();
+        let mut probes: Vec<(usize, usize, String, PathBuf)> = Vec::new();
         let mut stdouts = Vec::new();
         let mut agreed_at: Option<f64> = None;
         let mut last_exit = std::time::SystemTime::now();
         for (p, name, out, err) in names {
-            let status = self.lab.wait_child(&name, deadline);
+            let status = loop {
+                let due = pending
+                    .front()
+                    .map(|f| mpc_start + Duration::from_secs_f64(f.at_s));
+                let until = due.map_or(deadline, |d| d.min(deadline));
+                if let Some(s) = self.lab.wait_child(&name, until) {
+                    break Some(s);
+                }
+                if netns::interrupted() || Instant::now() >= deadline {
+                    break None;
+                }
+                while let Some(f) = pending
+                    .front()
+                    .filter(|f| mpc_start.elapsed().as_secs_f64() >= f.at_s)
+                {
+                    let f = *f;
+                    pending.pop_front();
+                    let k = run.faults.len();
+                    let report = self.inject(f, k, mpc_start, timeout, &mut probes)?;
+                    run.faults.push(report);
+                }
+            };
             last_exit = std::time::SystemTime::now();
             if status.is_none() {
                 self.lab.kill_child(&name);
@@ -581,6 +612,20 @@ impl<'p> LabSession<'p> {
             ));
             run.outputs.push(verdict.json);
         }
+        // Faults still due when the program ended are not applied.
+        let ended = mpc_start.elapsed().as_secs_f64();
+        for f in pending {
+            run.faults.push(super::report::FaultReport {
+                at_s: f.at_s,
+                applied_s: None,
+                action: f.action.to_string(),
+                target: f.target.clone(),
+                outcome: format!("not applied: the program had ended after {ended:.2} s"),
+                applied: false,
+                pairs: Vec::new(),
+            });
+        }
+        self.collect_recoveries(&mut run.faults, probes, timeout);
         // Agreement: the same result (e3's JSON programs, whose lines name
         // the party) or the same stdout (any other program).
         let all_ok = run.parties.iter().all(|p| p.ok);
@@ -602,6 +647,113 @@ impl<'p> LabSession<'p> {
         run.wall_s = (last * 1000.0).round() / 1000.0;
         self.say(&format!("MPyC finished after {last:.2} s"));
         Ok(run)
+    }
+
+    /// Applies fault number `k` and starts, for every party, a probe of
+    /// every later party's overlay address (as [`LabSession::wait_overlay`]
+    /// does) that records when each first answers after the fault.
+    fn inject(
+        &mut self,
+        f: &crate::scenario::Fault,
+        k: usize,
+        mpc_start: Instant,
+        timeout: Duration,
+        probes: &mut Vec<(usize, usize, String, PathBuf)>,
+    ) -> Result<super::report::FaultReport, String> {
+        let applied_s = (mpc_start.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+        let plan = self.plan;
+        let result = super::fault::apply(
+            &mut self.lab,
+            plan,
+            &mut self.fault_state,
+            f.action,
+            &f.target,
+        );
+        self.say(&format!(
+            "fault at {applied_s:.2} s: {} {}: {}",
+            f.action,
+            f.target,
+            match &result {
+                Ok(done) => done.clone(),
+                Err(e) => format!("failed: {}", e.lines().next().unwrap_or("")),
+            }
+        ));
+        let applied = result.is_ok();
+        if applied && self.started.is_some() {
+            let parties = self.parties();
+            let probe = self.lab.dir.join("probe.py");
+            let python = self.python.display().to_string();
+            let limit = timeout.as_secs_f64().to_string();
+            for (i, p) in parties.iter().enumerate() {
+                let targets: Vec<String> = parties[i + 1..]
+                    .iter()
+                    .filter_map(|q| self.overlay_address(q).map(|a| a.to_string()))
+                    .collect();
+                if targets.is_empty() {
+                    continue;
+                }
+                let mut args = vec![probe.display().to_string(), limit.clone()];
+                args.extend(targets);
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let name = format!("recover{k}-{}", p.name);
+                let (out, _) = self.spawn(&p.name, &name, &python, &refs)?;
+                probes.push((k, i, name, out));
+            }
+        }
+        Ok(super::report::FaultReport {
+            at_s: f.at_s,
+            applied_s: Some(applied_s),
+            action: f.action.to_string(),
+            target: f.target.clone(),
+            outcome: match result {
+                Ok(done) => done,
+                Err(e) => format!("not applied: {}", e.replace("\n   = hint: ", "; ")),
+            },
+            applied,
+            pairs: Vec::new(),
+        })
+    }
+
+    /// Waits for the recovery probes of [`LabSession::inject`] (each ends
+    /// when all its peers answered, or after `timeout`) and fills in each
+    /// fault's pairs.
+    fn collect_recoveries(
+        &mut self,
+        faults: &mut [super::report::FaultReport],
+        probes: Vec<(usize, usize, String, PathBuf)>,
+        timeout: Duration,
+    ) {
+        let parties = self.parties();
+        let deadline = Instant::now() + timeout + Duration::from_secs(5);
+        let mut seen: BTreeMap<(usize, usize), BTreeMap<String, f64>> = BTreeMap::new();
+        for (k, i, name, out) in probes {
+            if self.wait(&name, deadline).is_none() {
+                self.kill(&name);
+            }
+            let up: BTreeMap<String, f64> =
+                serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim())
+                    .unwrap_or_default();
+            seen.insert((k, i), up);
+        }
+        for (k, f) in faults.iter_mut().enumerate() {
+            if !f.applied || self.started.is_none() {
+                continue;
+            }
+            for (i, a) in parties.iter().enumerate() {
+                for b in &parties[i + 1..] {
+                    let t = self
+                        .overlay_address(b)
+                        .and_then(|x| seen.get(&(k, i)).and_then(|m| m.get(&x.to_string())))
+                        .map(|t| (t * 100.0).round() / 100.0);
+                    f.pairs.push(super::report::Recovery {
+                        a: a.name.clone(),
+                        b: b.name.clone(),
+                        recovered: t.is_some(),
+                        after_s: t,
+                    });
+                }
+            }
+        }
     }
 
     /// Starts `program args` in `host`'s namespace under `name`; stdout and
