@@ -2093,7 +2093,10 @@ fn check_fault_targets(scenario: &Scenario) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let plan = crate::plan::plan(scenario);
-    let names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+    let mut names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+    if plan.connectivity.coordinator.is_some() {
+        names.push(crate::sim::fault::COORDINATOR);
+    }
     scenario
         .simulation
         .faults

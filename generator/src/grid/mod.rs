@@ -89,6 +89,10 @@ pub struct Cell {
     /// Per pair: the model's round trip and the measured one.
     #[serde(default)]
     pub rtt: Vec<PairRtt>,
+    /// `simulation.faults`: each fault and every pair's recovery, one line
+    /// each (`rebind alice-router at 1.01 s: alice-bob recovered after 0.52 s`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
 }
 
 /// A pair's round trips in a cell, in ms (see [`crate::sim::report::PairReport`]).
@@ -205,6 +209,7 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         versions: BTreeMap::new(),
         latency: None,
         rtt: Vec::new(),
+        faults: Vec::new(),
     }
 }
 
@@ -236,6 +241,32 @@ fn cell_from(
                 .map(|p| format!("{}-{}: {}", p.a, p.b, p.route))
                 .collect();
             cell.latency = Some(r.latency.applied);
+            cell.faults = r
+                .faults
+                .iter()
+                .map(|f| {
+                    let pairs: Vec<String> = f
+                        .pairs
+                        .iter()
+                        .map(|p| match p.after_s {
+                            Some(t) => format!("{}-{} recovered after {t:.2} s", p.a, p.b),
+                            None => format!("{}-{} did not recover", p.a, p.b),
+                        })
+                        .collect();
+                    format!(
+                        "{} {} at {}: {}",
+                        f.action,
+                        f.target,
+                        f.applied_s
+                            .map_or_else(|| "-".to_string(), |t| format!("{t:.2} s")),
+                        if f.applied {
+                            pairs.join(", ")
+                        } else {
+                            f.outcome.clone()
+                        }
+                    )
+                })
+                .collect();
             cell.rtt = r
                 .pairs
                 .iter()

@@ -28,6 +28,8 @@
 //!   new address, `firewall` sites' routes on every internet host pointed
 //!   at it, conntrack flushed.
 //!
+//! The target `coordinator` is the backend's control host, whatever its name.
+//!
 //! [`FaultState`] keeps what the faults changed (current public
 //! addresses, how many rebinds) for the next fault and for `e3 lab`'s record.
 
@@ -97,6 +99,11 @@ impl FromStr for Action {
             })
     }
 }
+
+/// The target that names the backend's control host, whatever it is called
+/// (lighthouse, hub, bootstrap node, Headscale's host, the OpenVPN server):
+/// for faults that a matrix applies to every backend.
+pub const COORDINATOR: &str = "coordinator";
 
 /// What faults changed in a lab, carried from one fault to the next.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -287,6 +294,10 @@ pub fn apply(
     action: Action,
     target: &str,
 ) -> Result<String, String> {
+    let target = match plan.connectivity.coordinator.as_deref() {
+        Some(c) if target == COORDINATOR => c,
+        _ => target,
+    };
     let h = host(plan, target)?;
     let ns = lab.ns(&h.name);
     match action {
