@@ -235,7 +235,7 @@ One lab per name (default: the scenario's name); its record is /run/e3/e3-XXXX.l
     },
     /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
     #[command(
-        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every cell; Ctrl-C keeps finished cells.\nCells are cached by the variant's content hash: a re-run only runs what changed.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
+        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every run (and plot.svg, plot.html for a\nmatrix with a count, placement or loss axis); Ctrl-C keeps finished runs. With --runs N every cell runs\nN times in fresh labs. Runs are cached by the variant's content hash: a re-run only runs what changed\nor what is missing.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
     )]
     Grid {
         /// A matrix scenario (bundled name or path)
@@ -258,6 +258,9 @@ One lab per name (default: the scenario's name); its record is /run/e3/e3-XXXX.l
         /// How to apply `simulation.latency`, as for `e3 sim`
         #[arg(long, value_name = "METHOD", value_parser = ["netem", "nfqueue", "none"])]
         latency: Option<String>,
+        /// Run every cell N times, each in a fresh lab (1 to 100); cached runs are kept
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+        runs: u16,
     },
     /// Provision, deploy and run a scenario on real machines
     #[command(
@@ -592,14 +595,18 @@ fn run(command: Command) -> Result<ExitCode, String> {
             output,
             json,
             latency,
+            runs,
         } => grid(
             &name,
-            timeout,
-            fresh,
-            &only,
-            output,
-            json,
-            latency_method(latency)?,
+            GridArgs {
+                timeout,
+                fresh,
+                only,
+                output,
+                json,
+                latency: latency_method(latency)?,
+                runs: usize::from(runs),
+            },
         ),
         Command::Deploy {
             name,
@@ -676,16 +683,28 @@ fn latency_method(m: Option<String>) -> Result<Option<e3::sim::latency::Method>,
     m.map(|m| m.parse()).transpose()
 }
 
-/// `e3 grid`.
-fn grid(
-    name: &str,
+/// `e3 grid`'s options.
+struct GridArgs {
     timeout: u64,
     fresh: bool,
-    only: &[String],
+    only: Vec<String>,
     output: Option<PathBuf>,
     json: bool,
     latency: Option<e3::sim::latency::Method>,
-) -> Result<ExitCode, String> {
+    runs: usize,
+}
+
+/// `e3 grid`.
+fn grid(name: &str, args: GridArgs) -> Result<ExitCode, String> {
+    let GridArgs {
+        timeout,
+        fresh,
+        only,
+        output,
+        json,
+        latency,
+        runs,
+    } = args;
     let checked = e3::check_arg(name);
     print_diagnostics(&checked.diagnostics, &checked.sources);
     if !checked.is_valid() {
@@ -705,7 +724,7 @@ fn grid(
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let mut filter: Vec<(&str, Vec<&str>)> = Vec::new();
-    for o in only {
+    for o in &only {
         let Some((k, v)) = o.split_once('=') else {
             eprintln!(
                 "error: `--only {o}` is not `KEY=VALUE`\n   = hint: e.g. `--only backend=nebula`"
@@ -769,6 +788,7 @@ fn grid(
         dir: dir.clone(),
         python: None,
         latency,
+        runs,
     };
     let description = m.variants[0].scenario.description.clone();
     let grid = match e3::grid::run(&m.base, &description, &m.axes, &variants, &opts) {
@@ -789,6 +809,9 @@ fn grid(
         "wrote {0}/grid.json, {0}/grid.svg and {0}/grid.html",
         dir.display()
     );
+    if e3::grid::plot::x_axis(&grid).is_some() {
+        eprintln!("wrote {0}/plot.svg and {0}/plot.html", dir.display());
+    }
     let errors = grid
         .cells
         .iter()

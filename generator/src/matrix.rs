@@ -1,16 +1,25 @@
 //! `matrix:`: one scenario file, many variants.
 //!
 //! A scenario may list values for `connectivity.backend`,
-//! `connectivity.relay`, `simulation.loss`, named lists of
-//! `simulation.faults` (`fault: { rebind: [{ at: 1s, … }], … }`) and per-party `nat` (or the
-//! two-party shorthand `nat-pairs`). [`expand`] turns it into named
-//! variants, `NAME@backend=nebula,nat=hard+easy`, each an ordinary scenario
-//! tree: the matrix entry's YAML node is put where the value belongs, so a
-//! value that is invalid (or a combination that is) is diagnosed by the
-//! ordinary validator at the matrix entry's `file:line:col`.
+//! `connectivity.relay`, `program` (names or `{ name, args, files }`),
+//! per-party `count`, `placement` (named region lists, dealt to the expanded
+//! hosts in order), `simulation.loss`, named lists of `simulation.faults`
+//! (`fault: { rebind: [{ at: 1s, … }], … }`) and per-party `nat` (or the
+//! two-party shorthand `nat-pairs`). [`expand`] turns it into named variants,
+//! `NAME@backend=nebula,nat=hard+easy`, each an ordinary scenario tree: the
+//! matrix entry's YAML node is put where the value belongs, so a value that
+//! is invalid (or a combination that is) is diagnosed by the ordinary
+//! validator at the matrix entry's `file:line:col`.
+//!
+//! A placement gives every host its own region: a party entry with `count`
+//! becomes one entry per host (`p-0`, `p-1`, …, the names `count` gives
+//! them), each with the next region of the list, cycling. It is applied
+//! after every other value, so `count` and `nat` still address the entries
+//! as written.
 //!
 //! Expansion is deterministic: dimensions in a fixed order (backend, relay,
-//! loss, nat), values in the order written, the first dimension outermost.
+//! program, count, placement, loss, nat), values in the order written, the
+//! first dimension outermost.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +31,17 @@ use crate::yaml::{Node, NodeKind};
 pub const MAX_VARIANTS: usize = 1000;
 
 /// Keys of `matrix:`, in the order their values appear in a variant's name.
-pub const MATRIX_KEYS: &[&str] = &["backend", "relay", "loss", "fault", "nat", "nat-pairs"];
+pub const MATRIX_KEYS: &[&str] = &[
+    "backend",
+    "relay",
+    "program",
+    "count",
+    "placement",
+    "loss",
+    "fault",
+    "nat",
+    "nat-pairs",
+];
 
 /// One variant of a matrix scenario, before validation.
 #[derive(Debug, Clone)]
@@ -82,6 +101,12 @@ enum Path {
     Field(&'static str, &'static str),
     /// `nat` of the party entry at this index of `parties`.
     PartyNat(usize),
+    /// `count` of the party entry at this index of `parties`.
+    PartyCount(usize),
+    /// `program` as a whole (the value is its mapping).
+    Program,
+    /// A list of regions dealt to the expanded hosts (applied last).
+    Placement,
 }
 
 /// Expands `matrix:` of a scenario tree. `Ok(None)`: there is no matrix.
@@ -156,13 +181,13 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
 
     let mut dims: Vec<Dim> = Vec::new();
     let mut axes = Axes::default();
-    for (key, field) in [
-        ("backend", ("connectivity", "backend")),
-        ("relay", ("connectivity", "relay")),
-        ("loss", ("simulation", "loss")),
-    ] {
+    let field_dim = |key: &'static str,
+                     field: (&'static str, &'static str),
+                     dims: &mut Vec<Dim>,
+                     axes: &mut Axes,
+                     diags: &mut Vec<Diagnostic>| {
         if let Some((_, v)) = by_key.get(key) {
-            if let Some(values) = scalar_list(v, key, &mut diags) {
+            if let Some(values) = scalar_list(v, key, diags) {
                 axes.dims.push((
                     key.to_string(),
                     values.iter().map(|(s, _)| s.clone()).collect(),
@@ -176,7 +201,59 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
                 });
             }
         }
+    };
+    field_dim(
+        "backend",
+        ("connectivity", "backend"),
+        &mut dims,
+        &mut axes,
+        &mut diags,
+    );
+    field_dim(
+        "relay",
+        ("connectivity", "relay"),
+        &mut dims,
+        &mut axes,
+        &mut diags,
+    );
+    if let Some((_, v)) = by_key.get("program") {
+        if let Some(dim) = program_dim(v, &mut diags) {
+            axes.dims.push((
+                "program".into(),
+                dim.values.iter().map(|(l, _)| l.clone()).collect(),
+            ));
+            dims.push(dim);
+        }
     }
+    if let Some((k, v)) = by_key.get("count") {
+        if let Some((_, values)) = party_dim("count", k, v, &parties, Path::PartyCount, &mut diags)
+        {
+            axes.dims.push((
+                "count".into(),
+                values.iter().map(|(l, _)| l.clone()).collect(),
+            ));
+            dims.push(Dim {
+                key: "count",
+                values,
+            });
+        }
+    }
+    if let Some((k, v)) = by_key.get("placement") {
+        if let Some(dim) = placement_dim(k, v, &mut diags) {
+            axes.dims.push((
+                "placement".into(),
+                dim.values.iter().map(|(l, _)| l.clone()).collect(),
+            ));
+            dims.push(dim);
+        }
+    }
+    field_dim(
+        "loss",
+        ("simulation", "loss"),
+        &mut dims,
+        &mut axes,
+        &mut diags,
+    );
     if let Some((_, v)) = by_key.get("fault") {
         if let Some(values) = named_lists(v, "fault", &mut diags) {
             axes.dims.push((
@@ -295,13 +372,22 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
             let mut tree = base.clone();
             let mut settings = Vec::new();
             let mut choices = Vec::new();
+            let mut placement = None;
             for (d, &i) in dims.iter().zip(&combo) {
                 let (label, assignments) = &d.values[i];
                 for (path, node) in assignments {
-                    assign(&mut tree, path, node.clone());
+                    match path {
+                        // Last: it splits party entries that `count` and
+                        // `nat` address by index.
+                        Path::Placement => placement = Some(node.clone()),
+                        _ => assign(&mut tree, path, node.clone()),
+                    }
                 }
                 settings.push((d.key.to_string(), label.clone()));
                 choices.push((i, assignments.iter().map(|(_, n)| n.loc).collect()));
+            }
+            if let Some(regions) = placement {
+                place(&mut tree, &regions);
             }
             let label = settings
                 .iter()
@@ -479,84 +565,7 @@ fn nat_dim(
     axes: &mut Axes,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Dim> {
-    let Some(entries) = node.as_map() else {
-        diags.push(
-            Diagnostic::new(Code::WrongType, node.loc, format!("`matrix.nat` must be a mapping from party names to lists of NAT types, found {}", node.describe()))
-                .label("expected a mapping")
-                .hint("e.g. `nat: { alice: [easy, hard], bob: [easy, hard] }`; for two parties, `nat-pairs: [easy, hard]` is shorter"),
-        );
-        return None;
-    };
-    if entries.is_empty() {
-        diags.push(
-            Diagnostic::new(Code::InvalidValue, key.loc, "`matrix.nat` names no party")
-                .label("varies nothing")
-                .hint("list NAT types per party, or remove `nat`"),
-        );
-        return None;
-    }
-    // (index in parties, name, values)
-    type PartyValues = (usize, String, Vec<(String, Node)>);
-    let mut per_party: Vec<PartyValues> = Vec::new();
-    for (k, v) in entries {
-        let name = k.as_scalar().unwrap_or_default();
-        let values = scalar_list(v, &format!("nat.{name}"), diags);
-        match parties.iter().find(|(n, _, _)| n == name) {
-            Some((_, index, _)) => {
-                if let Some(values) = values {
-                    per_party.push((*index, name.to_string(), values));
-                }
-            }
-            None => diags.push(
-                Diagnostic::new(
-                    Code::MatrixUnknownParty,
-                    k.loc,
-                    format!("`matrix.nat` names `{name}`, which is not a party of this scenario"),
-                )
-                .label("no such party")
-                .hint(
-                    did_you_mean(name, parties.iter().map(|(n, _, _)| n.as_str()))
-                        .unwrap_or_else(|| one_of(parties.iter().map(|(n, _, _)| n.as_str()))),
-                ),
-            ),
-        }
-    }
-    if per_party.len() != entries.len() {
-        return None;
-    }
-    // Count before building: a few parties with many types multiply fast.
-    let count = per_party
-        .iter()
-        .try_fold(1usize, |n, (_, _, v)| n.checked_mul(v.len()))
-        .unwrap_or(usize::MAX);
-    if count > MAX_VARIANTS {
-        let sizes = per_party
-            .iter()
-            .map(|(_, n, v)| format!("{} for {n}", v.len()))
-            .collect::<Vec<_>>()
-            .join(" × ");
-        diags.push(too_large(key.loc, count, &sizes));
-        return None;
-    }
-    per_party.sort_by_key(|(i, _, _)| *i);
-    let mut values: Vec<(String, Vec<(Path, Node)>)> = vec![(String::new(), Vec::new())];
-    for (index, _, vals) in &per_party {
-        values = values
-            .into_iter()
-            .flat_map(|(label, assign)| {
-                vals.iter().map(move |(s, n)| {
-                    let l = if label.is_empty() {
-                        s.clone()
-                    } else {
-                        format!("{label}+{s}")
-                    };
-                    let mut a = assign.clone();
-                    a.push((Path::PartyNat(*index), n.clone()));
-                    (l, a)
-                })
-            })
-            .collect();
-    }
+    let (per_party, values) = party_dim("nat", key, node, parties, Path::PartyNat, diags)?;
     axes.nat_parties = per_party.iter().map(|(_, n, _)| n.clone()).collect();
     axes.dims.push((
         "nat".into(),
@@ -575,27 +584,476 @@ fn nat_dim(
     Some(Dim { key: "nat", values })
 }
 
+/// (index in parties, name, values) of one party a per-party key names.
+type PartyValues = (usize, String, Vec<(String, Node)>);
+/// The values of one dimension: a label and what it assigns where.
+type DimValues = Vec<(String, Vec<(Path, Node)>)>;
+
+/// A per-party key (`nat`, `count`): a mapping from party names to lists of
+/// values; the product of the listed parties' values is one dimension,
+/// labelled `hard+easy` (or `2+5`) in party order.
+fn party_dim(
+    what: &str,
+    key: &Node,
+    node: &Node,
+    parties: &[(String, usize, Location)],
+    path: fn(usize) -> Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Vec<PartyValues>, DimValues)> {
+    let Some(entries) = node.as_map() else {
+        let hint = if what == "nat" {
+            "e.g. `nat: { alice: [easy, hard], bob: [easy, hard] }`; for two parties, `nat-pairs: [easy, hard]` is shorter".to_string()
+        } else {
+            let first = parties.first().map_or("p", |(n, _, _)| n.as_str());
+            format!("e.g. `{what}: {{ {first}: [2, 3, 5, 8] }}`")
+        };
+        let kind = if what == "nat" {
+            "NAT types"
+        } else {
+            "host counts"
+        };
+        diags.push(
+            Diagnostic::new(Code::WrongType, node.loc, format!("`matrix.{what}` must be a mapping from party names to lists of {kind}, found {}", node.describe()))
+                .label("expected a mapping")
+                .hint(hint),
+        );
+        return None;
+    };
+    if entries.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                key.loc,
+                format!("`matrix.{what}` names no party"),
+            )
+            .label("varies nothing")
+            .hint(format!("list values per party, or remove `{what}`")),
+        );
+        return None;
+    }
+    let mut per_party: Vec<PartyValues> = Vec::new();
+    for (k, v) in entries {
+        let name = k.as_scalar().unwrap_or_default();
+        let values = scalar_list(v, &format!("{what}.{name}"), diags);
+        match parties.iter().find(|(n, _, _)| n == name) {
+            Some((_, index, _)) => {
+                if let Some(values) = values {
+                    per_party.push((*index, name.to_string(), values));
+                }
+            }
+            None => diags.push(
+                Diagnostic::new(
+                    Code::MatrixUnknownParty,
+                    k.loc,
+                    format!(
+                        "`matrix.{what}` names `{name}`, which is not a party of this scenario"
+                    ),
+                )
+                .label("no such party")
+                .hint(
+                    did_you_mean(name, parties.iter().map(|(n, _, _)| n.as_str()))
+                        .unwrap_or_else(|| one_of(parties.iter().map(|(n, _, _)| n.as_str()))),
+                ),
+            ),
+        }
+    }
+    if per_party.len() != entries.len() {
+        return None;
+    }
+    // Count before building: a few parties with many values multiply fast.
+    let count = per_party
+        .iter()
+        .try_fold(1usize, |n, (_, _, v)| n.checked_mul(v.len()))
+        .unwrap_or(usize::MAX);
+    if count > MAX_VARIANTS {
+        let sizes = per_party
+            .iter()
+            .map(|(_, n, v)| format!("{} for {n}", v.len()))
+            .collect::<Vec<_>>()
+            .join(" × ");
+        diags.push(too_large(key.loc, count, &sizes));
+        return None;
+    }
+    per_party.sort_by_key(|(i, _, _)| *i);
+    let mut values: DimValues = vec![(String::new(), Vec::new())];
+    for (index, _, vals) in &per_party {
+        values = values
+            .into_iter()
+            .flat_map(|(label, assign)| {
+                vals.iter().map(move |(s, n)| {
+                    let l = if label.is_empty() {
+                        s.clone()
+                    } else {
+                        format!("{label}+{s}")
+                    };
+                    let mut a = assign.clone();
+                    a.push((path(*index), n.clone()));
+                    (l, a)
+                })
+            })
+            .collect();
+    }
+    Some((per_party, values))
+}
+
+/// Whether a name the matrix makes up (a placement's, a program's label)
+/// can stand in a variant's name and directory: letters, digits, `.`, `_`,
+/// `+`, `-`, not starting with `.`.
+fn label_ok(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+}
+
+fn bad_label(loc: Location, what: &str, s: &str, hint: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::InvalidValue,
+        loc,
+        format!("`{s}` cannot name a {what} in a variant's name"),
+    )
+    .label("not a usable name")
+    .hint(format!(
+        "use at most 40 letters, digits, `.`, `_`, `+` or `-` (not starting with `.`){hint}"
+    ))
+}
+
+/// `program: [rounds, { name: bulk, args: [--size, "1000"] }]`: each value
+/// replaces the whole `program`; a name alone is `{ name: NAME }`. Labelled
+/// by the name (a path by its file name without `.py`) or by `label:`.
+fn program_dim(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Dim> {
+    let Some(items) = node.as_seq() else {
+        diags.push(
+            Diagnostic::new(
+                Code::WrongType,
+                node.loc,
+                format!("`matrix.program` must be a list, found {}", node.describe()),
+            )
+            .label("expected a list of programs")
+            .hint("e.g. `program: [max-chain, { name: bulk, args: [--size, \"20000\"] }]`"),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                node.loc,
+                "`matrix.program` is an empty list",
+            )
+            .label("no values")
+            .hint("list at least one program, or remove the key"),
+        );
+        return None;
+    }
+    let mut values: DimValues = Vec::new();
+    let mut firsts: Vec<Location> = Vec::new();
+    let mut ok = true;
+    for item in items {
+        let (label, label_loc, value) = match &item.kind {
+            NodeKind::Scalar { value, .. } => {
+                let name_key = Node {
+                    loc: item.loc,
+                    kind: NodeKind::Scalar {
+                        value: "name".into(),
+                        plain: true,
+                    },
+                };
+                (
+                    program_label(value),
+                    item.loc,
+                    Node {
+                        loc: item.loc,
+                        kind: NodeKind::Map(vec![(name_key, item.clone())]),
+                    },
+                )
+            }
+            NodeKind::Map(entries) => {
+                let label = entries.iter().find(|(k, _)| k.as_scalar() == Some("label"));
+                let name = entries.iter().find(|(k, _)| k.as_scalar() == Some("name"));
+                let (label, loc) = match (label, name) {
+                    (Some((_, l)), _) => match l.as_scalar() {
+                        Some(s) => (s.to_string(), l.loc),
+                        None => {
+                            diags.push(
+                                Diagnostic::new(
+                                    Code::WrongType,
+                                    l.loc,
+                                    format!("`label` must be a name, found {}", l.describe()),
+                                )
+                                .label("expected a name"),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                    },
+                    (None, Some((_, n))) if n.as_scalar().is_some() => {
+                        (program_label(n.as_scalar().unwrap_or_default()), n.loc)
+                    }
+                    // No usable name: the validator says what is wrong
+                    // with `program`; label it by its position.
+                    (None, _) => (format!("program-{}", values.len() + 1), item.loc),
+                };
+                let mut value = item.clone();
+                if let NodeKind::Map(m) = &mut value.kind {
+                    m.retain(|(k, _)| k.as_scalar() != Some("label"));
+                }
+                (label, loc, value)
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::new(
+                        Code::WrongType,
+                        item.loc,
+                        format!(
+                            "values of `matrix.program` must be program names or mappings like `program`, found {}",
+                            item.describe()
+                        ),
+                    )
+                    .label("expected a program")
+                    .hint("e.g. `max-chain` or `{ name: bulk, args: [--size, \"20000\"] }`"),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        if !label_ok(&label) {
+            diags.push(bad_label(
+                label_loc,
+                "program",
+                &label,
+                "; give the program a `label:`",
+            ));
+            ok = false;
+            continue;
+        }
+        if let Some(i) = values.iter().position(|(l, _)| *l == label) {
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateMatrixValue,
+                    label_loc,
+                    format!("two values of `matrix.program` are both labelled `{label}`"),
+                )
+                .label("same label as another value")
+                .hint("give one a `label:` of its own (e.g. `label: bulk-large`), or drop one")
+                .note("the other one is here", Some(firsts[i])),
+            );
+            ok = false;
+            continue;
+        }
+        firsts.push(label_loc);
+        values.push((label, vec![(Path::Program, value)]));
+    }
+    ok.then_some(Dim {
+        key: "program",
+        values,
+    })
+}
+
+/// A program's label: its name, or a path's file name without `.py`.
+fn program_label(name: &str) -> String {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    file.strip_suffix(".py").unwrap_or(file).to_string()
+}
+
+/// `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`: named lists of
+/// regions (a region may repeat), dealt to the expanded hosts in order.
+fn placement_dim(key: &Node, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Dim> {
+    let Some(entries) = node.as_map() else {
+        diags.push(
+            Diagnostic::new(
+                Code::WrongType,
+                node.loc,
+                format!(
+                    "`matrix.placement` must be a mapping from placement names to lists of regions, found {}",
+                    node.describe()
+                ),
+            )
+            .label("expected a mapping")
+            .hint("e.g. `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`"),
+        );
+        return None;
+    };
+    if entries.is_empty() {
+        diags.push(
+            Diagnostic::new(Code::InvalidValue, key.loc, "`matrix.placement` names no placement")
+                .label("varies nothing")
+                .hint("e.g. `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`, or remove `placement`"),
+        );
+        return None;
+    }
+    let mut values: DimValues = Vec::new();
+    let mut ok = true;
+    for (k, v) in entries {
+        let name = k.as_scalar().unwrap_or_default();
+        if !label_ok(name) {
+            diags.push(bad_label(k.loc, "placement", name, ""));
+            ok = false;
+            continue;
+        }
+        let Some(regions) = v.as_seq() else {
+            diags.push(
+                Diagnostic::new(
+                    Code::WrongType,
+                    v.loc,
+                    format!(
+                        "`matrix.placement.{name}` must be a list of regions, found {}",
+                        v.describe()
+                    ),
+                )
+                .label("expected a list of regions")
+                .hint(format!(
+                    "write `{name}: [{}]`",
+                    v.as_scalar().unwrap_or("ams3, nyc3")
+                )),
+            );
+            ok = false;
+            continue;
+        };
+        if regions.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    v.loc,
+                    format!("`matrix.placement.{name}` is an empty list"),
+                )
+                .label("no regions")
+                .hint("list at least one region"),
+            );
+            ok = false;
+            continue;
+        }
+        let mut fine = true;
+        for r in regions {
+            if r.as_scalar().is_none() {
+                diags.push(
+                    Diagnostic::new(
+                        Code::WrongType,
+                        r.loc,
+                        format!(
+                            "regions of `matrix.placement.{name}` must be region names, found {}",
+                            r.describe()
+                        ),
+                    )
+                    .label("expected a region"),
+                );
+                fine = false;
+            }
+        }
+        if !fine {
+            ok = false;
+            continue;
+        }
+        values.push((name.to_string(), vec![(Path::Placement, v.clone())]));
+    }
+    ok.then_some(Dim {
+        key: "placement",
+        values,
+    })
+}
+
+/// Deals the regions of `regions` (a list node) to the hosts of the tree's
+/// party entries in order, cycling: an entry with `count: N` becomes N
+/// entries `NAME-0` … `NAME-(N-1)` (what `count` names them), each with its
+/// region. An entry whose `count` is not a valid number keeps it (the
+/// validator says why) and takes one region.
+fn place(tree: &mut Node, regions: &Node) {
+    let Some(regions) = regions.as_seq() else {
+        return;
+    };
+    if regions.is_empty() {
+        return;
+    }
+    let NodeKind::Map(entries) = &mut tree.kind else {
+        return;
+    };
+    let Some((_, parties)) = entries
+        .iter_mut()
+        .find(|(k, _)| k.as_scalar() == Some("parties"))
+    else {
+        return;
+    };
+    let NodeKind::Seq(list) = &mut parties.kind else {
+        return;
+    };
+    let scalar = |loc: Location, value: &str| Node {
+        loc,
+        kind: NodeKind::Scalar {
+            value: value.to_string(),
+            plain: true,
+        },
+    };
+    let mut next = 0usize;
+    let mut region = || {
+        let r = regions[next % regions.len()].clone();
+        next += 1;
+        r
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for entry in std::mem::take(list) {
+        let count = entry
+            .get("count")
+            .and_then(Node::as_int)
+            .filter(|n| (1..=crate::scenario::MAX_COUNT).contains(n));
+        let name = entry
+            .get("name")
+            .and_then(|n| Some((n.as_scalar()?.to_string(), n.loc)));
+        match (count, name, &entry.kind) {
+            (Some(n), Some((name, name_loc)), NodeKind::Map(fields)) => {
+                for i in 0..n {
+                    let mut fields: Vec<(Node, Node)> = fields
+                        .iter()
+                        .filter(|(k, _)| k.as_scalar() != Some("count"))
+                        .cloned()
+                        .collect();
+                    for (k, v) in &mut fields {
+                        if k.as_scalar() == Some("name") {
+                            *v = scalar(name_loc, &format!("{name}-{i}"));
+                        }
+                    }
+                    let mut host = Node {
+                        loc: entry.loc,
+                        kind: NodeKind::Map(fields),
+                    };
+                    set_key(&mut host, "region", region());
+                    out.push(host);
+                }
+            }
+            _ => {
+                let mut entry = entry;
+                set_key(&mut entry, "region", region());
+                out.push(entry);
+            }
+        }
+    }
+    *list = out;
+}
+
+/// Sets `key` of a mapping node (adding it, pointing at the value, when missing).
+fn set_key(map: &mut Node, key: &str, value: Node) {
+    if let NodeKind::Map(entries) = &mut map.kind {
+        match entries.iter_mut().find(|(k, _)| k.as_scalar() == Some(key)) {
+            Some((_, v)) => *v = value,
+            None => entries.push((
+                Node {
+                    loc: value.loc,
+                    kind: NodeKind::Scalar {
+                        value: key.to_string(),
+                        plain: true,
+                    },
+                },
+                value,
+            )),
+        }
+    }
+}
+
 /// Puts `value` at `path` in a scenario tree, creating the enclosing
 /// mapping when it is missing. The value keeps its own location (the
 /// matrix entry); a created key points there too.
 fn assign(tree: &mut Node, path: &Path, value: Node) {
-    fn set(map: &mut Node, key: &str, value: Node) {
-        if let NodeKind::Map(entries) = &mut map.kind {
-            match entries.iter_mut().find(|(k, _)| k.as_scalar() == Some(key)) {
-                Some((_, v)) => *v = value,
-                None => entries.push((
-                    Node {
-                        loc: value.loc,
-                        kind: NodeKind::Scalar {
-                            value: key.to_string(),
-                            plain: true,
-                        },
-                    },
-                    value,
-                )),
-            }
-        }
-    }
+    let set = set_key;
     match path {
         Path::Field(section, key) => {
             let NodeKind::Map(entries) = &mut tree.kind else {
@@ -633,7 +1091,14 @@ fn assign(tree: &mut Node, path: &Path, value: Node) {
             }
             set(target, key, value);
         }
-        Path::PartyNat(i) => {
+        Path::Program => set(tree, "program", value),
+        Path::Placement => place(tree, &value),
+        Path::PartyNat(i) | Path::PartyCount(i) => {
+            let field = if matches!(path, Path::PartyNat(_)) {
+                "nat"
+            } else {
+                "count"
+            };
             let NodeKind::Map(entries) = &mut tree.kind else {
                 return;
             };
@@ -645,7 +1110,7 @@ fn assign(tree: &mut Node, path: &Path, value: Node) {
             };
             if let NodeKind::Seq(list) = &mut parties.kind {
                 if let Some(p) = list.get_mut(*i) {
-                    set(p, "nat", value);
+                    set(p, field, value);
                 }
             }
         }
@@ -866,5 +1331,71 @@ mod tests {
                 .as_scalar(),
             Some("1%")
         );
+    }
+
+    #[test]
+    fn placement_deals_regions_to_expanded_hosts_after_count() {
+        let t = tree("parties:\n  - { name: p, count: 2 }\n  - { name: q, nat: easy }\nmatrix:\n  count: { p: [4] }\n  placement: { far: [ams3, nyc3, sgp1] }\n  nat: { q: [hard] }\n");
+        let e = expand(&t).unwrap().unwrap();
+        let v = &e.variants[0];
+        assert_eq!(v.label, "count=4,placement=far,nat=hard");
+        let parties = v.root.get("parties").unwrap().as_seq().unwrap();
+        let hosts: Vec<(&str, &str)> = parties
+            .iter()
+            .map(|p| {
+                (
+                    p.get("name").unwrap().as_scalar().unwrap(),
+                    p.get("region").unwrap().as_scalar().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("p-0", "ams3"),
+                ("p-1", "nyc3"),
+                ("p-2", "sgp1"),
+                ("p-3", "ams3"),
+                ("q", "nyc3")
+            ]
+        );
+        assert!(parties.iter().all(|p| p.get("count").is_none()));
+        // `nat` addressed the entry `q` by its index before the split.
+        assert_eq!(parties[4].get("nat").unwrap().as_scalar(), Some("hard"));
+        // The region nodes are the matrix's own (line 6).
+        assert_eq!(parties[1].get("region").unwrap().loc.line, 6);
+    }
+
+    #[test]
+    fn program_values_replace_program_and_are_labelled_by_name() {
+        let t = tree("program: { name: rounds, args: [--rounds, \"5\"] }\nparties:\n  - { name: a }\n  - { name: b }\nmatrix:\n  program: [secure-sum, { name: ./dir/bw.py, args: [\"-x\"] }, { name: bulk, label: big }]\n");
+        let e = expand(&t).unwrap().unwrap();
+        let labels: Vec<&str> = e.variants.iter().map(|v| v.label.as_str()).collect();
+        assert_eq!(labels, ["program=secure-sum", "program=bw", "program=big"]);
+        let p0 = e.variants[0].root.get("program").unwrap();
+        assert_eq!(p0.get("name").unwrap().as_scalar(), Some("secure-sum"));
+        assert!(
+            p0.get("args").is_none(),
+            "a value replaces the whole program"
+        );
+        let p2 = e.variants[2].root.get("program").unwrap();
+        assert!(
+            p2.get("label").is_none(),
+            "`label` is the matrix's, not program's"
+        );
+    }
+
+    #[test]
+    fn bad_sweep_entries_are_diagnosed_at_the_entry() {
+        let t = tree("parties:\n  - { name: p, count: 2 }\nmatrix:\n  program: [rounds, { name: rounds }]\n  count: { q: [2] }\n  placement: { \"a b\": [ams3], far: [] }\n");
+        let d = expand(&t).unwrap_err();
+        let got: Vec<(Code, usize)> = d
+            .iter()
+            .map(|d| (d.code, d.location.unwrap().line))
+            .collect();
+        assert!(got.contains(&(Code::DuplicateMatrixValue, 4)), "{got:?}");
+        assert!(got.contains(&(Code::MatrixUnknownParty, 5)), "{got:?}");
+        assert!(got.contains(&(Code::InvalidValue, 6)), "{got:?}");
+        assert_eq!(got.len(), 4, "{got:?}");
     }
 }

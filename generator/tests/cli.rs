@@ -606,6 +606,76 @@ fn grid_refuses_what_it_cannot_run_before_starting() {
 }
 
 #[test]
+fn sweep_matrix_keys_and_runs_from_the_command_line() {
+    // The bundled sweep: readable names, and `--only` on the new keys.
+    let out = e3(&["list", "--variants", "mpc-sweep"]);
+    assert_eq!(out.status.code(), Some(0));
+    let names = text(&out.stdout);
+    assert_eq!(names.lines().count(), 128, "{names}");
+    assert!(names.contains("mpc-sweep@backend=nebula,program=max-chain,count=5,placement=far\n"));
+    let out = e3(&[
+        "show",
+        "mpc-sweep@placement=world,count=5,backend=direct,program=bulk",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    for (host, region) in [
+        ("p-0", "ams3"),
+        ("p-1", "nyc3"),
+        ("p-2", "sgp1"),
+        ("p-3", "syd1"),
+        ("p-4", "blr1"),
+    ] {
+        let line = plan
+            .lines()
+            .find(|l| l.starts_with(&format!("{host} ")))
+            .expect(host);
+        assert!(line.contains(region), "{line}");
+    }
+    let out = e3(&["grid", "mpc-sweep", "--only", "placement=moon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`moon` is not a value of `placement`"),
+        "{}",
+        text(&out.stderr)
+    );
+    for bad in ["0", "101", "x"] {
+        let out = e3(&["grid", "mpc-sweep", "--runs", bad]);
+        assert_eq!(out.status.code(), Some(2), "--runs {bad}");
+        assert!(
+            text(&out.stderr).contains("--runs"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // A bad matrix entry: `e3 grid` names it at file:line:col and writes nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("sweep.yaml");
+    std::fs::write(
+        &file,
+        "connectivity: { backend: nebula }\nprogram: { name: max-chain }\ndefaults: { region: ams3 }\nparties:\n  - { name: p, count: 2 }\nmatrix:\n  count: { p: [2, 1001] }\n  placement: { far: [ams3, mars1] }\n",
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("results");
+    let out = e3(&[
+        "grid",
+        file.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error[E043]: `count` must be between 1 and 1000, found 1001"),
+        "{err}"
+    );
+    assert!(err.contains("sweep.yaml:7:19"), "{err}");
+    assert!(err.contains("error[E033]: unknown region `mars1`"), "{err}");
+    assert!(err.contains("sweep.yaml:8:28"), "{err}");
+    assert!(!out_dir.exists(), "nothing written for an invalid grid");
+}
+
+#[test]
 fn render_keeps_a_deployments_state() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");

@@ -1231,7 +1231,7 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
         );
     }
     assert!(
-        text(&again.stderr).contains("18 of 18 cells from the cache"),
+        text(&again.stderr).contains("18 of 18 runs from the cache"),
         "{}",
         text(&again.stderr)
     );
@@ -1313,7 +1313,7 @@ fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
     );
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert!(
-        text(&again.stderr).contains("1 of 1 cells from the cache"),
+        text(&again.stderr).contains("1 of 1 runs from the cache"),
         "{}",
         text(&again.stderr)
     );
@@ -1740,4 +1740,135 @@ fn any_program_is_judged_by_its_exit_status() {
             .contains("cannot open the input table"),
         "{report:#}"
     );
+}
+
+/// `mpc-sweep` reduced to what runs in about two minutes: plain IP, three
+/// parties, `same` and `far`, both workloads, two runs per cell. Checks the
+/// samples in `grid.json`, the plot (rendered by a real SVG renderer), the
+/// sample table and its downloads, that the placement put the parties where
+/// it says (the pairs' model round trips), and that raising `--runs` runs
+/// only the missing samples.
+#[test]
+fn reduced_mpc_sweep_keeps_every_sample_plots_them_and_runs_only_missing_ones() {
+    lab_test!(&["rsvg-convert"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    let only = [
+        "--only",
+        "backend=direct",
+        "--only",
+        "count=3",
+        "--only",
+        "placement=same",
+        "--only",
+        "placement=far",
+    ];
+    let run = |runs: &str, extra: &[&str]| {
+        let mut args = vec!["grid", "mpc-sweep", "-o", dir.to_str().unwrap(), "--json"];
+        args.extend_from_slice(&only);
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--runs", runs]);
+        e3(&args, &[])
+    };
+    let out = run("2", &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("8 runs to do"), "{stderr}");
+    let grid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(grid["runs"], 2);
+    let cells = grid["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4, "2 programs × 2 placements");
+    for c in cells {
+        assert_eq!(c["outcome"], "direct", "{c}");
+        let samples = c["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 2, "{c}");
+        let walls: Vec<f64> = samples
+            .iter()
+            .map(|s| s["mpc_wall_s"].as_f64().expect("every sample has its time"))
+            .collect();
+        let (lo, hi) = (walls[0].min(walls[1]), walls[0].max(walls[1]));
+        assert_eq!(c["mpc_wall_s_min"].as_f64(), Some(lo), "{c}");
+        assert_eq!(c["mpc_wall_s_max"].as_f64(), Some(hi), "{c}");
+        let median = c["mpc_wall_s"].as_f64().unwrap();
+        assert!((median - (lo + hi) / 2.0).abs() < 1e-6, "{c}");
+        assert_eq!(
+            samples
+                .iter()
+                .map(|s| s["run"].as_u64().unwrap())
+                .collect::<Vec<_>>(),
+            [1, 2]
+        );
+        // Placement `far` deals ams3, nyc3, sgp1 to p-0, p-1, p-2: every pair
+        // of the far cell has its distant model round trip, `same` none.
+        let rtts: Vec<f64> = c["rtt"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["rtt_model_ms"].as_f64().unwrap())
+            .collect();
+        assert_eq!(rtts.len(), 3, "{c}");
+        match c["settings"]["placement"].as_str().unwrap() {
+            "far" => assert!(rtts.iter().all(|r| *r > 80.0), "{c}"),
+            _ => assert!(rtts.iter().all(|r| *r == 0.0), "{c}"),
+        }
+        assert!(c["result"].is_number(), "{c}");
+    }
+    let svg = std::fs::read_to_string(dir.join("plot.svg")).unwrap();
+    let html = std::fs::read_to_string(dir.join("plot.html")).unwrap();
+    assert!(
+        svg.contains("program=max-chain") && svg.contains("program=bulk"),
+        "{svg}"
+    );
+    assert_eq!(
+        svg.matches("<polyline").count(),
+        2,
+        "one line per panel: {svg}"
+    );
+    assert_eq!(svg.matches(" over 2 run(s)</title>").count(), 4, "{svg}");
+    for page in [&svg, &html] {
+        let without_ns = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+        assert!(
+            !without_ns.contains("http://")
+                && !without_ns.contains("https://")
+                && !without_ns.contains("src=")
+                && !without_ns.contains("<script"),
+            "external reference or script:\n{page}"
+        );
+    }
+    assert!(html.contains(&svg));
+    assert_eq!(
+        html.matches("<tr><td><code>mpc-sweep@").count(),
+        8,
+        "one row per sample"
+    );
+    assert!(html.contains("href=\"data:text/csv;charset=utf-8,variant%2Cbackend%2Cprogram"));
+    assert!(html.contains("href=\"data:application/json;charset=utf-8,"));
+    // A real SVG renderer reads it.
+    let png = tmp.path().join("plot.png");
+    let status = std::process::Command::new("rsvg-convert")
+        .arg("-o")
+        .arg(&png)
+        .arg(dir.join("plot.svg"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    assert_eq!(orphan_labs(), Vec::<String>::new(), "lab namespaces left");
+    // A third run of the max-chain cells: their two runs come from the cache.
+    let again = run("3", &["--only", "program=max-chain"]);
+    let stderr = text(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("4 of 6 runs from the cache; 2 to run"),
+        "{stderr}"
+    );
+    let grid: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    for c in grid["cells"].as_array().unwrap() {
+        let s = c["samples"].as_array().unwrap();
+        assert_eq!(s.len(), 3, "{c}");
+        assert_eq!(
+            s.iter().map(|s| s["cached"] == true).collect::<Vec<_>>(),
+            [true, true, false]
+        );
+    }
 }

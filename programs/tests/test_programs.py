@@ -6,6 +6,7 @@ Python (sys.executable), which must have mpyc installed, from a temporary cwd
 to check that the programs find their helper module from anywhere.
 """
 
+import hashlib
 import json
 import os
 import random
@@ -17,7 +18,7 @@ import sys
 import pytest
 
 PROGRAMS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROGRAMS = ['secure-sum', 'millionaires', 'rounds']
+PROGRAMS = ['secure-sum', 'millionaires', 'rounds', 'max-chain', 'bulk']
 PROC_TIMEOUT = 60  # seconds, per subprocess; the programs themselves get --timeout 30
 
 COMMON_KEYS = ['program', 'party', 'parties', 'threshold', 'seed']
@@ -26,6 +27,10 @@ KEYS = {
     'millionaires': COMMON_KEYS + ['input', 'result', 'expected', 'ok', 'elapsed_s', 'error'],
     'rounds': COMMON_KEYS + ['rounds', 'input', 'result', 'expected', 'ok', 'elapsed_s',
                              'sync', 'rounds_s', 'per_round_ms', 'error'],
+    'max-chain': COMMON_KEYS + ['steps', 'input', 'result', 'expected', 'ok', 'elapsed_s',
+                                'sync', 'steps_s', 'per_step_ms', 'error'],
+    'bulk': COMMON_KEYS + ['size', 'input', 'result', 'expected', 'ok', 'elapsed_s',
+                           'numpy', 'bytes_per_vector', 'compute_s', 'error'],
 }
 
 sys.path.insert(0, PROGRAMS_DIR)
@@ -166,7 +171,7 @@ def test_parties_agree(name, m, tmp_path):
     assert len({json.dumps(r['result']) for r in recs}) == 1
     # each party reports its own seeded input, and they are the documented derivation
     lo, hi = {'secure-sum': (0, 1000), 'millionaires': (0, 10**6),
-              'rounds': (2, 2**61 - 1)}[name]
+              'rounds': (2, 2**61 - 1), 'max-chain': (0, 2**32), 'bulk': (0, 2**32)}[name]
     assert [r['input'] for r in recs] == [e3_common.derive_input(name, 42, i, lo, hi)
                                          for i in range(m)]
     if name == 'rounds':
@@ -175,6 +180,57 @@ def test_parties_agree(name, m, tmp_path):
             assert rec['sync'] is (m == 2)  # t = 0: MPyC multiplies without communicating
             assert rec['rounds_s'] > 0
             assert rec['per_round_ms'] == pytest.approx(rec['rounds_s'] * 10, rel=1e-3)
+    if name == 'max-chain':
+        for rec in recs:
+            assert rec['steps'] == 16
+            assert rec['sync'] is (m == 2)  # t = 0: MPyC compares without communicating
+            assert rec['per_step_ms'] == pytest.approx(rec['steps_s'] * 1000 / 16, rel=1e-3)
+    if name == 'bulk':
+        for rec in recs:
+            assert rec['size'] == 10000 and rec['bytes_per_vector'] == 40000
+            assert rec['compute_s'] > 0
+
+
+def plain_max_chain(keys, steps):
+    """The documented stream, computed here independently of the program."""
+    values = []
+    for k in range(steps + 1):
+        digest = hashlib.sha256(f'e3/max-chain/{keys[k % len(keys)]}/{k}'.encode()).digest()
+        values.append(int.from_bytes(digest[:8], 'big') % 2**20)
+    return max(values)
+
+
+def plain_bulk(keys, size):
+    p = 2**31 - 1
+    vectors = []
+    for key in keys:
+        rng = random.Random(key)
+        vectors.append([rng.randrange(p) for _ in range(size)])
+    total = [sum(column) % p for column in zip(*vectors)]
+    return sum((k + 1) * (x * x % p) for k, x in enumerate(total)) % p
+
+
+@pytest.mark.parametrize('m', [2, 3])
+@pytest.mark.parametrize('steps', [1, 7])
+def test_max_chain_is_the_plain_maximum(m, steps, tmp_path):
+    keys = [11, 2**32 - 1, 0][:m]
+    args = ['--inputs', ','.join(map(str, keys)), '--steps', str(steps)]
+    recs = records(run_parties('max-chain', m, args, tmp_path))
+    for rec in recs:
+        assert rec['result'] == plain_max_chain(keys, steps)
+        assert rec['ok'] is True
+
+
+@pytest.mark.parametrize('extra', [[], ['--lists'], ['--no-numpy']],
+                         ids=['numpy', 'lists', 'mpyc-no-numpy'])
+def test_bulk_is_the_plain_checksum_with_and_without_numpy(extra, tmp_path):
+    keys = [5, 2**32 - 1, 77]
+    args = ['--inputs', ','.join(map(str, keys)), '--size', '300'] + extra
+    recs = records(run_parties('bulk', 3, args, tmp_path))
+    for rec in recs:
+        assert rec['result'] == plain_bulk(keys, 300)
+        assert rec['ok'] is True
+        assert rec['numpy'] is (extra == [])
 
 
 @pytest.mark.parametrize('name, args, expected', [
@@ -200,6 +256,8 @@ def test_explicit_inputs(name, args, expected, tmp_path):
     ('secure-sum', '-1'),
     ('millionaires', '{"index": 0, "wealth": -1}'),
     ('rounds', '0'),
+    ('max-chain', '-1'),
+    ('bulk', '-1'),
 ])
 def test_wrong_result_exits_1(name, wrong, tmp_path):
     recs = records(run_parties(name, 2, ['--expect', wrong], tmp_path), expected_rc=1)
@@ -284,6 +342,10 @@ def test_usage_errors_exit_2(args, message, tmp_path):
     ('millionaires', ['--inputs', '-1'], 'wealth -1 is negative'),
     ('rounds', ['--inputs', str(2**61 - 1)], 'is not in [0, 2**61-1)'),
     ('rounds', ['--rounds', '0'], 'expected an integer >= 1'),
+    ('max-chain', ['--steps', '0'], 'expected an integer >= 1'),
+    ('max-chain', ['--inputs', str(2**32)], 'is not in [0, 2**32)'),
+    ('bulk', ['--size', 'x'], 'expected an integer >= 1'),
+    ('bulk', ['--inputs', '-1'], 'is not in [0, 2**32)'),
 ])
 def test_program_specific_usage_errors(name, args, message, tmp_path):
     rc, out, err = run([program_path(name), '-M1', '--no-log'] + args, tmp_path, timeout=30)

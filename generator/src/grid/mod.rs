@@ -2,13 +2,18 @@
 //! after another, into `results/NAME/`: `grid.json`, and a figure
 //! (`grid.svg`, `grid.html`, see [`figure`]).
 //!
-//! Each cell's result is cached under `cells/<hash>.json`, keyed by the
-//! variant's content hash ([`cell_hash`]: e3's version, the variant's plan,
-//! the program files, the time bound), so a re-run only runs what changed.
-//! The outputs are rewritten after every cell, so an interrupted grid keeps
-//! what finished.
+//! With `--runs N` every cell runs N times, each in a fresh lab, and keeps
+//! every sample ([`Sample`]) beside its median, minimum and maximum. Each
+//! sample is cached on its own: run 1 under `cells/<hash>.json`, run k under
+//! `cells/<hash>.<k>.json`, keyed by the variant's content hash
+//! ([`cell_hash`]: e3's version, the variant's plan, the program files, the
+//! time bound), so a re-run only runs what changed, and raising N runs only
+//! the missing samples. The outputs are rewritten after every sample, so an
+//! interrupted grid keeps what finished. A matrix with an ordered axis
+//! (`count`, `placement`, `loss`) also gets a plot ([`plot`]).
 
 pub mod figure;
+pub mod plot;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
@@ -93,6 +98,35 @@ pub struct Cell {
     /// each (`rebind alice-router at 1.01 s: alice-bob recovered after 0.52 s`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,
+    /// Fastest and slowest sample of `overlay_up_s` and `mpc_wall_s` (the
+    /// fields above are the medians).
+    #[serde(default)]
+    pub overlay_up_s_min: Option<f64>,
+    #[serde(default)]
+    pub overlay_up_s_max: Option<f64>,
+    #[serde(default)]
+    pub mpc_wall_s_min: Option<f64>,
+    #[serde(default)]
+    pub mpc_wall_s_max: Option<f64>,
+    /// Every run of this cell, in run order (empty in a cached sample file).
+    #[serde(default)]
+    pub samples: Vec<Sample>,
+}
+
+/// One run of a cell: a fresh lab.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sample {
+    /// 1-based.
+    pub run: usize,
+    pub outcome: Outcome,
+    pub cached: bool,
+    pub overlay_up_s: Option<f64>,
+    pub mpc_wall_s: Option<f64>,
+    pub duration_s: f64,
+    pub result: Option<serde_json::Value>,
+    pub routes: Vec<String>,
+    pub reason: Option<String>,
+    pub rtt: Vec<PairRtt>,
 }
 
 /// A pair's round trips in a cell, in ms (see [`crate::sim::report::PairReport`]).
@@ -112,6 +146,8 @@ pub struct Grid {
     pub e3_version: String,
     /// The per-phase time bound of every cell.
     pub timeout_s: u64,
+    /// Runs (samples) per cell.
+    pub runs: usize,
     pub axes: Axes,
     pub cells: Vec<Cell>,
 }
@@ -134,6 +170,8 @@ pub struct Options {
     pub python: Option<PathBuf>,
     /// `--latency`, as for `e3 sim` (part of the cache key when given).
     pub latency: Option<crate::sim::latency::Method>,
+    /// Runs per cell (at least 1), each in a fresh lab.
+    pub runs: usize,
 }
 
 /// The content hash of a variant: what decides its result.
@@ -210,7 +248,120 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         latency: None,
         rtt: Vec::new(),
         faults: Vec::new(),
+
+        overlay_up_s_min: None,
+        overlay_up_s_max: None,
+        mpc_wall_s_min: None,
+        mpc_wall_s_max: None,
+        samples: Vec::new(),
     }
+}
+
+/// The cache file of run `run` (1-based) of a cell.
+fn sample_file(cells_dir: &Path, hash: &str, run: usize) -> PathBuf {
+    if run == 1 {
+        cells_dir.join(format!("{hash}.json"))
+    } else {
+        cells_dir.join(format!("{hash}.{run}.json"))
+    }
+}
+
+/// How bad an outcome is, for a cell's outcome over its samples.
+fn severity(o: Outcome) -> u8 {
+    match o {
+        Outcome::Direct => 0,
+        Outcome::Relayed => 1,
+        Outcome::Failed => 2,
+        Outcome::Error => 3,
+        Outcome::Pending => 4,
+    }
+}
+
+/// Median (mean of the middle two for an even count), minimum, maximum.
+pub fn stats(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    Some((round(median), v[0], v[n - 1]))
+}
+
+/// A cell from its runs (`None`: not run yet). Its outcome is the worst of
+/// the finished runs' (failed over relayed over direct; an `error` run makes
+/// it `error`), pending when none finished; times are the median, minimum
+/// and maximum of the successful runs (of all runs when none succeeded);
+/// result, routes, round trips and faults are the first finished run's, the reason
+/// the first failed one's.
+fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
+    let done: Vec<(usize, &Cell)> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(k, c)| c.as_ref().map(|c| (k + 1, c)))
+        .collect();
+    let mut cell = blank(v, hash.to_string(), Outcome::Pending);
+    cell.samples = done
+        .iter()
+        .map(|(k, c)| Sample {
+            run: *k,
+            outcome: c.outcome,
+            cached: c.cached,
+            overlay_up_s: c.overlay_up_s,
+            mpc_wall_s: c.mpc_wall_s,
+            duration_s: c.duration_s,
+            result: c.result.clone(),
+            routes: c.routes.clone(),
+            reason: c.reason.clone(),
+            rtt: c.rtt.clone(),
+        })
+        .collect();
+    let Some((_, first)) = done.first() else {
+        return cell;
+    };
+    cell.outcome = done
+        .iter()
+        .map(|(_, c)| c.outcome)
+        .max_by_key(|o| severity(*o))
+        .unwrap_or(Outcome::Pending);
+    cell.cached = done.iter().all(|(_, c)| c.cached);
+    cell.result = first.result.clone();
+    cell.routes = first.routes.clone();
+    cell.versions = first.versions.clone();
+    cell.latency = first.latency;
+    cell.rtt = first.rtt.clone();
+    cell.faults = first.faults.clone();
+    cell.reason = done.iter().find_map(|(_, c)| c.reason.clone());
+    cell.duration_s = (done.iter().map(|(_, c)| c.duration_s).sum::<f64>() * 10.0).round() / 10.0;
+    let ok: Vec<&Cell> = done
+        .iter()
+        .map(|(_, c)| *c)
+        .filter(|c| matches!(c.outcome, Outcome::Direct | Outcome::Relayed))
+        .collect();
+    let pool: Vec<&Cell> = if ok.is_empty() {
+        done.iter().map(|(_, c)| *c).collect()
+    } else {
+        ok
+    };
+    let of =
+        |f: fn(&Cell) -> Option<f64>| stats(&pool.iter().filter_map(|c| f(c)).collect::<Vec<_>>());
+    if let Some((m, lo, hi)) = of(|c| c.overlay_up_s) {
+        (
+            cell.overlay_up_s,
+            cell.overlay_up_s_min,
+            cell.overlay_up_s_max,
+        ) = (Some(m), Some(lo), Some(hi));
+    }
+    if let Some((m, lo, hi)) = of(|c| c.mpc_wall_s) {
+        (cell.mpc_wall_s, cell.mpc_wall_s_min, cell.mpc_wall_s_max) = (Some(m), Some(lo), Some(hi));
+    }
+    cell
 }
 
 /// The cell of a finished lab run (`Err`: the lab could not run it).
@@ -300,6 +451,7 @@ pub fn run(
         description: description.to_string(),
         e3_version: env!("CARGO_PKG_VERSION").to_string(),
         timeout_s,
+        runs: opts.runs.max(1),
         axes: axes.clone(),
         cells: Vec::new(),
     };
@@ -327,32 +479,42 @@ pub fn run(
             cell_hash(&v.plan, opts.timeout, &key)
         })
         .collect();
-    // Cached cells, and placeholders for the others.
-    let mut todo = Vec::new();
-    for (i, (v, hash)) in variants.iter().zip(&hashes).enumerate() {
-        let cached = if opts.fresh {
-            None
-        } else {
-            read_cell(&cells_dir.join(format!("{hash}.json")))
-        };
-        match cached {
-            Some(mut c) => {
-                c.cached = true;
-                c.variant = v.plan.name.clone();
-                grid.cells.push(c);
-            }
-            None => {
-                grid.cells.push(blank(v, hash.clone(), Outcome::Pending));
-                todo.push(i);
+    // Cached samples, and the runs still to do: run 1 of every cell first,
+    // then run 2 of every cell, …, so that drifting load spreads over all.
+    let runs = opts.runs.max(1);
+    grid.runs = runs;
+    let mut samples: Vec<Vec<Option<Cell>>> = Vec::new();
+    let mut todo: Vec<(usize, usize)> = Vec::new();
+    for (v, hash) in variants.iter().zip(&hashes) {
+        let have: Vec<Option<Cell>> = (1..=runs)
+            .map(|k| {
+                if opts.fresh {
+                    return None;
+                }
+                read_cell(&sample_file(&cells_dir, hash, k)).map(|mut c| {
+                    c.cached = true;
+                    c.variant = v.plan.name.clone();
+                    c
+                })
+            })
+            .collect();
+        grid.cells.push(aggregate(v, hash, &have));
+        samples.push(have);
+    }
+    for k in 1..=runs {
+        for (i, have) in samples.iter().enumerate() {
+            if have[k - 1].is_none() {
+                todo.push((i, k));
             }
         }
     }
     write_outputs(&opts.dir, &grid)?;
+    let total = variants.len() * runs;
     let mut progress = Progress::new(
-        variants.len(),
-        variants.len() - todo.len(),
+        total,
+        total - todo.len(),
         todo.iter()
-            .map(|&i| variants[i].plan.connectivity.backend)
+            .map(|&(i, _)| variants[i].plan.connectivity.backend)
             .collect(),
     );
     let sim_opts = crate::sim::Options {
@@ -362,23 +524,34 @@ pub fn run(
         latency: opts.latency,
         ..crate::sim::Options::default()
     };
-    for i in todo {
+    for (i, k) in todo {
         let v = &variants[i];
-        progress.start(&v.label);
+        let label = if runs > 1 {
+            format!("{} (run {k}/{runs})", v.label)
+        } else {
+            v.label.clone()
+        };
+        progress.start(&label);
         let started = Instant::now();
         let result = crate::sim::run_lab(&v.plan, &sim_opts);
         if crate::sim::netns::interrupted() {
-            // The lab is torn down; the cell stays pending, the finished
+            // The lab is torn down; the sample stays pending, the finished
             // ones are written.
             progress.finish();
             return Err(crate::sim::netns::INTERRUPTED.to_string());
         }
         let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
         if cell.outcome != Outcome::Error {
-            write_json(&cells_dir.join(format!("{}.json", cell.hash)), &cell)?;
+            write_json(&sample_file(&cells_dir, &cell.hash, k), &cell)?;
         }
-        progress.done(v.plan.connectivity.backend, &cell, started.elapsed());
-        grid.cells[i] = cell;
+        progress.done(
+            v.plan.connectivity.backend,
+            &label,
+            &cell,
+            started.elapsed(),
+        );
+        samples[i][k - 1] = Some(cell);
+        grid.cells[i] = aggregate(v, &hashes[i], &samples[i]);
         write_outputs(&opts.dir, &grid)?;
     }
     progress.finish();
@@ -407,12 +580,18 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
         })
 }
 
-/// `grid.json`, `grid.svg`, `grid.html`.
+/// `grid.json`, `grid.svg`, `grid.html`, and `plot.svg`, `plot.html` when
+/// the matrix has an ordered axis ([`plot::x_axis`]).
 pub fn write_outputs(dir: &Path, grid: &Grid) -> Result<(), String> {
     write_json(&dir.join("grid.json"), grid)?;
     let svg = figure::svg(grid);
     write_file(&dir.join("grid.svg"), svg.as_bytes())?;
-    write_file(&dir.join("grid.html"), figure::html(grid, &svg).as_bytes())
+    write_file(&dir.join("grid.html"), figure::html(grid, &svg).as_bytes())?;
+    if let Some(svg) = plot::svg(grid) {
+        write_file(&dir.join("plot.svg"), svg.as_bytes())?;
+        write_file(&dir.join("plot.html"), plot::html(grid, &svg).as_bytes())?;
+    }
+    Ok(())
 }
 
 /// A progress bar on a terminal, a line per cell otherwise.
@@ -434,9 +613,9 @@ impl Progress {
         let to_run = pending.len();
         let tty = std::io::stderr().is_terminal();
         if cached > 0 {
-            eprintln!("{cached} of {total} cells from the cache; {to_run} to run");
+            eprintln!("{cached} of {total} runs from the cache; {to_run} to run");
         } else {
-            eprintln!("{to_run} cells to run");
+            eprintln!("{to_run} runs to do");
         }
         Progress {
             total,
@@ -487,7 +666,13 @@ impl Progress {
         }
     }
 
-    fn done(&mut self, backend: crate::catalogue::Backend, cell: &Cell, took: Duration) {
+    fn done(
+        &mut self,
+        backend: crate::catalogue::Backend,
+        label: &str,
+        cell: &Cell,
+        took: Duration,
+    ) {
         self.finished += 1;
         self.ran += 1;
         self.spent += took;
@@ -519,7 +704,7 @@ impl Progress {
             "[{}/{}] {}: {detail} in {:.1} s; {}",
             self.finished,
             self.total,
-            cell.label,
+            label,
             took.as_secs_f64(),
             self.eta()
         );
@@ -528,7 +713,7 @@ impl Progress {
     fn finish(&self) {
         if self.ran > 0 {
             eprintln!(
-                "ran {} cells in {}",
+                "ran {} runs in {}",
                 self.ran,
                 clock(self.started.elapsed().as_secs_f64())
             );

@@ -1,0 +1,17 @@
+# p-1: party 1 of the e3 scenario `mpc-sweep@backend=tailscale,program=max-chain,count=2,placement=same` (digitalocean, ams3).
+{
+  imports = [
+    ../modules
+    ../modules/platforms/digitalocean.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "p-1";
+
+  e3.tailscale.enable = true;
+
+  e3.party = {
+    enable = true;
+    index = 1;
+  };
+}
