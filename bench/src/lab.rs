@@ -397,3 +397,94 @@ mod tests {
         }
     }
 }
+
+/// One size of the full-run figure: `e3 sim`'s whole run ([`e3::sim::run_lab`])
+/// and its phases as the report states them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSize {
+    pub backend: String,
+    pub parties: usize,
+    pub pairs: usize,
+    pub total_s: Option<Stat>,
+    pub setup_s: Option<Stat>,
+    pub overlay_s: Option<Stat>,
+    pub mpc_s: Option<Stat>,
+    /// Every pair's route and round trip read (after the program).
+    pub report_s: Option<Stat>,
+    pub teardown_s: Option<Stat>,
+    /// The report phase's share of the whole run, in percent (median over runs).
+    pub report_percent: Option<Stat>,
+    /// Runs that failed (not in the figures).
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFigure {
+    pub sizes: Vec<RunSize>,
+}
+
+/// Full runs with Nebula and `sizes` parties, each behind its own `easy`
+/// NAT: the same generated scenario as the bring-up figure, run to its report.
+pub fn measure_run(
+    sizes: &[usize],
+    runs: usize,
+    timeout: Duration,
+    labs: &mut Vec<String>,
+    log: &dyn Fn(&str),
+) -> Result<RunFigure, String> {
+    let mut out = Vec::new();
+    for &n in sizes {
+        let plan = plan_of(&format!("bench-lab-{n}.yaml"), &bringup_yaml(n))?;
+        let mut v: [Vec<f64>; 7] = Default::default();
+        let mut failures = Vec::new();
+        for run in 0..runs {
+            let mut opts = options(timeout);
+            // A large lab's phases take long enough to want their progress.
+            opts.progress = n >= 32;
+            let report = e3::sim::run_lab(&plan, &opts)?;
+            labs.push(report.lab.clone());
+            if !report.ok {
+                let f = format!("run {}: {}", run + 1, report.verdict);
+                log(&format!("run nebula {n} parties: {f}"));
+                failures.push(f);
+                continue;
+            }
+            let p = report.phases;
+            log(&format!(
+                "run nebula {n} parties, run {}/{runs}: {:.1} s, report phase {:.2} s ({:.1} %)",
+                run + 1,
+                report.total_s,
+                p.report_s,
+                p.report_percent()
+            ));
+            for (k, x) in [
+                report.total_s,
+                p.setup_s,
+                p.overlay_s,
+                p.mpc_s,
+                p.report_s,
+                p.teardown_s,
+                p.report_percent(),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                v[k].push(round3(x));
+            }
+        }
+        out.push(RunSize {
+            backend: "nebula".into(),
+            parties: n,
+            pairs: n * n.saturating_sub(1) / 2,
+            total_s: Stat::of(&v[0]),
+            setup_s: Stat::of(&v[1]),
+            overlay_s: Stat::of(&v[2]),
+            mpc_s: Stat::of(&v[3]),
+            report_s: Stat::of(&v[4]),
+            teardown_s: Stat::of(&v[5]),
+            report_percent: Stat::of(&v[6]),
+            failures,
+        });
+    }
+    Ok(RunFigure { sizes: out })
+}

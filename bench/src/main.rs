@@ -34,6 +34,8 @@ enum Section {
     Mininet,
     /// region latency measured against the model: underlay and overlays, netem and/or e3's delay line (root)
     Latency,
+    /// whole `e3 sim` runs, Nebula behind easy NAT: each phase and the report phase's share (root)
+    Run,
 }
 
 /// Benchmarks of e3: rendering cost, lab bring-up, overlay overhead, and
@@ -56,6 +58,9 @@ struct Cli {
     /// Party counts of the lab bring-up figure
     #[arg(long, value_delimiter = ',', default_values_t = [3usize, 8, 16])]
     lab_sizes: Vec<usize>,
+    /// Party counts of the full-run figure (40 works; it takes minutes here)
+    #[arg(long, value_delimiter = ',', default_values_t = [16usize])]
+    run_sizes: Vec<usize>,
     /// Overlays of the overhead figure (the `direct` underlay baseline always runs)
     #[arg(long, value_delimiter = ',', default_values_t = ["nebula".to_string(), "wireguard".to_string(), "tinc".to_string()])]
     overlays: Vec<String>,
@@ -111,6 +116,7 @@ struct Results {
     overlay: Option<lab::OverlayFigure>,
     mininet: Option<mininet::Figure>,
     latency: Option<latency::Figure>,
+    run: Option<lab::RunFigure>,
     /// Lab prefixes (`e3-XXXX`) this run used, for checking that none is left.
     labs: Vec<String>,
     total_s: f64,
@@ -228,7 +234,7 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
         return Err("the lab, overlay, mininet and latency sections need root (network namespaces)\n   = hint: run as root, or `--only render`".into());
     }
     let mut backends = Vec::new();
-    if sections.contains(&Section::Lab) {
+    if sections.contains(&Section::Lab) || sections.contains(&Section::Run) {
         backends.push(e3::catalogue::Backend::Nebula);
     }
     if sections.contains(&Section::Overlay) {
@@ -277,6 +283,7 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
         ("--render-sizes", &cli.render_sizes, 2),
         ("--lab-sizes", &cli.lab_sizes, 2),
         ("--mininet-hosts", &cli.mininet_hosts, 1),
+        ("--run-sizes", &cli.run_sizes, 2),
     ] {
         if let Some(n) = sizes.iter().find(|n| **n < min) {
             return Err(format!("`{what}`: {n} is too small (at least {min})"));
@@ -485,6 +492,42 @@ fn table(r: &Results) -> String {
     if let Some(f) = &r.latency {
         latency::table(&mut t, f);
     }
+    if let Some(f) = &r.run {
+        let _ = writeln!(
+            t,
+            "\n6. Full run: `e3 sim`, Nebula, N parties behind easy NAT, by phase"
+        );
+        let _ = writeln!(
+            t,
+            "{:>7}  {:<20} {:<20} {:<20} {:<20} {:<20} {:<20} {:>8}",
+            "PARTIES", "TOTAL", "SETUP", "OVERLAY", "MPYC", "REPORT", "TEARDOWN", "REPORT %"
+        );
+        for s in &f.sizes {
+            let _ = writeln!(
+                t,
+                "{:>7}  {:<20} {:<20} {:<20} {:<20} {:<20} {:<20} {:>8}{}",
+                s.parties,
+                fmt_stat(&s.total_s, "s", 1.0, 1),
+                fmt_stat(&s.setup_s, "s", 1.0, 2),
+                fmt_stat(&s.overlay_s, "s", 1.0, 2),
+                fmt_stat(&s.mpc_s, "s", 1.0, 2),
+                fmt_stat(&s.report_s, "s", 1.0, 2),
+                fmt_stat(&s.teardown_s, "s", 1.0, 2),
+                s.report_percent
+                    .as_ref()
+                    .map_or("-".to_string(), |p| format!("{:.1} %", p.median)),
+                if s.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({} failed runs)", s.failures.len())
+                }
+            );
+        }
+        let _ = writeln!(
+            t,
+            "  REPORT: every pair's route (once per party, in parallel) and round trip; % of the whole run"
+        );
+    }
     let _ = writeln!(t, "\ntotal {:.0} s", r.total_s);
     t
 }
@@ -531,6 +574,14 @@ fn unmeasured(r: &Results) -> Vec<String> {
                 .map(|c| format!("latency {} {} {}", c.pair, c.backend, c.method)),
         );
     }
+    if let Some(f) = &r.run {
+        v.extend(
+            f.sizes
+                .iter()
+                .filter(|s| s.total_s.is_none())
+                .map(|s| format!("full run with {} parties", s.parties)),
+        );
+    }
     if let Some(f) = &r.mininet {
         v.extend(
             f.sizes
@@ -550,6 +601,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Section::Overlay,
             Section::Mininet,
             Section::Latency,
+            Section::Run,
         ]
     } else {
         cli.only.clone()
@@ -598,6 +650,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         overlay: None,
         mininet: None,
         latency: None,
+        run: None,
         labs: Vec::new(),
         total_s: 0.0,
     };
@@ -668,6 +721,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             runs,
             cli.latency_rounds,
             cli.iperf_seconds,
+            timeout,
+            &mut results.labs,
+            &log,
+        )?);
+    }
+    if sections.contains(&Section::Run) {
+        eprintln!(
+            "full runs: Nebula with {:?} parties, {runs} runs each",
+            cli.run_sizes
+        );
+        results.run = Some(lab::measure_run(
+            &cli.run_sizes,
+            runs,
             timeout,
             &mut results.labs,
             &log,

@@ -229,11 +229,13 @@ fn lab_sections_write_every_field_and_leave_nothing() {
     let json = dir.path().join("bench.json");
     let out = bench(&[
         "--only",
-        "lab,overlay,mininet",
+        "lab,overlay,mininet,run",
         "--runs",
         "1",
         "--lab-sizes",
         "2,3",
+        "--run-sizes",
+        "3",
         "--overlays",
         "nebula",
         "--rounds",
@@ -252,12 +254,42 @@ fn lab_sections_write_every_field_and_leave_nothing() {
         text(&out.stderr)
     );
     let table = text(&out.stdout);
-    for heading in ["2. Lab bring-up", "3. Overlay overhead", "4. Peer"] {
+    for heading in [
+        "2. Lab bring-up",
+        "3. Overlay overhead",
+        "4. Peer",
+        "6. Full run",
+    ] {
         assert!(table.contains(heading), "{table}");
     }
     let j = read_json(&json);
     assert_common(&j, 1);
     assert!(j["render"].is_null());
+
+    let run = &j["run"]["sizes"][0];
+    assert_eq!(run["parties"], 3, "{run}");
+    assert_eq!(run["pairs"], 3, "{run}");
+    assert_eq!(run["failures"].as_array().map(Vec::len), Some(0), "{run}");
+    for k in [
+        "total_s",
+        "setup_s",
+        "overlay_s",
+        "mpc_s",
+        "report_s",
+        "teardown_s",
+        "report_percent",
+    ] {
+        assert_stat(&run[k], 1, k);
+    }
+    // the phases add up to the whole run (each rounded to 10 ms, the total to 0.1 s)
+    let sum: f64 = ["setup_s", "overlay_s", "mpc_s", "report_s", "teardown_s"]
+        .iter()
+        .map(|k| run[k]["median"].as_f64().unwrap_or(0.0))
+        .sum();
+    let total = run["total_s"]["median"].as_f64().unwrap_or(0.0);
+    assert!((sum - total).abs() < 0.2, "{sum} vs {total}: {run}");
+    let share = run["report_percent"]["median"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..100.0).contains(&share), "{run}");
 
     let lab = &j["lab"];
     for (s, n) in lab["sizes"].as_array().expect("sizes").iter().zip([2, 3]) {
@@ -342,8 +374,8 @@ fn lab_sections_write_every_field_and_leave_nothing() {
     let labs = j["labs"].as_array().expect("labs");
     assert_eq!(
         labs.len(),
-        2 + 2 + 1,
-        "two bring-up labs, two overlay labs, one peer lab: {labs:?}"
+        2 + 2 + 1 + 1,
+        "two bring-up labs, two overlay labs, one peer lab, one full run: {labs:?}"
     );
     for l in labs {
         assert_lab_gone(l.as_str().expect("prefix"));

@@ -293,9 +293,29 @@ fn tinc_mesh_is_correct() {
 #[test]
 fn direct_lan_fails_naming_the_nat() {
     lab_test!(&["nft"]);
-    let (code, report, stderr) = sim("direct-lan", &["--timeout", "4"], &[]);
+    // A generous bound: the run is given up once the home router has kept
+    // dropping the cloud party's connection attempts for a few seconds,
+    // and the party says so (not "killed at the deadline").
+    let (code, report, stderr) = sim("direct-lan", &["--timeout", "60"], &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(report["ok"], false);
+    let errors: Vec<String> = report["parties"]
+        .as_array()
+        .expect("parties")
+        .iter()
+        .filter_map(|p| p["error"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e.starts_with("stopped: router `home-router` in front of `home` dropped ")),
+        "{errors:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("giving up on the run: router `home-router`"),
+        "{stderr}"
+    );
     let diagnosis = report["diagnosis"].to_string();
     assert!(
         diagnosis.contains("`easy` NAT") && diagnosis.contains("home-router"),

@@ -26,6 +26,7 @@ pub mod latency;
 pub mod live;
 pub mod netns;
 pub mod report;
+pub mod routes;
 pub mod session;
 pub mod versions;
 
@@ -86,8 +87,8 @@ pub struct Started {
     /// Overlay addresses the backend learnt at run time, by host (Tailscale:
     /// what Headscale assigned); they take the place of the plan's.
     pub addresses: BTreeMap<String, Ipv4Addr>,
-    /// Reads the route from party `a` to the overlay address of a peer from
-    /// the backend itself; without it the report reads conntrack.
+    /// Reads the routes from party `a` to the overlay addresses of its peers
+    /// from the backend itself; without it the report reads conntrack.
     pub read_route: Option<RouteReader>,
     /// Runs once before the routes are read, when the backend finds its
     /// paths over time (Tailscale: `tailscale ping` between every pair).
@@ -97,8 +98,11 @@ pub struct Started {
 /// See [`Started::settle`]: the lab, the parties, their overlay addresses.
 pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
 
-/// Reads the route from party `a` to a peer's overlay address from the backend.
-pub type RouteReader = fn(&Lab, &Host, Ipv4Addr) -> Option<Route>;
+/// Reads the routes from party `a` to its peers' overlay addresses from the
+/// backend, once for all of them: one entry per address, in their order
+/// (`None` where the backend cannot say; the report then reads conntrack).
+/// Called for several parties at once ([`routes::read_views`]).
+pub type RouteReader = fn(&Lab, &Host, &[Ipv4Addr]) -> Vec<Option<Route>>;
 
 /// A pair's route as a backend reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,42 +293,49 @@ fn ifname(host: &Host, segment: &str) -> &'static str {
     nat::router_interface(host.role, segment).unwrap_or("eth0")
 }
 
-/// Builds the namespaces, links, addresses, routes and NAT of a plan.
+/// Builds the namespaces, links, addresses, routes and NAT of a plan, in
+/// batches: one `ip -batch` creates every namespace, then one per namespace
+/// that owns links creates them (the internet's bridge and its veths,
+/// each router's LAN bridge and veths, each carrier's veth to its home
+/// router), then one per namespace sets its addresses, links and routes;
+/// the NAT rules are one `nft -f` per router and party. Each `ip -batch`
+/// stops at its first failing line and fails the build.
 fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
     // Every object below is created by this thread, which checks for a
-    // signal before each (`Lab`'s methods, and `check_interrupted` for the
-    // links and addresses inside namespaces that already exist).
-    let inet = lab.add_namespace("internet")?;
-    run("ip", &["-n", &inet, "link", "add", "br0", "type", "bridge"])?;
-    run("ip", &["-n", &inet, "link", "set", "br0", "up"])?;
-    for h in &plan.hosts {
-        lab.add_namespace(&h.name)?;
-    }
-    // Links. Routers' LAN bridges first, then veths (created in place).
+    // signal before each batch (`Lab`'s methods, and `check_interrupted`).
+    let mut hosts: Vec<&str> = vec!["internet"];
+    hosts.extend(plan.hosts.iter().map(|h| h.name.as_str()));
+    lab.add_namespaces(&hosts)?;
+    let inet = lab.ns("internet");
+    // Links, by the namespace that creates them (veths created in place).
+    let mut links: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    links.insert(
+        inet.clone(),
+        vec![
+            "link set lo up".into(),
+            "link add br0 type bridge".into(),
+            "link set br0 up".into(),
+        ],
+    );
     for h in plan.hosts.iter().filter(|h| h.role == Role::Router) {
-        let ns = lab.ns(&h.name);
-        run("ip", &["-n", &ns, "link", "add", "lan", "type", "bridge"])?;
+        links
+            .entry(lab.ns(&h.name))
+            .or_default()
+            .push("link add lan type bridge".into());
     }
     let mut port = 0usize;
     for h in &plan.hosts {
-        netns::check_interrupted()?;
         let ns = lab.ns(&h.name);
         for i in &h.interfaces {
             let name = ifname(h, &i.segment);
             if i.segment == "internet" {
                 let peer = format!("h{port}");
                 port += 1;
-                run(
-                    "ip",
-                    &[
-                        "-n", &inet, "link", "add", &peer, "type", "veth", "peer", "name", name,
-                        "netns", &ns,
-                    ],
-                )?;
-                run(
-                    "ip",
-                    &["-n", &inet, "link", "set", &peer, "master", "br0", "up"],
-                )?;
+                let l = links.entry(inet.clone()).or_default();
+                l.push(format!(
+                    "link add {peer} type veth peer name {name} netns {ns}"
+                ));
+                l.push(format!("link set {peer} master br0 up"));
             } else if let Some(site) = i.segment.strip_prefix("lan-") {
                 if h.role == Role::Router {
                     continue; // the bridge itself
@@ -335,20 +346,13 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     .find(|s| s.name == site)
                     .ok_or_else(|| format!("no site `{site}`"))?
                     .router;
-                let rns = lab.ns(router);
                 let peer = format!("p{port}");
                 port += 1;
-                run(
-                    "ip",
-                    &[
-                        "-n", &rns, "link", "add", &peer, "type", "veth", "peer", "name", name,
-                        "netns", &ns,
-                    ],
-                )?;
-                run(
-                    "ip",
-                    &["-n", &rns, "link", "set", &peer, "master", "lan", "up"],
-                )?;
+                let l = links.entry(lab.ns(router)).or_default();
+                l.push(format!(
+                    "link add {peer} type veth peer name {name} netns {ns}"
+                ));
+                l.push(format!("link set {peer} master lan up"));
             } else if h.role == Role::Carrier {
                 // carrier segment: one veth from the carrier (`cgn`) to the home router (`wan`)
                 let site = i.segment.strip_prefix("carrier-").unwrap_or(&i.segment);
@@ -358,27 +362,18 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     .find(|s| s.name == site)
                     .ok_or_else(|| format!("no site `{site}`"))?
                     .router;
-                run(
-                    "ip",
-                    &[
-                        "-n",
-                        &ns,
-                        "link",
-                        "add",
-                        "cgn",
-                        "type",
-                        "veth",
-                        "peer",
-                        "name",
-                        "wan",
-                        "netns",
-                        &lab.ns(router),
-                    ],
-                )?;
+                links.entry(ns.clone()).or_default().push(format!(
+                    "link add cgn type veth peer name wan netns {}",
+                    lab.ns(router)
+                ));
             }
         }
     }
-    // Addresses and routes.
+    for (ns, lines) in &links {
+        netns::check_interrupted()?;
+        netns::ip_batch(&lab.dir.join(format!("{ns}.links.ip")), Some(ns), lines)?;
+    }
+    // Addresses and routes, one batch per host.
     let firewall_lans: Vec<(String, Ipv4Addr)> = plan
         .sites
         .iter()
@@ -388,40 +383,25 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
     for h in &plan.hosts {
         netns::check_interrupted()?;
         let ns = lab.ns(&h.name);
+        let mut lines = vec!["link set lo up".to_string()];
         for i in &h.interfaces {
             let name = ifname(h, &i.segment);
-            run(
-                "ip",
-                &[
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("{}/{}", i.address, i.prefix),
-                    "dev",
-                    name,
-                ],
-            )?;
-            run("ip", &["-n", &ns, "link", "set", name, "up"])?;
+            lines.push(format!("addr add {}/{} dev {name}", i.address, i.prefix));
+            lines.push(format!("link set {name} up"));
         }
         for i in &h.interfaces {
             if let Some(gw) = i.gateway {
-                run(
-                    "ip",
-                    &["-n", &ns, "route", "add", "default", "via", &gw.to_string()],
-                )?;
+                lines.push(format!("route add default via {gw}"));
             }
         }
         if h.interfaces.iter().any(|i| i.segment == "internet") {
             for (lan, router) in &firewall_lans {
                 if h.public_address != Some(*router) {
-                    run(
-                        "ip",
-                        &["-n", &ns, "route", "add", lan, "via", &router.to_string()],
-                    )?;
+                    lines.push(format!("route add {lan} via {router}"));
                 }
             }
         }
+        netns::ip_batch(&lab.dir.join(format!("{ns}.ip")), Some(&ns), &lines)?;
         if matches!(h.role, Role::Router | Role::Carrier) {
             ns_run(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
             let router =
@@ -468,26 +448,6 @@ fn netem_available(lab: &Lab) -> bool {
     ok
 }
 
-/// UDP/TCP flows a party's namespace saw that were answered, as (peer address, protocol).
-fn answered_flows(ns: &str) -> Vec<(Ipv4Addr, String)> {
-    let text = run("ip", &["netns", "exec", ns, "conntrack", "-L"]).unwrap_or_default();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.contains("[UNREPLIED]") {
-            continue;
-        }
-        let proto = line.split_whitespace().next().unwrap_or("").to_string();
-        if let Some(dst) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("dst="))
-            .and_then(|d| d.parse().ok())
-        {
-            out.push((dst, proto));
-        }
-    }
-    out
-}
-
 fn underlay_addresses(h: &Host) -> Vec<Ipv4Addr> {
     let mut v: Vec<Ipv4Addr> = h.interfaces.iter().map(|i| i.address).collect();
     v.extend(h.public_address);
@@ -518,6 +478,85 @@ fn dropped(lab: &Lab, router: &str) -> u64 {
             .and_then(|n| n.parse().ok())
     })
     .unwrap_or(0)
+}
+
+/// How long a filtering NAT must keep dropping the parties' connection
+/// attempts before a `direct` run is given up: the handshake retries every
+/// 2 s (and the kernel resends a SYN after 1 s), so drops spread over this
+/// long are attempts that failed and were made again, not a stray packet.
+pub const DROPS_FOR: Duration = Duration::from_secs(3);
+
+/// `direct`: the routers in front of parties that others must open TCP
+/// connections to (every party but #0 behind a filtering NAT; for a
+/// carrier-grade NAT also the carrier), and their `unsolicited` drop
+/// counters since the program started. Plain TCP never crosses such a NAT
+/// (nothing inside opens the listening port outward), so drops that go on
+/// for [`DROPS_FOR`] decide the run: it fails now, not at its time bound,
+/// and a run that succeeds slowly never sees such drops.
+struct DropWatch {
+    routers: Vec<Watched>,
+    port: u16,
+}
+
+/// One router [`DropWatch`] reads.
+struct Watched {
+    party: String,
+    router: String,
+    /// Its counter when the program started.
+    base: u64,
+    /// When drops began, and the counter then.
+    began: Option<(Instant, u64)>,
+}
+
+impl DropWatch {
+    fn new(lab: &Lab, plan: &Plan) -> DropWatch {
+        let mut routers = Vec::new();
+        if plan.connectivity.backend == Backend::Direct {
+            for p in plan.parties() {
+                if p.index.unwrap_or_default() == 0 || !p.nat.filters_inbound() {
+                    continue;
+                }
+                let Some(site) = plan.sites.iter().find(|s| Some(&s.name) == p.site.as_ref())
+                else {
+                    continue;
+                };
+                for r in std::iter::once(&site.router).chain(site.carrier.as_ref()) {
+                    routers.push(Watched {
+                        party: p.name.clone(),
+                        router: r.clone(),
+                        base: dropped(lab, r),
+                        began: None,
+                    });
+                }
+            }
+        }
+        DropWatch {
+            routers,
+            port: plan.program.port,
+        }
+    }
+
+    /// Why to give up, once drops at one router have gone on for [`DROPS_FOR`].
+    fn poll(&mut self, lab: &Lab) -> Option<String> {
+        let port = self.port;
+        for w in &mut self.routers {
+            let now = dropped(lab, &w.router);
+            match w.began {
+                None if now > w.base => w.began = Some((Instant::now(), now)),
+                Some((t, first)) if now > first && t.elapsed() >= DROPS_FOR => {
+                    return Some(format!(
+                        "router `{}` in front of `{}` dropped {} unsolicited inbound packets over {:.1} s (the TCP connection attempts to its port {port}, which plain TCP cannot open through this NAT)",
+                        w.router,
+                        w.party,
+                        now - w.base,
+                        t.elapsed().as_secs_f64()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 fn nat_phrase(plan: &Plan, h: &Host) -> String {
@@ -592,13 +631,21 @@ fn measure_round_trips(
                 .and_then(|c| plan.host(c))
         });
         pair.rtt_model_ms = Some(crate::netem::rtt_model_ms(plan, a, b, via));
-        let address = if session.started.is_some() {
-            session.overlay_address(b)
+        if session.started.is_some() {
+            // Over an overlay either side can probe the other: half the
+            // pairs from each side, so no party probes all its peers.
+            let (from, to, host) = if (i + j) % 2 == 1 {
+                (j, i, a)
+            } else {
+                (i, j, b)
+            };
+            targets.extend(session.overlay_address(host).map(|x| (from, to, x)));
         } else {
-            b.public_address
-                .or_else(|| crate::netem::internet_address(b))
-        };
-        targets.extend(address.map(|x| (i, j, x)));
+            let address = b
+                .public_address
+                .or_else(|| crate::netem::internet_address(b));
+            targets.extend(address.map(|x| (i, j, x)));
+        }
     }
     if targets.is_empty() {
         return Ok(());
@@ -609,7 +656,8 @@ fn measure_round_trips(
     let rtts = session.measure_rtt(&targets, RTT_PROBES)?;
     let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
     for (pair, ij) in pairs.iter_mut().zip(positions) {
-        pair.rtt_ms = rtts.get(&ij).copied().flatten();
+        let ji = (ij.1, ij.0);
+        pair.rtt_ms = rtts.get(&ij).or_else(|| rtts.get(&ji)).copied().flatten();
     }
     Ok(())
 }
@@ -639,8 +687,10 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     let plan = session.plan;
     let backend = plan.connectivity.backend;
     let parties = session.parties();
+    let setup_end = session.timings.daemons_s;
     let overlay = session.wait_overlay(opts.timeout)?;
     netns::check_interrupted()?;
+    let overlay_end = session.elapsed_s();
     let pair_up = &overlay.pairs;
     let overlay_up_s = overlay.up_s;
     let mut diagnosis = Vec::new();
@@ -690,7 +740,8 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     let mut outputs_agree = None;
     let mut faults = Vec::new();
     if overlay_ok {
-        let run = session.run_program(opts.timeout)?;
+        let mut watch = DropWatch::new(&session.lab, plan);
+        let run = session.run_program_watched(opts.timeout, &mut |lab| watch.poll(lab))?;
         netns::check_interrupted()?;
         faults = run.faults;
         party_reports = run.parties;
@@ -718,13 +769,35 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         session.say("asking the backend for its route between every pair");
         settle(&mut session, &parties);
     }
+    let mpc_end = session.elapsed_s();
     let lab = &session.lab;
     let started = &session.started;
 
-    // Routes.
+    // Routes: each party's conntrack and backend read once, in parallel.
+    let t_routes = Instant::now();
+    session.say(&format!(
+        "reading the route of {} pairs ({} parties, {} at a time, each command bounded to {} s)",
+        parties.len() * parties.len().saturating_sub(1) / 2,
+        parties.len(),
+        routes::WORKERS.min(parties.len()),
+        routes::COMMAND_TIMEOUT.as_secs()
+    ));
+    let peers: Vec<Vec<Ipv4Addr>> = parties
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            parties[i + 1..]
+                .iter()
+                .filter_map(|b| session.overlay_address(b))
+                .collect()
+        })
+        .collect();
+    let read = started.as_ref().and_then(|s| s.read_route);
+    let views = routes::read_views(lab, &parties, &peers, read, &|m| session.say(m));
+    netns::check_interrupted()?;
     let mut pairs = Vec::new();
     for (i, a) in parties.iter().enumerate() {
-        netns::check_interrupted()?;
+        let mut asked = views[i].routes.iter();
         for b in &parties[i + 1..] {
             let j = b.index.unwrap_or_default();
             let up = pair_up.get(&(i, j)).copied().flatten();
@@ -732,18 +805,23 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
                 Some(_) => up.is_some(),
                 None => ok,
             };
-            let a_sees = answered_flows(&lab.ns(&a.name))
-                .into_iter()
-                .any(|(d, _)| underlay_addresses(b).contains(&d));
-            let b_sees = answered_flows(&lab.ns(&b.name))
-                .into_iter()
-                .any(|(d, _)| underlay_addresses(a).contains(&d));
+            let a_sees = views[i]
+                .flows
+                .iter()
+                .any(|(d, _)| underlay_addresses(b).contains(d));
+            let b_sees = views.get(j).is_some_and(|v| {
+                v.flows
+                    .iter()
+                    .any(|(d, _)| underlay_addresses(a).contains(d))
+            });
             let relay = started.as_ref().and_then(|s| s.relay.clone());
             let by_construction = started.as_ref().is_some_and(|s| s.relayed_by_construction);
-            let from_backend = started
-                .as_ref()
-                .and_then(|s| s.read_route.zip(session.overlay_address(b)))
-                .and_then(|(read, addr)| read(lab, a, addr));
+            // The backend was asked about the peers with an overlay address, in order.
+            let from_backend = if session.overlay_address(b).is_some() {
+                asked.next().cloned().flatten()
+            } else {
+                None
+            };
             let (route, via, evidence) = if let Some(r) = from_backend {
                 (r.route, r.via, r.evidence)
             } else if by_construction && reachable {
@@ -787,6 +865,10 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             });
         }
     }
+    session.say(&format!(
+        "routes read in {:.2} s",
+        t_routes.elapsed().as_secs_f64()
+    ));
 
     if !ok && overlay_ok {
         // Explain a failed run: which filtering NATs sit in front of a party others must connect to.
@@ -847,6 +929,20 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         )
     };
     measure_round_trips(&mut session, &mut pairs)?;
+    let report_end = session.elapsed_s();
+    let round = |x: f64| (x.max(0.0) * 100.0).round() / 100.0;
+    let mut phases = report::Phases {
+        setup_s: round(setup_end),
+        overlay_s: round(overlay_end - setup_end),
+        mpc_s: round(mpc_end - overlay_end),
+        report_s: round(report_end - mpc_end),
+        teardown_s: 0.0,
+    };
+    session.say(&format!(
+        "report read in {:.2} s ({:.1} % of the run so far)",
+        report_end - mpc_end,
+        100.0 * (report_end - mpc_end) / report_end.max(f64::EPSILON)
+    ));
     let report = Report {
         scenario: plan.name.clone(),
         backend: backend.to_string(),
@@ -870,6 +966,8 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         versions: session.versions.clone(),
         mpc_survived: (!plan.faults.is_empty() && overlay_ok).then_some(ok),
         faults,
+
+        phases,
         total_s: 0.0,
     };
     if !session.lab.is_kept() {
@@ -879,6 +977,10 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         eprintln!("warning: teardown: {p}");
     }
     let mut report = report;
-    report.total_s = (session.elapsed_s() * 10.0).round() / 10.0;
+    let end = session.elapsed_s();
+    phases.teardown_s = round(end - report_end);
+    report.phases = phases;
+    session.say(&format!("lab torn down in {:.2} s", end - report_end));
+    report.total_s = (end * 10.0).round() / 10.0;
     Ok(report)
 }

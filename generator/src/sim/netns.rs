@@ -105,6 +105,24 @@ pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// Runs `lines` as one `ip -batch FILE` (written to `file`), inside the
+/// namespace `ns` when given (`ip -n NS`); stops at the first failing line.
+pub fn ip_batch(file: &Path, ns: Option<&str>, lines: &[String]) -> Result<(), String> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(file, text).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    let f = file.display().to_string();
+    let mut args = Vec::new();
+    if let Some(ns) = ns {
+        args.extend(["-n", ns]);
+    }
+    args.extend(["-batch", &f]);
+    run("ip", &args).map(|_| ())
+}
+
 /// Runs a command inside a namespace.
 pub fn ns_run(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
     let mut all = vec!["netns", "exec", ns, program];
@@ -378,6 +396,19 @@ impl Lab {
         run("ip", &["netns", "add", &ns])?;
         run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// Creates several namespaces at once: all registered (one save of the
+    /// state file), then one `ip -batch` of `netns add` lines. `lo` is left
+    /// down: the caller brings it up with the namespace's own batch.
+    pub fn add_namespaces(&mut self, hosts: &[&str]) -> Result<Vec<String>, String> {
+        check_interrupted()?;
+        let names: Vec<String> = hosts.iter().map(|h| self.ns(h)).collect();
+        self.namespaces.extend(names.iter().cloned());
+        self.save()?;
+        let lines: Vec<String> = names.iter().map(|n| format!("netns add {n}")).collect();
+        ip_batch(&self.dir.join("namespaces.ip"), None, &lines)?;
+        Ok(names)
     }
 
     /// A file outside the lab directory that teardown removes.

@@ -39,6 +39,8 @@ pub struct Report {
     /// With faults: whether the program still succeeded on every party.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mpc_survived: Option<bool>,
+    /// Seconds each phase took, one after another (they add up to `total_s`).
+    pub phases: Phases,
     pub total_s: f64,
 }
 
@@ -65,6 +67,32 @@ pub struct Recovery {
     pub recovered: bool,
     /// Seconds from the fault until the first answer.
     pub after_s: Option<f64>,
+}
+
+/// Seconds each phase of a run took.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Phases {
+    /// Checks, namespaces, links, NAT, latency, programs, daemons started.
+    pub setup_s: f64,
+    /// Until every pair answered over the overlay (or the bound passed).
+    pub overlay_s: f64,
+    /// The program on every party (with its handshake), and the backend's settling.
+    pub mpc_s: f64,
+    /// Every pair's route and round trip read.
+    pub report_s: f64,
+    pub teardown_s: f64,
+}
+
+impl Phases {
+    /// The report phase's share of the whole run, in percent.
+    pub fn report_percent(&self) -> f64 {
+        let total = self.setup_s + self.overlay_s + self.mpc_s + self.report_s + self.teardown_s;
+        if total > 0.0 {
+            100.0 * self.report_s / total
+        } else {
+            0.0
+        }
+    }
 }
 
 /// What the lab did with `simulation.latency`.
@@ -282,11 +310,13 @@ impl Report {
         for d in &self.diagnosis {
             let _ = writeln!(s, "diagnosis: {d}");
         }
+        let p = &self.phases;
         let _ = writeln!(
             s,
-            "\nverdict: {} (total {:.1} s)",
-            self.verdict, self.total_s
+            "\nphases: setup {:.1} s, overlay {:.1} s, MPyC {:.1} s, report {:.1} s, teardown {:.1} s",
+            p.setup_s, p.overlay_s, p.mpc_s, p.report_s, p.teardown_s
         );
+        let _ = writeln!(s, "verdict: {} (total {:.1} s)", self.verdict, self.total_s);
         s
     }
 }

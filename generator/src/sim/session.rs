@@ -473,6 +473,18 @@ impl<'p> LabSession<'p> {
     /// Runs the scenario's program on every party (their overlay addresses,
     /// or underlay addresses for `direct`) and collects what each printed.
     pub fn run_program(&mut self, timeout: Duration) -> Result<ProgramRun, String> {
+        self.run_program_watched(timeout, &mut |_| None)
+    }
+
+    /// [`run_program`](Self::run_program), asking `give_up` about twice a
+    /// second while the parties run: when it returns a reason, the parties
+    /// still running are stopped and fail with it (`sim`'s `direct`
+    /// backend: a filtering NAT keeps dropping the connection attempts).
+    pub fn run_program_watched(
+        &mut self,
+        timeout: Duration,
+        give_up: &mut dyn FnMut(&Lab) -> Option<String>,
+    ) -> Result<ProgramRun, String> {
         let plan = self.plan;
         let parties = self.parties();
         self.say(&format!(
@@ -558,17 +570,19 @@ impl<'p> LabSession<'p> {
         let mut stdouts = Vec::new();
         let mut agreed_at: Option<f64> = None;
         let mut last_exit = std::time::SystemTime::now();
+        let mut gave_up: Option<String> = None;
         for (p, name, out, err) in names {
-            let status = loop {
+            let mut status = None;
+            while gave_up.is_none() {
+                // Wake for the next fault, the watch (twice a second) or the deadline.
                 let due = pending
                     .front()
                     .map(|f| mpc_start + Duration::from_secs_f64(f.at_s));
-                let until = due.map_or(deadline, |d| d.min(deadline));
-                if let Some(s) = self.lab.wait_child(&name, until) {
-                    break Some(s);
-                }
-                if netns::interrupted() || Instant::now() >= deadline {
-                    break None;
+                let step = deadline.min(Instant::now() + Duration::from_millis(500));
+                let until = due.map_or(step, |d| d.min(step));
+                status = self.lab.wait_child(&name, until);
+                if status.is_some() || Instant::now() >= deadline || netns::interrupted() {
+                    break;
                 }
                 while let Some(f) = pending
                     .front()
@@ -580,7 +594,14 @@ impl<'p> LabSession<'p> {
                     let report = self.inject(f, k, mpc_start, timeout, &mut probes)?;
                     run.faults.push(report);
                 }
-            };
+                gave_up = give_up(&self.lab);
+                if let Some(why) = &gave_up {
+                    self.say(&format!("giving up on the run: {why}"));
+                }
+            }
+            if status.is_none() && gave_up.is_some() {
+                status = self.lab.exited(&name);
+            }
             last_exit = std::time::SystemTime::now();
             if status.is_none() {
                 self.lab.kill_child(&name);
@@ -589,7 +610,10 @@ impl<'p> LabSession<'p> {
             last = mpc_start.elapsed().as_secs_f64();
             let stdout = read_bounded(&out);
             let stderr = read_bounded(&err);
-            let verdict = judge(status, &stdout, &stderr);
+            let mut verdict = judge(status, &stdout, &stderr);
+            if let (None, Some(why)) = (status, &gave_up) {
+                verdict.error = Some(format!("stopped: {why}"));
+            }
             if let Some(t) = handshake_time(&stderr) {
                 agreed_at = Some(agreed_at.map_or(t, |a: f64| a.max(t)));
             }
@@ -813,7 +837,7 @@ impl<'p> LabSession<'p> {
     }
 
     /// Round trips between pairs of parties, `count` ICMP echoes each
-    /// (one after another; each party probes its peers, the parties at
+    /// (`count` rounds, each to all of a party's peers; the parties at
     /// once): `targets` are (i, j, address of j as i reaches it). Returns
     /// the median per pair, in ms.
     pub fn measure_rtt(

@@ -813,22 +813,40 @@ pub fn start(
     Ok(started)
 }
 
-/// The route from party `a` to the peer with tailnet address `b`: the last
-/// pong of [`settle`]'s `tailscale ping`, else `a`'s `tailscale status --json`.
-pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
+/// The routes from party `a` to the peers with tailnet addresses `peers`:
+/// the last pong of [`settle`]'s `tailscale ping` to each, else (read once
+/// for all of them) `a`'s `tailscale status --json`.
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
     let files = Files::new(&lab.dir);
-    let pinged = fs::read_to_string(ping_file(&lab.dir, &a.name, b)).unwrap_or_default();
-    if let Some(via) = parse_ping(&pinged) {
-        let pongs = pinged
-            .lines()
-            .filter(|l| l.starts_with("pong from "))
-            .count();
-        return Some(classify_ping(&via, "control", pongs));
-    }
-    let status = run_strings("tailscale", &status_args(&files, a.index?))
-        .ok()
-        .and_then(|t| parse_status(&t).ok())?;
-    Some(classify(status.peer(b), "control"))
+    let mut status = None;
+    peers
+        .iter()
+        .map(|b| {
+            let pinged = fs::read_to_string(ping_file(&lab.dir, &a.name, *b)).unwrap_or_default();
+            if let Some(via) = parse_ping(&pinged) {
+                let pongs = pinged
+                    .lines()
+                    .filter(|l| l.starts_with("pong from "))
+                    .count();
+                return Some(classify_ping(&via, "control", pongs));
+            }
+            let index = a.index?;
+            let status = status.get_or_insert_with(|| {
+                let args = status_args(&files, index);
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let mut cmd = std::process::Command::new("tailscale");
+                cmd.args(&refs);
+                crate::sim::routes::run_bounded(
+                    cmd,
+                    "tailscale",
+                    crate::sim::routes::COMMAND_TIMEOUT,
+                )
+                .ok()
+                .and_then(|t| parse_status(&t).ok())
+            });
+            status.as_ref().map(|s| classify(s.peer(*b), "control"))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -163,18 +163,29 @@ pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> R
     }
 }
 
-/// The route from party `a` to the peer with overlay address `b`, asked of
-/// `a`'s Nebula; `None` when it cannot be asked (the report then reads conntrack).
-pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
+/// The routes from party `a` to the peers with overlay addresses `peers`,
+/// from one `list-hostmap` of `a`'s Nebula (bounded); `None` for each when
+/// it cannot be asked (the report then reads conntrack).
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
     let key = lab.dir.join("nebula").join("ssh_user");
-    if a.role != Role::Party || !key.exists() {
-        return None;
-    }
-    let args = hostmap_query(&key);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let text = crate::sim::netns::ns_run(&lab.ns(&a.name), "ssh", &refs).ok()?;
-    let entries = parse_hostmap(&text).ok()?;
-    Some(classify(&entries, b, "lighthouse"))
+    let entries = if a.role != Role::Party || !key.exists() {
+        None
+    } else {
+        let args = hostmap_query(&key);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::sim::routes::ns_run_bounded(
+            &lab.ns(&a.name),
+            "ssh",
+            &refs,
+            crate::sim::routes::COMMAND_TIMEOUT,
+        )
+        .ok()
+        .and_then(|text| parse_hostmap(&text).ok())
+    };
+    peers
+        .iter()
+        .map(|b| entries.as_ref().map(|e| classify(e, *b, "lighthouse")))
+        .collect()
 }
 
 pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, String> {

@@ -199,20 +199,26 @@ pub fn settle(
     }
 }
 
-/// Reads the route from the server's status file.
-pub fn route(lab: &Lab, a: &Host, b: Ipv4Addr) -> Option<Route> {
+/// Reads the routes from the server's status file, once for all `peers`.
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
     // OpenVPN rewrites the file in place: a read may catch it half written,
     // so read until it is complete (`END`), a few times at most.
     let path = Files::new(&lab.dir).status();
-    let mut text = String::new();
+    let mut text = None;
     for _ in 0..20 {
-        text = fs::read_to_string(&path).ok()?;
-        if text.lines().any(|l| l == "END") {
-            break;
+        text = fs::read_to_string(&path).ok();
+        match &text {
+            Some(t) if !t.lines().any(|l| l == "END") => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => break,
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    Some(classify(&parse_status(&text), &a.name, b, "server"))
+    let clients = text.map(|t| parse_status(&t));
+    peers
+        .iter()
+        .map(|b| clients.as_ref().map(|c| classify(c, &a.name, *b, "server")))
+        .collect()
 }
 
 /// The lab's CA and a certificate per host (the server's for `serverAuth`).
