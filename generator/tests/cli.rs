@@ -359,7 +359,10 @@ fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
     let data: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("data/e3.json")).unwrap())
             .unwrap();
-    assert_eq!(data["common"]["e3"]["party"]["program"], "user/my_sum.py", "{data}");
+    assert_eq!(
+        data["common"]["e3"]["party"]["program"], "user/my_sum.py",
+        "{data}"
+    );
 }
 
 #[test]
@@ -388,7 +391,10 @@ fn program_files_travel_with_the_program_into_the_rendered_directory() {
     let data: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("data/e3.json")).unwrap())
             .unwrap();
-    assert_eq!(data["common"]["e3"]["party"]["program"], "user/tally.py", "{data}");
+    assert_eq!(
+        data["common"]["e3"]["party"]["program"], "user/tally.py",
+        "{data}"
+    );
 }
 
 // Matrix scenarios and their variants.

@@ -687,7 +687,7 @@ fn udp_probe(
         .collect()
 }
 
-/// The NAT types behave as DESIGN.md says: `hard` maps one source port to
+/// The NAT types behave as `catalogue::Nat` describes them: `hard` maps one source port to
 /// different public ports per destination, `easy` keeps one; `easyaf`
 /// admits a packet from a new port of an address it has sent to, `easy`
 /// does not.
