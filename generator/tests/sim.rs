@@ -1,6 +1,9 @@
 //! Real NAT labs (`e3 sim`): namespaces, nftables, the real daemons and real
-//! MPyC. They need root, the daemons and the Python venv; without them each
-//! test prints a "skipped" line and passes. Labs run one at a time (they are
+//! MPyC. They need root, the daemons and the Python venv, so they are
+//! `#[ignore]`d: a plain `cargo test` lists them as ignored, and
+//! `cargo test -- --include-ignored` (what `ci/test` runs) runs them; there,
+//! under `E3_REQUIRE_TOOLS=1`, a missing tool or root fails the test, and
+//! without it the test prints a "skipped" line. Labs run one at a time (they are
 //! heavy on a 2-core machine), and after each one no namespace, process,
 //! state file or temp dir of the lab may survive.
 
@@ -189,6 +192,7 @@ macro_rules! lab_test {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_easy_easy_is_direct_and_correct() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-easy-easy", &[], &[]);
@@ -204,6 +208,7 @@ fn nebula_easy_easy_is_direct_and_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_hard_hard_is_relayed_and_correct() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-hard-hard", &[], &[]);
@@ -219,6 +224,7 @@ fn nebula_hard_hard_is_relayed_and_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_hard_hard_without_relay_fails_clearly() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim("nebula-hard-hard-norelay", &["--timeout", "6"], &[]);
@@ -241,6 +247,7 @@ fn nebula_hard_hard_without_relay_fails_clearly() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_nat_bundled() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-nat", &[], &[]);
@@ -273,6 +280,7 @@ fn nebula_nat_bundled() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn wireguard_hub_is_correct() {
     lab_test!(&["wireguard-go", "wg"]);
     let (code, report, stderr) = sim("wireguard-hub", &[], &[]);
@@ -283,6 +291,7 @@ fn wireguard_hub_is_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn tinc_mesh_is_correct() {
     lab_test!(&["tincd"]);
     let (code, report, stderr) = sim("tinc-mesh", &[], &[]);
@@ -291,6 +300,7 @@ fn tinc_mesh_is_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn direct_lan_fails_naming_the_nat() {
     lab_test!(&["nft"]);
     let (code, report, stderr) = sim("direct-lan", &["--timeout", "4"], &[]);
@@ -306,6 +316,7 @@ fn direct_lan_fails_naming_the_nat() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn lighthouse_killed_before_parties_is_a_clear_error() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim(
@@ -323,6 +334,7 @@ fn lighthouse_killed_before_parties_is_a_clear_error() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn cleanup_removes_what_a_killed_run_left() {
     lab_test!(&["nebula", "nebula-cert"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -393,6 +405,7 @@ fn assert_rtt_near_model(report: &serde_json::Value, tolerance: f64) {
 /// Far regions: the round trip that the lab measures over the overlay is
 /// the model's (a wide tolerance: this checks correctness, not speed).
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn far_regions_take_the_models_round_trip() {
     lab_test!(&["nebula", "nebula-cert", "iptables"]);
     let (code, report, stderr) = sim("nebula-far-regions", &[], &[]);
@@ -430,6 +443,7 @@ fn raw_rules(ns: &str) -> String {
 /// A run killed with SIGKILL leaves its delay line's NFQUEUE rules (and
 /// namespaces); `--cleanup` removes them with the lab.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn cleanup_removes_a_killed_delay_lines_rules() {
     lab_test!(&["nebula", "nebula-cert", "iptables"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -509,6 +523,7 @@ fn assert_no_tailscale_state_outside(before: bool) {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn tailscale_3region_is_direct_with_the_pinned_versions() {
     lab_test!(TAILSCALE);
     let before = Path::new("/var/lib/tailscale").exists();
@@ -532,6 +547,7 @@ fn tailscale_3region_is_direct_with_the_pinned_versions() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn headscale_hard_hard_is_relayed_by_derp() {
     lab_test!(TAILSCALE);
     let (code, report, stderr) = sim("headscale-hard-hard", &[], &[]);
@@ -546,6 +562,7 @@ fn headscale_hard_hard_is_relayed_by_derp() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn headscale_nat_bundled() {
     lab_test!(TAILSCALE);
     let (code, report, stderr) = sim("headscale-nat", &[], &[]);
@@ -559,6 +576,7 @@ fn headscale_nat_bundled() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
     lab_test!(TAILSCALE);
     let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
@@ -578,6 +596,7 @@ fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn openvpn_relays_every_pair_through_its_server() {
     lab_test!(&["openvpn", "openssl"]);
     let (code, report, stderr) = sim("openvpn-nat", &[], &[]);
@@ -596,6 +615,7 @@ fn openvpn_relays_every_pair_through_its_server() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn killing_the_openvpn_server_cuts_every_pair() {
     lab_test!(&["openvpn", "openssl"]);
     let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
@@ -692,6 +712,7 @@ fn udp_probe(
 /// admits a packet from a new port of an address it has sent to, `easy`
 /// does not.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nat_types_map_and_filter_as_designed() {
     lab_test!(&["nft"]);
     let python = e3::sim::find_python()
@@ -817,6 +838,7 @@ fn orphan_labs() -> Vec<String> {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     lab_test!(&[
         "nebula",
@@ -924,6 +946,7 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
     lab_test!(&["nebula", "nebula-cert"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -1014,6 +1037,7 @@ fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
 /// development machines'): the arguments passed tc's own parser. Where netem
 /// exists, the delays show.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn latency_tree_is_accepted_by_tc() {
     lab_test!(&["nft", "tc"]);
     let yaml = "connectivity: { backend: nebula }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean }\nparties:\n  - { name: ams, region: ams3 }\n  - { name: nyc, region: nyc3, nat: easy }\n  - { name: sgp, region: sgp1, nat: cgnat }\nsimulation: { latency: regions }\n";
@@ -1108,6 +1132,7 @@ fn latency_tree_is_accepted_by_tc() {
 /// Per-namespace files under `/etc/netns/<ns>/` (the Tailscale backends give
 /// each party its own `resolv.conf` there) go with the lab, directory and all.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn teardown_removes_per_namespace_etc_files() {
     lab_test!(&["ip"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1138,6 +1163,7 @@ fn random_below(n: u64) -> u64 {
 /// or directory. (Before, the signal handler tore down from the state file
 /// while the main thread went on creating namespaces.)
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn sigint_during_namespace_creation_leaves_nothing() {
     lab_test!(&["nebula", "nebula-cert"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -1318,6 +1344,7 @@ fn cleanup_trusts_only_root_state_files_and_only_the_labs_own_objects() {
 /// Pre-created `$TMPDIR/e3-XXXX-lab` for every prefix (the old predictable
 /// names) do not stop a lab: its directory has a random name.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn predictable_lab_directories_cannot_be_squatted() {
     lab_test!(&["nebula", "nebula-cert"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -1342,6 +1369,7 @@ fn predictable_lab_directories_cannot_be_squatted() {
 /// lab's own directory with its keys), and MPyC's TCP connections still
 /// work (the secure sum is right).
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn the_program_runs_unprivileged() {
     lab_test!(&["nebula", "nebula-cert", "setpriv"]);
     let (code, report, stderr) = sim("unprivileged", &[], &[]);
@@ -1354,6 +1382,7 @@ fn the_program_runs_unprivileged() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim("external-program", &[], &[]);
@@ -1382,6 +1411,7 @@ fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn a_party_with_a_different_program_stops_every_party() {
     lab_test!(&["nebula", "nebula-cert"]);
     let fault = [("E3_SIM_FAULT", "different-program:bob")];
@@ -1401,6 +1431,7 @@ fn a_party_with_a_different_program_stops_every_party() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn any_program_is_judged_by_its_exit_status() {
     lab_test!(&[]);
     let (code, report, stderr) = sim("external-fails", &[], &[]);
