@@ -3,7 +3,7 @@
 # share, the hive's nodes, the base configurations, the VM test's facts) and
 # data/hosts/<host>.json (one host's settings of e3's modules, its Colmena
 # deployment and its VM in the test). The files beside this one turn that
-# data into NixOS configurations (flake.nix, host.nix), the Colmena hive
+# data into NixOS configurations (outputs.nix, host.nix), the Colmena hive
 # (hive.nix) and the NixOS VM test (vmtest.nix, `mkE3Test`).
 #
 #   scenario = import ./modules/scenario { root = ./.; };

@@ -256,13 +256,13 @@ fn image_attr(platform: Platform) -> Option<&'static [&'static str]> {
 }
 
 /// `flake.nix`: the flake's inputs must be literal, so this one file names
-/// the scenario; its outputs are `modules/scenario/flake.nix`'s.
+/// the scenario; its outputs are `modules/scenario/outputs.nix`'s.
 fn flake_nix(plan: &Plan) -> String {
     format!(
         "\
 # The pinned flake of the e3 scenario `{name}`. Rendered by e3: do not edit;
 # change the scenario and run `e3 render {name}` again. Its outputs are built
-# by modules/scenario/flake.nix from data/.
+# by modules/scenario/outputs.nix from data/.
 {{
   description = {description};
 
@@ -270,7 +270,7 @@ fn flake_nix(plan: &Plan) -> String {
 
   outputs =
     {{ self, nixpkgs }}:
-    import ./modules/scenario/flake.nix {{
+    import ./modules/scenario/outputs.nix {{
       inherit self nixpkgs;
       root = ./.;
     }};

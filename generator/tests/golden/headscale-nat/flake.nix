@@ -1,6 +1,6 @@
 # The pinned flake of the e3 scenario `headscale-nat`. Rendered by e3: do not edit;
 # change the scenario and run `e3 render headscale-nat` again. Its outputs are built
-# by modules/scenario/flake.nix from data/.
+# by modules/scenario/outputs.nix from data/.
 {
   description = "e3 scenario headscale-nat";
 
@@ -8,7 +8,7 @@
 
   outputs =
     { self, nixpkgs }:
-    import ./modules/scenario/flake.nix {
+    import ./modules/scenario/outputs.nix {
       inherit self nixpkgs;
       root = ./.;
     };

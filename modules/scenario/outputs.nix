@@ -1,6 +1,6 @@
 # The outputs of a rendered scenario's flake, from its data:
 #
-#   outputs = { self, nixpkgs }: import ./modules/scenario/flake.nix { inherit self nixpkgs; root = ./.; };
+#   outputs = { self, nixpkgs }: import ./modules/scenario/outputs.nix { inherit self nixpkgs; root = ./.; };
 {
   self,
   nixpkgs,
