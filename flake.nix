@@ -85,7 +85,7 @@
         );
 
       # checks.<system>.cargo-test: the Rust test suite, with the tools of its
-      # real-tool tests (Nix's parser and evaluator, nixfmt, nebula-cert, wg,
+      # real-tool tests (Nix's parser and evaluator, nixfmt, deadnix, nebula-cert, wg,
       # openssl, python3, pyflakes, mypy). The lab, `nft -c` and `tc` tests need
       # root and skip in the build sandbox; `ci/test` runs them.
       cargoTest =
@@ -99,6 +99,7 @@
           nativeCheckInputs = (old.nativeCheckInputs or [ ]) ++ [
             pkgs.nix
             pkgs.nixfmt
+            pkgs.deadnix
             pkgs.nebula
             pkgs.wireguard-tools
             pkgs.openssl

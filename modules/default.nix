@@ -41,7 +41,9 @@ in
   config.assertions = [
     {
       assertion = lib.length enabled <= 1;
-      message = "e3: enable at most one connectivity backend, got: ${lib.concatMapStringsSep ", " (b: "e3.${b}") enabled}.";
+      message = "e3: enable at most one connectivity backend, got: ${
+        lib.concatMapStringsSep ", " (b: "e3.${b}") enabled
+      }.";
     }
   ];
 }

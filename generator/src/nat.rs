@@ -1,4 +1,5 @@
-//! The NAT model of DESIGN.md as nftables rulesets: one source for the local
+//! The NAT types of the catalogue (`catalogue::Nat`, described in README.md)
+//! as nftables rulesets: one source for the local
 //! lab (`e3 sim`, loaded with `nft -f` inside router namespaces) and the
 //! NixOS VM test (`tests/nat.nix`, the body of `networking.nftables.tables.e3`
 //! on the router VMs), so the two cannot drift. Pure: no IO.

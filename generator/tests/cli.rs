@@ -356,8 +356,13 @@ fn a_program_given_by_path_is_copied_into_the_rendered_directory() {
         copied,
         std::fs::read("tests/fixtures/ok-program-path/my_sum.py").unwrap()
     );
-    let common = std::fs::read_to_string(out_dir.join("hosts/common.nix")).unwrap();
-    assert!(common.contains("program = \"user/my_sum.py\";"), "{common}");
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("data/e3.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        data["common"]["e3"]["party"]["program"], "user/my_sum.py",
+        "{data}"
+    );
 }
 
 #[test]
@@ -383,8 +388,13 @@ fn program_files_travel_with_the_program_into_the_rendered_directory() {
             "{rendered}"
         );
     }
-    let common = std::fs::read_to_string(out_dir.join("hosts/common.nix")).unwrap();
-    assert!(common.contains("program = \"user/tally.py\";"), "{common}");
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("data/e3.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        data["common"]["e3"]["party"]["program"], "user/tally.py",
+        "{data}"
+    );
 }
 
 // Matrix scenarios and their variants.

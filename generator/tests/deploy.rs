@@ -5,6 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
+#[path = "support/golden.rs"]
+mod golden;
+
 fn e3(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_e3"))
         .args(args)
@@ -14,8 +17,7 @@ fn e3(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn dry_run_sequences() {
-    let bless = std::env::var_os("E3_BLESS").is_some();
-    let mut failures = Vec::new();
+    let mut golden = golden::Golden::new();
     for name in e3::bundled_examples() {
         let name = name.as_str();
         let deploy = e3(&["deploy", name, "--dry-run"]);
@@ -29,16 +31,10 @@ fn dry_run_sequences() {
             String::from_utf8_lossy(&deploy.stdout),
             String::from_utf8_lossy(&destroy.stdout)
         );
-        let golden = Path::new("tests/golden-deploy").join(format!("{name}.txt"));
-        if bless {
-            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
-            std::fs::write(&golden, &text).unwrap();
-        } else if std::fs::read_to_string(&golden).ok().as_deref() != Some(text.as_str()) {
-            failures.push(format!(
-                "{name}: differs from {}:\n{text}",
-                golden.display()
-            ));
-        }
+        golden.check(
+            Path::new("tests/golden-deploy").join(format!("{name}.txt")),
+            &text,
+        );
         // Order: keys before render before terraform before colmena before results.
         let pos = |needle: &str| text.find(needle).unwrap_or(usize::MAX);
         assert!(
@@ -101,7 +97,7 @@ fn dry_run_sequences() {
             assert!(pos("@role-router") < all, "{name}\n{text}");
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    golden.finish();
 }
 
 #[test]

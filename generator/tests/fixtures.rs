@@ -10,9 +10,13 @@
 //!   `file:line:col` (or at least the file, for files without text);
 //!   cases named `ok-*` must be valid.
 //!
-//! `E3_BLESS=1 cargo test --test fixtures` rewrites `expected.txt`.
+//! `E3_BLESS=1 cargo test --test fixtures` rewrites `expected.txt`
+//! (`support/golden.rs`, the suite's one golden mechanism).
 
 use std::path::{Path, PathBuf};
+
+#[path = "support/golden.rs"]
+mod golden;
 
 use e3::diag::Code;
 use e3::load::ScenarioRef;
@@ -82,7 +86,7 @@ fn run(dir: &Path) -> (String, bool, Vec<String>) {
 
 #[test]
 fn fixtures() {
-    let bless = std::env::var_os("E3_BLESS").is_some();
+    let mut golden = golden::Golden::new();
     let mut failures = Vec::new();
     let cases = cases();
     assert!(!cases.is_empty(), "no fixtures found");
@@ -100,19 +104,10 @@ fn fixtures() {
         if name.starts_with("ok-") && !valid {
             failures.push(format!("{name}: expected a valid scenario:\n{actual}"));
         }
-        let expected_path = dir.join("expected.txt");
-        if bless {
-            std::fs::write(&expected_path, &actual).unwrap();
-            continue;
-        }
+        golden.check(dir.join("expected.txt"), &actual);
         // A file that is not YAML is never quoted (it may be a key).
         if name == "bad-not-a-scenario" && actual.contains("BEGIN NEBULA") {
             failures.push(format!("{name}: the key file is quoted:\n{actual}"));
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(expected) if expected == actual => {}
-            Ok(expected) => failures.push(format!("{name}: output differs from expected.txt\n--- expected\n{expected}\n--- actual\n{actual}")),
-            Err(_) => failures.push(format!("{name}: missing expected.txt (run with E3_BLESS=1)")),
         }
     }
     assert!(
@@ -122,6 +117,7 @@ fn fixtures() {
         cases.len(),
         failures.join("\n\n")
     );
+    golden.finish();
 }
 
 /// Every diagnostic kind that can come from a scenario file has a fixture,

@@ -1,8 +1,10 @@
 //! The Nix side of rendered scenarios: every `.nix` parses with the real
-//! `nix-instantiate`, golden snapshots of the rendered Nix
-//! (`tests/golden/<scenario>/`, `E3_BLESS=1` rewrites them), the lock and
-//! modules are copies of the project's, the directory references nothing
-//! outside itself, and no key `e3 keys` generates leaks into it.
+//! `nix-instantiate`, golden snapshots of the rendered Nix entry points and
+//! data (`tests/golden/<scenario>/`, `E3_BLESS=1` rewrites them through
+//! `support/golden.rs`), the rendered Nix and `modules/` are
+//! nixfmt-formatted and deadnix-clean, the lock and modules are copies of
+//! the project's, the directory references nothing outside itself, and no
+//! key `e3 keys` generates leaks into it.
 //!
 //! Tests that need real tools (`nix-instantiate`, `nebula-cert`, `wg`,
 //! `openssl`) skip with a message when a tool is missing, unless
@@ -12,6 +14,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "support/golden.rs"]
+mod golden;
 
 fn rendered(name: &str) -> e3::render::Files {
     let checked = e3::check_arg(name);
@@ -47,14 +52,24 @@ fn write(dir: &Path, files: &e3::render::Files) {
     }
 }
 
-/// Rendered Nix files that e3 generates (not the copied modules/programs).
+/// What e3 generates for the Nix side (not the copied modules/programs):
+/// the entry points (`flake.nix`, `hive.nix`, `tests/nat.nix`) and the data
+/// they feed to `modules/scenario/`.
 fn generated_nix(files: &e3::render::Files) -> BTreeMap<PathBuf, String> {
     files
         .iter()
-        .filter(|(p, _)| p.extension().is_some_and(|e| e == "nix"))
+        .filter(|(p, _)| {
+            p.extension().is_some_and(|e| e == "nix")
+                || (p.starts_with("data") && p.extension().is_some_and(|e| e == "json"))
+        })
         .filter(|(p, _)| !p.starts_with("modules") && !p.starts_with("programs"))
         .map(|(p, c)| (p.clone(), String::from_utf8(c.clone()).unwrap()))
         .collect()
+}
+
+/// A rendered host's data (`data/hosts/<host>.json`).
+fn host_data(files: &e3::render::Files, host: &str) -> serde_json::Value {
+    serde_json::from_slice(&files[Path::new(&e3::render::nix::host_data_path(host))]).unwrap()
 }
 
 #[test]
@@ -96,53 +111,44 @@ fn every_rendered_nix_file_parses() {
 
 #[test]
 fn golden_nix() {
-    let bless = std::env::var_os("E3_BLESS").is_some_and(|v| v == "1");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let mut failures = Vec::new();
+    let mut golden = golden::Golden::new();
     for name in scenarios() {
-        let name = name.as_str();
-        let files = generated_nix(&rendered(name));
-        let dir = root.join(name);
-        if bless {
-            let _ = std::fs::remove_dir_all(&dir);
-            for (p, c) in &files {
-                let t = dir.join(p);
-                std::fs::create_dir_all(t.parent().unwrap()).unwrap();
-                std::fs::write(t, c).unwrap();
-            }
-            continue;
-        }
-        for (p, c) in &files {
-            match std::fs::read_to_string(dir.join(p)) {
-                Ok(expected) if &expected == c => {}
-                Ok(_) => failures.push(format!(
-                    "{name}/{}: differs from the golden file",
-                    p.display()
-                )),
-                Err(_) => failures.push(format!("{name}/{}: no golden file", p.display())),
-            }
-        }
-        // Golden files that are no longer rendered.
-        let mut stack = vec![dir.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let path = e.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if !files.contains_key(path.strip_prefix(&dir).unwrap()) {
-                    failures.push(format!(
-                        "{}: golden file no longer rendered",
-                        path.display()
-                    ));
-                }
+        let files = generated_nix(&rendered(&name));
+        golden.check_dir(Path::new("tests/golden").join(&name), &files);
+    }
+    golden.finish();
+}
+
+/// The rendered Nix is a few small entry points: every scenario's
+/// `hive.nix` and `tests/nat.nix` are the same, its `flake.nix` differs only
+/// in the scenario's name, and none holds more than 20 lines.
+#[test]
+fn generated_nix_is_three_small_entry_points() {
+    let first = rendered("nebula-nat");
+    for name in scenarios() {
+        let files = rendered(&name);
+        let nix: Vec<&PathBuf> = files
+            .keys()
+            .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+            .filter(|p| !p.starts_with("modules") && !p.starts_with("programs"))
+            .collect();
+        assert_eq!(
+            nix,
+            [
+                Path::new("flake.nix"),
+                Path::new("hive.nix"),
+                Path::new("tests/nat.nix")
+            ],
+            "{name}"
+        );
+        for p in nix {
+            let text = String::from_utf8(files[p].clone()).unwrap();
+            assert!(text.lines().count() <= 20, "{name}/{}", p.display());
+            if p != Path::new("flake.nix") {
+                assert_eq!(files[p], first[p], "{name}/{}", p.display());
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{}\nrun `E3_BLESS=1 cargo test --test nix golden_nix` to accept the new output",
-        failures.join("\n")
-    );
 }
 
 #[test]
@@ -238,56 +244,81 @@ fn rendered_directory_is_self_contained() {
     }
 }
 
-/// Rendered Nix is formatted as nixfmt formats it (when nixfmt is present).
-#[test]
-fn rendered_nix_is_nixfmt_formatted() {
-    let nixfmt = ["/tmp/nixfmt-rs/bin/nixfmt"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|p| {
-                std::env::split_paths(&p)
-                    .map(|d| d.join("nixfmt"))
-                    .find(|p| p.is_file())
-            })
-        });
-    let Some(nixfmt) = nixfmt else {
-        eprintln!("skipped: no nixfmt found");
-        return;
-    };
-    for name in scenarios() {
-        let name = name.as_str();
-        for (p, text) in generated_nix(&rendered(name)) {
-            let mut child = Command::new(&nixfmt)
-                .arg("-")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{name}/{}: nixfmt failed: {}",
-                p.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(
+/// Runs `tool args… file` on each file; the failures, one per file.
+fn run_on(tool: &str, args: &[&str], files: &[PathBuf]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for f in files {
+        let out = Command::new(tool).args(args).arg(f).output().unwrap();
+        if !out.status.success() {
+            failures.push(format!(
+                "{} {}: {}{}",
+                tool,
+                f.display(),
                 String::from_utf8_lossy(&out.stdout),
-                text,
-                "{name}/{}: not nixfmt-formatted",
-                p.display()
-            );
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
+    failures
+}
+
+fn nix_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "nix") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The project's Nix (`flake.nix`, `modules/`) and every rendered `.nix`
+/// file are formatted as nixfmt formats them (`nixfmt --check`, the Rust
+/// port nixfmt-rs that `ci/install-deps` installs) and have no unused
+/// binding or argument (`deadnix --fail`).
+#[test]
+fn nix_is_nixfmt_formatted_and_deadnix_clean() {
+    if !(have("nixfmt") && have("deadnix")) {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = nix_files(&repo.join("modules"));
+    files.push(repo.join("flake.nix"));
+    let tmp = tempfile::tempdir().unwrap();
+    for name in scenarios() {
+        let dir = tmp.path().join(&name);
+        let rendered = rendered(&name);
+        write(&dir, &rendered);
+        files.extend(
+            rendered
+                .keys()
+                .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+                .filter(|p| !p.starts_with("modules") && !p.starts_with("programs"))
+                .map(|p| dir.join(p)),
+        );
+    }
+    assert!(files.len() > 40, "{} files", files.len());
+    let mut failures = run_on("nixfmt", &["--check"], &files);
+    failures.extend(run_on("deadnix", &["--fail"], &files));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The check can fail: a file nixfmt would change, an unused binding.
+    let bad = tmp.path().join("bad.nix");
+    std::fs::write(&bad, "{ a, b }:\nlet unused = 1; in a\n").unwrap();
+    assert_eq!(
+        run_on("nixfmt", &["--check"], std::slice::from_ref(&bad)).len(),
+        1
+    );
+    assert_eq!(
+        run_on("deadnix", &["--fail"], std::slice::from_ref(&bad)).len(),
+        1
+    );
 }
 
 /// `e3 keys`, then `e3 render`: the public halves arrive in public-keys/,
@@ -441,16 +472,27 @@ fn keys_never_leak_into_rendered_files() {
             _ => {}
         }
         // The hive names every key file, relative to $E3_SECRETS, and each exists.
-        let hive = std::fs::read_to_string(out.join("hive.nix")).unwrap();
-        for line in hive.lines().filter(|l| l.contains("= secret \"")) {
-            let file = line.rsplit('"').nth(1).unwrap();
-            if file != "tailscale-authkey" {
-                assert!(
-                    secrets.join(file).is_file(),
-                    "{name}: hive.nix names `{file}`, which e3 keys did not write"
-                );
+        let data: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("data/e3.json")).unwrap())
+                .unwrap();
+        let mut named = 0;
+        for host in data["nodes"].as_array().unwrap() {
+            let host = host.as_str().unwrap();
+            let text =
+                std::fs::read_to_string(out.join(format!("data/hosts/{host}.json"))).unwrap();
+            let h: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for file in h["deploy"]["hive"]["keys"].as_object().unwrap().values() {
+                let file = file.as_str().unwrap();
+                named += 1;
+                if file != "tailscale-authkey" {
+                    assert!(
+                        secrets.join(file).is_file(),
+                        "{name}: the hive names `{file}`, which e3 keys did not write"
+                    );
+                }
             }
         }
+        assert!(named > 0, "{name}: no deployment keys");
     }
 }
 
@@ -571,8 +613,9 @@ fn party_service_writes_result_json_for_any_program() {
 
 /// Walks the module import closure of some of the rendered flake's
 /// `nixosConfigurations` with the real Nix evaluator, nixpkgs standing in
-/// only for itself (`lib.nixosSystem` returns its modules, `modulesPath`
-/// is a marker whose files are not followed), in a directory without
+/// only for itself (`lib.nixosSystem` returns its modules and
+/// specialArgs, which module functions get, `modulesPath` is a marker
+/// whose files are not followed), in a directory without
 /// `hosts.json`, `private-addresses.json` and `public-keys/`. Every
 /// `import`, `readFile` and `pathExists` of a file the deployment writes
 /// later aborts the evaluation. Returns, per configuration, the e3 files
@@ -631,11 +674,12 @@ let
   root = toString ./.;
   isNixpkgs = m: builtins.isString m && builtins.substring 0 (builtins.stringLength modulesPath) m == modulesPath;
   load = m: if builtins.isPath m then scope.import m else m;
-  body = m: if builtins.isFunction m then m args else m;
+  # Module functions get the stand-ins and the configuration's specialArgs.
+  body = margs: m: if builtins.isFunction m then m margs else m;
   importsOf =
-    item:
+    margs: item:
     let
-      imports = (body (load item.module)).imports or [ ];
+      imports = (body margs (load item.module)).imports or [ ];
     in
     builtins.genList (
       i:
@@ -650,14 +694,16 @@ let
   closure =
     name:
     let
+      configuration = outputs.nixosConfigurations.${name};
+      margs = args // (configuration.specialArgs or { });
       items = builtins.genericClosure {
-        startSet = importsOf {
+        startSet = importsOf margs {
           key = name;
           module = {
-            imports = outputs.nixosConfigurations.${name}.modules;
+            imports = configuration.modules;
           };
         };
-        operator = item: if isNixpkgs item.module then [ ] else importsOf item;
+        operator = item: if isNixpkgs item.module then [ ] else importsOf margs item;
       };
     in
     map (item: builtins.substring (builtins.stringLength root + 1) (-1) item.key) (
@@ -740,10 +786,13 @@ fn base_configurations_need_no_deployment_output() {
     let mut seen = 0;
     for name in scenarios() {
         let files = rendered(&name);
-        let flake = String::from_utf8(files[Path::new("flake.nix")].clone()).unwrap();
-        let bases: Vec<&str> = ["base-digitalocean", "base-hetzner", "base-hetzner-router"]
-            .into_iter()
-            .filter(|b| flake.contains(&format!("{b} = lib.nixosSystem")))
+        let data: serde_json::Value =
+            serde_json::from_slice(&files[Path::new(e3::render::nix::SCENARIO_DATA)]).unwrap();
+        let bases: Vec<&str> = data["bases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
             .collect();
         if bases.is_empty() {
             continue;
@@ -769,8 +818,8 @@ fn base_configurations_need_no_deployment_output() {
     assert!(seen >= 3, "base configurations checked: {seen}");
 
     // The same walk over full configurations fails: a party's reads
-    // hosts/common.nix (public keys, addresses), an existing host imports
-    // its hardware file from public-keys/.
+    // modules/scenario/host.nix (public keys, addresses), an existing host
+    // imports its hardware file from public-keys/.
     let files = rendered("headscale-nat");
     let e = closure(&files, &["home"]).expect_err("a full configuration reads later files");
     assert!(e.contains("names"), "{e}");
@@ -786,7 +835,7 @@ fn base_configurations_need_no_deployment_output() {
 /// Every cloud router's nftables table (nat.rs's rules on eth0/eth1 plus
 /// SSH to the router) is accepted by the real `nft -c`, with the public
 /// address the Nix side substitutes for `0.0.0.0`; and the rendered
-/// `hosts/<router>.nix` carries exactly those rules. Needs root and nft.
+/// `data/hosts/<router>.json` carries exactly those rules. Needs root and nft.
 #[test]
 fn cloud_router_tables_pass_nft_check() {
     let root = std::fs::read_to_string("/proc/self/status")
@@ -822,16 +871,22 @@ fn cloud_router_tables_pass_nft_check() {
         let files = e3::render::render(plan);
         for r in cloud.routers() {
             let rules = e3::cloud::router_rules(plan, r.host).unwrap();
-            let nix =
-                String::from_utf8(files[Path::new(&format!("hosts/{}.nix", r.host.name))].clone())
-                    .unwrap();
-            for line in rules.lines().filter(|l| !l.is_empty()) {
-                assert!(
-                    nix.contains(&format!("    {line}\n")),
-                    "{name}/{}: `{line}` not rendered",
-                    r.host.name
-                );
-            }
+            let data = host_data(&files, &r.host.name);
+            let rendered = data["deploy"]["settings"]["e3"]["cloudNat"]["router"]["rules"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}/{}: no rules rendered", r.host.name));
+            let lines = |t: &str| -> Vec<String> {
+                t.lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            };
+            assert_eq!(
+                lines(rendered),
+                lines(&rules),
+                "{name}/{}: the rendered rules are not the router's",
+                r.host.name
+            );
             let file = tmp.path().join(format!("{name}-{}.nft", r.host.name));
             let table = format!("table ip e3 {{\n{rules}}}\n").replace("0.0.0.0", "203.0.113.7");
             std::fs::write(&file, table).unwrap();

@@ -1,6 +1,9 @@
 //! Real NAT labs (`e3 sim`): namespaces, nftables, the real daemons and real
-//! MPyC. They need root, the daemons and the Python venv; without them each
-//! test prints a "skipped" line and passes. Labs run one at a time (they are
+//! MPyC. They need root, the daemons and the Python venv, so they are
+//! `#[ignore]`d: a plain `cargo test` lists them as ignored, and
+//! `cargo test -- --include-ignored` (what `ci/test` runs) runs them; there,
+//! under `E3_REQUIRE_TOOLS=1`, a missing tool or root fails the test, and
+//! without it the test prints a "skipped" line. Labs run one at a time (they are
 //! heavy on a 2-core machine), and after each one no namespace, process,
 //! state file or temp dir of the lab may survive.
 
@@ -189,6 +192,7 @@ macro_rules! lab_test {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_easy_easy_is_direct_and_correct() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-easy-easy", &[], &[]);
@@ -204,6 +208,7 @@ fn nebula_easy_easy_is_direct_and_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_hard_hard_is_relayed_and_correct() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-hard-hard", &[], &[]);
@@ -219,6 +224,7 @@ fn nebula_hard_hard_is_relayed_and_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_hard_hard_without_relay_fails_clearly() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim("nebula-hard-hard-norelay", &["--timeout", "6"], &[]);
@@ -241,6 +247,7 @@ fn nebula_hard_hard_without_relay_fails_clearly() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nebula_nat_bundled() {
     lab_test!(&["nebula", "nebula-cert", "ssh", "ssh-keygen"]);
     let (code, report, stderr) = sim("nebula-nat", &[], &[]);
@@ -273,6 +280,7 @@ fn nebula_nat_bundled() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn wireguard_hub_is_correct() {
     lab_test!(&["wireguard-go", "wg"]);
     let (code, report, stderr) = sim("wireguard-hub", &[], &[]);
@@ -283,6 +291,7 @@ fn wireguard_hub_is_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn tinc_mesh_is_correct() {
     lab_test!(&["tincd"]);
     let (code, report, stderr) = sim("tinc-mesh", &[], &[]);
@@ -291,6 +300,7 @@ fn tinc_mesh_is_correct() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn direct_lan_fails_naming_the_nat() {
     lab_test!(&["nft"]);
     // A generous bound: the run is given up once the home router has kept
@@ -326,6 +336,7 @@ fn direct_lan_fails_naming_the_nat() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn lighthouse_killed_before_parties_is_a_clear_error() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim(
@@ -343,6 +354,7 @@ fn lighthouse_killed_before_parties_is_a_clear_error() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn cleanup_removes_what_a_killed_run_left() {
     lab_test!(&["nebula", "nebula-cert"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -418,6 +430,7 @@ fn assert_rtt_near_model(report: &serde_json::Value, tolerance: f64) {
 /// Far regions: the round trip that the lab measures over the overlay is
 /// the model's (a wide tolerance: this checks correctness, not speed).
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn far_regions_take_the_models_round_trip() {
     lab_test!(&["nebula", "nebula-cert", "iptables"]);
     let (code, report, stderr) = sim("nebula-far-regions", &[], &[]);
@@ -455,6 +468,7 @@ fn raw_rules(ns: &str) -> String {
 /// A run killed with SIGKILL leaves its delay line's NFQUEUE rules (and
 /// namespaces); `--cleanup` removes them with the lab.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn cleanup_removes_a_killed_delay_lines_rules() {
     lab_test!(&["nebula", "nebula-cert", "iptables"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -534,6 +548,7 @@ fn assert_no_tailscale_state_outside(before: bool) {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn tailscale_3region_is_direct_with_the_pinned_versions() {
     lab_test!(TAILSCALE);
     let before = Path::new("/var/lib/tailscale").exists();
@@ -557,6 +572,7 @@ fn tailscale_3region_is_direct_with_the_pinned_versions() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn headscale_hard_hard_is_relayed_by_derp() {
     lab_test!(TAILSCALE);
     let (code, report, stderr) = sim("headscale-hard-hard", &[], &[]);
@@ -571,6 +587,7 @@ fn headscale_hard_hard_is_relayed_by_derp() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn headscale_nat_bundled() {
     lab_test!(TAILSCALE);
     let (code, report, stderr) = sim("headscale-nat", &[], &[]);
@@ -584,6 +601,7 @@ fn headscale_nat_bundled() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
     lab_test!(TAILSCALE);
     let fault = ["--test-fault", "kill-coordinator-after-overlay"];
@@ -607,6 +625,7 @@ fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn openvpn_relays_every_pair_through_its_server() {
     lab_test!(&["openvpn", "openssl"]);
     let (code, report, stderr) = sim("openvpn-nat", &[], &[]);
@@ -625,6 +644,7 @@ fn openvpn_relays_every_pair_through_its_server() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn killing_the_openvpn_server_cuts_every_pair() {
     lab_test!(&["openvpn", "openssl"]);
     let (code, report, stderr) = sim(
@@ -729,11 +749,12 @@ fn udp_probe(
         .collect()
 }
 
-/// The NAT types behave as DESIGN.md says: `hard` maps one source port to
+/// The NAT types behave as `catalogue::Nat` describes them: `hard` maps one source port to
 /// different public ports per destination, `easy` keeps one; `easyaf`
 /// admits a packet from a new port of an address it has sent to, `easy`
 /// does not.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn nat_types_map_and_filter_as_designed() {
     lab_test!(&["nft"]);
     let python = e3::sim::find_python()
@@ -814,6 +835,7 @@ fn nat_types_map_and_filter_as_designed() {
 /// inside address respectively; a bad filter is a clear error; nothing of
 /// tcpdump outlives the lab.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn captures_are_pcaps_that_tcpdump_reads() {
     lab_test!(&["nft", "tcpdump"]);
     use e3::sim::capture::{Capture, CaptureError, Where};
@@ -915,6 +937,7 @@ fn captures_are_pcaps_that_tcpdump_reads() {
 /// back) its paths, `e3 sim --cleanup` leaves a kept lab alone, and `down`
 /// leaves nothing: namespaces, processes, state and record files, temp dirs.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn lab_up_exec_capture_fault_down() {
     lab_test!(&["nebula", "nebula-cert", "tcpdump"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1077,6 +1100,7 @@ fn lab_up_exec_capture_fault_down() {
 /// fault as applied, each pair's recovery (Nebula roams: it recovers), and
 /// that MPyC survived.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn a_readdress_fault_reports_recovery_per_pair() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim("nebula-readdress", &["--timeout", "40"], &[]);
@@ -1156,6 +1180,7 @@ fn orphan_labs() -> Vec<String> {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     lab_test!(&[
         "nebula",
@@ -1263,6 +1288,7 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
     lab_test!(&["nebula", "nebula-cert"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -1353,6 +1379,7 @@ fn an_interrupted_grid_keeps_finished_cells_and_leaves_no_lab() {
 /// development machines'): the arguments passed tc's own parser. Where netem
 /// exists, the delays show.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn latency_tree_is_accepted_by_tc() {
     lab_test!(&["nft", "tc"]);
     let yaml = "connectivity: { backend: nebula }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean }\nparties:\n  - { name: ams, region: ams3 }\n  - { name: nyc, region: nyc3, nat: easy }\n  - { name: sgp, region: sgp1, nat: cgnat }\nsimulation: { latency: regions }\n";
@@ -1447,6 +1474,7 @@ fn latency_tree_is_accepted_by_tc() {
 /// Per-namespace files under `/etc/netns/<ns>/` (the Tailscale backends give
 /// each party its own `resolv.conf` there) go with the lab, directory and all.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn teardown_removes_per_namespace_etc_files() {
     lab_test!(&["ip"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1477,6 +1505,7 @@ fn random_below(n: u64) -> u64 {
 /// or directory. (Before, the signal handler tore down from the state file
 /// while the main thread went on creating namespaces.)
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn sigint_during_namespace_creation_leaves_nothing() {
     lab_test!(&["nebula", "nebula-cert"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -1657,6 +1686,7 @@ fn cleanup_trusts_only_root_state_files_and_only_the_labs_own_objects() {
 /// Pre-created `$TMPDIR/e3-XXXX-lab` for every prefix (the old predictable
 /// names) do not stop a lab: its directory has a random name.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn predictable_lab_directories_cannot_be_squatted() {
     lab_test!(&["nebula", "nebula-cert"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -1681,6 +1711,7 @@ fn predictable_lab_directories_cannot_be_squatted() {
 /// lab's own directory with its keys), and MPyC's TCP connections still
 /// work (the secure sum is right).
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn the_program_runs_unprivileged() {
     lab_test!(&["nebula", "nebula-cert", "setpriv"]);
     let (code, report, stderr) = sim("unprivileged", &[], &[]);
@@ -1693,6 +1724,7 @@ fn the_program_runs_unprivileged() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim("external-program", &[], &[]);
@@ -1721,6 +1753,7 @@ fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn a_party_with_a_different_program_stops_every_party() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim(
@@ -1743,6 +1776,7 @@ fn a_party_with_a_different_program_stops_every_party() {
 }
 
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn any_program_is_judged_by_its_exit_status() {
     lab_test!(&[]);
     let (code, report, stderr) = sim("external-fails", &[], &[]);
@@ -1774,6 +1808,7 @@ fn any_program_is_judged_by_its_exit_status() {
 /// it says (the pairs' model round trips), and that raising `--runs` runs
 /// only the missing samples.
 #[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
 fn reduced_mpc_sweep_keeps_every_sample_plots_them_and_runs_only_missing_ones() {
     lab_test!(&["rsvg-convert"]);
     let tmp = tempfile::tempdir().unwrap();

@@ -6,6 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+#[path = "support/golden.rs"]
+mod golden;
+
 fn rendered(name: &str) -> e3::render::Files {
     let checked = e3::check_arg(name);
     let scenario = checked
@@ -264,27 +267,17 @@ fn static_modules_parse() {
 
 #[test]
 fn golden_roots() {
-    let bless = std::env::var_os("E3_BLESS").is_some();
-    let mut failures = Vec::new();
+    let mut golden = golden::Golden::new();
     for name in cloud_scenarios() {
         let name = name.as_str();
         for (path, text) in tf_files(&rendered(name), "terraform") {
-            let golden = Path::new("tests/golden-terraform")
+            let file = Path::new("tests/golden-terraform")
                 .join(name)
                 .join(path.file_name().unwrap());
-            if bless {
-                std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
-                std::fs::write(&golden, &text).unwrap();
-            } else if std::fs::read_to_string(&golden).ok().as_deref() != Some(text.as_str()) {
-                failures.push(format!(
-                    "{} differs from {} (E3_BLESS=1 to accept)",
-                    path.display(),
-                    golden.display()
-                ));
-            }
+            golden.check(file, &text);
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    golden.finish();
 }
 
 /// Every machine size a rendered root names is one e3's catalogue offers

@@ -1,16 +1,18 @@
-//! The NixOS VM test (`tests/nat.nix`) of every bundled scenario and of
-//! `vmtest-scenarios/` (every NAT type, explicit latency, loss), checked
-//! against its plan without nixpkgs (which cannot be fetched here):
+//! The NixOS VM test (`tests/nat.nix`, which calls the static
+//! `modules/scenario/vmtest.nix` with the rendered data) of every bundled
+//! scenario and of `vmtest-scenarios/` (every NAT type, explicit latency,
+//! loss), checked against its plan without nixpkgs (which cannot be fetched
+//! here):
 //!
-//! - the rendered file is evaluated by the real Nix evaluator
+//! - the rendered directory is evaluated by the real Nix evaluator
 //!   (`nix-instantiate --eval`) with `pkgs` standing in only for what the
-//!   file's own data does not use (`testers.runNixOSTest` returns its
-//!   argument); the node set, each node's VLANs, addresses, gateway and
+//!   test's node set and facts do not use (`testers.runNixOSTest` returns
+//!   its argument); the node set, each node's VLANs, addresses, gateway and
 //!   routes, each router's nftables table and each host's netem script, and
 //!   the facts the test script checks are then compared with the plan:
 //!   [`cross_check`], which fails on a missing or extra node, a wrong VLAN,
 //!   address or gateway, or a router implementing another NAT type (the
-//!   mutation tests below prove it);
+//!   mutation tests below prove it, on the data and on the library);
 //! - the test script (Python, run by the NixOS test driver, which lints it
 //!   with pyflakes and type-checks it with mypy) is `tests/nat.py`, which
 //!   `tests/nat.nix` reads and fills in; it is compared with the template
@@ -21,9 +23,9 @@
 //!   shaping commands are applied with the real `tc` in a scratch network
 //!   namespace (root; the netem qdisc itself only where the kernel has it).
 //!
-//! Golden snapshots of `tests/nat.nix` are part of `tests/nix.rs`
-//! (`tests/golden/<scenario>/tests/nat.nix`), as is `nix-instantiate
-//! --parse` of every rendered `.nix` file.
+//! Golden snapshots of the data are part of `tests/nix.rs`
+//! (`tests/golden/<scenario>/data/`), as is `nix-instantiate --parse` of
+//! every rendered `.nix` file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -70,9 +72,10 @@ fn plans() -> Vec<(String, Plan)> {
     out
 }
 
-fn rendered_test(plan: &Plan) -> String {
-    let files = e3::render::render(plan);
-    String::from_utf8(files[Path::new(e3::render::vmtest::PATH)].clone()).unwrap()
+/// The rendered directory, with the project's `modules/` (so that a
+/// mutation of the library is what is evaluated).
+fn rendered_test(plan: &Plan) -> e3::render::Files {
+    e3::render::render(plan)
 }
 
 /// Whether `tool` is on PATH; if not, fails under `E3_REQUIRE_TOOLS=1` and
@@ -129,15 +132,23 @@ in
 }
 "#;
 
-/// Evaluates a rendered `tests/nat.nix` (text) with the real Nix evaluator.
-fn evaluate(text: &str) -> Result<Value, String> {
+/// Evaluates a rendered directory's `tests/nat.nix` with the real Nix
+/// evaluator.
+fn evaluate(files: &e3::render::Files) -> Result<Value, String> {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(tmp.path().join("dir/tests")).unwrap();
-    std::fs::write(tmp.path().join("dir/tests/nat.nix"), text).unwrap();
+    let dir = tmp.path().join("dir");
+    for (p, c) in files
+        .iter()
+        .filter(|(p, _)| !p.starts_with("programs") && !p.starts_with("terraform"))
+    {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, c).unwrap();
+    }
     let out = Command::new("nix-instantiate")
         .args(["--store".as_ref(), tmp.path().join("store").as_os_str()])
         .args(["--eval", "--strict", "--json", "-E", EXTRACT])
-        .current_dir(tmp.path().join("dir"))
+        .current_dir(&dir)
         .env("HOME", tmp.path())
         .env("NIX_CONFIG", "")
         .env_remove("NIX_PATH")
@@ -686,56 +697,69 @@ fn every_test_matches_its_plan() {
 }
 
 /// The cross-check fails when the rendered test is wrong: each mutation of
-/// real rendered text (a node, a VLAN, an address, a gateway, a NAT type, a
-/// delay, a fact) is caught.
+/// the real rendered data (a node, a VLAN, an address, a gateway, a NAT
+/// type, a delay, a fact) and of the static library that reads it is
+/// caught.
 #[test]
 fn cross_check_catches_wrong_tests() {
     if !have("nix-instantiate") {
         return;
     }
     let p = plan("nebula-nat");
-    let text = rendered_test(&p);
-    let easy_filter = "            iifname \"wan\" counter name \"unsolicited\" drop\n          }\n          chain post {\n            type nat hook postrouting priority srcnat; policy accept;\n            oifname \"wan\" masquerade\n";
-    let easy_open = "          }\n          chain post {\n            type nat hook postrouting priority srcnat; policy accept;\n            oifname \"wan\" masquerade\n";
-    let mutations: &[(&str, &[(&str, &str)])] = &[
-        ("a node is missing", &[("    bob-router = {\n      imports", "    bob-rooter = {\n      imports")]),
-        ("a party is on another site's VLAN", &[("        eth1.vlan = 3;\n", "        eth1.vlan = 2;\n")]),
-        ("a site's LAN is wired to another site's VLAN", &[("        eth1.vlan = 3;\n", "        eth1.vlan = 2;\n"), ("        lan.vlan = 3;\n", "        lan.vlan = 2;\n")]),
-        ("a router's LAN is on another VLAN", &[("        lan.vlan = 4;\n", "        lan.vlan = 3;\n")]),
-        ("an address is wrong", &[("            address = \"10.128.2.2\";", "            address = \"10.128.2.3\";")]),
-        ("a gateway is wrong", &[("        address = \"10.128.1.1\";\n        interface = \"eth1\";", "        address = \"10.128.1.9\";\n        interface = \"eth1\";")]),
-        ("the hard NAT is built as easy", &[("oifname \"wan\" masquerade random", "oifname \"wan\" masquerade")]),
-        ("an easy NAT does not filter", &[(easy_filter, easy_open)]),
-        ("a delay is wrong", &[("netem delay 2.7ms", "netem delay 27.0ms")]),
-        ("a delayed destination is missing", &[("        tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.2/32 flowid 1:11\n", "")]),
-        ("a party's NAT is misreported", &[("        nat = \"hard\";\n        overlay", "        nat = \"easy\";\n        overlay")]),
+    let files = rendered_test(&p);
+    let easy_filter = r#"  iifname \"wan\" counter name \"unsolicited\" drop\n}\nchain post {\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname \"wan\" masquerade\n"#;
+    let easy_open = r#"}\nchain post {\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname \"wan\" masquerade\n"#;
+    let e3 = "data/e3.json";
+    let host = |h: &str| format!("data/hosts/{h}.json");
+    let lib = "modules/scenario/vmtest.nix";
+    let mutations: Vec<Mutation> = vec![
+        ("a node is missing", vec![(e3.into(), "    \"bob-router\",\n", "")]),
+        ("a party is on another site's VLAN", vec![(host("bob"), "\"vlan\": 3", "\"vlan\": 2")]),
+        ("a site's LAN is wired to another site's VLAN", vec![(host("bob"), "\"vlan\": 3", "\"vlan\": 2"), (host("bob-router"), "\"vlan\": 3", "\"vlan\": 2")]),
+        ("a router's LAN is on another VLAN", vec![(host("carol-router"), "\"vlan\": 4", "\"vlan\": 3")]),
+        ("an address is wrong", vec![(host("carol"), "\"address\": \"10.128.2.2\"", "\"address\": \"10.128.2.3\"")]),
+        ("a gateway is wrong", vec![(host("bob"), "\"address\": \"10.128.1.1\",\n      \"interface\": \"eth1\"", "\"address\": \"10.128.1.9\",\n      \"interface\": \"eth1\"")]),
+        ("the hard NAT is built as easy", vec![(host("carol-router"), "oifname \\\"wan\\\" masquerade random", "oifname \\\"wan\\\" masquerade")]),
+        ("an easy NAT does not filter", vec![(host("alice-router"), easy_filter, easy_open)]),
+        ("a delay is wrong", vec![(host("alice-router"), "netem delay 2.7ms", "netem delay 27.0ms")]),
+        ("a delayed destination is missing", vec![(host("lighthouse"), "        \"tc filter add dev eth1 parent 1: protocol ip prio 1 u32 match ip dst 198.18.128.2/32 flowid 1:11\",\n", "")]),
+        ("a party's NAT is misreported", vec![(e3.into(), "\"index\": 2,\n          \"nat\": \"hard\"", "\"index\": 2,\n          \"nat\": \"easy\"")]),
+        // The library that reads the data.
+        ("the library shifts every VLAN", vec![(lib.into(), "value.vlan = i.vlan;", "value.vlan = i.vlan + 1;")]),
+        ("the library drops the addresses", vec![(lib.into(), "addresses = [ { inherit (i) address prefixLength; } ];", "addresses = [ ];")]),
+        ("the library leaves out the NAT tables", vec![(lib.into(), "// optional (vm.nat != null) {", "// optional false {")]),
+        ("the library forgets the first host", vec![(lib.into(), "nodes = attrsOf node data.hosts;", "nodes = attrsOf node (builtins.tail data.hosts);")]),
     ];
-    assert_caught(&p, &text, mutations);
+    assert_caught(&p, &files, &mutations);
     // every-nat: a firewall site, a cgnat carrier, loss.
     let p = plans()
         .into_iter()
         .find(|(n, _)| n == "every-nat")
         .expect("vmtest-scenarios/every-nat.yaml")
         .1;
-    let text = rendered_test(&p);
-    let mutations: &[(&str, &[(&str, &str)])] = &[
-        ("a firewall party is not delayed", &[("        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.19.0.2/32 flowid 1:11\n", "")]),
-        ("a cgnat carrier delays too little", &[("delay 40ms loss 1%\n        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32", "delay 4ms loss 1%\n        tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.18.1.1/32")]),
-        ("a delay class drops nothing", &[("netem delay 40ms loss 1%", "netem delay 40ms")]),
-        ("a party behind NAT shapes", &[("    cg = {\n", "    cg = {\n      systemd.services.e3-netem.script = \"tc qdisc replace dev eth1 root netem delay 1ms\";\n")]),
+    let files = rendered_test(&p);
+    let mutations: Vec<Mutation> = vec![
+        ("a firewall party is not delayed", vec![(host("one-router"), ",\n        \"tc filter add dev wan parent 1: protocol ip prio 1 u32 match ip dst 198.19.0.2/32 flowid 1:11\"", "")]),
+        ("a cgnat carrier delays too little", vec![(host("cg-carrier"), "netem delay 40ms loss 1%", "netem delay 4ms loss 1%")]),
+        ("a delay class drops nothing", vec![(host("pub"), "netem delay 40ms loss 1%", "netem delay 40ms")]),
+        ("a party behind NAT shapes", vec![(host("cg"), "\"netem\": null", "\"netem\": { \"interface\": \"eth1\", \"commands\": [ \"tc qdisc replace dev eth1 root netem delay 1ms\" ] }")]),
     ];
-    assert_caught(&p, &text, mutations);
+    assert_caught(&p, &files, &mutations);
 }
 
-fn assert_caught(p: &Plan, text: &str, mutations: &[(&str, &[(&str, &str)])]) {
+/// What is wrong, and the edits that make it so: (file, text, replacement).
+type Mutation<'a> = (&'a str, Vec<(String, &'a str, &'a str)>);
+
+fn assert_caught(p: &Plan, files: &e3::render::Files, mutations: &[Mutation]) {
     for (what, edits) in mutations {
-        let mut mutated = text.to_string();
-        for (from, to) in *edits {
+        let mut mutated = files.clone();
+        for (file, from, to) in edits {
+            let text = String::from_utf8(mutated[Path::new(file)].clone()).unwrap();
             assert!(
-                mutated.contains(from),
-                "mutation `{what}`: `{from}` not in the rendered test"
+                text.contains(from),
+                "mutation `{what}`: `{from}` not in {file}"
             );
-            mutated = mutated.replacen(from, to, 1);
+            mutated.insert(file.into(), text.replacen(from, to, 1).into_bytes());
         }
         let errors = match evaluate(&mutated) {
             Ok(eval) => cross_check(p, &eval),
@@ -749,35 +773,31 @@ fn assert_caught(p: &Plan, text: &str, mutations: &[(&str, &[(&str, &str)])]) {
     }
 }
 
-/// The test script, as the driver gets it: `tests/nat.py`, with the two
-/// placeholders `tests/nat.nix` fills in (store paths as a placeholder path).
-/// Fails unless `nat.nix` reads `./nat.py` and fills in exactly those.
+/// The test script, as the driver gets it: `tests/nat.py`, with the
+/// placeholders `mkE3Test` fills in (store paths as a placeholder path).
+/// Fails unless the rendered `tests/nat.nix` calls `mkE3Test` and
+/// `mkE3Test` reads `tests/nat.py` and fills in exactly those.
 fn driver_script(plan: &Plan) -> String {
     let files = e3::render::render(plan);
     let nix = String::from_utf8(files[Path::new(e3::render::vmtest::PATH)].clone()).unwrap();
-    let nebula = if plan.connectivity.backend == Backend::Nebula {
-        "(lib.getExe' pkgs.nebula \"nebula-cert\")"
-    } else {
-        "\"nebula-cert\""
-    };
-    let openssl = if plan.connectivity.backend == Backend::Openvpn {
-        "(lib.getExe pkgs.openssl)"
-    } else {
-        "\"openssl\""
-    };
-    let reads = format!("    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n        \"@OPENSSL@\"\n      ]\n      [\n        \"${{factsFile}}\"\n        {nebula}\n        {openssl}\n      ]\n      (builtins.readFile ./nat.py);\n}}\n");
     assert!(
-        nix.ends_with(&reads),
-        "{}: testScript does not read ./nat.py as expected:\n{}",
-        plan.name,
-        &nix[nix.len().saturating_sub(600)..]
+        nix.contains("import ../modules/scenario/vmtest.nix {"),
+        "{}: tests/nat.nix does not call mkE3Test:\n{nix}",
+        plan.name
+    );
+    let lib = String::from_utf8(files[Path::new("modules/scenario/vmtest.nix")].clone()).unwrap();
+    let reads = "    builtins.replaceStrings\n      [\n        \"@FACTS_FILE@\"\n        \"@NEBULA_CERT@\"\n        \"@OPENSSL@\"\n      ]\n      [\n        \"${factsFile}\"\n        (if facts.backend == \"nebula\" then lib.getExe' pkgs.nebula \"nebula-cert\" else \"nebula-cert\")\n        (if facts.backend == \"openvpn\" then lib.getExe pkgs.openssl else \"openssl\")\n      ]\n      (builtins.readFile (root + \"/tests/nat.py\"));\n}\n";
+    assert!(
+        lib.ends_with(reads),
+        "testScript does not read tests/nat.py as expected:\n{}",
+        &lib[lib.len().saturating_sub(700)..]
     );
     let script =
         String::from_utf8(files[Path::new(e3::render::vmtest::SCRIPT_PATH)].clone()).unwrap();
     fill_placeholders(&script, plan.connectivity.backend)
 }
 
-/// The template with the placeholders `tests/nat.nix` fills in: store paths
+/// The template with the placeholders `mkE3Test` fills in: store paths
 /// (a placeholder path) for the tools this backend's script runs.
 fn fill_placeholders(script: &str, backend: Backend) -> String {
     let placeholder = "/nix/store/00000000000000000000000000000000-placeholder";

@@ -32,10 +32,7 @@ let
   cfg = config.e3.headscale;
 
   serverUrl =
-    if cfg.tls == "acme" then
-      "https://${cfg.domain}"
-    else
-      "http://${cfg.domain}:${toString cfg.port}";
+    if cfg.tls == "acme" then "https://${cfg.domain}" else "http://${cfg.domain}:${toString cfg.port}";
 
   # Prints a reusable pre-authentication key for `cfg.user`, creating the
   # user first if needed. The deploy step runs it as root over SSH and
@@ -165,8 +162,7 @@ in
           message = "e3.headscale.tls = \"acme\" needs e3.headscale.acmeEmail (and security.acme.acceptTerms = true).";
         }
         {
-          assertion =
-            cfg.baseDomain != cfg.domain && !lib.hasSuffix ".${cfg.baseDomain}" cfg.domain;
+          assertion = cfg.baseDomain != cfg.domain && !lib.hasSuffix ".${cfg.baseDomain}" cfg.domain;
           message = "e3.headscale.baseDomain must not contain e3.headscale.domain (Headscale refuses to start).";
         }
       ];

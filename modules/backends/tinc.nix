@@ -155,9 +155,7 @@ in
           message = "e3.tinc.hosts: tinc names may contain only letters, digits and underscores, got: ${toString (attrNames cfg.hosts)}.";
         }
         {
-          assertion = all (
-            n: (cfg.hosts.${n} or { endpoint = null; }).endpoint != null
-          ) cfg.connectTo;
+          assertion = all (n: (cfg.hosts.${n} or { endpoint = null; }).endpoint != null) cfg.connectTo;
           message = "e3.tinc.connectTo: every node listed must be in e3.tinc.hosts and have an endpoint.";
         }
       ];

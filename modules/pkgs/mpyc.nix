@@ -1,6 +1,6 @@
 # MPyC is not in nixpkgs. Built from the wheel on PyPI (pure Python), so no
-# build backend is involved; the hashes are recorded in shared/pins.json
-# (wheel and sdist), computed with `nix hash file` from the files PyPI serves.
+# build backend is involved; the hash below was computed with `nix hash file`
+# from the wheel PyPI serves.
 #
 # Use with a Python package set: `python3Packages.callPackage ./mpyc.nix { }`.
 {

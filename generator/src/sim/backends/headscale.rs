@@ -1,6 +1,6 @@
 //! Tailscale clients on a local Headscale, for the `tailscale` and
 //! `headscale` backends (a `tailscale` simulation stands a local Headscale
-//! in for Tailscale's control plane, DESIGN.md).
+//! in for Tailscale's control plane).
 //!
 //! The daemons are built from their Go modules at the versions the pinned
 //! nixpkgs ships (`ci/go-tools.txt`, `ci/install-deps` puts them in
