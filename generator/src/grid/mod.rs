@@ -23,7 +23,7 @@ use crate::plan::Plan;
 use crate::sim::report::Report;
 
 /// Version of the cell format; part of the hash, so a change re-runs cells.
-const CELL_FORMAT: u32 = 1;
+const CELL_FORMAT: u32 = 2;
 
 /// How one cell ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +89,24 @@ pub struct Cell {
     /// Per pair: the model's round trip and the measured one.
     #[serde(default)]
     pub rtt: Vec<PairRtt>,
+    /// Who learnt each party's addresses (see [`crate::sim::privacy`]).
+    #[serde(default)]
+    pub exposure: BTreeMap<String, crate::sim::privacy::PartyExposure>,
+    /// The program's traffic on the internet segment, unencrypted.
+    #[serde(default)]
+    pub wan: Option<crate::sim::privacy::WanReport>,
+    /// The program run's bytes on the internet segment against its payload.
+    #[serde(default)]
+    pub wire: Option<crate::sim::privacy::WireReport>,
+}
+
+impl Cell {
+    /// Whether some party's public address reached another party (`None`
+    /// without a capture).
+    pub fn peers_learn_addresses(&self) -> Option<bool> {
+        (!self.exposure.is_empty())
+            .then(|| crate::sim::privacy::peers_learn_addresses(&self.exposure))
+    }
 }
 
 /// A pair's round trips in a cell, in ms (see [`crate::sim::report::PairReport`]).
@@ -205,6 +223,9 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         versions: BTreeMap::new(),
         latency: None,
         rtt: Vec::new(),
+        exposure: BTreeMap::new(),
+        wan: None,
+        wire: None,
     }
 }
 
@@ -236,6 +257,9 @@ fn cell_from(
                 .map(|p| format!("{}-{}: {}", p.a, p.b, p.route))
                 .collect();
             cell.latency = Some(r.latency.applied);
+            cell.exposure = r.exposure.clone();
+            cell.wan = r.wan;
+            cell.wire = r.wire;
             cell.rtt = r
                 .pairs
                 .iter()

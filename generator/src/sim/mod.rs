@@ -19,9 +19,11 @@ pub mod backends;
 pub mod delay;
 pub mod latency;
 pub mod netns;
+pub mod privacy;
 pub mod report;
 pub mod session;
 pub mod versions;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -79,7 +81,14 @@ pub struct Started {
     /// Runs once before the routes are read, when the backend finds its
     /// paths over time (Tailscale: `tailscale ping` between every pair).
     pub settle: Option<Settle>,
+    /// Reads the underlay addresses a party's backend holds for its peers
+    /// (for [`privacy`]'s exposure); without it the report says it cannot
+    /// be seen.
+    pub read_told: Option<ToldReader>,
 }
+
+/// See [`Started::read_told`]: `None` when the backend cannot be asked.
+pub type ToldReader = fn(&Lab, &Host) -> Option<Vec<Ipv4Addr>>;
 
 /// See [`Started::settle`]: the lab, the parties, their overlay addresses.
 pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
@@ -158,7 +167,7 @@ pub fn is_root() -> bool {
 
 /// Programs a backend needs on PATH.
 pub fn required_programs(backend: Backend) -> Vec<&'static str> {
-    let mut p = vec!["ip", "nft", "conntrack", "sysctl"];
+    let mut p = vec!["ip", "nft", "conntrack", "sysctl", "tcpdump"];
     p.extend_from_slice(match backend {
         Backend::Nebula => backends::nebula::PROGRAMS,
         Backend::Wireguard => backends::wireguard::PROGRAMS,
@@ -613,6 +622,41 @@ fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
     settle(&mut session.lab, parties, &addresses);
 }
 
+/// The underlay addresses each party's backend holds for its peers
+/// ([`Started::read_told`], asked of every party at once); for `direct`,
+/// the program's party list, which names every party's public address.
+fn told(
+    session: &session::LabSession<'_>,
+    parties: &[&Host],
+) -> BTreeMap<String, Option<Vec<Ipv4Addr>>> {
+    let Some(started) = &session.started else {
+        let listed: Vec<Ipv4Addr> = session
+            .plan
+            .program
+            .parties
+            .iter()
+            .filter_map(|e| e.address.parse().ok())
+            .collect();
+        return parties
+            .iter()
+            .map(|p| (p.name.clone(), Some(listed.clone())))
+            .collect();
+    };
+    let Some(read) = started.read_told else {
+        return parties.iter().map(|p| (p.name.clone(), None)).collect();
+    };
+    let lab = &session.lab;
+    std::thread::scope(|s| {
+        let asks: Vec<_> = parties
+            .iter()
+            .map(|p| (p.name.clone(), s.spawn(move || read(lab, p))))
+            .collect();
+        asks.into_iter()
+            .map(|(name, ask)| (name, ask.join().ok().flatten()))
+            .collect()
+    })
+}
+
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
@@ -668,13 +712,16 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let mut party_reports = Vec::new();
     let mut mpc_wall_s = None;
     let mut outputs_agree = None;
+    let mut program_traffic = None;
     if overlay_ok {
         let run = session.run_program(opts.timeout)?;
         netns::check_interrupted()?;
         party_reports = run.parties;
         mpc_wall_s = Some(run.wall_s);
         outputs_agree = run.outputs_agree;
+        program_traffic = run.sent.map(|sent| (sent, run.window));
     }
+    let internet = session.stop_capture();
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
     if session.started.as_ref().is_some_and(|s| s.settle.is_some()) {
         session.say("asking the backend for its route between every pair");
@@ -808,6 +855,20 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
             parties.len()
         )
     };
+    let told = told(&session, &parties);
+    let exposure = internet
+        .as_ref()
+        .map(|packets| privacy::exposure(plan, packets, &told))
+        .unwrap_or_default();
+    let wan = internet
+        .as_ref()
+        .map(|packets| privacy::wan(packets, plan.program.port));
+    let wire = internet
+        .as_ref()
+        .zip(program_traffic.as_ref())
+        .map(|(packets, (sent, window))| {
+            privacy::wire_cost(packets, sent, plan.program.port, *window)
+        });
     measure_round_trips(&mut session, &mut pairs)?;
     let report = Report {
         scenario: plan.name.clone(),
@@ -830,6 +891,9 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         verdict,
         diagnosis,
         versions: session.versions.clone(),
+        exposure,
+        wan,
+        wire,
         total_s: 0.0,
     };
     session.say("tearing the lab down");

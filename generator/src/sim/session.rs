@@ -71,6 +71,19 @@ pub struct ProgramRun {
     pub wall_s: f64,
     /// Whether every party had the same output (see [`LabSession::run_program`]).
     pub outputs_agree: Option<bool>,
+    /// From just before the first party started to just after the last
+    /// exited, in seconds since the Unix epoch (the captures' clock).
+    pub window: (f64, f64),
+    /// The program traffic the parties sent, as their captures saw it
+    /// ([`super::privacy`]); `None` when a capture failed.
+    pub sent: Option<Vec<super::wire::Packet>>,
+}
+
+/// Seconds since the Unix epoch, the clock of the captures.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Lines of each party's stdout and stderr the report keeps.
@@ -223,6 +236,9 @@ pub struct LabSession<'p> {
     pub versions: BTreeMap<String, String>,
     /// The fault to inject (`E3_SIM_FAULT`, see [`super`]).
     pub fault: Option<String>,
+    /// The capture of the internet segment, from before the overlay daemons
+    /// start ([`super::privacy`]); taken by [`LabSession::stop_capture`].
+    pub internet_capture: Option<super::privacy::Tap>,
     pub timings: Timings,
     pub(super) progress: Progress,
 }
@@ -331,6 +347,15 @@ impl<'p> LabSession<'p> {
         fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
         netns::check_unprivileged_python(&python, &program)?;
 
+        let ns = lab.ns("internet");
+        let internet_capture = Some(super::privacy::start_tap(
+            &mut lab,
+            "capture-internet",
+            &ns,
+            "br0",
+            false,
+            &[],
+        )?);
         timings.overlay_start_s = secs(progress.start);
         let started = start_backend(&mut lab, plan, fault.as_deref(), opts.timeout)?;
         timings.daemons_s = secs(progress.start);
@@ -346,6 +371,7 @@ impl<'p> LabSession<'p> {
             delay_line: applied.delay_line,
             versions,
             fault,
+            internet_capture,
             timings,
             progress,
         })
@@ -481,6 +507,24 @@ impl<'p> LabSession<'p> {
             ("PYTHONDONTWRITEBYTECODE", "1"),
             ("PYTHONPATH", helpers.as_str()),
         ];
+        // Each party's own program traffic, as it leaves the party (on the
+        // overlay's interface, or the underlay's for `direct`).
+        let port = plan.program.port.to_string();
+        let mut taps = Vec::new();
+        for p in &parties {
+            let ns = self.lab.ns(&p.name);
+            let name = format!("capture-{}", p.name);
+            let filter = ["tcp", "port", port.as_str()];
+            taps.push(super::privacy::start_tap(
+                &mut self.lab,
+                &name,
+                &ns,
+                "any",
+                true,
+                &filter,
+            )?);
+        }
+        let window_start = unix_now();
         let mut names = Vec::new();
         for p in &parties {
             let idx = p.index.unwrap_or_default();
@@ -525,6 +569,8 @@ impl<'p> LabSession<'p> {
             outputs: Vec::new(),
             wall_s: 0.0,
             outputs_agree: None,
+            window: (window_start, window_start),
+            sent: None,
         };
         let mut stdouts = Vec::new();
         let mut agreed_at: Option<f64> = None;
@@ -581,7 +627,23 @@ impl<'p> LabSession<'p> {
             last = exit - a;
         }
         run.wall_s = (last * 1000.0).round() / 1000.0;
+        run.window.1 = unix_now();
         self.say(&format!("MPyC finished after {last:.2} s"));
+        let mut sent = Some(Vec::new());
+        for tap in taps {
+            match tap.stop(&mut self.lab) {
+                Ok(packets) => {
+                    if let Some(s) = sent.as_mut() {
+                        s.extend(packets)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("warning: capture of the program's traffic: {e}");
+                    sent = None;
+                }
+            }
+        }
+        run.sent = sent;
         Ok(run)
     }
 
@@ -707,6 +769,15 @@ impl<'p> LabSession<'p> {
                 cpu_s: d.cpu_s(),
             }
         })
+    }
+
+    /// Stops the capture of the internet segment and reads it; `None` when
+    /// it was stopped already or could not be read (said on stderr).
+    pub fn stop_capture(&mut self) -> Option<Vec<super::wire::Packet>> {
+        let tap = self.internet_capture.take()?;
+        tap.stop(&mut self.lab)
+            .map_err(|e| eprintln!("warning: capture of the internet segment: {e}"))
+            .ok()
     }
 
     /// Tears the lab down (idempotent); returns what could not be removed.
