@@ -996,6 +996,14 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
             );
         }
         assert_eq!(c["cached"], false);
+        // privacy and cost per cell: plaintext only for `direct`, an
+        // exposure entry per party
+        let direct = key.1 == "direct";
+        assert_eq!(c["wan"]["mpyc_plaintext"], direct, "{c}");
+        assert_eq!(c["exposure"].as_object().map(|e| e.len()), Some(2), "{c}");
+        if c["outcome"] != "failed" {
+            assert!(c["wire"]["ratio"].as_f64() > Some(1.0), "{c}");
+        }
     }
     assert!(
         wrong.is_empty(),
@@ -1006,6 +1014,15 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     let svg = std::fs::read_to_string(dir.join("grid.svg")).unwrap();
     let html = std::fs::read_to_string(dir.join("grid.html")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("relayed") && svg.contains("failed"));
+    // markers: peers that learn addresses (every overlay but the hub designs
+    // here), and `direct`'s plaintext (3 cells)
+    assert!(svg.contains("<circle"), "{svg}");
+    assert_eq!(
+        svg.matches(r##"fill="#ffffff" stroke="#000000" stroke-width="1.5"/>"##)
+            .count(),
+        3 + 1,
+        "a plaintext marker on each `direct` cell, and the legend's"
+    );
     for page in [&svg, &html] {
         let without_ns = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
         assert!(
