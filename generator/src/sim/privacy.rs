@@ -64,9 +64,22 @@ pub fn start_tap(
     let path_s = path.display().to_string();
     // `-Z root`: write the file as root, in the root-only lab directory
     // (Debian's tcpdump drops to its own user otherwise); `-U`: every packet
-    // is written when captured, so a stop loses none.
+    // is written when captured; `--immediate-mode`: every packet is taken
+    // from the kernel when it arrives (else those of the last, unfilled ring
+    // block are still there when tcpdump stops, and a short run's packets
+    // can all be in it).
     let mut args = vec![
-        "-i", interface, "-n", "-U", "-s", SNAP_LEN, "-Z", "root", "-w", &path_s,
+        "-i",
+        interface,
+        "-n",
+        "--immediate-mode",
+        "-U",
+        "-s",
+        SNAP_LEN,
+        "-Z",
+        "root",
+        "-w",
+        &path_s,
     ];
     if outgoing {
         args.extend(["-Q", "out"]);
