@@ -57,6 +57,7 @@ pub fn options(timeout: Duration) -> Options {
         python: None,
         progress: false,
         latency: None,
+        ..Options::default()
     }
 }
 

@@ -73,6 +73,7 @@ codes! {
     // Simulation.
     LossOutOfRange = "E060", "loss-out-of-range", Error;
     InvalidLatency = "E061", "invalid-latency", Error;
+    InvalidFault = "E062", "invalid-fault", Error;
     // Program.
     UnknownProgram = "E070", "unknown-program", Error;
     PathOutsideScenario = "E071", "path-outside-scenario", Error;

@@ -45,6 +45,81 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum LabCommand {
+    /// Build the lab, start the overlay, wait until it is up, and leave it running
+    Up {
+        /// Bundled scenario name or path to a scenario file
+        scenario: String,
+        /// The lab's name [default: the scenario's name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the hosts and segments as JSON
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for the overlay (1 to 86400)
+        #[arg(long, default_value_t = 60, value_parser = timeout_parser())]
+        timeout: u64,
+        /// How to apply `simulation.latency`: netem or none (e3's delay line needs a running e3) [default: netem where the kernel has it]
+        #[arg(long, value_name = "METHOD", value_parser = ["netem", "nfqueue", "none"])]
+        latency: Option<String>,
+    },
+    /// Run a command in a host's namespace; its exit status is e3's
+    Exec {
+        name: String,
+        host: String,
+        /// The command and its arguments (after `--`)
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// An interactive shell in a host's namespace
+    Shell { name: String, host: String },
+    /// Run the scenario's program on the live lab and print the report `e3 sim` prints
+    Run {
+        name: String,
+        #[arg(long)]
+        json: bool,
+        /// Seconds the program may take (1 to 86400)
+        #[arg(long, default_value_t = 60, value_parser = timeout_parser())]
+        timeout: u64,
+    },
+    /// Capture packets into a pcap file: WHERE is `internet`, a site or a host
+    Capture {
+        name: String,
+        #[arg(value_name = "WHERE")]
+        place: String,
+        /// The pcap file [default: WHERE.pcap]
+        #[arg(short = 'w', value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Seconds to capture [default: until Ctrl-C]
+        #[arg(long, value_name = "S")]
+        duration: Option<f64>,
+        /// A pcap filter expression, e.g. `udp port 4242`
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+    },
+    /// Inject a fault: link-down, link-up, kill, restart, rebind, readdress
+    Fault {
+        name: String,
+        /// link-down | link-up | kill | restart | rebind | readdress
+        action: String,
+        /// A host, router or carrier of the lab
+        target: String,
+    },
+    /// The running labs
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tear a lab down (or every lab `e3 lab up` started, with --all)
+    Down {
+        #[arg(required_unless_present = "all")]
+        name: Option<String>,
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// List the bundled scenarios, or the variants of a matrix scenario
     List {
@@ -143,6 +218,20 @@ enum Command {
         /// How to apply `simulation.latency` [default: netem where the kernel has it, else e3's delay line]
         #[arg(long, value_name = "METHOD", value_parser = ["netem", "nfqueue", "none"])]
         latency: Option<String>,
+        /// A test fault (e3's own tests: kill-coordinator, kill-coordinator-after-overlay, different-program:HOST)
+        #[arg(long, hide = true, value_name = "FAULT")]
+        test_fault: Option<String>,
+    },
+    /// Keep a lab up and work inside it: up, exec, shell, run, capture, fault, status, down
+    #[command(
+        after_help = "A lab stays up between commands (root, as `e3 sim`): `e3 lab up nebula-nat`, then
+`e3 lab exec nebula-nat alice -- ping -c1 100.64.0.3`, `e3 lab capture nebula-nat internet -w x.pcap --duration 3`,
+`e3 lab fault nebula-nat rebind alice-router`, `e3 lab down nebula-nat`.
+One lab per name (default: the scenario's name); its record is /run/e3/e3-XXXX.lab."
+    )]
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
     },
     /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
     #[command(
@@ -484,6 +573,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             timeout,
             cleanup,
             latency,
+            test_fault,
         } => sim(
             name,
             json,
@@ -491,7 +581,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
             timeout,
             cleanup,
             latency_method(latency)?,
+            test_fault,
         ),
+        Command::Lab { command } => lab(command),
         Command::Grid {
             name,
             timeout,
@@ -720,6 +812,7 @@ fn sim(
     timeout: u64,
     cleanup: bool,
     latency: Option<e3::sim::latency::Method>,
+    test_fault: Option<String>,
 ) -> Result<ExitCode, String> {
     if cleanup {
         if !e3::sim::is_root() {
@@ -738,6 +831,7 @@ fn sim(
     let opts = e3::sim::Options {
         timeout: std::time::Duration::from_secs(timeout.max(1)),
         latency,
+        test_fault,
         ..Default::default()
     };
     let report = match e3::sim::run_lab(&plan, &opts) {
@@ -760,6 +854,251 @@ fn sim(
         }
         ExitCode::from(EXIT_FAILURE)
     })
+}
+
+/// The scenario argument as a later `e3 lab` command loads it from any
+/// directory: a path made absolute (its `@…` variant kept).
+fn absolute_scenario(arg: &str) -> String {
+    let (base, variant) = e3::matrix::split_arg(arg);
+    let p = Path::new(base);
+    let base = if p.is_file() {
+        std::fs::canonicalize(p)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| base.to_string())
+    } else {
+        base.to_string()
+    };
+    match variant {
+        Some(v) => format!("{base}@{v}"),
+        None => base,
+    }
+}
+
+/// The record of a running lab and its plan, planned again.
+fn lab_plan(name: &str) -> Result<Result<(e3::sim::live::Record, Plan), ExitCode>, String> {
+    let record = e3::sim::live::find(name)?;
+    Ok(match load_plan(&record.scenario) {
+        Ok(plan) => {
+            e3::sim::live::check_plan(&record, &plan)?;
+            Ok((record, plan))
+        }
+        Err(code) => Err(code),
+    })
+}
+
+/// `e3 lab …`.
+fn lab(command: LabCommand) -> Result<ExitCode, String> {
+    use e3::sim::live;
+    if !e3::sim::is_root() {
+        return Err("`e3 lab` needs root (network namespaces, nftables, `/run/e3`)\n   = hint: run it with `sudo`".into());
+    }
+    macro_rules! planned {
+        ($name:expr) => {
+            match lab_plan($name)? {
+                Ok(x) => x,
+                Err(code) => return Ok(code),
+            }
+        };
+    }
+    match command {
+        LabCommand::Up {
+            scenario,
+            name,
+            json,
+            timeout,
+            latency,
+        } => {
+            let plan = match load_plan(&scenario) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let name = name.unwrap_or_else(|| plan.name.clone());
+            let opts = e3::sim::Options {
+                timeout: std::time::Duration::from_secs(timeout),
+                latency: latency_method(latency)?,
+                ..Default::default()
+            };
+            let (record, missing) =
+                match live::up(&plan, &absolute_scenario(&scenario), &name, &opts) {
+                    Err(_) if e3::sim::netns::interrupted() => {
+                        eprintln!("interrupted: the lab is torn down");
+                        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+                    }
+                    r => r?,
+                };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&record.summary_json()).unwrap_or_default()
+                );
+            } else {
+                print!("{}", record.table());
+            }
+            if missing.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: the overlay did not come up between {} within {timeout} s; the lab stays up to be looked into (`e3 lab down {}` removes it)",
+                    missing.join(", "),
+                    record.lab
+                );
+                Ok(ExitCode::from(EXIT_FAILURE))
+            }
+        }
+        LabCommand::Exec {
+            name,
+            host,
+            command,
+        } => {
+            let record = live::find(&name)?;
+            let code = live::exec(&record, &host, &command, &[])?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        LabCommand::Shell { name, host } => {
+            let record = live::find(&name)?;
+            let shell = std::env::var("SHELL")
+                .ok()
+                .filter(|s| Path::new(s).is_absolute())
+                .unwrap_or_else(|| "/bin/sh".into());
+            let prompt = format!("[e3 lab {name}: {host}] \\w# ");
+            let mut cmd = vec![shell.clone()];
+            if shell.ends_with("/bash") {
+                cmd.push("--norc".into());
+            }
+            cmd.push("-i".into());
+            eprintln!("shell in `{host}` of lab {name} (exit or Ctrl-D leaves it)");
+            let code = live::exec(&record, &host, &cmd, &[("PS1", &prompt), ("E3_LAB", &name)])?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        LabCommand::Run {
+            name,
+            json,
+            timeout,
+        } => {
+            let (record, plan) = planned!(&name);
+            let opts = e3::sim::Options {
+                timeout: std::time::Duration::from_secs(timeout),
+                ..Default::default()
+            };
+            let session = live::session(&plan, &record, &opts)?;
+            let report = match e3::sim::run_session(session, &opts) {
+                Err(_) if e3::sim::netns::interrupted() => {
+                    eprintln!("interrupted: the program was stopped; the lab stays up");
+                    return Ok(ExitCode::from(EXIT_INTERRUPTED));
+                }
+                r => r?,
+            };
+            if json {
+                print!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_table());
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            })
+        }
+        LabCommand::Capture {
+            name,
+            place,
+            write,
+            duration,
+            filter,
+        } => {
+            let (record, plan) = planned!(&name);
+            let duration = match duration {
+                Some(d) if !(d > 0.0 && d <= 86400.0) => {
+                    eprintln!("error: `--duration {d}`: give seconds between 0 and 86400");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+                d => d.map(std::time::Duration::from_secs_f64),
+            };
+            let path = write.unwrap_or_else(|| PathBuf::from(format!("{place}.pcap")));
+            let stats = live::capture(&plan, &record, &place, &path, duration, filter.as_deref())?;
+            eprintln!(
+                "{} packets captured into {} ({} received by the filter, {} dropped by the kernel)",
+                stats.captured,
+                path.display(),
+                stats.received,
+                stats.dropped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LabCommand::Fault {
+            name,
+            action,
+            target,
+        } => {
+            let action: e3::sim::fault::Action = match action.parse() {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            let (mut record, plan) = planned!(&name);
+            let done = live::fault(&plan, &mut record, action, &target)?;
+            println!("{action} {target}: {done}");
+            Ok(ExitCode::SUCCESS)
+        }
+        LabCommand::Status { json } => {
+            let (labs, warnings) = live::status();
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&labs).unwrap_or_default()
+                );
+            } else if labs.is_empty() {
+                println!("no lab is up");
+            } else {
+                println!(
+                    "{:<28} {:<8} {:<9} {:>5} {:>8} {:>7}  SCENARIO",
+                    "LAB", "PREFIX", "BACKEND", "HOSTS", "DAEMONS", "AGE"
+                );
+                for l in labs {
+                    println!(
+                        "{:<28} {:<8} {:<9} {:>5} {:>8} {:>6}s  {}",
+                        l.lab,
+                        l.prefix,
+                        l.backend,
+                        l.hosts,
+                        format!("{}/{}", l.running, l.daemons),
+                        l.age_s,
+                        l.scenario
+                    );
+                    for f in &l.faults {
+                        println!("    fault: {f}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LabCommand::Down { name, all } => {
+            let targets: Vec<live::Record> = if all {
+                live::records().into_iter().flatten().collect()
+            } else {
+                vec![live::find(name.as_deref().unwrap_or_default())?]
+            };
+            let mut bad = false;
+            for r in targets {
+                let problems = live::down(&r);
+                for p in &problems {
+                    eprintln!("warning: {p}");
+                }
+                bad |= !problems.is_empty();
+                println!("lab {} ({}) is down", r.lab, r.prefix);
+            }
+            Ok(if bad {
+                ExitCode::from(EXIT_FAILURE)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
 }
 
 fn show(plan: &Plan) -> String {

@@ -1,7 +1,8 @@
 //! `matrix:`: one scenario file, many variants.
 //!
 //! A scenario may list values for `connectivity.backend`,
-//! `connectivity.relay`, `simulation.loss` and per-party `nat` (or the
+//! `connectivity.relay`, `simulation.loss`, named lists of
+//! `simulation.faults` (`fault: { rebind: [{ at: 1s, … }], … }`) and per-party `nat` (or the
 //! two-party shorthand `nat-pairs`). [`expand`] turns it into named
 //! variants, `NAME@backend=nebula,nat=hard+easy`, each an ordinary scenario
 //! tree: the matrix entry's YAML node is put where the value belongs, so a
@@ -21,7 +22,7 @@ use crate::yaml::{Node, NodeKind};
 pub const MAX_VARIANTS: usize = 1000;
 
 /// Keys of `matrix:`, in the order their values appear in a variant's name.
-pub const MATRIX_KEYS: &[&str] = &["backend", "relay", "loss", "nat", "nat-pairs"];
+pub const MATRIX_KEYS: &[&str] = &["backend", "relay", "loss", "fault", "nat", "nat-pairs"];
 
 /// One variant of a matrix scenario, before validation.
 #[derive(Debug, Clone)]
@@ -174,6 +175,21 @@ pub fn expand(root: &Node) -> Result<Option<Expansion>, Vec<Diagnostic>> {
                         .collect(),
                 });
             }
+        }
+    }
+    if let Some((_, v)) = by_key.get("fault") {
+        if let Some(values) = named_lists(v, "fault", &mut diags) {
+            axes.dims.push((
+                "fault".to_string(),
+                values.iter().map(|(s, _)| s.clone()).collect(),
+            ));
+            dims.push(Dim {
+                key: "fault",
+                values: values
+                    .into_iter()
+                    .map(|(s, n)| (s, vec![(Path::Field("simulation", "faults"), n)]))
+                    .collect(),
+            });
         }
     }
     if let Some((k, v)) = by_key.get("nat") {
@@ -402,6 +418,54 @@ fn scalar_list(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Ve
             continue;
         }
         out.push((s.to_string(), item.clone()));
+    }
+    ok.then_some(out)
+}
+
+/// `fault: { readdress: [ … ], rebind: [ … ] }`: named values (each a
+/// list of `simulation.faults`, judged by the validator of each variant).
+fn named_lists(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Vec<(String, Node)>> {
+    let eg = "e.g. `fault: { rebind: [{ at: 1s, action: rebind, target: alice-router }] }`";
+    let Some(entries) = node.as_map().filter(|e| !e.is_empty()) else {
+        diags.push(
+            Diagnostic::new(
+                Code::WrongType,
+                node.loc,
+                format!(
+                    "`matrix.{key}` must be a mapping from names to lists of faults, found {}",
+                    node.describe()
+                ),
+            )
+            .label("expected named fault lists")
+            .hint(eg),
+        );
+        return None;
+    };
+    let mut out: Vec<(String, Node)> = Vec::new();
+    let mut ok = true;
+    for (k, v) in entries {
+        let name = k.as_scalar().unwrap_or_default();
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c));
+        if !plain {
+            diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    k.loc,
+                    format!(
+                        "`{}` cannot name a value of `matrix.{key}`",
+                        crate::diag::bound(name)
+                    ),
+                )
+                .label("not a plain name")
+                .hint("letters, digits and `+._-`; the name goes into the variant's name"),
+            );
+            ok = false;
+            continue;
+        }
+        out.push((name.to_string(), v.clone()));
     }
     ok.then_some(out)
 }
@@ -766,6 +830,26 @@ mod tests {
         );
         assert!(select(&e.variants, "relay=never").is_none());
         assert!(select(&e.variants, "garbage").is_none());
+    }
+
+    #[test]
+    fn named_fault_lists_become_simulation_faults() {
+        let t = tree("parties:\n  - { name: a }\n  - { name: b }\nsimulation: { latency: none }\nmatrix:\n  backend: [nebula]\n  fault:\n    rebind: [{ at: 1s, action: rebind, target: a-router }]\n    none: []\n");
+        let e = expand(&t).unwrap().unwrap();
+        let labels: Vec<&str> = e.variants.iter().map(|v| v.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["backend=nebula,fault=rebind", "backend=nebula,fault=none"]
+        );
+        let sim = e.variants[0].root.get("simulation").unwrap();
+        assert_eq!(sim.get("latency").unwrap().as_scalar(), Some("none"));
+        let faults = sim.get("faults").unwrap().as_seq().unwrap();
+        assert_eq!(faults[0].get("action").unwrap().as_scalar(), Some("rebind"));
+        let bad = tree("parties:\n  - { name: a }\n  - { name: b }\nmatrix:\n  fault: [rebind]\n");
+        assert!(expand(&bad).is_err());
+        let bad =
+            tree("parties:\n  - { name: a }\n  - { name: b }\nmatrix:\n  fault: { 'a b': [] }\n");
+        assert!(expand(&bad).is_err());
     }
 
     #[test]

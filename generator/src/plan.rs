@@ -79,6 +79,9 @@ pub struct Plan {
     pub platforms: Vec<crate::catalogue::PlatformFacts>,
     pub latency: LatencyPlan,
     pub loss_percent: f64,
+    /// `simulation.faults`, in time order (the lab applies them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::scenario::Fault>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -747,6 +750,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         platforms: platforms.into_iter().map(Platform::facts).collect(),
         latency: latency_plan(scenario),
         loss_percent: scenario.simulation.loss_percent,
+        faults: scenario.simulation.faults.clone(),
     }
 }
 

@@ -95,6 +95,19 @@ pub struct Simulation {
     pub latency: Latency,
     /// Packet loss applied on every router's WAN side, in percent.
     pub loss_percent: f64,
+    /// `simulation.faults`, in the order of their times.
+    pub faults: Vec<Fault>,
+}
+
+/// A fault of `simulation.faults`: `action` on `target`, `at_s` seconds
+/// after the program started (see [`crate::sim::fault`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    pub at_s: f64,
+    pub action: crate::sim::fault::Action,
+    pub target: String,
+    #[serde(skip)]
+    pub target_loc: Option<Location>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,7 +143,10 @@ const PARTY_KEYS: &[&str] = &[
     "name", "region", "platform", "size", "nat", "site", "address", "count",
 ];
 const DEFAULT_KEYS: &[&str] = &["region", "platform", "size", "nat"];
-const SIMULATION_KEYS: &[&str] = &["latency", "loss"];
+const SIMULATION_KEYS: &[&str] = &["latency", "loss", "faults"];
+const FAULT_KEYS: &[&str] = &["at", "action", "target"];
+/// The latest time a fault may have, in seconds.
+const MAX_FAULT_S: f64 = 3600.0;
 const LATENCY_PAIR_KEYS: &[&str] = &["between", "delay"];
 
 /// Validates a loaded scenario. Returns the scenario (when there is no
@@ -370,6 +386,11 @@ impl<'a> Validator<'a> {
         };
         for d in crate::plan::check_capacity(&scenario) {
             self.err(d);
+        }
+        if !self.diags.has_errors() {
+            for d in check_fault_targets(&scenario) {
+                self.err(d);
+            }
         }
         Some(scenario)
     }
@@ -1470,6 +1491,7 @@ impl<'a> Validator<'a> {
         let default = Simulation {
             latency: Latency::Regions,
             loss_percent: 0.0,
+            faults: Vec::new(),
         };
         let Some(node) = node else {
             return Some(default);
@@ -1489,10 +1511,119 @@ impl<'a> Validator<'a> {
             None => Some(Latency::Regions),
             Some(l) => self.latency(l, parties),
         };
+        let faults = match get("faults") {
+            None => Some(Vec::new()),
+            Some(f) => self.faults(f),
+        };
         Some(Simulation {
             latency: latency?,
             loss_percent: loss?,
+            faults: faults?,
         })
+    }
+
+    /// `simulation.faults`: a list of `{ at: 2s, action: readdress, target: alice }`.
+    /// Targets are checked against the plan's hosts by [`check_fault_targets`].
+    fn faults(&mut self, node: &Node) -> Option<Vec<Fault>> {
+        let Some(items) = node.as_seq() else {
+            self.wrong_type(
+                node,
+                "simulation.faults",
+                "a list of `{ at: 2s, action: readdress, target: alice }`",
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let Some(entries) = self.map(item, "simulation.faults[]", FAULT_KEYS) else {
+                ok = false;
+                continue;
+            };
+            let get = |k: &str| {
+                entries
+                    .iter()
+                    .find(|(key, _)| key.as_scalar() == Some(k))
+                    .map(|(_, v)| v)
+            };
+            let mut missing = |k: &str, eg: &str| {
+                self.err(
+                    Diagnostic::new(Code::MissingField, item.loc, format!("fault without `{k}`"))
+                        .hint(format!(
+                            "e.g. `{{ at: 2s, action: readdress, target: alice }}`: `{k}: {eg}`"
+                        )),
+                );
+            };
+            let (Some(at), Some(action), Some(target)) = (get("at"), get("action"), get("target"))
+            else {
+                for (k, eg) in [("at", "2s"), ("action", "readdress"), ("target", "alice")] {
+                    if get(k).is_none() {
+                        missing(k, eg);
+                    }
+                }
+                ok = false;
+                continue;
+            };
+            let at_s = at.as_scalar().and_then(parse_seconds);
+            let at_s = match at_s {
+                Some(t) if (0.0..=MAX_FAULT_S).contains(&t) => Some(t),
+                _ => {
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidFault,
+                            at.loc,
+                            format!(
+                                "`at` must be a time from the program's start between 0 s and {MAX_FAULT_S} s"
+                            ),
+                        )
+                        .label("not such a time")
+                        .hint("e.g. `at: 2s` or `at: 500ms`"),
+                    );
+                    None
+                }
+            };
+            let names = crate::sim::fault::Action::ALL.map(|a| a.as_str());
+            let action = match action.as_scalar() {
+                Some(a) => match a.parse::<crate::sim::fault::Action>() {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidFault,
+                                action.loc,
+                                format!("unknown fault action `{}`", crate::diag::bound(a)),
+                            )
+                            .label("unknown action")
+                            .hint(did_you_mean(a, names).unwrap_or_else(|| one_of(names))),
+                        );
+                        None
+                    }
+                },
+                None => {
+                    self.wrong_type(action, "action", "a fault action such as `readdress`");
+                    None
+                }
+            };
+            let target_name = target.as_scalar().map(str::to_string);
+            if target_name.is_none() {
+                self.wrong_type(
+                    target,
+                    "target",
+                    "a host name such as `alice` or `alice-router`",
+                );
+            }
+            match (at_s, action, target_name) {
+                (Some(at_s), Some(action), Some(t)) => out.push(Fault {
+                    at_s,
+                    action,
+                    target: t,
+                    target_loc: Some(target.loc),
+                }),
+                _ => ok = false,
+            }
+        }
+        out.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        ok.then_some(out)
     }
 
     fn loss(&mut self, node: &Node) -> Option<f64> {
@@ -1935,6 +2066,62 @@ pub fn parse_duration_ms(s: &str) -> Option<f64> {
     };
     let v: f64 = num.trim().parse().ok()?;
     (v.is_finite() && (0.0..=10_000.0).contains(&(v * factor))).then_some(v * factor)
+}
+
+/// `2s`, `500ms`, `1.5` (seconds), as seconds.
+fn parse_seconds(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v * scale)
+}
+
+/// Every fault's target must be a host of the plan (a party, a router or
+/// carrier, a control host); run on an otherwise valid scenario, whose
+/// plan cannot fail.
+fn check_fault_targets(scenario: &Scenario) -> Vec<Diagnostic> {
+    if scenario.simulation.faults.is_empty() {
+        return Vec::new();
+    }
+    let plan = crate::plan::plan(scenario);
+    let mut names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+    if plan.connectivity.coordinator.is_some() {
+        names.push(crate::sim::fault::COORDINATOR);
+    }
+    scenario
+        .simulation
+        .faults
+        .iter()
+        .filter(|f| !names.contains(&f.target.as_str()))
+        .filter_map(|f| {
+            Some(
+                Diagnostic::new(
+                    Code::InvalidFault,
+                    f.target_loc?,
+                    format!(
+                        "no host `{}` to inject `{}` into",
+                        crate::diag::bound(&f.target),
+                        f.action
+                    ),
+                )
+                .label("not a host of the plan")
+                .hint(
+                    did_you_mean(&f.target, names.iter().copied()).unwrap_or_else(|| {
+                        format!("the plan's hosts (`e3 show`): {}", names.join(", "))
+                    }),
+                ),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -511,3 +511,37 @@ fn cleanup_as_a_normal_user_says_it_needs_root() {
         text(&out.stdout)
     );
 }
+
+/// `e3 lab` refuses to work without root, before it reads any lab record
+/// or touches a lab (nothing is listed, nothing torn down).
+#[test]
+fn lab_commands_need_root() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    for args in [
+        &["lab", "status"][..],
+        &["lab", "down", "--all"],
+        &["lab", "exec", "nebula-nat", "alice", "--", "id"],
+    ] {
+        let mut cmd = if root && e3::tools::on_path("setpriv") {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+            c.arg(env!("CARGO_BIN_EXE_e3"));
+            c
+        } else if !root {
+            Command::new(env!("CARGO_BIN_EXE_e3"))
+        } else {
+            eprintln!("skipped: root without setpriv");
+            return;
+        };
+        let out = cmd.args(args).current_dir("/").output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("`e3 lab` needs root"), "{err}");
+        assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    }
+}

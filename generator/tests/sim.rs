@@ -374,8 +374,8 @@ fn lighthouse_killed_before_parties_is_a_clear_error() {
     lab_test!(&["nebula", "nebula-cert"]);
     let (code, report, stderr) = sim(
         "nebula-easy-easy",
+        &["--test-fault", "kill-coordinator"],
         &[],
-        &[("E3_SIM_FAULT", "kill-coordinator")],
     );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(report.is_null());
@@ -637,9 +637,9 @@ fn headscale_nat_bundled() {
 #[test]
 fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
     lab_test!(TAILSCALE);
-    let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
+    let fault = ["--test-fault", "kill-coordinator-after-overlay"];
     // Direct WireGuard tunnels outlive the control server.
-    let (code, report, stderr) = sim("tailscale-3region", &[], &fault);
+    let (code, report, stderr) = sim("tailscale-3region", &fault, &[]);
     assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
     assert!(
@@ -647,7 +647,11 @@ fn killing_headscale_keeps_direct_tunnels_and_drops_derp() {
         "{report:#}"
     );
     // The embedded DERP relay dies with it, and so does a relayed pair.
-    let (code, report, stderr) = sim("headscale-hard-hard", &["--timeout", "8"], &fault);
+    let (code, report, stderr) = sim(
+        "headscale-hard-hard",
+        &[&fault[..], &["--timeout", "8"]].concat(),
+        &[],
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(report["ok"], false, "{report:#}");
     assert_eq!(report["mpc_ran"], true, "{report:#}");
@@ -711,8 +715,16 @@ fn direct_sends_the_program_in_the_clear_over_the_wan() {
 #[test]
 fn killing_the_openvpn_server_cuts_every_pair() {
     lab_test!(&["openvpn", "openssl"]);
-    let fault = [("E3_SIM_FAULT", "kill-coordinator-after-overlay")];
-    let (code, report, stderr) = sim("openvpn-nat", &["--timeout", "6"], &fault);
+    let (code, report, stderr) = sim(
+        "openvpn-nat",
+        &[
+            "--timeout",
+            "6",
+            "--test-fault",
+            "kill-coordinator-after-overlay",
+        ],
+        &[],
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(report["ok"], false, "{report:#}");
     for p in report["parties"].as_array().expect("parties") {
@@ -720,8 +732,13 @@ fn killing_the_openvpn_server_cuts_every_pair() {
     }
     // before the parties start, it is a clear error
     let out = e3(
-        &["sim", &scenario("openvpn-nat")],
-        &[("E3_SIM_FAULT", "kill-coordinator")],
+        &[
+            "sim",
+            &scenario("openvpn-nat"),
+            "--test-fault",
+            "kill-coordinator",
+        ],
+        &[],
     );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -878,6 +895,303 @@ fn nat_types_map_and_filter_as_designed() {
         }
         drop(lab);
     }
+}
+
+/// `sim::capture`: tcpdump on the internet bridge and on a site's LAN
+/// writes pcaps that `tcpdump -r` reads, with the public (NATed) and the
+/// inside address respectively; a bad filter is a clear error; nothing of
+/// tcpdump outlives the lab.
+#[test]
+fn captures_are_pcaps_that_tcpdump_reads() {
+    lab_test!(&["nft", "tcpdump"]);
+    use e3::sim::capture::{Capture, CaptureError, Where};
+    let python = e3::sim::find_python()
+        .expect("python")
+        .display()
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("udp.py");
+    std::fs::write(&script, UDP).expect("script");
+    let yaml = "connectivity: { backend: direct }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean, region: ams3 }\nparties:\n  - { name: a, nat: easy }\n  - { name: s1 }\n";
+    let file = dir.path().join("capture.yaml");
+    std::fs::write(&file, yaml).expect("scenario");
+    let checked = e3::check(&e3::load::ScenarioRef::File(file.clone()));
+    let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid scenario"));
+    let lab = e3::sim::build_only(&plan).expect("lab");
+    let prefix = lab.prefix.clone();
+    let s1 = plan.host("s1").and_then(|h| h.public_address).expect("s1");
+    let a_public = plan.host("a").and_then(|h| h.public_address).expect("a");
+    let a_inside = plan.host("a").expect("a").interfaces[0].address;
+    let site = plan
+        .host("a")
+        .and_then(|h| h.site.clone())
+        .expect("a's site");
+    let inet = dir.path().join("internet.pcap");
+    let lan = dir.path().join("lan.pcap");
+    let c1 = Capture::start(&lab, &plan, &Where::Internet, Some("udp port 7000"), &inet)
+        .expect("capture on the internet");
+    let place = Where::parse(&plan, &site).expect("a site");
+    assert_eq!(place, Where::Site(site.clone()));
+    let c2 = Capture::start(&lab, &plan, &place, None, &lan).expect("capture on the site");
+    let seen = udp_probe(
+        &python,
+        &script,
+        &lab.ns("a"),
+        5000,
+        &[format!("{s1}:7000")],
+        &[(&lab.ns("s1"), 7000)],
+    );
+    assert_ne!(seen[0], "none", "the probe got through: {seen:?}");
+    let st1 = c1.stop().expect("stop");
+    let st2 = c2.stop().expect("stop");
+    assert!(st1.captured >= 1 && st2.captured >= 1, "{st1:?} {st2:?}");
+    let read = |p: &Path| {
+        let out = Command::new("tcpdump")
+            .args(["-n", "-r", &p.display().to_string()])
+            .output()
+            .expect("tcpdump -r");
+        assert!(
+            out.status.success(),
+            "tcpdump -r {}: {}",
+            p.display(),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let on_inet = read(&inet);
+    assert!(
+        on_inet.contains(&format!("{a_public}.5000 > {s1}.7000")),
+        "the internet sees the NATed address:\n{on_inet}"
+    );
+    assert!(!on_inet.contains(&a_inside.to_string()), "{on_inet}");
+    let on_lan = read(&lan);
+    assert!(
+        on_lan.contains(&format!("{a_inside}.5000 > {s1}.7000")),
+        "the site sees the inside address:\n{on_lan}"
+    );
+    // A bad filter and an unknown place are errors that say what is wrong.
+    let bad = Capture::start(
+        &lab,
+        &plan,
+        &Where::Internet,
+        Some("port nonsense(("),
+        &inet,
+    );
+    match bad {
+        Err(CaptureError::Start { stderr, .. }) => assert!(stderr.contains("nonsense"), "{stderr}"),
+        other => panic!(
+            "a bad filter must not start: {:?}",
+            other.map(|c| c.path.clone())
+        ),
+    }
+    assert!(matches!(
+        Where::parse(&plan, "nowhere"),
+        Err(CaptureError::UnknownPlace { .. })
+    ));
+    // A capture dropped without stop is killed; teardown leaves nothing.
+    let c3 = Capture::start(&lab, &plan, &Where::Host("s1".into()), None, &lan).expect("host");
+    drop(c3);
+    drop(lab);
+    assert_no_leftovers(&prefix);
+}
+
+/// `e3 lab`: the issue's workbench session on `nebula-nat`, from the
+/// command line. The lab stays up between commands (its daemons outlive
+/// `e3 lab up`), `exec` passes exit statuses through, `capture` writes a
+/// pcap `tcpdump -r` reads, `fault` rebinds, readdresses, takes links down
+/// and up, kills and restarts daemons while the overlay keeps (or gets
+/// back) its paths, `e3 sim --cleanup` leaves a kept lab alone, and `down`
+/// leaves nothing: namespaces, processes, state and record files, temp dirs.
+#[test]
+fn lab_up_exec_capture_fault_down() {
+    lab_test!(&["nebula", "nebula-cert", "tcpdump"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("nebula-nat-test-{}", std::process::id());
+    let lab = |args: &[&str]| {
+        let mut all = vec!["lab"];
+        all.extend_from_slice(args);
+        e3(&all, &[])
+    };
+    let out = lab(&["up", "nebula-nat", "--name", &name, "--json"]);
+    let stderr = text(&out.stderr);
+    let prefix = lab_prefix(&stderr);
+    let teardown = |why: &str| {
+        let _ = lab(&["down", &name]);
+        panic!("{why}");
+    };
+    if out.status.code() != Some(0) {
+        teardown(&format!("lab up failed: {stderr}"));
+    }
+    let up: serde_json::Value = serde_json::from_slice(&out.stdout).expect("up --json");
+    assert_eq!(up["lab"], name.as_str());
+    let hosts = up["hosts"].as_array().expect("hosts");
+    let bob = hosts.iter().find(|h| h["name"] == "bob").expect("bob");
+    assert_eq!(bob["namespace"], format!("{prefix}-bob").as_str());
+    assert!(
+        up["segments"].as_array().is_some_and(|s| s.len() == 4),
+        "{up:#}"
+    );
+    let bob_overlay = bob["overlay"].as_str().expect("overlay").to_string();
+    // The same name twice is refused.
+    let again = lab(&["up", "nebula-nat", "--name", &name]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("is already up"));
+    let ping = |timeout_s: u32| {
+        // Paths may take a moment to come back after a fault.
+        (0..timeout_s).any(|_| {
+            lab(&[
+                "exec",
+                &name,
+                "alice",
+                "--",
+                "ping",
+                "-c1",
+                "-W1",
+                &bob_overlay,
+            ])
+            .status
+            .success()
+        })
+    };
+    if !ping(3) {
+        teardown("alice cannot ping bob's overlay address after `lab up`");
+    }
+    let code = lab(&["exec", &name, "alice", "--", "sh", "-c", "exit 7"])
+        .status
+        .code();
+    assert_eq!(code, Some(7), "exec passes the exit status through");
+    let pcap = dir.path().join("x.pcap");
+    let pcap_s = pcap.display().to_string();
+    let out = lab(&[
+        "capture",
+        &name,
+        "internet",
+        "-w",
+        &pcap_s,
+        "--duration",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let read = Command::new("tcpdump")
+        .args(["-n", "-r", &pcap_s])
+        .output()
+        .expect("tcpdump -r");
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    // Nebula's lighthouse updates cross the internet every second.
+    assert!(
+        text(&read.stdout).contains(".4242: UDP"),
+        "{}",
+        text(&read.stdout)
+    );
+    // After each fault but the kill (a relayed pair goes with its relay)
+    // alice reaches bob again.
+    for (action, target, says, recovers) in [
+        ("rebind", "alice-router", "forgot its", true),
+        ("readdress", "bob-router", "moved from 198.18.", true),
+        ("link-down", "carol", "is down", true),
+        ("link-up", "carol", "is up", true),
+        ("kill", "lighthouse", "was killed", false),
+        ("restart", "lighthouse", "started again", true),
+    ] {
+        let out = lab(&["fault", &name, action, target]);
+        let said = text(&out.stdout);
+        if !out.status.success() || !said.contains(says) {
+            teardown(&format!(
+                "fault {action} {target}: {said}{}",
+                text(&out.stderr)
+            ));
+        }
+        if recovers && !ping(30) {
+            teardown(&format!(
+                "no overlay path alice–bob after {action} {target}"
+            ));
+        }
+    }
+    // A rebound mapping: alice's router now sends from a port of its rule.
+    let rules = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{prefix}-alice-router"),
+            "nft",
+            "list",
+            "chain",
+            "ip",
+            "e3",
+            "post",
+        ])
+        .output()
+        .expect("nft");
+    assert!(
+        text(&rules.stdout).contains("masquerade to :"),
+        "{}",
+        text(&rules.stdout)
+    );
+    // Bad faults are precise errors.
+    let out = lab(&["fault", &name, "readdress", "alice"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("readdress `alice-router`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        lab(&["fault", &name, "reboot", "alice"]).status.code(),
+        Some(2)
+    );
+    let status = lab(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status --json");
+    let mine = status
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["lab"] == name.as_str()).cloned())
+        .expect("status lists the lab");
+    assert_eq!(mine["faults"].as_array().map(Vec::len), Some(6), "{mine:#}");
+    assert_eq!(mine["running"], mine["daemons"], "{mine:#}");
+    // `e3 sim --cleanup` keeps a lab that `e3 lab up` keeps.
+    let out = e3(&["sim", "--cleanup"], &[]);
+    assert!(text(&out.stdout).contains(&format!("kept {prefix}: it was started by `e3 lab up`")));
+    assert!(Path::new(&format!("/run/e3/{prefix}.state")).exists());
+    let out = lab(&["down", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_leftovers(&prefix);
+    assert!(!Path::new(&format!("/run/e3/{prefix}.lab")).exists());
+    let out = lab(&["exec", &name, "alice", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(&format!("no lab `{name}` is up")));
+}
+
+/// `simulation.faults`: while the program runs the public party moves to a
+/// new address and alice's NAT forgets its mappings; the report lists each
+/// fault as applied, each pair's recovery (Nebula roams: it recovers), and
+/// that MPyC survived.
+#[test]
+fn a_readdress_fault_reports_recovery_per_pair() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-readdress", &["--timeout", "40"], &[]);
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
+    let faults = report["faults"].as_array().expect("faults in the report");
+    assert_eq!(faults.len(), 2, "{report:#}");
+    assert_eq!(faults[0]["action"], "readdress");
+    assert_eq!(faults[0]["target"], "bob");
+    assert_eq!(faults[1]["action"], "rebind");
+    for f in faults {
+        assert_eq!(f["applied"], true, "{f:#}");
+        let pairs = f["pairs"].as_array().expect("pairs");
+        assert_eq!(pairs.len(), 1, "{f:#}");
+        assert_eq!(pairs[0]["a"], "alice");
+        assert_eq!(pairs[0]["recovered"], true, "{f:#}");
+        assert!(pairs[0]["after_s"].as_f64().is_some(), "{f:#}");
+    }
+    assert!(faults[0]["outcome"]
+        .as_str()
+        .is_some_and(|o| o.contains("moved from 198.18.")));
+    assert_eq!(report["mpc_survived"], true, "{report:#}");
+    // Nebula's hostmap has bob at his new address.
+    assert!(
+        evidence(&report, "alice", "bob").contains("198.18.255.254")
+            || route(&report, "alice", "bob") == "relayed",
+        "{report:#}"
+    );
 }
 
 /// The README's table of expected `connectivity-grid` outcomes:
@@ -1514,8 +1828,11 @@ fn a_program_from_elsewhere_runs_with_its_files_unchanged() {
 #[test]
 fn a_party_with_a_different_program_stops_every_party() {
     lab_test!(&["nebula", "nebula-cert"]);
-    let fault = [("E3_SIM_FAULT", "different-program:bob")];
-    let (code, report, stderr) = sim("external-program", &[], &fault);
+    let (code, report, stderr) = sim(
+        "external-program",
+        &["--test-fault", "different-program:bob"],
+        &[],
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(report["ok"], false);
     for p in report["parties"].as_array().expect("parties") {

@@ -89,6 +89,10 @@ pub struct Cell {
     /// Per pair: the model's round trip and the measured one.
     #[serde(default)]
     pub rtt: Vec<PairRtt>,
+    /// `simulation.faults`: each fault and every pair's recovery, one line
+    /// each (`rebind alice-router at 1.01 s: alice-bob recovered after 0.52 s`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
     /// Who learnt each party's addresses (see [`crate::sim::privacy`]).
     #[serde(default)]
     pub exposure: BTreeMap<String, crate::sim::privacy::PartyExposure>,
@@ -223,6 +227,7 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         versions: BTreeMap::new(),
         latency: None,
         rtt: Vec::new(),
+        faults: Vec::new(),
         exposure: BTreeMap::new(),
         wan: None,
         wire: None,
@@ -257,6 +262,32 @@ fn cell_from(
                 .map(|p| format!("{}-{}: {}", p.a, p.b, p.route))
                 .collect();
             cell.latency = Some(r.latency.applied);
+            cell.faults = r
+                .faults
+                .iter()
+                .map(|f| {
+                    let pairs: Vec<String> = f
+                        .pairs
+                        .iter()
+                        .map(|p| match p.after_s {
+                            Some(t) => format!("{}-{} recovered after {t:.2} s", p.a, p.b),
+                            None => format!("{}-{} did not recover", p.a, p.b),
+                        })
+                        .collect();
+                    format!(
+                        "{} {} at {}: {}",
+                        f.action,
+                        f.target,
+                        f.applied_s
+                            .map_or_else(|| "-".to_string(), |t| format!("{t:.2} s")),
+                        if f.applied {
+                            pairs.join(", ")
+                        } else {
+                            f.outcome.clone()
+                        }
+                    )
+                })
+                .collect();
             cell.exposure = r.exposure.clone();
             cell.wan = r.wan;
             cell.wire = r.wire;
@@ -353,6 +384,7 @@ pub fn run(
         python: opts.python.clone(),
         progress: false,
         latency: opts.latency,
+        ..crate::sim::Options::default()
     };
     for i in todo {
         let v = &variants[i];

@@ -8,16 +8,22 @@
 //! down on success, failure, Ctrl-C and SIGTERM; `e3 sim --cleanup` removes
 //! what a crashed run left.
 //!
-//! Fault injection for tests: `E3_SIM_FAULT=kill-coordinator` kills the
-//! coordinator's daemon (lighthouse, hub, bootstrap node, Headscale, the
-//! OpenVPN server) right after it starts, before the parties start;
-//! `E3_SIM_FAULT=kill-coordinator-after-overlay` kills it once the overlay
-//! is up, before the program runs (what survives without it: Headscale's
-//! embedded DERP relay and Nebula's relay go with it, direct tunnels stay).
+//! Test faults ([`Options::test_fault`], the hidden `--test-fault` of `e3
+//! sim`): `kill-coordinator` kills the coordinator's daemon (lighthouse,
+//! hub, bootstrap node, Headscale, the OpenVPN server) right after it
+//! starts, before the parties start; `kill-coordinator-after-overlay` kills
+//! it once the overlay is up, before the program runs (what survives
+//! without it: Headscale's embedded DERP relay and Nebula's relay go with
+//! it, direct tunnels stay); `different-program:HOST` gives one party a
+//! program that differs by a comment. Faults of a running lab are
+//! [`fault`]'s.
 
 pub mod backends;
+pub mod capture;
 pub mod delay;
+pub mod fault;
 pub mod latency;
+pub mod live;
 pub mod netns;
 pub mod privacy;
 pub mod report;
@@ -50,6 +56,11 @@ pub struct Options {
     /// How to apply `simulation.latency` (`--latency`); `None`: netem where
     /// the kernel has it, else e3's delay line.
     pub latency: Option<latency::Method>,
+    /// The lab outlives the process (`e3 lab up`): daemons in their own
+    /// process groups, and no delay line (it is a thread of e3).
+    pub detach: bool,
+    /// A test fault (see the module documentation).
+    pub test_fault: Option<String>,
 }
 
 impl Default for Options {
@@ -59,6 +70,8 @@ impl Default for Options {
             python: None,
             progress: true,
             latency: None,
+            detach: false,
+            test_fault: None,
         }
     }
 }
@@ -660,8 +673,15 @@ fn told(
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
+    let session = session::LabSession::start(plan, opts)?;
+    run_session(session, opts)
+}
+
+/// [`run_lab`] on a started session (also a kept lab's, `e3 lab run`,
+/// which is not torn down).
+pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Result<Report, String> {
+    let plan = session.plan;
     let backend = plan.connectivity.backend;
-    let mut session = session::LabSession::start(plan, opts)?;
     let parties = session.parties();
     let overlay = session.wait_overlay(opts.timeout)?;
     netns::check_interrupted()?;
@@ -713,15 +733,35 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
     let mut mpc_wall_s = None;
     let mut outputs_agree = None;
     let mut program_traffic = None;
+
+    let mut faults = Vec::new();
     if overlay_ok {
         let run = session.run_program(opts.timeout)?;
         netns::check_interrupted()?;
+        faults = run.faults;
         party_reports = run.parties;
         mpc_wall_s = Some(run.wall_s);
         outputs_agree = run.outputs_agree;
         program_traffic = run.sent.map(|sent| (sent, run.window));
     }
     let internet = session.stop_capture();
+
+    if !overlay_ok {
+        faults = plan
+            .faults
+            .iter()
+            .map(|f| report::FaultReport {
+                at_s: f.at_s,
+                applied_s: None,
+                action: f.action.to_string(),
+                target: f.target.clone(),
+                outcome: "not applied: the overlay never came up, so the program did not run"
+                    .into(),
+                applied: false,
+                pairs: Vec::new(),
+            })
+            .collect();
+    }
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
     if session.started.as_ref().is_some_and(|s| s.settle.is_some()) {
         session.say("asking the backend for its route between every pair");
@@ -894,9 +934,14 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
         exposure,
         wan,
         wire,
+
+        mpc_survived: (!plan.faults.is_empty() && overlay_ok).then_some(ok),
+        faults,
         total_s: 0.0,
     };
-    session.say("tearing the lab down");
+    if !session.lab.is_kept() {
+        session.say("tearing the lab down");
+    }
     for p in session.teardown() {
         eprintln!("warning: teardown: {p}");
     }

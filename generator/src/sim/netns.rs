@@ -12,6 +12,13 @@
 //! created in the root namespace: links are created directly inside the
 //! lab's namespaces (`ip -n NS link add … peer … netns OTHER`).
 //!
+//! Kept labs (`e3 lab up`): [`Lab::keep`] writes `kept` into the state
+//! file, lets the children go (they were started in their own process
+//! groups, [`Lab::set_detachable`]) and makes dropping the `Lab` leave the
+//! lab up; `--cleanup` leaves such a lab alone. [`Lab::attach`] reopens one
+//! from its trusted state file (by the names of its processes, `name PID
+//! NAME` lines), and [`Lab::teardown`] removes it as any other.
+//!
 //! Signals: [`install_signal_handler`] makes SIGINT, SIGTERM and SIGHUP set
 //! a flag and nothing else. The thread that builds and runs the lab checks
 //! it before every object it creates and while it waits ([`Lab`]'s methods
@@ -214,6 +221,28 @@ pub struct Lab {
     rules: Vec<(String, String, String, Vec<String>)>,
     children: Vec<(String, Child)>,
     torn_down: bool,
+    /// Kept running past this process (`e3 lab up`, [`Lab::keep`], or a
+    /// lab reopened by [`Lab::attach`]): dropping it leaves it up; only an
+    /// explicit [`Lab::teardown`] removes it.
+    kept: bool,
+    /// Children start in their own process group, so they outlive this
+    /// process and its terminal's signals ([`Lab::set_detachable`]).
+    detachable: bool,
+    /// (name, pid) of every child started by name, including reopened labs'.
+    names: Vec<(String, u32)>,
+    /// How each root child was started, to start it again ([`Lab::respawn`]).
+    specs: Vec<Spawn>,
+}
+
+/// How a root child of the lab was started (see [`Lab::respawn`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Spawn {
+    pub name: String,
+    pub ns: String,
+    pub program: String,
+    pub args: Vec<String>,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
 }
 
 /// Opens a state file for writing: exclusively when `create_new`, never
@@ -276,6 +305,10 @@ impl Lab {
             rules: Vec::new(),
             children: Vec::new(),
             torn_down: false,
+            kept: false,
+            detachable: false,
+            names: Vec::new(),
+            specs: Vec::new(),
         };
         // From here on dropping `lab` removes what it recorded.
         let tmp = std::env::temp_dir();
@@ -311,6 +344,12 @@ impl Lab {
         }
         for p in &self.pids {
             s += &format!("pid {p}\n");
+        }
+        for (n, p) in &self.names {
+            s += &format!("name {p} {n}\n");
+        }
+        if self.kept {
+            s += "kept\n";
         }
         for f in &self.files {
             s += &format!("file {}\n", f.display());
@@ -456,6 +495,10 @@ impl Lab {
         };
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns]);
+        if self.detachable {
+            use std::os::unix::process::CommandExt as _;
+            cmd.process_group(0);
+        }
         if let Some(run_as) = &unprivileged {
             let (uid, gid) = unprivileged_ids();
             cmd.args([
@@ -484,6 +527,19 @@ impl Lab {
         let pid = child.id();
         self.pids.push(pid);
         self.children.push((name.to_string(), child));
+        self.names.retain(|(n, _)| n != name);
+        self.names.push((name.to_string(), pid));
+        if unprivileged.is_none() {
+            self.specs.retain(|s| s.name != name);
+            self.specs.push(Spawn {
+                name: name.to_string(),
+                ns: ns.to_string(),
+                program: program.to_string(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                stdout: stdout.to_path_buf(),
+                stderr: stderr.to_path_buf(),
+            });
+        }
         self.save()?;
         Ok(pid)
     }
@@ -522,6 +578,176 @@ impl Lab {
         }
     }
 
+    /// Children started from now on get their own process group: they
+    /// keep running when this process exits (`e3 lab up`).
+    pub fn set_detachable(&mut self) {
+        self.detachable = true;
+    }
+
+    /// Keeps the lab running past this process: the state file says so
+    /// (`e3 sim --cleanup` leaves it alone), dropping the `Lab` no longer
+    /// tears it down, and its children are let go (not killed).
+    pub fn keep(&mut self) -> Result<(), String> {
+        self.kept = true;
+        self.save()?;
+        self.children.clear();
+        Ok(())
+    }
+
+    /// Whether the lab outlives this process ([`Lab::keep`], [`Lab::attach`]).
+    pub fn is_kept(&self) -> bool {
+        self.kept
+    }
+
+    /// How the root children were started (for `e3 lab`'s record).
+    pub fn spawns(&self) -> &[Spawn] {
+        &self.specs
+    }
+
+    /// Sets how the root children were started (a reopened lab's, from its record).
+    pub fn set_spawns(&mut self, specs: Vec<Spawn>) {
+        self.specs = specs;
+    }
+
+    /// The pid of the process started under `name`, when it still runs in
+    /// one of the lab's namespaces.
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        let pid = self.names.iter().find(|(n, _)| n == name)?.1;
+        let ns = ns_id(Path::new(&format!("/proc/{pid}/ns/net")))?;
+        self.namespaces
+            .iter()
+            .filter_map(|n| ns_id(&Path::new("/run/netns").join(n)))
+            .any(|id| id == ns)
+            .then_some(pid)
+    }
+
+    /// Stops the process started under `name`, also in a reopened lab
+    /// (by its pid, only while it runs in a namespace of the lab): SIGTERM,
+    /// SIGKILL after 1.5 s. `false` when it was not running.
+    pub fn stop_named(&mut self, name: &str) -> bool {
+        if let Some((_, c)) = self.children.iter_mut().find(|(n, _)| n == name) {
+            let running = c.try_wait().ok().flatten().is_none();
+            let _ = c.kill();
+            let _ = c.wait();
+            return running;
+        }
+        match self.pid_of(name) {
+            Some(pid) => {
+                kill_all(&[pid]);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts the root child `name` again as it was started first; its
+    /// old log is kept as `<log>.1`.
+    pub fn respawn(&mut self, name: &str) -> Result<u32, String> {
+        let spec = self
+            .specs
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .ok_or_else(|| format!("nothing was started as `{name}` in lab {}", self.prefix))?;
+        for log in [&spec.stdout, &spec.stderr] {
+            let mut old = log.clone().into_os_string();
+            old.push(".1");
+            let _ = fs::rename(log, old);
+        }
+        self.children.retain(|(n, _)| n != name);
+        let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+        self.spawn(
+            name,
+            &spec.ns,
+            &spec.program,
+            &args,
+            &spec.stdout,
+            &spec.stderr,
+        )
+    }
+
+    /// Reopens a kept lab by its prefix (`e3-XXXX`) from its state file,
+    /// which must be trusted (root's, not group/other-writable) and say
+    /// `kept`. The `Lab` returned stays kept: dropping it leaves the lab
+    /// up; [`Lab::teardown`] removes it.
+    pub fn attach(prefix: &str) -> Result<Lab, String> {
+        let state_path = Path::new(STATE_DIR).join(format!("{prefix}.state"));
+        if state_prefix(&state_path).as_deref() != Some(prefix) {
+            return Err(format!("`{prefix}` is not a lab prefix"));
+        }
+        let text = read_trusted_state(&state_path)?
+            .ok_or_else(|| format!("lab {prefix} is gone (no `{}`)", state_path.display()))?;
+        let mut lab = Lab {
+            state_path,
+            prefix: prefix.to_string(),
+            hex: prefix.trim_start_matches("e3-").to_string(),
+            dir: PathBuf::new(),
+            public: None,
+            dirs: Vec::new(),
+            namespaces: Vec::new(),
+            pids: Vec::new(),
+            files: Vec::new(),
+            rules: Vec::new(),
+            children: Vec::new(),
+            torn_down: false,
+            kept: true,
+            detachable: true,
+            names: Vec::new(),
+            specs: Vec::new(),
+        };
+        let mut kept = false;
+        for line in text.lines() {
+            match line.split_once(' ').unwrap_or((line, "")) {
+                ("dir", d) => lab.dirs.push(PathBuf::from(d)),
+                ("ns", n) => lab.namespaces.push(n.to_string()),
+                ("pid", p) => lab.pids.extend(p.parse::<u32>().ok()),
+                ("name", r) => {
+                    if let Some((p, n)) = r.split_once(' ') {
+                        if let Ok(p) = p.parse() {
+                            lab.names.push((n.to_string(), p));
+                        }
+                    }
+                }
+                ("file", f) => lab.files.push(PathBuf::from(f)),
+                ("iptables", r) => {
+                    let w: Vec<&str> = r.split_whitespace().collect();
+                    if let [ns, table, chain, rule @ ..] = w.as_slice() {
+                        lab.rules.push((
+                            ns.to_string(),
+                            table.to_string(),
+                            chain.to_string(),
+                            rule.iter().map(|x| x.to_string()).collect(),
+                        ));
+                    }
+                }
+                ("kept", _) => kept = true,
+                _ => {}
+            }
+        }
+        if !kept {
+            return Err(format!(
+                "lab {prefix} belongs to a running `e3 sim` or `e3 grid`, not to `e3 lab up`"
+            ));
+        }
+        let own = format!("{prefix}-lab");
+        lab.dir = lab
+            .dirs
+            .iter()
+            .find(|d| {
+                d.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&own) && !n.ends_with(".programs"))
+            })
+            .cloned()
+            .ok_or_else(|| format!("lab {prefix} has no lab directory in its state file"))?;
+        lab.public = lab
+            .dirs
+            .iter()
+            .find(|d| d.to_str().is_some_and(|n| n.ends_with(".programs")))
+            .cloned();
+        Ok(lab)
+    }
+
     /// Tears the lab down; also done on drop.
     pub fn teardown(&mut self) -> Vec<String> {
         if self.torn_down {
@@ -546,6 +772,9 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         for p in self.teardown() {
             eprintln!("warning: teardown: {p}");
         }
@@ -590,7 +819,7 @@ fn kill_all(pids: &[u32]) {
 
 /// Reads a state file only if it can be trusted: a regular file (not a
 /// link) of at most 1 MiB that root owns and nobody else can write.
-fn read_trusted_state(state: &Path) -> Result<Option<String>, String> {
+pub fn read_trusted_state(state: &Path) -> Result<Option<String>, String> {
     let file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -659,6 +888,9 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
         match line.split_once(' ') {
             Some(("ns", n)) if own(n) => namespaces.push(n.to_string()),
             Some(("pid", p)) => pids.extend(p.parse::<u32>().ok()),
+            Some(("name", r)) => {
+                pids.extend(r.split(' ').next().and_then(|p| p.parse::<u32>().ok()))
+            }
             Some(("file", f)) => files_.push(PathBuf::from(f)),
             Some(("dir", d)) => {
                 let d = PathBuf::from(d);
@@ -760,6 +992,8 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
             }
         }
     }
+    // `e3 lab`'s record of a kept lab goes with it.
+    let _ = fs::remove_file(state.with_extension("lab"));
     let _ = fs::remove_file(state);
     Ok(problems)
 }
@@ -840,6 +1074,13 @@ pub fn cleanup_leftovers() -> Vec<String> {
             let owner = text
                 .lines()
                 .find_map(|l| l.strip_prefix("owner ").and_then(|p| p.parse::<u32>().ok()));
+            if text.lines().any(|l| l == "kept") {
+                out.push(format!(
+                    "kept {name}: it was started by `e3 lab up` (`e3 lab status` lists it, `e3 lab down` removes it)"
+                ));
+                live_prefixes.push(name);
+                continue;
+            }
             if let Some(o) = owner.filter(|o| alive(*o) && *o != std::process::id()) {
                 out.push(format!("kept {name}: its lab is still running (pid {o})"));
                 live_prefixes.push(name);

@@ -22,118 +22,43 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::capture::{Capture, Where};
 use super::netns::Lab;
 use super::wire::{self, Packet, TCP};
 use crate::catalogue::Nat;
 use crate::plan::{Host, Plan, Role};
 
-/// Bytes of each packet the captures keep: link, IPv4 and TCP/UDP headers.
-const SNAP_LEN: &str = "128";
-
-/// How long tcpdump may take to start capturing.
-const START_BOUND: Duration = Duration::from_secs(5);
-
-/// A tcpdump running in the lab, writing a pcap file.
-pub struct Tap {
-    name: String,
-    pid: u32,
-    pub path: PathBuf,
-    err: PathBuf,
+/// Starts the capture of the internet segment, headers only, into the lab
+/// directory.
+pub fn capture_internet(lab: &Lab, plan: &Plan) -> Result<Capture, String> {
+    let path = lab.dir.join("capture-internet.pcap");
+    Capture::headers(lab, plan, &Where::Internet, None, &path).map_err(|e| e.to_string())
 }
 
-/// Starts tcpdump in `ns` on `interface`, capturing what `filter` (a
-/// tcpdump expression, as separate words) selects into `lab.dir/NAME.pcap`.
-/// `outgoing`: only packets the namespace sends. Returns once tcpdump
-/// captures (it says so on stderr).
-pub fn start_tap(
-    lab: &mut Lab,
-    name: &str,
-    ns: &str,
-    interface: &str,
-    outgoing: bool,
-    filter: &[&str],
-) -> Result<Tap, String> {
-    let path = lab.dir.join(format!("{name}.pcap"));
-    let out = lab.dir.join(format!("{name}.out"));
-    let err = lab.dir.join(format!("{name}.err"));
-    let path_s = path.display().to_string();
-    // `-Z root`: write the file as root, in the root-only lab directory
-    // (Debian's tcpdump drops to its own user otherwise); `-U`: every packet
-    // is written when captured; `--immediate-mode`: every packet is taken
-    // from the kernel when it arrives (else those of the last, unfilled ring
-    // block are still there when tcpdump stops, and a short run's packets
-    // can all be in it).
-    let mut args = vec![
-        "-i",
-        interface,
-        "-n",
-        "--immediate-mode",
-        "-U",
-        "-s",
-        SNAP_LEN,
-        "-Z",
-        "root",
-        "-w",
-        &path_s,
-    ];
-    if outgoing {
-        args.extend(["-Q", "out"]);
-    }
-    args.extend(filter);
-    let pid = lab.spawn(name, ns, "tcpdump", &args, &out, &err)?;
-    let tap = Tap {
-        name: name.to_string(),
-        pid,
-        path,
-        err,
-    };
-    let deadline = Instant::now() + START_BOUND;
-    loop {
-        let said = std::fs::read_to_string(&tap.err).unwrap_or_default();
-        if said.contains("listening on") {
-            return Ok(tap);
-        }
-        if let Some(status) = lab.exited(name) {
-            return Err(format!(
-                "tcpdump on `{interface}` in `{ns}` exited ({status}): {}",
-                said.trim()
-            ));
-        }
-        if Instant::now() >= deadline || super::netns::interrupted() {
-            lab.kill_child(name);
-            return Err(format!(
-                "tcpdump on `{interface}` in `{ns}` did not start capturing within {} s",
-                START_BOUND.as_secs()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Starts the capture of the program traffic `party` sends (TCP to or
+/// from `port`, leaving it on any interface), headers only.
+pub fn capture_sent(lab: &Lab, plan: &Plan, party: &str, port: u16) -> Result<Capture, String> {
+    let path = lab.dir.join(format!("capture-{party}.pcap"));
+    let filter = format!("outbound and tcp port {port}");
+    Capture::headers(
+        lab,
+        plan,
+        &Where::Host(party.to_string()),
+        Some(&filter),
+        &path,
+    )
+    .map_err(|e| e.to_string())
 }
 
-impl Tap {
-    /// Stops tcpdump (SIGINT: it writes what it holds and exits) and reads
-    /// its packets.
-    pub fn stop(self, lab: &mut Lab) -> Result<Vec<Packet>, String> {
-        if lab.exited(&self.name).is_none() {
-            // SAFETY: kill(2) on the pid of a child this lab started and
-            // has not reaped (it has not exited: `exited` reaps).
-            unsafe {
-                libc::kill(self.pid as libc::pid_t, libc::SIGINT);
-            }
-            if lab
-                .wait_child(&self.name, Instant::now() + Duration::from_secs(3))
-                .is_none()
-            {
-                lab.kill_child(&self.name);
-            }
-        }
-        read_capture(&self.path)
-    }
+/// Stops a capture and reads its packets.
+pub fn finish(capture: Capture) -> Result<Vec<Packet>, String> {
+    let path = capture.path.clone();
+    capture.stop().map_err(|e| e.to_string())?;
+    read_capture(&path)
 }
 
 /// The packets of a pcap file the lab wrote.

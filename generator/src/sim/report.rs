@@ -40,7 +40,39 @@ pub struct Report {
     pub wan: Option<super::privacy::WanReport>,
     /// The program run's bytes on the internet segment against its payload.
     pub wire: Option<super::privacy::WireReport>,
+
+    /// `simulation.faults` as they were applied, with each pair's recovery.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultReport>,
+    /// With faults: whether the program still succeeded on every party.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mpc_survived: Option<bool>,
     pub total_s: f64,
+}
+
+/// One fault of `simulation.faults` in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultReport {
+    /// When it was due and when it was applied, in seconds from the program's start.
+    pub at_s: f64,
+    pub applied_s: Option<f64>,
+    pub action: String,
+    pub target: String,
+    /// What it did, or why it could not be applied.
+    pub outcome: String,
+    pub applied: bool,
+    /// Each pair of parties over the overlay after the fault.
+    pub pairs: Vec<Recovery>,
+}
+
+/// Whether a pair answered over the overlay after a fault, and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovery {
+    pub a: String,
+    pub b: String,
+    pub recovered: bool,
+    /// Seconds from the fault until the first answer.
+    pub after_s: Option<f64>,
 }
 
 /// What the lab did with `simulation.latency`.
@@ -266,6 +298,43 @@ impl Report {
                 w.payload_bytes,
                 w.ratio.map(|r| format!(" ({r:.2}×)")).unwrap_or_default()
             );
+        }
+
+        if !self.faults.is_empty() {
+            let _ = writeln!(s, "\nFAULTS");
+            for f in &self.faults {
+                let _ = writeln!(
+                    s,
+                    "at {:>6.2} s  {} {}: {}",
+                    f.applied_s.unwrap_or(f.at_s),
+                    f.action,
+                    f.target,
+                    f.outcome
+                );
+                for r in &f.pairs {
+                    let _ = writeln!(
+                        s,
+                        "    {:<14} {:<14} {}",
+                        r.a,
+                        r.b,
+                        match r.after_s {
+                            Some(t) if r.recovered => format!("recovered after {t:.2} s"),
+                            _ => "did NOT recover".to_string(),
+                        }
+                    );
+                }
+            }
+            if let Some(survived) = self.mpc_survived {
+                let _ = writeln!(
+                    s,
+                    "MPyC {} the faults",
+                    if survived {
+                        "survived"
+                    } else {
+                        "did NOT survive"
+                    }
+                );
+            }
         }
         for d in &self.diagnosis {
             let _ = writeln!(s, "diagnosis: {d}");

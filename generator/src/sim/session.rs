@@ -71,6 +71,8 @@ pub struct ProgramRun {
     pub wall_s: f64,
     /// Whether every party had the same output (see [`LabSession::run_program`]).
     pub outputs_agree: Option<bool>,
+    /// `simulation.faults` as applied during the run.
+    pub faults: Vec<super::report::FaultReport>,
     /// From just before the first party started to just after the last
     /// exited, in seconds since the Unix epoch (the captures' clock).
     pub window: (f64, f64),
@@ -234,12 +236,14 @@ pub struct LabSession<'p> {
     pub delay_line: Option<super::delay::DelayLine>,
     /// The daemons', Python's and MPyC's versions ([`super::versions`]).
     pub versions: BTreeMap<String, String>,
-    /// The fault to inject (`E3_SIM_FAULT`, see [`super`]).
+    /// The test fault to inject ([`Options::test_fault`], see [`super`]).
     pub fault: Option<String>,
     /// The capture of the internet segment, from before the overlay daemons
     /// start ([`super::privacy`]); taken by [`LabSession::stop_capture`].
-    pub internet_capture: Option<super::privacy::Tap>,
+    pub internet_capture: Option<super::capture::Capture>,
     pub timings: Timings,
+    /// What faults changed so far ([`super::fault`]).
+    pub fault_state: super::fault::FaultState,
     pub(super) progress: Progress,
 }
 
@@ -280,13 +284,16 @@ impl<'p> LabSession<'p> {
             None => find_python()?,
         };
         let versions = super::versions::collect(plan.connectivity.backend, &python);
-        let fault = std::env::var("E3_SIM_FAULT").ok();
+        let fault = opts.test_fault.clone();
         netns::install_signal_handler()?;
         let progress = Progress {
             start: Instant::now(),
             on: opts.progress,
         };
         let mut lab = Lab::new()?;
+        if opts.detach {
+            lab.set_detachable();
+        }
         progress.say(&format!(
             "lab {}: building {} namespaces",
             lab.prefix,
@@ -297,7 +304,23 @@ impl<'p> LabSession<'p> {
             topology_s: secs(progress.start),
             ..Timings::default()
         };
-        let applied = super::latency::apply_choice(&mut lab, plan, opts.latency)?;
+        // A kept lab has no e3 process to run the delay line: netem or nothing.
+        let choice = match opts.latency {
+            Some(super::latency::Method::Nfqueue) if opts.detach => {
+                return Err("`--latency nfqueue`: e3's delay line is a thread of the e3 process, and `e3 lab up` leaves no process behind\n   = hint: `--latency netem` on a kernel with netem, or `--latency none`".into());
+            }
+            None if opts.detach && !super::netem_available(&lab) => {
+                Some(super::latency::Method::None)
+            }
+            c => c,
+        };
+        let mut applied = super::latency::apply_choice(&mut lab, plan, choice)?;
+        if choice != opts.latency {
+            applied.text = applied.text.replace(
+                "(`--latency none`)",
+                "(no netem here, and e3's delay line needs a running e3, which `e3 lab` does not leave)",
+            );
+        }
         progress.say(&format!(
             "topology up ({} sites); latency: {}: {}",
             plan.sites.len(),
@@ -347,15 +370,7 @@ impl<'p> LabSession<'p> {
         fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
         netns::check_unprivileged_python(&python, &program)?;
 
-        let ns = lab.ns("internet");
-        let internet_capture = Some(super::privacy::start_tap(
-            &mut lab,
-            "capture-internet",
-            &ns,
-            "br0",
-            false,
-            &[],
-        )?);
+        let internet_capture = Some(super::privacy::capture_internet(&lab, plan)?);
         timings.overlay_start_s = secs(progress.start);
         let started = start_backend(&mut lab, plan, fault.as_deref(), opts.timeout)?;
         timings.daemons_s = secs(progress.start);
@@ -373,6 +388,7 @@ impl<'p> LabSession<'p> {
             fault,
             internet_capture,
             timings,
+            fault_state: super::fault::FaultState::default(),
             progress,
         })
     }
@@ -509,19 +525,13 @@ impl<'p> LabSession<'p> {
         ];
         // Each party's own program traffic, as it leaves the party (on the
         // overlay's interface, or the underlay's for `direct`).
-        let port = plan.program.port.to_string();
         let mut taps = Vec::new();
         for p in &parties {
-            let ns = self.lab.ns(&p.name);
-            let name = format!("capture-{}", p.name);
-            let filter = ["tcp", "port", port.as_str()];
-            taps.push(super::privacy::start_tap(
-                &mut self.lab,
-                &name,
-                &ns,
-                "any",
-                true,
-                &filter,
+            taps.push(super::privacy::capture_sent(
+                &self.lab,
+                plan,
+                &p.name,
+                plan.program.port,
             )?);
         }
         let window_start = unix_now();
@@ -569,14 +579,40 @@ impl<'p> LabSession<'p> {
             outputs: Vec::new(),
             wall_s: 0.0,
             outputs_agree: None,
+            faults: Vec::new(),
             window: (window_start, window_start),
             sent: None,
         };
+        // `simulation.faults`: applied while the parties run, each at its time.
+        let mut pending: std::collections::VecDeque<&crate::scenario::Fault> =
+            plan.faults.iter().collect();
+        let mut probes: Vec<(usize, usize, String, PathBuf)> = Vec::new();
         let mut stdouts = Vec::new();
         let mut agreed_at: Option<f64> = None;
         let mut last_exit = std::time::SystemTime::now();
         for (p, name, out, err) in names {
-            let status = self.lab.wait_child(&name, deadline);
+            let status = loop {
+                let due = pending
+                    .front()
+                    .map(|f| mpc_start + Duration::from_secs_f64(f.at_s));
+                let until = due.map_or(deadline, |d| d.min(deadline));
+                if let Some(s) = self.lab.wait_child(&name, until) {
+                    break Some(s);
+                }
+                if netns::interrupted() || Instant::now() >= deadline {
+                    break None;
+                }
+                while let Some(f) = pending
+                    .front()
+                    .filter(|f| mpc_start.elapsed().as_secs_f64() >= f.at_s)
+                {
+                    let f = *f;
+                    pending.pop_front();
+                    let k = run.faults.len();
+                    let report = self.inject(f, k, mpc_start, timeout, &mut probes)?;
+                    run.faults.push(report);
+                }
+            };
             last_exit = std::time::SystemTime::now();
             if status.is_none() {
                 self.lab.kill_child(&name);
@@ -608,6 +644,20 @@ impl<'p> LabSession<'p> {
             ));
             run.outputs.push(verdict.json);
         }
+        // Faults still due when the program ended are not applied.
+        let ended = mpc_start.elapsed().as_secs_f64();
+        for f in pending {
+            run.faults.push(super::report::FaultReport {
+                at_s: f.at_s,
+                applied_s: None,
+                action: f.action.to_string(),
+                target: f.target.clone(),
+                outcome: format!("not applied: the program had ended after {ended:.2} s"),
+                applied: false,
+                pairs: Vec::new(),
+            });
+        }
+        self.collect_recoveries(&mut run.faults, probes, timeout);
         // Agreement: the same result (e3's JSON programs, whose lines name
         // the party) or the same stdout (any other program).
         let all_ok = run.parties.iter().all(|p| p.ok);
@@ -631,7 +681,7 @@ impl<'p> LabSession<'p> {
         self.say(&format!("MPyC finished after {last:.2} s"));
         let mut sent = Some(Vec::new());
         for tap in taps {
-            match tap.stop(&mut self.lab) {
+            match super::privacy::finish(tap) {
                 Ok(packets) => {
                     if let Some(s) = sent.as_mut() {
                         s.extend(packets)
@@ -645,6 +695,113 @@ impl<'p> LabSession<'p> {
         }
         run.sent = sent;
         Ok(run)
+    }
+
+    /// Applies fault number `k` and starts, for every party, a probe of
+    /// every later party's overlay address (as [`LabSession::wait_overlay`]
+    /// does) that records when each first answers after the fault.
+    fn inject(
+        &mut self,
+        f: &crate::scenario::Fault,
+        k: usize,
+        mpc_start: Instant,
+        timeout: Duration,
+        probes: &mut Vec<(usize, usize, String, PathBuf)>,
+    ) -> Result<super::report::FaultReport, String> {
+        let applied_s = (mpc_start.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+        let plan = self.plan;
+        let result = super::fault::apply(
+            &mut self.lab,
+            plan,
+            &mut self.fault_state,
+            f.action,
+            &f.target,
+        );
+        self.say(&format!(
+            "fault at {applied_s:.2} s: {} {}: {}",
+            f.action,
+            f.target,
+            match &result {
+                Ok(done) => done.clone(),
+                Err(e) => format!("failed: {}", e.lines().next().unwrap_or("")),
+            }
+        ));
+        let applied = result.is_ok();
+        if applied && self.started.is_some() {
+            let parties = self.parties();
+            let probe = self.lab.dir.join("probe.py");
+            let python = self.python.display().to_string();
+            let limit = timeout.as_secs_f64().to_string();
+            for (i, p) in parties.iter().enumerate() {
+                let targets: Vec<String> = parties[i + 1..]
+                    .iter()
+                    .filter_map(|q| self.overlay_address(q).map(|a| a.to_string()))
+                    .collect();
+                if targets.is_empty() {
+                    continue;
+                }
+                let mut args = vec![probe.display().to_string(), limit.clone()];
+                args.extend(targets);
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let name = format!("recover{k}-{}", p.name);
+                let (out, _) = self.spawn(&p.name, &name, &python, &refs)?;
+                probes.push((k, i, name, out));
+            }
+        }
+        Ok(super::report::FaultReport {
+            at_s: f.at_s,
+            applied_s: Some(applied_s),
+            action: f.action.to_string(),
+            target: f.target.clone(),
+            outcome: match result {
+                Ok(done) => done,
+                Err(e) => format!("not applied: {}", e.replace("\n   = hint: ", "; ")),
+            },
+            applied,
+            pairs: Vec::new(),
+        })
+    }
+
+    /// Waits for the recovery probes of [`LabSession::inject`] (each ends
+    /// when all its peers answered, or after `timeout`) and fills in each
+    /// fault's pairs.
+    fn collect_recoveries(
+        &mut self,
+        faults: &mut [super::report::FaultReport],
+        probes: Vec<(usize, usize, String, PathBuf)>,
+        timeout: Duration,
+    ) {
+        let parties = self.parties();
+        let deadline = Instant::now() + timeout + Duration::from_secs(5);
+        let mut seen: BTreeMap<(usize, usize), BTreeMap<String, f64>> = BTreeMap::new();
+        for (k, i, name, out) in probes {
+            if self.wait(&name, deadline).is_none() {
+                self.kill(&name);
+            }
+            let up: BTreeMap<String, f64> =
+                serde_json::from_str(fs::read_to_string(&out).unwrap_or_default().trim())
+                    .unwrap_or_default();
+            seen.insert((k, i), up);
+        }
+        for (k, f) in faults.iter_mut().enumerate() {
+            if !f.applied || self.started.is_none() {
+                continue;
+            }
+            for (i, a) in parties.iter().enumerate() {
+                for b in &parties[i + 1..] {
+                    let t = self
+                        .overlay_address(b)
+                        .and_then(|x| seen.get(&(k, i)).and_then(|m| m.get(&x.to_string())))
+                        .map(|t| (t * 100.0).round() / 100.0);
+                    f.pairs.push(super::report::Recovery {
+                        a: a.name.clone(),
+                        b: b.name.clone(),
+                        recovered: t.is_some(),
+                        after_s: t,
+                    });
+                }
+            }
+        }
     }
 
     /// Starts `program args` in `host`'s namespace under `name`; stdout and
@@ -774,15 +931,19 @@ impl<'p> LabSession<'p> {
     /// Stops the capture of the internet segment and reads it; `None` when
     /// it was stopped already or could not be read (said on stderr).
     pub fn stop_capture(&mut self) -> Option<Vec<super::wire::Packet>> {
-        let tap = self.internet_capture.take()?;
-        tap.stop(&mut self.lab)
+        let capture = self.internet_capture.take()?;
+        super::privacy::finish(capture)
             .map_err(|e| eprintln!("warning: capture of the internet segment: {e}"))
             .ok()
     }
 
     /// Tears the lab down (idempotent); returns what could not be removed.
     /// The delay line stops first (its rules go with the lab).
+    /// A kept lab (`e3 lab`) stays up: [`super::live::down`] removes it.
     pub fn teardown(&mut self) -> Vec<String> {
+        if self.lab.is_kept() {
+            return Vec::new();
+        }
         if let Some(mut d) = self.delay_line.take() {
             d.stop();
         }

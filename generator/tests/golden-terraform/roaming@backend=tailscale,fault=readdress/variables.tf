@@ -1,0 +1,26 @@
+variable "ssh_public_keys" {
+  description = "SSH public keys authorised for root on every host, by name (name → OpenSSH public key line)."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.ssh_public_keys) > 0
+    error_message = "Give at least one SSH public key: Colmena deploys over SSH as root."
+  }
+}
+
+variable "digitalocean_image_path" {
+  description = "Path of the NixOS DigitalOcean image (`nix build .#image-<host>` in the rendered directory; `e3 deploy` builds it)."
+  type        = string
+}
+
+variable "spaces_bucket_name" {
+  description = "Name of the Spaces bucket that holds the image. Bucket names are global: change it if taken."
+  type        = string
+  default     = "e3-roaming-backend-tail-a81b3464-image"
+}
+
+variable "tailscale_tags" {
+  description = "ACL tags (`tag:name`) the parties' auth key applies; they must be owned in the tailnet's policy."
+  type        = set(string)
+  default     = []
+}

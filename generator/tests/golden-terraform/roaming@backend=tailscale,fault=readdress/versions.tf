@@ -1,0 +1,16 @@
+# Providers are pinned exactly: `terraform init` installs these versions and no others.
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    digitalocean = {
+      source  = "digitalocean/digitalocean"
+      version = "2.78.0"
+    }
+    tailscale = {
+      source  = "tailscale/tailscale"
+      version = "0.29.2"
+    }
+  }
+}

@@ -1,0 +1,43 @@
+# Machines of the scenario `roaming@backend=wireguard,fault=readdress`: one module call per provider.
+
+module "digitalocean" {
+  source = "./modules/digitalocean-nixos"
+
+  hosts = {
+    "alice" = {
+      region  = "ams3"
+      size    = "s-1vcpu-1gb"
+      tags    = ["e3", "scenario-roaming-backend-wireguard-fault-readdress", "role-party", "backend-wireguard", "region-ams3"]
+      network = "lan-alice"
+      public  = false
+    }
+    "bob" = {
+      region = "ams3"
+      size   = "s-1vcpu-1gb"
+      tags   = ["e3", "scenario-roaming-backend-wireguard-fault-readdress", "role-party", "backend-wireguard", "region-ams3"]
+    }
+    "hub" = {
+      region = "ams3"
+      size   = "s-1vcpu-1gb"
+      tags   = ["e3", "scenario-roaming-backend-wireguard-fault-readdress", "role-hub", "backend-wireguard", "region-ams3"]
+    }
+    "alice-router" = {
+      region  = "ams3"
+      size    = "s-1vcpu-512mb-10gb"
+      tags    = ["e3", "scenario-roaming-backend-wireguard-fault-readdress", "role-router", "backend-wireguard", "region-ams3"]
+      network = "lan-alice"
+    }
+  }
+  networks = {
+    "lan-alice" = {
+      region   = "ams3"
+      ip_range = "10.128.0.0/24"
+    }
+  }
+  image_path      = var.digitalocean_image_path
+  image_name      = "e3-roaming-backend-wire-7faf7e3e"
+  spaces_region   = "ams3"
+  bucket_name     = var.spaces_bucket_name
+  ssh_public_keys = var.ssh_public_keys
+  name_prefix     = "e3-roaming-backend-wire-7faf7e3e"
+}

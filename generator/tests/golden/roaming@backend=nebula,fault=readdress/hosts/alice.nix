@@ -1,0 +1,39 @@
+# alice: party 0 of the e3 scenario `roaming@backend=nebula,fault=readdress` (digitalocean, ams3, behind `easy` NAT).
+let
+  addresses = import ../addresses.nix;
+  privateAddresses = import ../private-addresses.nix;
+in
+{
+  imports = [
+    ../modules
+    ../modules/platforms/digitalocean.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "alice";
+
+  e3.nebula = {
+    enable = true;
+    lighthouses = {
+      "10.9.255.1" = [ "${addresses.lighthouse}:4242" ];
+    };
+    relays = [ "10.9.255.1" ];
+  };
+
+  e3.party = {
+    enable = true;
+    index = 0;
+  };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth1";
+    address = {
+      address = privateAddresses.alice;
+      prefixLength = 24;
+    };
+    gateway = privateAddresses.alice-router;
+    disablePublic = true;
+  };
+}

@@ -1,0 +1,17 @@
+# bob: party 1 of the e3 scenario `roaming@backend=tailscale,fault=readdress` (digitalocean, ams3).
+{
+  imports = [
+    ../modules
+    ../modules/platforms/digitalocean.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "bob";
+
+  e3.tailscale.enable = true;
+
+  e3.party = {
+    enable = true;
+    index = 1;
+  };
+}

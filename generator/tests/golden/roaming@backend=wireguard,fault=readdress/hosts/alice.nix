@@ -1,0 +1,43 @@
+# alice: party 0 of the e3 scenario `roaming@backend=wireguard,fault=readdress` (digitalocean, ams3, behind `easy` NAT).
+let
+  addresses = import ../addresses.nix;
+  privateAddresses = import ../private-addresses.nix;
+  publicKeys = import ../public-keys.nix;
+in
+{
+  imports = [
+    ../modules
+    ../modules/platforms/digitalocean.nix
+    ./common.nix
+  ];
+
+  networking.hostName = "alice";
+
+  e3.wireguard = {
+    enable = true;
+    role = "spoke";
+    address = "10.9.0.1/16";
+    peers.hub = {
+      publicKey = publicKeys.wireguard "hub";
+      allowedIPs = [ "10.9.0.0/16" ];
+      endpoint = "${addresses.hub}:51820";
+    };
+  };
+
+  e3.party = {
+    enable = true;
+    index = 0;
+  };
+
+  # Behind the cloud NAT router of its site: its only way out.
+  e3.cloudNat.party = {
+    enable = true;
+    interface = "eth1";
+    address = {
+      address = privateAddresses.alice;
+      prefixLength = 24;
+    };
+    gateway = privateAddresses.alice-router;
+    disablePublic = true;
+  };
+}
