@@ -188,6 +188,11 @@ pub struct OverlayBackend {
     pub round_time_ratio: Option<f64>,
     /// Median throughput relative to the underlay's (< 1: less).
     pub throughput_ratio: Option<f64>,
+    /// `rounds`: bytes on the internet segment per byte of program payload
+    /// (e3 sim's `wire.ratio`).
+    pub wire_ratio: Option<Stat>,
+    /// Median wire ratio relative to the underlay's (> 1: more bytes).
+    pub wire_ratio_vs_direct: Option<f64>,
     pub failures: Vec<String>,
 }
 
@@ -200,12 +205,15 @@ pub struct OverlayFigure {
 
 /// One run: bring the lab up, run `rounds`, run iperf3, tear down.
 /// `Ok(Err(why))` is a failed run; `Err` stops the benchmark.
+/// What one run measured: ms per round, Mbit/s, wire bytes per payload byte.
+type OverlayRun = (f64, f64, Option<f64>);
+
 fn overlay_once(
     plan: &Plan,
     timeout: Duration,
     iperf_seconds: u32,
     labs: &mut Vec<String>,
-) -> Result<Result<(f64, f64), String>, String> {
+) -> Result<Result<OverlayRun, String>, String> {
     let mut s = LabSession::start(plan, &options(timeout))?;
     labs.push(s.lab.prefix.clone());
     let result = overlay_measure(&mut s, plan, timeout, iperf_seconds);
@@ -218,7 +226,7 @@ fn overlay_measure(
     plan: &Plan,
     timeout: Duration,
     iperf_seconds: u32,
-) -> Result<Result<(f64, f64), String>, String> {
+) -> Result<Result<OverlayRun, String>, String> {
     let ov = s.wait_overlay(timeout)?;
     if !ov.all_up() {
         return Ok(Err(format!(
@@ -227,6 +235,13 @@ fn overlay_measure(
         )));
     }
     let run = s.run_program(timeout)?;
+    // the capture ends with the program, before iperf3's traffic
+    let wire = s
+        .stop_capture()
+        .zip(run.sent.as_ref())
+        .and_then(|(internet, sent)| {
+            e3::sim::privacy::wire_cost(&internet, sent, plan.program.port, run.window).ratio
+        });
     if let Some(p) = run.parties.iter().find(|p| !p.ok) {
         return Ok(Err(format!(
             "`rounds` failed on `{}`: {}",
@@ -243,7 +258,7 @@ fn overlay_measure(
         return Ok(Err("`rounds` printed no per_round_ms".into()));
     };
     let target = plan.program.parties[1].address.to_string();
-    Ok(iperf(s, &target, iperf_seconds)?.map(|mbps| (per_round_ms, mbps)))
+    Ok(iperf(s, &target, iperf_seconds)?.map(|mbps| (per_round_ms, mbps, wire)))
 }
 
 /// iperf3 for `seconds`: server on party 1, client on party 0, to party
@@ -328,17 +343,20 @@ pub fn measure_overlay(
         .collect::<Result<_, _>>()?;
     let mut rounds_ms = vec![Vec::new(); backends.len()];
     let mut mbps = vec![Vec::new(); backends.len()];
+    let mut wire = vec![Vec::new(); backends.len()];
     let mut failures = vec![Vec::new(); backends.len()];
     for run in 0..runs {
         for (k, b) in backends.iter().enumerate() {
             match overlay_once(&plans[k], timeout, iperf_seconds, labs)? {
-                Ok((ms, m)) => {
+                Ok((ms, m, w)) => {
                     log(&format!(
-                        "overlay {b}, run {}/{runs}: {ms:.3} ms per round, {m:.0} Mbit/s",
-                        run + 1
+                        "overlay {b}, run {}/{runs}: {ms:.3} ms per round, {m:.0} Mbit/s, {} wire bytes per payload byte",
+                        run + 1,
+                        w.map_or("-".into(), |w| format!("{w:.2}"))
                     ));
                     rounds_ms[k].push(ms);
                     mbps[k].push(m);
+                    wire[k].extend(w);
                 }
                 Err(why) => {
                     log(&format!(
@@ -354,6 +372,7 @@ pub fn measure_overlay(
     let median = |v: &Vec<f64>| Stat::of(v).map(|s| s.median);
     let base_ms = base.and_then(|i| median(&rounds_ms[i]));
     let base_mbps = base.and_then(|i| median(&mbps[i]));
+    let base_wire = base.and_then(|i| median(&wire[i]));
     let out = backends
         .iter()
         .enumerate()
@@ -367,6 +386,10 @@ pub fn measure_overlay(
                 .and_then(|(a, b)| ratio(a, b)),
             throughput_ratio: median(&mbps[k])
                 .zip(base_mbps)
+                .and_then(|(a, b)| ratio(a, b)),
+            wire_ratio: Stat::of(&wire[k]),
+            wire_ratio_vs_direct: median(&wire[k])
+                .zip(base_wire)
                 .and_then(|(a, b)| ratio(a, b)),
             failures: std::mem::take(&mut failures[k]),
         })

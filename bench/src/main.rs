@@ -434,18 +434,20 @@ fn table(r: &Results) -> String {
         let _ = writeln!(t, "\n3. Overlay overhead: two public parties; `rounds` ({} rounds) and iperf3 ({} s, one TCP stream)", f.rounds, f.iperf_seconds);
         let _ = writeln!(
             t,
-            "{:<10} {:<30} {:<30} {:>11} {:>11}",
-            "BACKEND", "PER ROUND", "THROUGHPUT", "ROUND ×", "THRUPUT ×"
+            "{:<10} {:<30} {:<30} {:<22} {:>11} {:>11} {:>9}",
+            "BACKEND", "PER ROUND", "THROUGHPUT", "WIRE/PAYLOAD", "ROUND ×", "THRUPUT ×", "WIRE ×"
         );
         for b in &f.backends {
             let _ = writeln!(
                 t,
-                "{:<10} {:<30} {:<30} {:>11} {:>11}{}",
+                "{:<10} {:<30} {:<30} {:<22} {:>11} {:>11} {:>9}{}",
                 b.backend,
                 fmt_stat(&b.per_round_ms, "ms", 1.0, 3),
                 fmt_stat(&b.throughput_mbps, "Mbit/s", 1.0, 0),
+                fmt_stat(&b.wire_ratio, "×", 1.0, 2),
                 fmt_ratio(b.round_time_ratio),
                 fmt_ratio(b.throughput_ratio),
+                fmt_ratio(b.wire_ratio_vs_direct),
                 if b.failures.is_empty() {
                     String::new()
                 } else {
@@ -453,7 +455,7 @@ fn table(r: &Results) -> String {
                 }
             );
         }
-        let _ = writeln!(t, "  ratios are to the underlay (`direct`): round time × > 1 is slower, throughput × < 1 is less");
+        let _ = writeln!(t, "  ratios are to the underlay (`direct`): round time × > 1 is slower, throughput × < 1 is less, wire × > 1 is more bytes on the internet segment per byte of `rounds`' payload");
     }
     if let Some(f) = &r.mininet {
         let _ = writeln!(

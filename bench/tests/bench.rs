@@ -346,8 +346,17 @@ fn lab_sections_write_every_field_and_leave_nothing() {
             "{b}"
         );
         assert!(b["path"].as_str().is_some_and(|p| !p.is_empty()));
+        // the internet segment carried more than the program's payload
+        assert_stat(&b["wire_ratio"], 1, "wire_ratio");
+        assert!(b["wire_ratio"]["min"].as_f64() > Some(1.0), "{b}");
     }
     assert_eq!(backends[0]["round_time_ratio"], 1.0);
+    assert_eq!(backends[0]["wire_ratio_vs_direct"], 1.0);
+    // Nebula's headers (and its lighthouse's traffic) cost bytes
+    assert!(
+        backends[1]["wire_ratio_vs_direct"].as_f64() > Some(1.0),
+        "{overlay}"
+    );
     assert_eq!(backends[0]["throughput_ratio"], 1.0);
 
     let peer = &j["mininet"];

@@ -181,6 +181,26 @@ fn assert_correct(report: &serde_json::Value, stderr: &str) {
     }
 }
 
+/// What the captures of a run say about its privacy and cost: every party's
+/// exposure is reported, the program's traffic crossed the internet segment
+/// inside the overlay only (`plaintext`: `direct` sends it in the clear),
+/// and the wire carried more than the payload.
+fn assert_wire(report: &serde_json::Value, plaintext: bool) {
+    let wan = &report["wan"];
+    assert_eq!(wan["mpyc_plaintext"], plaintext, "{report:#}");
+    assert!(wan["captured_packets"].as_u64() > Some(0), "{report:#}");
+    let wire = &report["wire"];
+    assert!(wire["payload_bytes"].as_u64() > Some(0), "{report:#}");
+    assert!(wire["ratio"].as_f64() > Some(1.0), "{report:#}");
+    for p in report["parties"].as_array().expect("parties") {
+        let e = &report["exposure"][p["host"].as_str().expect("host")];
+        assert!(
+            e["address"].is_string() && e["peers"].is_array(),
+            "{report:#}"
+        );
+    }
+}
+
 macro_rules! lab_test {
     ($programs:expr) => {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -205,6 +225,21 @@ fn nebula_easy_easy_is_direct_and_correct() {
         "{report:#}"
     );
     assert!(report["overlay_up_s"].as_f64().is_some());
+    assert_wire(&report, false);
+    // a direct tunnel: each side received the other's public address, and
+    // each one's Nebula holds it
+    for (a, b) in [("alice", "bob"), ("bob", "alice")] {
+        assert_eq!(
+            report["exposure"][a]["peers"],
+            serde_json::json!([b]),
+            "{report:#}"
+        );
+        assert_eq!(
+            report["exposure"][a]["told"],
+            serde_json::json!([b]),
+            "{report:#}"
+        );
+    }
 }
 
 #[test]
@@ -277,6 +312,16 @@ fn nebula_nat_bundled() {
         report["total_s"].as_f64().unwrap_or(99.0) < 30.0,
         "{report:#}"
     );
+    assert_wire(&report, false);
+    // Relayed, carol's address still reaches its peers: it punches towards
+    // them when the lighthouse asks it to, and the lighthouse saw it.
+    let carol = &report["exposure"]["carol"];
+    assert_ne!(carol["peers"], serde_json::json!([]), "{report:#}");
+    assert_eq!(
+        carol["infrastructure"],
+        serde_json::json!(["lighthouse"]),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -288,6 +333,17 @@ fn wireguard_hub_is_correct() {
     assert_correct(&report, &stderr);
     assert_eq!(route(&report, "fsn", "hel"), "relayed");
     assert_eq!(report["pairs"][0]["via"], "hub");
+    assert_wire(&report, false);
+    // spokes only know the hub: no party's address reaches another party
+    for e in report["exposure"].as_object().expect("exposure").values() {
+        assert_eq!(e["peers"], serde_json::json!([]), "{report:#}");
+        assert_eq!(e["told"], serde_json::json!([]), "{report:#}");
+        assert_eq!(
+            e["infrastructure"],
+            serde_json::json!(["hub"]),
+            "{report:#}"
+        );
+    }
 }
 
 #[test]
@@ -297,6 +353,14 @@ fn tinc_mesh_is_correct() {
     let (code, report, stderr) = sim("tinc-mesh", &[], &[]);
     assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
     assert_correct(&report, &stderr);
+    assert_wire(&report, false);
+    // tinc does not show what it knows of its peers
+    assert_eq!(report["exposure"]["ash"]["told"], serde_json::Value::Null);
+    // the two parties behind one router share its public address
+    assert_eq!(
+        report["exposure"]["lab-0"]["address"],
+        report["exposure"]["lab-1"]["address"]
+    );
 }
 
 #[test]
@@ -569,6 +633,17 @@ fn tailscale_3region_is_direct_with_the_pinned_versions() {
     assert_eq!(v["headscale"], pinned("headscale").as_str(), "{v}");
     assert!(v["mpyc"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
     assert_no_tailscale_state_outside(before);
+    assert_wire(&report, false);
+    // direct paths: the control server told every party every peer's endpoints
+    assert_eq!(
+        report["exposure"]["ams"]["told"],
+        serde_json::json!(["nyc", "sgp"]),
+        "{report:#}"
+    );
+    assert!(
+        report["exposure"]["ams"]["infrastructure"] == serde_json::json!(["control"]),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -584,6 +659,7 @@ fn headscale_hard_hard_is_relayed_by_derp() {
         evidence(&report, "alice", "bob").contains("through DERP region `e3`"),
         "{report:#}"
     );
+    assert_wire(&report, false);
 }
 
 #[test]
@@ -641,6 +717,44 @@ fn openvpn_relays_every_pair_through_its_server() {
     assert!(report["versions"]["openvpn"]
         .as_str()
         .is_some_and(|v| v.starts_with("2.")));
+    assert_wire(&report, false);
+    // every client talks only to the server
+    for e in report["exposure"].as_object().expect("exposure").values() {
+        assert_eq!(e["peers"], serde_json::json!([]), "{report:#}");
+        assert_eq!(
+            e["infrastructure"],
+            serde_json::json!(["server"]),
+            "{report:#}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
+fn direct_sends_the_program_in_the_clear_over_the_wan() {
+    lab_test!(&["nft", "tcpdump"]);
+    let (code, report, stderr) = sim("connectivity-grid@backend=direct,nat=none+none", &[], &[]);
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
+    assert_correct(&report, &stderr);
+    assert_wire(&report, true);
+    let wan = &report["wan"];
+    assert!(
+        wan["mpyc_plaintext_packets"].as_u64() > Some(0),
+        "{report:#}"
+    );
+    // every program segment a party sent crossed the internet segment once
+    assert_eq!(
+        wan["mpyc_plaintext_packets"], report["wire"]["payload_packets"],
+        "{report:#}"
+    );
+    assert_eq!(
+        report["exposure"]["alice"]["peers"],
+        serde_json::json!(["bob"])
+    );
+    assert_eq!(
+        report["exposure"]["alice"]["told"],
+        serde_json::json!(["bob"])
+    );
 }
 
 #[test]
@@ -1247,6 +1361,14 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
             );
         }
         assert_eq!(c["cached"], false);
+        // privacy and cost per cell: plaintext only for `direct`, an
+        // exposure entry per party
+        let direct = key.1 == "direct";
+        assert_eq!(c["wan"]["mpyc_plaintext"], direct, "{c}");
+        assert_eq!(c["exposure"].as_object().map(|e| e.len()), Some(2), "{c}");
+        if c["outcome"] != "failed" {
+            assert!(c["wire"]["ratio"].as_f64() > Some(1.0), "{c}");
+        }
     }
     assert!(
         wrong.is_empty(),
@@ -1257,6 +1379,15 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     let svg = std::fs::read_to_string(dir.join("grid.svg")).unwrap();
     let html = std::fs::read_to_string(dir.join("grid.html")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("relayed") && svg.contains("failed"));
+    // markers: peers that learn addresses (every overlay but the hub designs
+    // here), and `direct`'s plaintext (3 cells)
+    assert!(svg.contains("<circle"), "{svg}");
+    assert_eq!(
+        svg.matches(r##"fill="#ffffff" stroke="#000000" stroke-width="1.5"/>"##)
+            .count(),
+        3 + 1,
+        "a plaintext marker on each `direct` cell, and the legend's"
+    );
     for page in [&svg, &html] {
         let without_ns = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
         assert!(

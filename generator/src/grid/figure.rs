@@ -19,6 +19,8 @@ const MARGIN: usize = 20;
 const PANEL_GAP: usize = 36;
 const HEADER_H: usize = 30;
 const PANEL_TITLE_H: usize = 26;
+const PEERS_LEGEND: &str = "a party's public address reached another party";
+const PLAINTEXT_LEGEND: &str = "the program crossed the internet in plaintext";
 const FONT: &str = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
 /// Fill and text colour of an outcome (readable in grey scale too: the
@@ -204,8 +206,11 @@ pub fn svg(grid: &Grid) -> String {
     };
     let panel_rows = panels.len().div_ceil(per_row).max(1);
     let title_h = 56;
-    let legend_h = 56;
-    let width = (2 * MARGIN + per_row * panel_w + (per_row - 1) * PANEL_GAP).max(560);
+    let legend_h = 78;
+    let markers_w = 20 + text_w(PEERS_LEGEND, 12.0) + 36 + 20 + text_w(PLAINTEXT_LEGEND, 12.0);
+    let width = (2 * MARGIN + per_row * panel_w + (per_row - 1) * PANEL_GAP)
+        .max(560)
+        .max(2 * MARGIN + markers_w);
     let height = title_h + panel_rows * panel_h + (panel_rows - 1) * PANEL_GAP + legend_h + MARGIN;
 
     let mut s = String::new();
@@ -314,6 +319,24 @@ pub fn svg(grid: &Grid) -> String {
                     ry + 38,
                     esc(&cell_detail(c))
                 );
+                if c.peers_learn_addresses() == Some(true) {
+                    // peers learn each other's public addresses
+                    let _ = writeln!(
+                        s,
+                        r##"<circle cx="{}" cy="{}" r="5" fill="#000000" stroke="#ffffff" stroke-width="1.5"/>"##,
+                        cx + CELL_W - 10,
+                        ry + 10
+                    );
+                }
+                if c.wan.is_some_and(|w| w.mpyc_plaintext) {
+                    // the program's traffic crossed the internet in the clear
+                    let _ = writeln!(
+                        s,
+                        r##"<rect x="{}" y="{}" width="10" height="10" fill="#ffffff" stroke="#000000" stroke-width="1.5"/>"##,
+                        cx + 5,
+                        ry + 5
+                    );
+                }
                 let _ = writeln!(s, "</g>");
             }
         }
@@ -342,10 +365,37 @@ pub fn svg(grid: &Grid) -> String {
         );
         lx += 36 + text_w(o.as_str(), 12.0);
     }
+    let (my, mut lx) = (ly + 22, MARGIN);
+    let _ = writeln!(
+        s,
+        r##"<circle cx="{}" cy="{}" r="5" fill="#000000" stroke="#888888" stroke-width="0.5"/>"##,
+        lx + 7,
+        my + 7
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" font-size="12">{}</text>"#,
+        lx + 20,
+        my + 12,
+        esc(PEERS_LEGEND)
+    );
+    lx += 36 + text_w(PEERS_LEGEND, 12.0);
+    let _ = writeln!(
+        s,
+        r##"<rect x="{}" y="{}" width="10" height="10" fill="#ffffff" stroke="#000000" stroke-width="1.5"/>"##,
+        lx + 2,
+        my + 2
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" font-size="12">{PLAINTEXT_LEGEND}</text>"#,
+        lx + 20,
+        my + 12
+    );
     let _ = writeln!(
         s,
         r##"<text x="{MARGIN}" y="{}" font-size="11" fill="#444444">In each cell: overlay up · MPyC wall time (seconds). direct: every pair went peer to peer; relayed: some pair went through a relay.</text>"##,
-        ly + 34
+        ly + 56
     );
     s.push_str("</svg>\n");
     s
@@ -369,17 +419,42 @@ pub fn html(grid: &Grid, svg: &str) -> String {
     }
     let _ = writeln!(s, "<p>{} cells: {}. Each cell ran in e3 {}'s local NAT lab with a {} s bound per phase; re-run with <code>e3 grid {}</code>.</p>", grid.cells.len(), esc(&super::summary(grid)), esc(&grid.e3_version), grid.timeout_s, esc(&grid.scenario));
     s.push_str(svg);
-    let _ = writeln!(s, "<h2>Cells</h2>\n<table>\n<tr><th>variant</th><th>outcome</th><th>overlay up</th><th>MPyC</th><th>result</th><th>routes</th><th>reason</th><th>cached</th></tr>");
+    let _ = writeln!(s, "<h2>Cells</h2>\n<table>\n<tr><th>variant</th><th>outcome</th><th>overlay up</th><th>MPyC</th><th>result</th><th>routes</th><th>addresses learnt by peers</th><th>plaintext on the internet</th><th>wire bytes per payload byte</th><th>reason</th><th>cached</th></tr>");
     for c in &grid.cells {
         let result = c.result.as_ref().map(|r| r.to_string()).unwrap_or_default();
+        let learnt: Vec<String> = c
+            .exposure
+            .iter()
+            .map(|(party, e)| {
+                let mut by: Vec<&str> = e.peers.iter().map(String::as_str).collect();
+                by.extend(e.told.iter().flatten().map(String::as_str));
+                by.sort_unstable();
+                by.dedup();
+                format!(
+                    "{party}: {}",
+                    if by.is_empty() {
+                        "-".into()
+                    } else {
+                        by.join(", ")
+                    }
+                )
+            })
+            .collect();
         let _ = writeln!(
             s,
-            "<tr><td><code>{}</code></td><td class=\"{o}\">{o}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td class=\"{o}\">{o}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.variant),
             short(c.overlay_up_s),
             short(c.mpc_wall_s),
             esc(&result),
             esc(&c.routes.join("; ")),
+            esc(&learnt.join("; ")),
+            match c.wan {
+                Some(w) if w.mpyc_plaintext => format!("yes ({} packets)", w.mpyc_plaintext_packets),
+                Some(_) => "no".into(),
+                None => String::new(),
+            },
+            c.wire.and_then(|w| w.ratio).map(|r| format!("{r:.2}")).unwrap_or_default(),
             esc(c.reason.as_deref().unwrap_or("")),
             if c.cached { "yes" } else { "" },
             o = c.outcome.as_str(),

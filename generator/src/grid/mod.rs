@@ -28,7 +28,7 @@ use crate::plan::Plan;
 use crate::sim::report::Report;
 
 /// Version of the cell format; part of the hash, so a change re-runs cells.
-const CELL_FORMAT: u32 = 1;
+const CELL_FORMAT: u32 = 2;
 
 /// How one cell ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +111,24 @@ pub struct Cell {
     /// Every run of this cell, in run order (empty in a cached sample file).
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// Who learnt each party's addresses (see [`crate::sim::privacy`]).
+    #[serde(default)]
+    pub exposure: BTreeMap<String, crate::sim::privacy::PartyExposure>,
+    /// The program's traffic on the internet segment, unencrypted.
+    #[serde(default)]
+    pub wan: Option<crate::sim::privacy::WanReport>,
+    /// The program run's bytes on the internet segment against its payload.
+    #[serde(default)]
+    pub wire: Option<crate::sim::privacy::WireReport>,
+}
+
+impl Cell {
+    /// Whether some party's public address reached another party (`None`
+    /// without a capture).
+    pub fn peers_learn_addresses(&self) -> Option<bool> {
+        (!self.exposure.is_empty())
+            .then(|| crate::sim::privacy::peers_learn_addresses(&self.exposure))
+    }
 }
 
 /// One run of a cell: a fresh lab.
@@ -127,6 +145,10 @@ pub struct Sample {
     pub routes: Vec<String>,
     pub reason: Option<String>,
     pub rtt: Vec<PairRtt>,
+    /// The run's bytes on the internet segment against its payload
+    /// ([`crate::sim::privacy`]).
+    #[serde(default)]
+    pub wire: Option<crate::sim::privacy::WireReport>,
 }
 
 /// A pair's round trips in a cell, in ms (see [`crate::sim::report::PairReport`]).
@@ -254,6 +276,9 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         mpc_wall_s_min: None,
         mpc_wall_s_max: None,
         samples: Vec::new(),
+        exposure: BTreeMap::new(),
+        wan: None,
+        wire: None,
     }
 }
 
@@ -298,7 +323,8 @@ pub fn stats(values: &[f64]) -> Option<(f64, f64, f64)> {
 /// the finished runs' (failed over relayed over direct; an `error` run makes
 /// it `error`), pending when none finished; times are the median, minimum
 /// and maximum of the successful runs (of all runs when none succeeded);
-/// result, routes, round trips and faults are the first finished run's, the reason
+/// result, routes, round trips, faults, exposure and wire figures are the
+/// first finished run's (every run's wire figures are in its sample), the reason
 /// the first failed one's.
 fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
     let done: Vec<(usize, &Cell)> = runs
@@ -320,6 +346,7 @@ fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
             routes: c.routes.clone(),
             reason: c.reason.clone(),
             rtt: c.rtt.clone(),
+            wire: c.wire,
         })
         .collect();
     let Some((_, first)) = done.first() else {
@@ -337,6 +364,9 @@ fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
     cell.latency = first.latency;
     cell.rtt = first.rtt.clone();
     cell.faults = first.faults.clone();
+    cell.exposure = first.exposure.clone();
+    cell.wan = first.wan;
+    cell.wire = first.wire;
     cell.reason = done.iter().find_map(|(_, c)| c.reason.clone());
     cell.duration_s = (done.iter().map(|(_, c)| c.duration_s).sum::<f64>() * 10.0).round() / 10.0;
     let ok: Vec<&Cell> = done
@@ -418,6 +448,9 @@ fn cell_from(
                     )
                 })
                 .collect();
+            cell.exposure = r.exposure.clone();
+            cell.wan = r.wan;
+            cell.wire = r.wire;
             cell.rtt = r
                 .pairs
                 .iter()

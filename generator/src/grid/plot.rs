@@ -558,6 +558,7 @@ mod tests {
                 routes: Vec::new(),
                 reason: None,
                 rtt: Vec::<PairRtt>::new(),
+                wire: None,
             })
             .collect();
         let (m, lo, hi) = crate::grid::stats(walls).unwrap();
@@ -581,6 +582,9 @@ mod tests {
             latency: None,
             rtt: Vec::new(),
             faults: Vec::new(),
+            exposure: BTreeMap::new(),
+            wan: None,
+            wire: None,
             overlay_up_s_min: Some(0.5),
             overlay_up_s_max: Some(0.5),
             mpc_wall_s_min: Some(lo),

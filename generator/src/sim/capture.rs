@@ -171,7 +171,14 @@ pub fn parse_stats(stderr: &str) -> CaptureStats {
 }
 
 /// The argument vector of `ip netns exec NS tcpdump …` (pure).
-pub fn tcpdump_args(ns: &str, dev: &str, path: &Path, filter: Option<&str>) -> Vec<String> {
+/// `snap_len`: bytes kept of each packet (0: all of it).
+pub fn tcpdump_args(
+    ns: &str,
+    dev: &str,
+    path: &Path,
+    filter: Option<&str>,
+    snap_len: u32,
+) -> Vec<String> {
     let mut a: Vec<String> = [
         "netns",
         "exec",
@@ -183,7 +190,7 @@ pub fn tcpdump_args(ns: &str, dev: &str, path: &Path, filter: Option<&str>) -> V
         "--immediate-mode",
         "-U",
         "-s",
-        "0",
+        &snap_len.to_string(),
         "-Z",
         "root",
         "-w",
@@ -209,16 +216,44 @@ pub struct Capture {
     pub place: Where,
 }
 
+/// Bytes of each packet a [`Capture::headers`] keeps: the link, IPv4 and
+/// TCP/UDP headers (what [`super::wire`] reads), not the payload.
+pub const HEADERS: u32 = 128;
+
 impl Capture {
-    /// Starts tcpdump at `place` into `path` (created or truncated) and
-    /// waits until it listens (up to 5 s), so nothing sent after `start`
-    /// returns is missed. `filter` is a pcap filter expression.
+    /// Starts tcpdump at `place` into `path` (created or truncated), whole
+    /// packets, and waits until it listens (up to 5 s), so nothing sent
+    /// after `start` returns is missed. `filter` is a pcap filter expression.
     pub fn start(
         lab: &Lab,
         plan: &Plan,
         place: &Where,
         filter: Option<&str>,
         path: &Path,
+    ) -> Result<Capture, CaptureError> {
+        Self::start_snap(lab, plan, place, filter, path, 0)
+    }
+
+    /// [`Capture::start`] keeping only the first [`HEADERS`] bytes of each
+    /// packet (its original length stays in the file): the lab's own
+    /// captures of every run, which need the headers only.
+    pub fn headers(
+        lab: &Lab,
+        plan: &Plan,
+        place: &Where,
+        filter: Option<&str>,
+        path: &Path,
+    ) -> Result<Capture, CaptureError> {
+        Self::start_snap(lab, plan, place, filter, path, HEADERS)
+    }
+
+    fn start_snap(
+        lab: &Lab,
+        plan: &Plan,
+        place: &Where,
+        filter: Option<&str>,
+        path: &Path,
+        snap_len: u32,
     ) -> Result<Capture, CaptureError> {
         if !crate::tools::on_path("tcpdump") {
             return Err(CaptureError::NoTcpdump);
@@ -236,7 +271,7 @@ impl Capture {
         ));
         let err = fs::File::create(&stderr_path).map_err(|e| start_err(e.to_string()))?;
         let child = Command::new("ip")
-            .args(tcpdump_args(&ns, dev, path, filter))
+            .args(tcpdump_args(&ns, dev, path, filter, snap_len))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
@@ -355,11 +390,14 @@ mod tests {
             "br0",
             Path::new("/tmp/x.pcap"),
             Some("udp port 4242"),
+            0,
         );
         assert_eq!(a[..4], ["netns", "exec", "e3-abcd-internet", "tcpdump"]);
         assert!(a.windows(2).any(|w| w == ["-w", "/tmp/x.pcap"]));
         assert_eq!(a[a.len() - 2..], ["--", "udp port 4242"]);
-        let none = tcpdump_args("n", "any", Path::new("y.pcap"), Some("  "));
+        assert!(a.windows(2).any(|w| w == ["-s", "0"]));
+        let none = tcpdump_args("n", "any", Path::new("y.pcap"), Some("  "), HEADERS);
+        assert!(none.windows(2).any(|w| w == ["-s", "128"]));
         assert_eq!(none.last().map(String::as_str), Some("y.pcap"));
     }
 }

@@ -275,6 +275,9 @@ pub fn up(
     let mut session = LabSession::start(plan, &opts)?;
     let overlay = session.wait_overlay(opts.timeout)?;
     netns::check_interrupted()?;
+    // The run's capture of the internet segment ends here: a kept lab is
+    // not captured (`e3 lab capture` is), and `e3 lab run` takes its own.
+    drop(session.stop_capture());
     let parties = session.parties();
     let missing: Vec<String> = overlay
         .pairs
@@ -360,6 +363,10 @@ pub fn session<'p>(
         match backend {
             Backend::Nebula if crate::tools::on_path("ssh") => {
                 s.read_route = Some(super::backends::nebula::route);
+                s.read_told = Some(super::backends::nebula::told);
+            }
+            Backend::Wireguard => {
+                s.read_told = Some(super::backends::wireguard::told);
             }
             Backend::Openvpn => {
                 s.read_route = Some(super::backends::openvpn::route);
@@ -367,6 +374,7 @@ pub fn session<'p>(
             }
             Backend::Tailscale | Backend::Headscale => {
                 s.read_route = Some(super::backends::headscale::route);
+                s.read_told = Some(super::backends::headscale::told);
                 s.settle = Some(super::backends::headscale::settle);
             }
             _ => {}
@@ -374,6 +382,9 @@ pub fn session<'p>(
         s
     });
     let versions = super::versions::collect(backend, &record.python);
+    // `e3 lab run` is captured as `e3 sim` is, from now (the overlay's
+    // set-up is long past) to the program's end.
+    let internet_capture = Some(super::privacy::capture_internet(&lab, plan)?);
     Ok(LabSession {
         plan,
         lab,
@@ -389,6 +400,7 @@ pub fn session<'p>(
         delay_line: None,
         versions,
         fault: None,
+        internet_capture,
         timings: super::session::Timings::default(),
         fault_state: record.faults.clone(),
         progress: Progress {

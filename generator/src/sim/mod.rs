@@ -25,10 +25,12 @@ pub mod fault;
 pub mod latency;
 pub mod live;
 pub mod netns;
+pub mod privacy;
 pub mod report;
 pub mod routes;
 pub mod session;
 pub mod versions;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -93,7 +95,14 @@ pub struct Started {
     /// Runs once before the routes are read, when the backend finds its
     /// paths over time (Tailscale: `tailscale ping` between every pair).
     pub settle: Option<Settle>,
+    /// Reads the underlay addresses a party's backend holds for its peers
+    /// (for [`privacy`]'s exposure); without it the report says it cannot
+    /// be seen.
+    pub read_told: Option<ToldReader>,
 }
+
+/// See [`Started::read_told`]: `None` when the backend cannot be asked.
+pub type ToldReader = fn(&Lab, &Host) -> Option<Vec<Ipv4Addr>>;
 
 /// See [`Started::settle`]: the lab, the parties, their overlay addresses.
 pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
@@ -175,7 +184,7 @@ pub fn is_root() -> bool {
 
 /// Programs a backend needs on PATH.
 pub fn required_programs(backend: Backend) -> Vec<&'static str> {
-    let mut p = vec!["ip", "nft", "conntrack", "sysctl"];
+    let mut p = vec!["ip", "nft", "conntrack", "sysctl", "tcpdump"];
     p.extend_from_slice(match backend {
         Backend::Nebula => backends::nebula::PROGRAMS,
         Backend::Wireguard => backends::wireguard::PROGRAMS,
@@ -674,6 +683,45 @@ fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
     settle(&mut session.lab, parties, &addresses);
 }
 
+/// The underlay addresses each party's backend holds for its peers
+/// ([`Started::read_told`], asked of [`routes::WORKERS`] parties at a time); for `direct`,
+/// the program's party list, which names every party's public address.
+fn told(
+    session: &session::LabSession<'_>,
+    parties: &[&Host],
+) -> BTreeMap<String, Option<Vec<Ipv4Addr>>> {
+    let Some(started) = &session.started else {
+        let listed: Vec<Ipv4Addr> = session
+            .plan
+            .program
+            .parties
+            .iter()
+            .filter_map(|e| e.address.parse().ok())
+            .collect();
+        return parties
+            .iter()
+            .map(|p| (p.name.clone(), Some(listed.clone())))
+            .collect();
+    };
+    let Some(read) = started.read_told else {
+        return parties.iter().map(|p| (p.name.clone(), None)).collect();
+    };
+    let lab = &session.lab;
+    let mut out = BTreeMap::new();
+    for chunk in parties.chunks(routes::WORKERS) {
+        std::thread::scope(|s| {
+            let asks: Vec<_> = chunk
+                .iter()
+                .map(|p| (p.name.clone(), s.spawn(move || read(lab, p))))
+                .collect();
+            for (name, ask) in asks {
+                out.insert(name, ask.join().ok().flatten());
+            }
+        });
+    }
+    out
+}
+
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
 pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
@@ -738,6 +786,8 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     let mut party_reports = Vec::new();
     let mut mpc_wall_s = None;
     let mut outputs_agree = None;
+    let mut program_traffic = None;
+
     let mut faults = Vec::new();
     if overlay_ok {
         let mut watch = DropWatch::new(&session.lab, plan);
@@ -747,7 +797,10 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         party_reports = run.parties;
         mpc_wall_s = Some(run.wall_s);
         outputs_agree = run.outputs_agree;
+        program_traffic = run.sent.map(|sent| (sent, run.window));
     }
+    let internet = session.stop_capture();
+
     if !overlay_ok {
         faults = plan
             .faults
@@ -928,6 +981,20 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             parties.len()
         )
     };
+    let told = told(&session, &parties);
+    let exposure = internet
+        .as_ref()
+        .map(|packets| privacy::exposure(plan, packets, &told))
+        .unwrap_or_default();
+    let wan = internet
+        .as_ref()
+        .map(|packets| privacy::wan(packets, plan.program.port));
+    let wire = internet
+        .as_ref()
+        .zip(program_traffic.as_ref())
+        .map(|(packets, (sent, window))| {
+            privacy::wire_cost(packets, sent, plan.program.port, *window)
+        });
     measure_round_trips(&mut session, &mut pairs)?;
     let report_end = session.elapsed_s();
     let round = |x: f64| (x.max(0.0) * 100.0).round() / 100.0;
@@ -964,6 +1031,10 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         verdict,
         diagnosis,
         versions: session.versions.clone(),
+        exposure,
+        wan,
+        wire,
+
         mpc_survived: (!plan.faults.is_empty() && overlay_ok).then_some(ok),
         faults,
 

@@ -33,6 +33,14 @@ pub struct Report {
     pub diagnosis: Vec<String>,
     /// What ran: each daemon's version, Python's and MPyC's.
     pub versions: std::collections::BTreeMap<String, String>,
+    /// Who learnt each party's addresses (see [`super::privacy`]); empty
+    /// when the internet segment could not be captured.
+    pub exposure: std::collections::BTreeMap<String, super::privacy::PartyExposure>,
+    /// The program's traffic on the internet segment, unencrypted.
+    pub wan: Option<super::privacy::WanReport>,
+    /// The program run's bytes on the internet segment against its payload.
+    pub wire: Option<super::privacy::WireReport>,
+
     /// `simulation.faults` as they were applied, with each pair's recovery.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultReport>,
@@ -271,6 +279,55 @@ impl Report {
         } else {
             let _ = writeln!(s, "\nMPyC: not run");
         }
+        if !self.exposure.is_empty() {
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.join(",")
+                }
+            };
+            let _ = writeln!(
+                s,
+                "\n{:<14} {:<15} {:<20} {:<20} {:<14} INFRASTRUCTURE",
+                "EXPOSURE OF", "ADDRESS", "SEEN BY PEERS", "TOLD TO PEERS", "LAN TOLD TO"
+            );
+            for (party, e) in &self.exposure {
+                let unknown = || "(not shown)".to_string();
+                let _ = writeln!(
+                    s,
+                    "{:<14} {:<15} {:<20} {:<20} {:<14} {}",
+                    party,
+                    e.address,
+                    list(&e.peers),
+                    e.told.as_deref().map_or_else(unknown, list),
+                    e.lan_told.as_deref().map_or_else(unknown, list),
+                    list(&e.infrastructure)
+                );
+            }
+        }
+        if let Some(w) = &self.wan {
+            let _ = writeln!(
+                s,
+                "plaintext program traffic on the internet segment: {}",
+                if w.mpyc_plaintext {
+                    format!("YES, {} packets", w.mpyc_plaintext_packets)
+                } else {
+                    "none".to_string()
+                }
+            );
+        }
+        if let Some(w) = &self.wire {
+            let _ = writeln!(
+                s,
+                "wire: {} bytes in {} frames on the internet segment during the run, for {} bytes of program payload{}",
+                w.bytes,
+                w.packets,
+                w.payload_bytes,
+                w.ratio.map(|r| format!(" ({r:.2}×)")).unwrap_or_default()
+            );
+        }
+
         if !self.faults.is_empty() {
             let _ = writeln!(s, "\nFAULTS");
             for f in &self.faults {

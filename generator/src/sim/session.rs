@@ -73,6 +73,19 @@ pub struct ProgramRun {
     pub outputs_agree: Option<bool>,
     /// `simulation.faults` as applied during the run.
     pub faults: Vec<super::report::FaultReport>,
+    /// From just before the first party started to just after the last
+    /// exited, in seconds since the Unix epoch (the captures' clock).
+    pub window: (f64, f64),
+    /// The program traffic the parties sent, as their captures saw it
+    /// ([`super::privacy`]); `None` when a capture failed.
+    pub sent: Option<Vec<super::wire::Packet>>,
+}
+
+/// Seconds since the Unix epoch, the clock of the captures.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Lines of each party's stdout and stderr the report keeps.
@@ -225,6 +238,9 @@ pub struct LabSession<'p> {
     pub versions: BTreeMap<String, String>,
     /// The test fault to inject ([`Options::test_fault`], see [`super`]).
     pub fault: Option<String>,
+    /// The capture of the internet segment, from before the overlay daemons
+    /// start ([`super::privacy`]); taken by [`LabSession::stop_capture`].
+    pub internet_capture: Option<super::capture::Capture>,
     pub timings: Timings,
     /// What faults changed so far ([`super::fault`]).
     pub fault_state: super::fault::FaultState,
@@ -354,6 +370,7 @@ impl<'p> LabSession<'p> {
         fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
         netns::check_unprivileged_python(&python, &program)?;
 
+        let internet_capture = Some(super::privacy::capture_internet(&lab, plan)?);
         timings.overlay_start_s = secs(progress.start);
         let started = start_backend(&mut lab, plan, fault.as_deref(), opts.timeout)?;
         timings.daemons_s = secs(progress.start);
@@ -369,6 +386,7 @@ impl<'p> LabSession<'p> {
             delay_line: applied.delay_line,
             versions,
             fault,
+            internet_capture,
             timings,
             fault_state: super::fault::FaultState::default(),
             progress,
@@ -517,6 +535,18 @@ impl<'p> LabSession<'p> {
             ("PYTHONDONTWRITEBYTECODE", "1"),
             ("PYTHONPATH", helpers.as_str()),
         ];
+        // Each party's own program traffic, as it leaves the party (on the
+        // overlay's interface, or the underlay's for `direct`).
+        let mut taps = Vec::new();
+        for p in &parties {
+            taps.push(super::privacy::capture_sent(
+                &self.lab,
+                plan,
+                &p.name,
+                plan.program.port,
+            )?);
+        }
+        let window_start = unix_now();
         let mut names = Vec::new();
         for p in &parties {
             let idx = p.index.unwrap_or_default();
@@ -562,6 +592,8 @@ impl<'p> LabSession<'p> {
             wall_s: 0.0,
             outputs_agree: None,
             faults: Vec::new(),
+            window: (window_start, window_start),
+            sent: None,
         };
         // `simulation.faults`: applied while the parties run, each at its time.
         let mut pending: std::collections::VecDeque<&crate::scenario::Fault> =
@@ -669,7 +701,23 @@ impl<'p> LabSession<'p> {
             last = exit - a;
         }
         run.wall_s = (last * 1000.0).round() / 1000.0;
+        run.window.1 = unix_now();
         self.say(&format!("MPyC finished after {last:.2} s"));
+        let mut sent = Some(Vec::new());
+        for tap in taps {
+            match super::privacy::finish(tap) {
+                Ok(packets) => {
+                    if let Some(s) = sent.as_mut() {
+                        s.extend(packets)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("warning: capture of the program's traffic: {e}");
+                    sent = None;
+                }
+            }
+        }
+        run.sent = sent;
         Ok(run)
     }
 
@@ -902,6 +950,15 @@ impl<'p> LabSession<'p> {
                 cpu_s: d.cpu_s(),
             }
         })
+    }
+
+    /// Stops the capture of the internet segment and reads it; `None` when
+    /// it was stopped already or could not be read (said on stderr).
+    pub fn stop_capture(&mut self) -> Option<Vec<super::wire::Packet>> {
+        let capture = self.internet_capture.take()?;
+        super::privacy::finish(capture)
+            .map_err(|e| eprintln!("warning: capture of the internet segment: {e}"))
+            .ok()
     }
 
     /// Tears the lab down (idempotent); returns what could not be removed.

@@ -809,8 +809,42 @@ pub fn start(
     }
     started.relay = Some(control.name.clone());
     started.read_route = Some(route);
+    started.read_told = Some(told);
     started.settle = Some(settle);
     Ok(started)
+}
+
+/// Every underlay address `tailscale status --json` holds for the peers:
+/// their `Addrs` (the endpoints the control server told) and `CurAddr`.
+pub fn status_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
+    let v = json(text, "`tailscale status --json`")?;
+    let endpoint = |s: &str| s.parse::<std::net::SocketAddrV4>().ok().map(|s| *s.ip());
+    let mut out = Vec::new();
+    for ps in v
+        .get("Peer")
+        .and_then(|p| p.as_object())
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        let addrs = ps.get("Addrs").and_then(|a| a.as_array());
+        out.extend(
+            addrs
+                .into_iter()
+                .flatten()
+                .filter_map(|a| endpoint(a.as_str()?)),
+        );
+        out.extend(endpoint(&text_of(ps, "CurAddr")));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The underlay addresses party `h`'s tailscaled holds for its peers.
+pub fn told(lab: &Lab, h: &Host) -> Option<Vec<Ipv4Addr>> {
+    let files = Files::new(&lab.dir);
+    let text = run_strings("tailscale", &status_args(&files, h.index?)).ok()?;
+    status_addresses(&text).ok()
 }
 
 /// The routes from party `a` to the peers with tailnet addresses `peers`:

@@ -126,6 +126,45 @@ pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, String> {
     Ok(out)
 }
 
+/// Every underlay address `list-hostmap -json` holds for the peers (their
+/// `remoteAddrs`, which the lighthouse told, and `currentRemote`): 1.6
+/// prints `{"ip": …, "port": …}`, later versions `"ip:port"`.
+pub fn hostmap_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("`list-hostmap -json` printed no JSON: {e}"))?;
+    let list = v.as_array().ok_or("`list-hostmap -json` printed no list")?;
+    let address = |a: &serde_json::Value| -> Option<Ipv4Addr> {
+        match a {
+            serde_json::Value::String(s) => {
+                s.parse::<std::net::SocketAddrV4>().ok().map(|s| *s.ip())
+            }
+            serde_json::Value::Object(_) => a.get("ip")?.as_str()?.parse().ok(),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    for e in list {
+        let remotes = e.get("remoteAddrs").and_then(|r| r.as_array());
+        out.extend(remotes.into_iter().flatten().filter_map(address));
+        out.extend(e.get("currentRemote").and_then(address));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The underlay addresses party `h`'s Nebula holds for its peers.
+pub fn told(lab: &Lab, h: &Host) -> Option<Vec<Ipv4Addr>> {
+    let key = lab.dir.join("nebula").join("ssh_user");
+    if h.role != Role::Party || !key.exists() {
+        return None;
+    }
+    let args = hostmap_query(&key);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let text = crate::sim::netns::ns_run(&lab.ns(&h.name), "ssh", &refs).ok()?;
+    hostmap_addresses(&text).ok()
+}
+
 /// The route to `peer` as the hostmap shows it; `relay_host` names the
 /// relay (the lighthouse).
 pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> Route {
@@ -326,6 +365,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
     started.relay = relay_on.then(|| lighthouse.name.clone());
     if ssh {
         started.read_route = Some(route);
+        started.read_told = Some(told);
     }
     Ok(started)
 }
@@ -347,6 +387,20 @@ mod tests {
     const V110: &str = r#"[{"vpnAddrs":["10.9.0.2"],"localIndex":158186049,"remoteIndex":2344427280,"remoteAddrs":["198.18.128.2:4242","10.128.1.2:4242"],"cert":{"curve":"CURVE25519","details":{"groups":null,"isCa":false,"name":"bob","networks":["10.9.0.2/16"],"unsafeNetworks":null},"version":2},"messageCounter":4,"currentRemote":"","currentRelaysToMe":["10.9.255.1"],"currentRelaysThroughMe":[]},{"vpnAddrs":["10.9.0.3"],"localIndex":2659357095,"remoteIndex":4185677065,"remoteAddrs":["198.18.128.3:21153"],"cert":{"details":{"name":"carol","networks":["10.9.0.3/16"]},"version":2},"messageCounter":9,"currentRemote":"198.18.128.3:21153","currentRelaysToMe":[],"currentRelaysThroughMe":[]}]"#;
 
     const BOB: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+
+    #[test]
+    fn hostmap_addresses_of_both_formats() {
+        let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            hostmap_addresses(DIRECT).expect("parses"),
+            [a("10.128.1.2"), a("198.18.0.1"), a("198.18.128.2")]
+        );
+        assert_eq!(
+            hostmap_addresses(V110).expect("parses"),
+            [a("10.128.1.2"), a("198.18.128.2"), a("198.18.128.3")]
+        );
+        assert!(hostmap_addresses("Connection refused").is_err());
+    }
 
     #[test]
     fn hostmap_of_nebula_1_10() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::plan::{Plan, Role, Topology};
+use crate::plan::{Host, Plan, Role, Topology};
 use crate::sim::netns::{ns_run, run, Lab};
 use crate::sim::Started;
 
@@ -177,6 +177,53 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         }
     }
     started.relay = hub.map(|h| h.name.clone());
+    started.read_told = Some(told);
     started.relayed_by_construction = plan.connectivity.topology == Topology::Hub;
     Ok(started)
+}
+
+/// The peers' endpoints in `wg show IFACE endpoints` (`KEY\tIP:PORT`,
+/// `(none)` for a peer without one).
+pub fn endpoints(text: &str) -> Vec<std::net::Ipv4Addr> {
+    let mut out: Vec<std::net::Ipv4Addr> = text
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1)?.parse::<std::net::SocketAddrV4>().ok())
+        .map(|s| *s.ip())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The endpoints party `h`'s WireGuard holds for its peers: configured, or
+/// learnt from where their authenticated packets came from. (`wg show all`
+/// would not do: wireguard-go's control sockets are files in
+/// `/var/run/wireguard`, which every namespace sees, so it lists every
+/// lab's interfaces; the party's own is the lab's one in its namespace.)
+pub fn told(lab: &Lab, h: &Host) -> Option<Vec<std::net::Ipv4Addr>> {
+    let ns = lab.ns(&h.name);
+    let links = ns_run(&ns, "ip", &["-o", "link", "show"]).ok()?;
+    let own = format!("w{}", lab.hex);
+    let iface = links
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n))
+        .find(|n| n.starts_with(&own))?;
+    let text = ns_run(&ns, "wg", &["show", iface, "endpoints"]).ok()?;
+    Some(endpoints(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn endpoints_of_wg_show() {
+        let text = "AAA=\t198.18.0.1:51820\nBBB=\t(none)\nCCC=\t198.18.128.3:1024\n";
+        assert_eq!(
+            super::endpoints(text),
+            [
+                "198.18.0.1".parse::<std::net::Ipv4Addr>().unwrap(),
+                "198.18.128.3".parse().unwrap()
+            ]
+        );
+    }
 }
