@@ -401,7 +401,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         let _ = writeln!(
                             out,
                             "{name:<20} {:<10} {hosts:>3} parties  {}",
-                            s.backend, s.description
+                            // a string: the backend's Display ignores widths
+                            s.backend.to_string(),
+                            s.description
                         );
                     }
                     (None, Some(m)) => {

@@ -82,6 +82,26 @@ fn list_names_every_bundled_scenario() {
             "{name} missing from list"
         );
     }
+    // columns aligned: every description starts at the same column, after
+    // the name, the backend (or `matrix`) and the count
+    let starts: std::collections::BTreeSet<usize> = stdout
+        .lines()
+        .map(|l| {
+            // the column where the fifth whitespace-separated field starts
+            let (mut fields, mut in_word) = (0, false);
+            l.char_indices()
+                .find(|(_, c)| {
+                    let word = !c.is_whitespace();
+                    if word && !in_word {
+                        fields += 1;
+                    }
+                    in_word = word;
+                    fields == 5
+                })
+                .map_or(0, |(i, _)| l[..i].chars().count())
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "misaligned columns:\n{stdout}");
 }
 
 #[test]

@@ -1379,6 +1379,14 @@ fn reduced_connectivity_grid_matches_the_readme_and_reruns_from_cache() {
     let svg = std::fs::read_to_string(dir.join("grid.svg")).unwrap();
     let html = std::fs::read_to_string(dir.join("grid.html")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("relayed") && svg.contains("failed"));
+    // it fits a 1280-pixel-wide page
+    let width: usize = svg
+        .split("width=\"")
+        .nth(1)
+        .and_then(|w| w.split('"').next())
+        .and_then(|w| w.parse().ok())
+        .expect("the figure's width");
+    assert!(width <= 1280, "{width} px wide");
     // markers: peers that learn addresses (every overlay but the hub designs
     // here), and `direct`'s plaintext (3 cells)
     assert!(svg.contains("<circle"), "{svg}");

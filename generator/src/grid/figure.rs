@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 
 use super::{Cell, Grid, Outcome};
 
-const CELL_W: usize = 118;
+const CELL_W: usize = 100;
+/// The widest figure: it fits a 1280-pixel page without scrolling.
+const MAX_W: usize = 1280;
 const CELL_H: usize = 50;
 const MARGIN: usize = 20;
 const PANEL_GAP: usize = 36;
@@ -162,10 +164,11 @@ fn short(s: Option<f64>) -> String {
 fn cell_detail(c: &Cell) -> String {
     match c.outcome {
         Outcome::Direct | Outcome::Relayed => {
-            format!("{} · {}", short(c.overlay_up_s), short(c.mpc_wall_s))
+            let one = |s: Option<f64>| s.map_or_else(|| "–".to_string(), |s| format!("{s:.1}"));
+            format!("{} · {} s", one(c.overlay_up_s), one(c.mpc_wall_s))
         }
         Outcome::Failed if c.mpc_wall_s.is_none() => "no overlay".into(),
-        Outcome::Failed => format!("MPyC ended after {:.0} s", c.mpc_wall_s.unwrap_or_default()),
+        Outcome::Failed => format!("MPyC: {:.0} s", c.mpc_wall_s.unwrap_or_default()),
         Outcome::Error => "lab error".into(),
         Outcome::Pending => "not run".into(),
     }
@@ -199,11 +202,9 @@ pub fn svg(grid: &Grid) -> String {
                 .max()
                 .unwrap_or(1)
                 .max(1);
-    let per_row = if panels.len() <= 2 {
-        panels.len().max(1)
-    } else {
-        2
-    };
+    // Two panels side by side where they fit in MAX_W, else one.
+    let fit = (MAX_W - 2 * MARGIN + PANEL_GAP) / (panel_w + PANEL_GAP);
+    let per_row = panels.len().clamp(1, 2).min(fit.max(1));
     let panel_rows = panels.len().div_ceil(per_row).max(1);
     let title_h = 56;
     let legend_h = 78;
@@ -314,7 +315,7 @@ pub fn svg(grid: &Grid) -> String {
                 );
                 let _ = writeln!(
                     s,
-                    r#"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="{ink}">{}</text>"#,
+                    r#"<text x="{}" y="{}" font-size="10" text-anchor="middle" fill="{ink}">{}</text>"#,
                     cx + CELL_W / 2,
                     ry + 38,
                     esc(&cell_detail(c))
@@ -462,4 +463,35 @@ pub fn html(grid: &Grid, svg: &str) -> String {
     }
     let _ = writeln!(s, "</table>\n</body>\n</html>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(outcome: &str, overlay: Option<f64>, mpc: Option<f64>) -> Cell {
+        serde_json::from_value(serde_json::json!({
+            "variant": "g@backend=tailscale,nat=easyaf+cgnat", "label": "x", "settings": {},
+            "hash": "", "outcome": outcome, "overlay_up_s": overlay, "mpc_wall_s": mpc,
+            "result": null, "routes": [], "reason": null, "duration_s": 1.0,
+        }))
+        .expect("a cell")
+    }
+
+    #[test]
+    fn every_cells_labels_fit_inside_it() {
+        let cells = [
+            cell("direct", Some(10.95), Some(12.34)),
+            cell("relayed", Some(100.0), Some(100.0)),
+            cell("failed", None, Some(120.0)),
+            cell("failed", None, None),
+            cell("error", None, None),
+            cell("pending", None, None),
+        ];
+        for c in &cells {
+            let detail = cell_detail(c);
+            assert!(text_w(&detail, 10.0) + 4 <= CELL_W, "{detail:?} overflows");
+            assert!(text_w(c.outcome.as_str(), 13.0) + 4 <= CELL_W);
+        }
+    }
 }
