@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod cloud;
 pub mod deploy;
 pub mod diag;
+pub mod error;
 pub mod files;
 pub mod graph;
 pub mod grid;

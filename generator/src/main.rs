@@ -327,8 +327,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(e) => {
+            eprint!("{}", e3::error::render(&e));
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -366,7 +366,7 @@ fn load_plan(name: &str) -> Result<Plan, ExitCode> {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode, String> {
+fn run(command: Command) -> Result<ExitCode, e3::error::Error> {
     match command {
         Command::List {
             variants: Some(name),
@@ -634,7 +634,7 @@ fn render_matrix(
     name: &str,
     output: Option<&Path>,
     secrets: Option<&Path>,
-) -> Result<Option<ExitCode>, String> {
+) -> Result<Option<ExitCode>, e3::error::Error> {
     let checked = e3::check_arg(name);
     let Some(m) = &checked.matrix else {
         return Ok(None);
@@ -697,7 +697,7 @@ struct GridArgs {
 }
 
 /// `e3 grid`.
-fn grid(name: &str, args: GridArgs) -> Result<ExitCode, String> {
+fn grid(name: &str, args: GridArgs) -> Result<ExitCode, e3::error::Error> {
     let GridArgs {
         timeout,
         fresh,
@@ -838,7 +838,7 @@ fn sim(
     cleanup: bool,
     latency: Option<e3::sim::latency::Method>,
     test_fault: Option<String>,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, e3::error::Error> {
     if cleanup {
         if !e3::sim::is_root() {
             return Err("`e3 sim --cleanup` needs root: the labs' namespaces, processes and state files (`/run/e3`) belong to root\n   = hint: run it with `sudo`".into());
@@ -900,7 +900,9 @@ fn absolute_scenario(arg: &str) -> String {
 }
 
 /// The record of a running lab and its plan, planned again.
-fn lab_plan(name: &str) -> Result<Result<(e3::sim::live::Record, Plan), ExitCode>, String> {
+fn lab_plan(
+    name: &str,
+) -> Result<Result<(e3::sim::live::Record, Plan), ExitCode>, e3::error::Error> {
     let record = e3::sim::live::find(name)?;
     Ok(match load_plan(&record.scenario) {
         Ok(plan) => {
@@ -912,7 +914,7 @@ fn lab_plan(name: &str) -> Result<Result<(e3::sim::live::Record, Plan), ExitCode
 }
 
 /// `e3 lab …`.
-fn lab(command: LabCommand) -> Result<ExitCode, String> {
+fn lab(command: LabCommand) -> Result<ExitCode, e3::error::Error> {
     use e3::sim::live;
     if !e3::sim::is_root() {
         return Err("`e3 lab` needs root (network namespaces, nftables, `/run/e3`)\n   = hint: run it with `sudo`".into());
@@ -1185,7 +1187,7 @@ fn show(plan: &Plan) -> String {
     s
 }
 
-fn keys(name: &str, rotate: bool, secrets: Option<PathBuf>) -> Result<ExitCode, String> {
+fn keys(name: &str, rotate: bool, secrets: Option<PathBuf>) -> Result<ExitCode, e3::error::Error> {
     let plan = match load_plan(name) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -1216,7 +1218,7 @@ fn new(
     copy: bool,
     output: Option<PathBuf>,
     force: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, e3::error::Error> {
     if !e3::scenario::valid_name(name) {
         eprintln!("error: invalid scenario name `{name}`\n   = hint: use lower-case letters, digits and `-`, starting with a letter");
         return Ok(ExitCode::from(EXIT_INVALID));
@@ -1287,7 +1289,7 @@ fn deploy(
     destroy: bool,
     yes: bool,
     ssh_key: Option<PathBuf>,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, e3::error::Error> {
     use e3::deploy::{self, Layout};
     use std::io::IsTerminal as _;
     let plan = match load_plan(name) {
@@ -1358,7 +1360,7 @@ fn deploy(
         .collect();
     missing.dedup();
     if !missing.is_empty() {
-        return Err(format!("{} not found on PATH\n  = hint: `nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH", missing.join(", ")));
+        return Err(format!("{} not found on PATH\n  = hint: `nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH", missing.join(", ")).into());
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -1373,7 +1375,8 @@ fn deploy(
         return Err(format!(
             "missing before anything is created: {}\n  = hint: credentials come from the environment only (see `e3 deploy --help`)",
             inputs.join(", ")
-        ));
+        )
+        .into());
     }
     if !destroy {
         if let Some(cost) = &cost {
@@ -1425,7 +1428,8 @@ fn deploy(
                 i + 1,
                 steps.len(),
                 steps[i].title
-            ))
+            )
+            .into())
         }
     }
 }
