@@ -138,7 +138,7 @@ fn concurrent_renders_serialise_and_stale_staging_is_removed() {
     let children: Vec<_> = (0..4)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_e3"))
-                .args(["render", "connectivity-grid", "-o", "out"])
+                .args(["render", "roaming", "-o", "out"])
                 .current_dir(tmp.path())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

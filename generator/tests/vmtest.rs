@@ -845,6 +845,13 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
         "t",
     ];
     let tmp = tempfile::tempdir().unwrap();
+    struct Script {
+        name: String,
+        script: String,
+        flakes: String,
+        typed: String,
+    }
+    let mut scripts = Vec::new();
     for (name, p) in plans() {
         let script = driver_script(&p);
         // The driver gets exactly the template.
@@ -856,60 +863,83 @@ fn test_scripts_compile_and_pass_the_drivers_lint() {
             script, want,
             "{name}: the test script tests/nat.nix runs is not the template"
         );
-        let file = tmp.path().join(format!("{name}.py"));
-        std::fs::write(&file, &script).unwrap();
-        let out = Command::new("python3")
-            .args(["-m", "py_compile"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: the test script does not compile:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut builtins: Vec<String> = driver.iter().map(|s| s.to_string()).collect();
-        builtins.extend(p.hosts.iter().map(|h| h.name.replace('-', "_")));
-        let out = Command::new(pyflakes)
-            .arg(&file)
-            .env("PYFLAKES_BUILTINS", builtins.join(","))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: pyflakes:\n{}{}",
+        // pyflakes: the machines are globals the driver defines.
+        let mut flakes = String::new();
+        for h in &p.hosts {
+            flakes.push_str(&format!("{} = None\n", h.name.replace('-', "_")));
+        }
+        flakes.push_str(&script);
+        // The driver's type check: its declarations, one global per machine, the script.
+        let mut typed = include_str!("vmtest-driver-types.py").to_string();
+        for h in &p.hosts {
+            typed.push_str(&format!("{}: Machine\n", h.name.replace('-', "_")));
+        }
+        typed.push_str(&script);
+        scripts.push(Script {
+            name,
+            script,
+            flakes,
+            typed,
+        });
+    }
+    // One process per tool for every scenario's script (a Python start-up
+    // costs about half a second, mypy's several): files are named by their
+    // index, since scenario names are not module names, and the tools'
+    // output is given the names back.
+    let write = |kind: &str, text: fn(&Script) -> &str| -> Vec<std::path::PathBuf> {
+        scripts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let file = tmp.path().join(format!("{kind}_{i}.py"));
+                std::fs::write(&file, text(s)).unwrap();
+                file
+            })
+            .collect()
+    };
+    let named = |kind: &str, out: &std::process::Output| {
+        let mut text = format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        // The driver's type check: its declarations, one global per machine, the script.
-        if have("mypy") {
-            let mut typed = include_str!("vmtest-driver-types.py").to_string();
-            for h in &p.hosts {
-                typed.push_str(&format!("{}: Machine\n", h.name.replace('-', "_")));
-            }
-            typed.push_str(&script);
-            let file = tmp
-                .path()
-                .join(format!("{}_typed.py", name.replace('-', "_")));
-            std::fs::write(&file, typed).unwrap();
-            let out = Command::new("mypy")
-                .args([
-                    "--no-implicit-optional",
-                    "--pretty",
-                    "--no-color-output",
-                    "--cache-dir",
-                ])
-                .arg(tmp.path().join("mypy-cache"))
-                .arg(&file)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{name}: mypy:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+        for (i, s) in scripts.iter().enumerate().rev() {
+            text = text.replace(
+                &format!("{kind}_{i}.py"),
+                &format!("{} ({kind}_{i}.py)", s.name),
             );
         }
+        text
+    };
+    let out = Command::new("python3")
+        .args(["-m", "py_compile"])
+        .args(write("script", |s| &s.script))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a test script does not compile:\n{}",
+        named("script", &out)
+    );
+    let out = Command::new(pyflakes)
+        .args(write("flakes", |s| &s.flakes))
+        .env("PYFLAKES_BUILTINS", driver.join(","))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pyflakes:\n{}", named("flakes", &out));
+    if have("mypy") {
+        let out = Command::new("mypy")
+            .args([
+                "--no-implicit-optional",
+                "--pretty",
+                "--no-color-output",
+                "--cache-dir",
+            ])
+            .arg(tmp.path().join("mypy-cache"))
+            .args(write("typed", |s| &s.typed))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mypy:\n{}", named("typed", &out));
     }
 }
 
