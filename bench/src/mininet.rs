@@ -115,7 +115,7 @@ fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, String
         )
         .unwrap_or_default();
         if !out.contains(" 1 received") {
-            unreachable.push(p.name.clone());
+            unreachable.push(p.name.to_string());
         }
     }
     let reach_s = t.elapsed().as_secs_f64();

@@ -24,7 +24,7 @@
 use std::net::Ipv4Addr;
 
 use crate::catalogue::{Nat, Platform};
-use crate::plan::{Host, Plan, Role, Site};
+use crate::plan::{Host, HostName, Plan, Role, SegmentName, Site, SiteName};
 
 /// Interface names on deployed routers and NATed parties: the platform
 /// modules turn predictable names off (`cloud-nat.nix`), so the first NIC
@@ -44,23 +44,23 @@ pub struct CloudHost<'p> {
     pub public: bool,
     /// Private networks it is attached to, in order, with its address there
     /// when the cloud lets e3 choose it (Hetzner).
-    pub networks: Vec<(String, Option<Ipv4Addr>)>,
+    pub networks: Vec<(SegmentName, Option<Ipv4Addr>)>,
     /// The router (or carrier) whose network is its way out.
-    pub gateway: Option<String>,
+    pub gateway: Option<HostName>,
     /// Hosts Colmena and the installer jump through, outermost first.
-    pub jump: Vec<String>,
+    pub jump: Vec<HostName>,
 }
 
 /// A private network behind a router.
 #[derive(Debug, Clone)]
 pub struct Network {
     /// The plan segment it stands for (`lan-home`, `carrier-nbg`).
-    pub name: String,
+    pub name: SegmentName,
     pub platform: Platform,
     pub region: String,
     pub cidr: String,
     /// The router whose inside this is.
-    pub router: String,
+    pub router: HostName,
     /// The router's address on it, when e3 chooses it (Hetzner).
     pub router_address: Option<Ipv4Addr>,
 }
@@ -81,7 +81,7 @@ impl Network {
 /// How a site's NAT is reproduced, for the rendered README.
 #[derive(Debug, Clone)]
 pub struct SiteNote {
-    pub site: String,
+    pub site: SiteName,
     pub nat: Nat,
     pub how: String,
 }
@@ -98,8 +98,8 @@ impl<'p> Cloud<'p> {
         self.hosts.iter().find(|h| h.host.name == name)
     }
 
-    pub fn network(&self, name: &str) -> Option<&Network> {
-        self.networks.iter().find(|n| n.name == name)
+    pub fn network(&self, name: &SegmentName) -> Option<&Network> {
+        self.networks.iter().find(|n| n.name == *name)
     }
 
     /// Deployed routers and carriers.
@@ -125,10 +125,10 @@ fn site_platform(plan: &Plan, site: &Site) -> Option<Platform> {
     platforms.all(|p| p == Some(first)).then_some(first)
 }
 
-fn cidr_of(plan: &Plan, segment: &str) -> String {
+fn cidr_of(plan: &Plan, segment: &SegmentName) -> String {
     plan.segments
         .iter()
-        .find(|s| s.name == segment)
+        .find(|s| s.name == *segment)
         .map(|s| s.cidr.clone())
         .expect("a site's segments are in the plan")
 }
@@ -199,11 +199,11 @@ pub fn cloud(plan: &Plan) -> Cloud<'_> {
             .slug
             .to_string();
         let hetzner = platform == Platform::Hetzner;
-        let lan_cidr = cidr_of(plan, &format!("lan-{}", site.name));
+        let lan_name = SegmentName::Lan(site.name.clone());
+        let lan_cidr = cidr_of(plan, &lan_name);
         // Hetzner's gateway is the network's first address (the plan's
         // router address): the router takes the last one instead.
         let lan_router_ip = hetzner.then(|| nth(&lan_cidr, 254));
-        let lan_name = format!("lan-{}", site.name);
         let mut router_networks = Vec::new();
         let mut router_public = true;
         let mut jump_to_router = Vec::new();
@@ -213,7 +213,8 @@ pub fn cloud(plan: &Plan) -> Cloud<'_> {
             let carrier = plan.host(&carrier_name).expect("carrier in plan");
             let cidr = cloud_carrier_cidr(carriers);
             carriers += 1;
-            let net = format!("carrier-{}", site.name);
+            // Not the plan's carrier segment: a cloud network of its own CIDR.
+            let net = SegmentName::Carrier(site.name.clone());
             cloud.networks.push(Network {
                 name: net.clone(),
                 platform,
@@ -339,7 +340,8 @@ mod tests {
             let r = c.host(router).expect(router);
             assert!(r.public);
             assert_eq!(r.size, "s-1vcpu-512mb-10gb");
-            assert_eq!(c.network(lan).map(|n| n.router.as_str()), Some(router));
+            let lan = SegmentName::parse(lan).expect("a segment name");
+            assert_eq!(c.network(&lan).map(|n| n.router.as_str()), Some(router));
         }
         let home = c.host("home").unwrap();
         assert!(!home.public);
@@ -359,7 +361,9 @@ mod tests {
         let party = c.host("nbg").unwrap();
         assert_eq!(party.jump, ["nbg-carrier", "nbg-router"]);
         assert_eq!(
-            c.network("lan-nbg").unwrap().router_address,
+            c.network(&SegmentName::Lan("nbg".into()))
+                .unwrap()
+                .router_address,
             Some(Ipv4Addr::new(10, 128, 2, 254))
         );
         assert!(c.networks.iter().all(|n| n.cidr.starts_with("10.")));

@@ -30,18 +30,18 @@ fn edges(plan: &Plan) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for h in &plan.hosts {
         if h.site.is_none() {
-            out.push(("internet".to_string(), h.name.clone()));
+            out.push(("internet".to_string(), h.name.to_string()));
         }
     }
     for s in &plan.sites {
         if let Some(c) = &s.carrier {
-            out.push(("internet".to_string(), c.clone()));
-            out.push((c.clone(), s.router.clone()));
+            out.push(("internet".to_string(), c.to_string()));
+            out.push((c.to_string(), s.router.to_string()));
         } else {
-            out.push(("internet".to_string(), s.router.clone()));
+            out.push(("internet".to_string(), s.router.to_string()));
         }
         for h in &s.hosts {
-            out.push((s.router.clone(), h.clone()));
+            out.push((s.router.to_string(), h.to_string()));
         }
     }
     out

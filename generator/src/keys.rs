@@ -119,25 +119,25 @@ fn units(plan: &Plan) -> Vec<Unit> {
     match plan.connectivity.backend {
         Backend::Nebula => std::iter::once(Unit::NebulaCa)
             .chain(hosts.iter().map(|h| Unit::NebulaHost {
-                host: h.name.clone(),
+                host: h.name.to_string(),
                 ip: format!("{}/{prefix}", h.overlay_address.expect("overlay host")),
             }))
             .collect(),
         Backend::Wireguard => hosts
             .iter()
             .map(|h| Unit::Wireguard {
-                host: h.name.clone(),
+                host: h.name.to_string(),
             })
             .collect(),
         Backend::Tinc => hosts
             .iter()
             .map(|h| Unit::Tinc {
-                host: h.name.clone(),
+                host: h.name.to_string(),
             })
             .collect(),
         Backend::Openvpn => std::iter::once(Unit::OpenvpnCa)
             .chain(hosts.iter().enumerate().map(|(i, h)| Unit::OpenvpnHost {
-                host: h.name.clone(),
+                host: h.name.to_string(),
                 server: h.role == crate::plan::Role::Hub,
                 serial: i as u32 + 2,
             }))

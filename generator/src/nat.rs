@@ -17,7 +17,7 @@
 use std::net::Ipv4Addr;
 
 use crate::catalogue::Nat;
-use crate::plan::{Host, Plan, Role};
+use crate::plan::{Host, Plan, Role, SegmentKind, SegmentName};
 
 /// The nftables table e3 creates on a router.
 pub const TABLE: &str = "e3";
@@ -32,11 +32,11 @@ pub const CARRIER_LAN: &str = "cgn";
 
 /// The interface name of a router or carrier on a segment; `None` for the
 /// other roles (each consumer names single-homed hosts' interfaces itself).
-pub fn router_interface(role: Role, segment: &str) -> Option<&'static str> {
-    match (role, segment) {
-        (Role::Router, s) if s.starts_with("lan-") => Some(LAN),
+pub fn router_interface(role: Role, segment: &SegmentName) -> Option<&'static str> {
+    match (role, segment.kind()) {
+        (Role::Router, SegmentKind::Lan) => Some(LAN),
         (Role::Router, _) => Some(WAN),
-        (Role::Carrier, "internet") => Some(WAN),
+        (Role::Carrier, SegmentKind::Internet) => Some(WAN),
         (Role::Carrier, _) => Some(CARRIER_LAN),
         _ => None,
     }

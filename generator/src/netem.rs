@@ -92,7 +92,7 @@ pub struct Shaping {
 pub fn internet_address(h: &Host) -> Option<Ipv4Addr> {
     h.interfaces
         .iter()
-        .find(|i| i.segment == "internet")
+        .find(|i| i.segment.is_internet())
         .map(|i| i.address)
 }
 
@@ -239,7 +239,7 @@ pub fn shaping(plan: &Plan, loss: Loss) -> Vec<Shaping> {
         delays.dedup_by_key(|(x, _)| *x);
         if !delays.is_empty() || loss_percent > 0.0 {
             out.push(Shaping {
-                host: a.host.name.clone(),
+                host: a.host.name.to_string(),
                 delays,
                 loss_percent,
             });

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{ports, Backend, Nat, Platform, Region, Relay};
 use crate::diag::{Code, Diagnostic};
@@ -66,6 +66,216 @@ pub const ROUTE_FACTOR: f64 = 1.5;
 pub const FIBRE_KM_PER_MS: f64 = 200.0;
 const EARTH_RADIUS_KM: f64 = 6371.0;
 
+/// Defines a name newtype: a `String` that says what it names, serialised
+/// as the bare string (`#[serde(transparent)]`), shown as it is (with
+/// padding), and usable wherever a `&str` is (`Deref`, `AsRef` — also as
+/// a path or an argument —, `Borrow`, comparisons with strings), so maps
+/// keyed by it are looked up by `&str`.
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(name: impl Into<String>) -> Self {
+                $name(name.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<std::path::Path> for $name {
+            fn as_ref(&self) -> &std::path::Path {
+                self.0.as_ref()
+            }
+        }
+
+        impl AsRef<std::ffi::OsStr> for $name {
+            fn as_ref(&self) -> &std::ffi::OsStr {
+                self.0.as_ref()
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A host of the plan (a party host, a router, a carrier, a control
+    /// host): `alice`, `alice-1`, `home-router`, `lighthouse`. The lab
+    /// names its namespace after it; reports and grid cells key by it.
+    HostName
+);
+
+name_type!(
+    /// A NAT site: a party's `site:`, or the party host's own name.
+    SiteName
+);
+
+/// A segment of the simulated network, by what it is: its name
+/// (`Display`, serde) is `internet`, `lan-<site>` or `carrier-<site>`, as in
+/// `scenario.json`, the VM test's data and the cloud networks. Code asks
+/// [`SegmentName::kind`] and [`SegmentName::site`] instead of parsing names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SegmentName {
+    /// The one internet segment, where public hosts and routers' WANs are.
+    Internet,
+    /// A site's LAN, behind its router.
+    Lan(SiteName),
+    /// A `cgnat` site's carrier segment, between its carrier and home router.
+    Carrier(SiteName),
+}
+
+impl SegmentName {
+    const LAN_PREFIX: &'static str = "lan-";
+    const CARRIER_PREFIX: &'static str = "carrier-";
+
+    pub fn kind(&self) -> SegmentKind {
+        match self {
+            SegmentName::Internet => SegmentKind::Internet,
+            SegmentName::Lan(_) => SegmentKind::Lan,
+            SegmentName::Carrier(_) => SegmentKind::Carrier,
+        }
+    }
+
+    /// The site of a LAN or carrier segment.
+    pub fn site(&self) -> Option<&SiteName> {
+        match self {
+            SegmentName::Internet => None,
+            SegmentName::Lan(s) | SegmentName::Carrier(s) => Some(s),
+        }
+    }
+
+    pub fn is_internet(&self) -> bool {
+        *self == SegmentName::Internet
+    }
+
+    /// The segment a name names (the inverse of `Display`); `None` for a
+    /// name no plan gives a segment.
+    pub fn parse(name: &str) -> Option<SegmentName> {
+        if name == "internet" {
+            Some(SegmentName::Internet)
+        } else if let Some(site) = name.strip_prefix(Self::LAN_PREFIX) {
+            (!site.is_empty()).then(|| SegmentName::Lan(SiteName::from(site)))
+        } else if let Some(site) = name.strip_prefix(Self::CARRIER_PREFIX) {
+            (!site.is_empty()).then(|| SegmentName::Carrier(SiteName::from(site)))
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for SegmentName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SegmentName::Internet => f.pad("internet"),
+            SegmentName::Lan(s) => f.pad(&format!("{}{s}", Self::LAN_PREFIX)),
+            SegmentName::Carrier(s) => f.pad(&format!("{}{s}", Self::CARRIER_PREFIX)),
+        }
+    }
+}
+
+impl std::str::FromStr for SegmentName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SegmentName::parse(s).ok_or_else(|| format!("`{s}` is no segment name"))
+    }
+}
+
+impl Serialize for SegmentName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SegmentName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub format: u32,
@@ -94,10 +304,10 @@ pub struct Connectivity {
     /// UDP/TCP port of the overlay daemon, if it has one.
     pub port: Option<u16>,
     /// Hosts that relay traffic when a direct path fails.
-    pub relays: Vec<String>,
+    pub relays: Vec<HostName>,
     /// Host that coordinates the overlay (control server, lighthouse, hub,
     /// bootstrap node), if the backend has one.
-    pub coordinator: Option<String>,
+    pub coordinator: Option<HostName>,
     /// `hub` or `mesh` for WireGuard, `hub` for OpenVPN; `mesh` for the others.
     pub topology: Topology,
 }
@@ -131,7 +341,7 @@ pub struct ProgramPlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct MpcEndpoint {
     pub index: usize,
-    pub host: String,
+    pub host: HostName,
     /// Address other parties use in simulations: the overlay address, the
     /// MagicDNS name for Tailscale/Headscale, or the public underlay
     /// address for `direct`.
@@ -173,7 +383,7 @@ impl Role {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Host {
-    pub name: String,
+    pub name: HostName,
     pub role: Role,
     /// MPyC index, for parties.
     pub index: Option<usize>,
@@ -191,7 +401,7 @@ pub struct Host {
     /// Where Colmena reaches a non-cloud host.
     pub address: Option<IpAddr>,
     pub nat: Nat,
-    pub site: Option<String>,
+    pub site: Option<SiteName>,
     pub interfaces: Vec<Interface>,
     /// Address on the internet segment others use to reach this host in a
     /// simulation: its own, or its NAT's public address.
@@ -201,7 +411,7 @@ pub struct Host {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Interface {
-    pub segment: String,
+    pub segment: SegmentName,
     pub address: Ipv4Addr,
     pub prefix: u8,
     /// Default gateway through this interface.
@@ -210,26 +420,35 @@ pub struct Interface {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Site {
-    pub name: String,
+    pub name: SiteName,
     pub nat: Nat,
-    pub router: String,
+    pub router: HostName,
     /// For `cgnat`: the carrier router between the home router and the internet.
-    pub carrier: Option<String>,
+    pub carrier: Option<HostName>,
+    /// The LAN's CIDR (the segment is `SegmentName::Lan(name)`).
     pub lan: String,
     /// The site's public address on the internet segment.
     pub public_address: Ipv4Addr,
-    pub hosts: Vec<String>,
+    pub hosts: Vec<HostName>,
     pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Segment {
-    pub name: String,
+    pub name: SegmentName,
     pub cidr: String,
+    /// `name.kind()`, spelt out in `scenario.json`.
     pub kind: SegmentKind,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+impl Segment {
+    pub fn new(name: SegmentName, cidr: String) -> Segment {
+        let kind = name.kind();
+        Segment { name, cidr, kind }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SegmentKind {
     Internet,
@@ -296,9 +515,9 @@ pub fn one_way_delay_ms(a: &Region, b: &Region) -> f64 {
 /// One NAT site, derived from the parties: named by `site:` or, without
 /// one, by the host itself.
 struct SiteDraft {
-    name: String,
+    name: SiteName,
     nat: Nat,
-    hosts: Vec<String>,
+    hosts: Vec<HostName>,
     region: Option<String>,
     first: crate::source::Location,
 }
@@ -306,13 +525,14 @@ struct SiteDraft {
 fn site_drafts(scenario: &Scenario) -> Vec<SiteDraft> {
     let mut sites: Vec<SiteDraft> = Vec::new();
     // Site name → position in `sites`: keeps this linear in the hosts.
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut index: std::collections::HashMap<SiteName, usize> = std::collections::HashMap::new();
     for p in &scenario.parties {
         if p.nat == Nat::None {
             continue;
         }
         for host in p.host_names() {
-            let name = p.site.clone().unwrap_or_else(|| host.clone());
+            let name = SiteName::new(p.site.clone().unwrap_or_else(|| host.clone()));
+            let host = HostName::new(host);
             match index.get(&name) {
                 Some(&i) => sites[i].hosts.push(host),
                 None => {
@@ -483,7 +703,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         for name in p.host_names() {
             let index = hosts.len();
             let mut h = Host {
-                name: name.clone(),
+                name: HostName::new(name.clone()),
                 role: Role::Party,
                 index: Some(index),
                 party: Some(p.name.clone()),
@@ -510,14 +730,16 @@ pub fn plan(scenario: &Scenario) -> Plan {
                 let a = nth_host(INTERNET, PARTY_BLOCK.0, public_parties);
                 public_parties += 1;
                 h.interfaces.push(Interface {
-                    segment: "internet".into(),
+                    segment: SegmentName::Internet,
                     address: a,
                     prefix: INTERNET_PREFIX,
                     gateway: None,
                 });
                 h.public_address = Some(a);
             } else {
-                h.site = Some(p.site.clone().unwrap_or_else(|| name.clone()));
+                h.site = Some(SiteName::new(
+                    p.site.clone().unwrap_or_else(|| name.clone()),
+                ));
             }
             hosts.push(h);
         }
@@ -537,7 +759,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         let facts = platform.facts();
         let a = nth_host(INTERNET, INFRA_BLOCK.0, 0);
         hosts.push(Host {
-            name: name.to_string(),
+            name: HostName::from(name),
             role,
             index: None,
             party: None,
@@ -553,7 +775,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
             nat: Nat::None,
             site: None,
             interfaces: vec![Interface {
-                segment: "internet".into(),
+                segment: SegmentName::Internet,
                 address: a,
                 prefix: INTERNET_PREFIX,
                 gateway: None,
@@ -565,17 +787,16 @@ pub fn plan(scenario: &Scenario) -> Plan {
 
     // Sites and their routers. Party hosts are indexed by name: routers are
     // pushed after them, so the positions stay valid.
-    let party_position: std::collections::HashMap<String, usize> = hosts
+    let party_position: std::collections::HashMap<HostName, usize> = hosts
         .iter()
         .enumerate()
         .map(|(i, h)| (h.name.clone(), i))
         .collect();
     let mut sites = Vec::new();
-    let mut segments = vec![Segment {
-        name: "internet".into(),
-        cidr: format!("{INTERNET}/{INTERNET_PREFIX}"),
-        kind: SegmentKind::Internet,
-    }];
+    let mut segments = vec![Segment::new(
+        SegmentName::Internet,
+        format!("{INTERNET}/{INTERNET_PREFIX}"),
+    )];
     let (mut public_lans, mut private_lans, mut carriers) = (0u32, 0u32, 0u32);
     for (i, draft) in site_drafts(scenario).into_iter().enumerate() {
         let wan = nth_host(INTERNET, ROUTER_BLOCK.0, i as u32);
@@ -586,26 +807,18 @@ pub fn plan(scenario: &Scenario) -> Plan {
             private_lans += 1;
             subnet_24(PRIVATE_LANS, private_lans - 1)
         };
-        let lan_name = format!("lan-{}", draft.name);
-        segments.push(Segment {
-            name: lan_name.clone(),
-            cidr: format!("{lan_net}/24"),
-            kind: SegmentKind::Lan,
-        });
+        let lan_name = SegmentName::Lan(draft.name.clone());
+        segments.push(Segment::new(lan_name.clone(), format!("{lan_net}/24")));
         let router_lan = offset(lan_net, 1);
-        let router = format!("{}-router", draft.name);
+        let router = HostName::new(format!("{}-router", draft.name));
         let mut carrier = None;
         let mut router_ifaces = Vec::new();
         if draft.nat == Nat::Cgnat {
             carriers += 1;
             let net = subnet_24(CARRIER, carriers - 1);
-            let seg = format!("carrier-{}", draft.name);
-            segments.push(Segment {
-                name: seg.clone(),
-                cidr: format!("{net}/24"),
-                kind: SegmentKind::Carrier,
-            });
-            let carrier_name = format!("{}-carrier", draft.name);
+            let seg = SegmentName::Carrier(draft.name.clone());
+            segments.push(Segment::new(seg.clone(), format!("{net}/24")));
+            let carrier_name = HostName::new(format!("{}-carrier", draft.name));
             router_ifaces.push(Interface {
                 segment: seg.clone(),
                 address: offset(net, 2),
@@ -618,7 +831,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
                 &draft,
                 vec![
                     Interface {
-                        segment: "internet".into(),
+                        segment: SegmentName::Internet,
                         address: wan,
                         prefix: INTERNET_PREFIX,
                         gateway: None,
@@ -635,7 +848,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
             carrier = Some(carrier_name);
         } else {
             router_ifaces.push(Interface {
-                segment: "internet".into(),
+                segment: SegmentName::Internet,
                 address: wan,
                 prefix: INTERNET_PREFIX,
                 gateway: None,
@@ -655,7 +868,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
             wan,
         ));
         for (j, host) in draft.hosts.iter().enumerate() {
-            let h = &mut hosts[party_position[host.as_str()]];
+            let h = &mut hosts[party_position[host]];
             let a = offset(lan_net, j as u32 + 2);
             h.interfaces.push(Interface {
                 segment: lan_name.clone(),
@@ -687,7 +900,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
     };
     let relays = match (backend, scenario.relay, coordinator) {
         (_, Relay::Never, _) | (Backend::Direct, _, _) => Vec::new(),
-        (_, _, Some((name, _))) => vec![name.to_string()],
+        (_, _, Some((name, _))) => vec![HostName::from(name)],
         _ => Vec::new(),
     };
     let endpoints = hosts
@@ -697,10 +910,10 @@ pub fn plan(scenario: &Scenario) -> Plan {
             index: h.index.unwrap_or_default(),
             host: h.name.clone(),
             address: match (backend, h.overlay_address, h.public_address) {
-                (Backend::Tailscale | Backend::Headscale, _, _) => h.name.clone(),
+                (Backend::Tailscale | Backend::Headscale, _, _) => h.name.to_string(),
                 (_, Some(o), _) => o.to_string(),
                 (_, None, Some(p)) => p.to_string(),
-                _ => h.name.clone(),
+                _ => h.name.to_string(),
             },
         })
         .collect();
@@ -723,7 +936,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
             overlay_network: uses_overlay_range.then(|| format!("{OVERLAY}/{OVERLAY_PREFIX}")),
             port: overlay_port,
             relays,
-            coordinator: coordinator.map(|(n, _)| n.to_string()),
+            coordinator: coordinator.map(|(n, _)| HostName::from(n)),
             topology,
         },
         program: ProgramPlan {
@@ -755,14 +968,14 @@ pub fn plan(scenario: &Scenario) -> Plan {
 }
 
 fn router_host(
-    name: &str,
+    name: &HostName,
     role: Role,
     site: &SiteDraft,
     interfaces: Vec<Interface>,
     wan: Ipv4Addr,
 ) -> Host {
     Host {
-        name: name.to_string(),
+        name: name.clone(),
         role,
         index: None,
         party: None,
@@ -907,5 +1120,104 @@ mod tests {
         assert!((43.0..45.0).contains(&d), "{d}");
         assert_eq!(one_way_delay_ms(ams, ams), 0.0);
         assert_eq!(one_way_delay_ms(ams, nyc), one_way_delay_ms(nyc, ams));
+    }
+
+    #[test]
+    fn segment_names_round_trip() {
+        let home = SiteName::from("home");
+        let cases = [
+            (
+                SegmentName::Internet,
+                "internet",
+                SegmentKind::Internet,
+                None,
+            ),
+            (
+                SegmentName::Lan(home.clone()),
+                "lan-home",
+                SegmentKind::Lan,
+                Some("home"),
+            ),
+            (
+                SegmentName::Carrier(SiteName::from("nbg")),
+                "carrier-nbg",
+                SegmentKind::Carrier,
+                Some("nbg"),
+            ),
+            // A site's name may itself look like a prefix.
+            (
+                SegmentName::Lan(SiteName::from("carrier-x")),
+                "lan-carrier-x",
+                SegmentKind::Lan,
+                Some("carrier-x"),
+            ),
+        ];
+        for (seg, name, kind, site) in cases {
+            assert_eq!(seg.to_string(), name);
+            assert_eq!(SegmentName::parse(name), Some(seg.clone()), "{name}");
+            assert_eq!(name.parse::<SegmentName>(), Ok(seg.clone()));
+            assert_eq!(seg.kind(), kind);
+            assert_eq!(seg.site().map(SiteName::as_str), site);
+            assert_eq!(seg.is_internet(), kind == SegmentKind::Internet);
+            assert_eq!(serde_json::to_string(&seg).unwrap(), format!("\"{name}\""));
+            let back: SegmentName = serde_json::from_str(&format!("\"{name}\"")).unwrap();
+            assert_eq!(back, seg);
+        }
+        for bad in ["", "lan-", "carrier-", "wan", "lan", "Internet"] {
+            assert_eq!(SegmentName::parse(bad), None, "{bad}");
+        }
+        assert!(serde_json::from_str::<SegmentName>("\"wan\"").is_err());
+        assert_eq!(format!("[{:<10}]", SegmentName::Lan(home)), "[lan-home  ]");
+    }
+
+    #[test]
+    fn names_serialise_as_bare_strings() {
+        let h = HostName::from("alice-router");
+        assert_eq!(serde_json::to_string(&h).unwrap(), "\"alice-router\"");
+        assert_eq!(
+            serde_json::from_str::<HostName>("\"alice-router\"").unwrap(),
+            h
+        );
+        assert_eq!(format!("[{h:<14}]"), "[alice-router  ]");
+        assert!(h == "alice-router");
+        assert!("alice-router" == h);
+        assert!(h != *"bob");
+        let mut m = BTreeMap::new();
+        m.insert(HostName::from("bob"), 1);
+        assert_eq!(m.get("bob"), Some(&1));
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"bob":1}"#);
+        assert_eq!(
+            serde_json::to_string(&SiteName::from("home")).unwrap(),
+            "\"home\""
+        );
+    }
+
+    #[test]
+    fn plan_segments_and_interfaces_agree() {
+        let yaml = "connectivity: { backend: nebula }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean, region: ams3 }\nparties:\n  - { name: alice, nat: cgnat, site: home }\n  - { name: bob, nat: easy }\n  - { name: carol, nat: none }\n";
+        let checked = crate::check_text("segments.yaml", yaml.as_bytes());
+        let plan = plan(
+            checked
+                .scenario
+                .as_ref()
+                .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
+        );
+        let names: Vec<String> = plan.segments.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(names, ["internet", "lan-home", "carrier-home", "lan-bob"]);
+        for seg in &plan.segments {
+            assert_eq!(seg.kind, seg.name.kind());
+        }
+        for h in &plan.hosts {
+            for i in &h.interfaces {
+                assert!(
+                    plan.segments.iter().any(|s| s.name == i.segment),
+                    "{}",
+                    i.segment
+                );
+                if let Some(site) = i.segment.site() {
+                    assert!(plan.sites.iter().any(|s| s.name == *site), "{site}");
+                }
+            }
+        }
     }
 }

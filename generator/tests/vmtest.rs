@@ -34,7 +34,7 @@ use std::process::Command;
 
 use e3::catalogue::{Backend, Nat};
 use e3::load::ScenarioRef;
-use e3::plan::{Plan, Role};
+use e3::plan::{Plan, Role, SegmentKind};
 use serde_json::Value;
 
 fn plan(name: &str) -> Plan {
@@ -226,7 +226,7 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     let mut segment_vlan: BTreeMap<String, u64> = BTreeMap::new();
     let mut ifname_of: BTreeMap<(String, Ipv4Addr), String> = BTreeMap::new();
     for h in &plan.hosts {
-        let Some(node) = nodes.get(&h.name) else {
+        let Some(node) = nodes.get(h.name.as_str()) else {
             continue;
         };
         let vlans = node["vlans"].as_object().cloned().unwrap_or_default();
@@ -263,15 +263,15 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
                 ));
                 continue;
             };
-            ifname_of.insert((h.name.clone(), i.address), (*name).clone());
+            ifname_of.insert((h.name.to_string(), i.address), (*name).clone());
             let Some(vlan) = vlans.get(*name).and_then(Value::as_u64) else {
                 err(format!("`{}`: interface `{name}` is on no VLAN", h.name));
                 continue;
             };
-            match segment_vlan.get(&i.segment) {
+            match segment_vlan.get(&i.segment.to_string()) {
                 Some(v) if *v != vlan => err(format!("`{}`: `{name}` (segment `{}`) is on VLAN {vlan}, other hosts of the segment on VLAN {v}", h.name, i.segment)),
                 _ => {
-                    segment_vlan.insert(i.segment.clone(), vlan);
+                    segment_vlan.insert(i.segment.to_string(), vlan);
                 }
             }
             let cidr = plan
@@ -292,7 +292,7 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         match h.interfaces.iter().find(|i| i.gateway.is_some()) {
             Some(i) => {
                 let want_if = ifname_of
-                    .get(&(h.name.clone(), i.address))
+                    .get(&(h.name.to_string(), i.address))
                     .cloned()
                     .unwrap_or_default();
                 if s(&gw["address"]) != i.gateway.unwrap().to_string()
@@ -313,7 +313,7 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         }
         // Internet hosts route `firewall` sites' public LANs through their router.
         let mut want_routes: BTreeSet<String> = BTreeSet::new();
-        if h.interfaces.iter().any(|i| i.segment == "internet") {
+        if h.interfaces.iter().any(|i| i.segment.is_internet()) {
             for site in plan
                 .sites
                 .iter()
@@ -352,14 +352,14 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         err(format!("two segments share a VLAN: {segment_vlan:?}"));
     }
     for seg in &plan.segments {
-        if !segment_vlan.contains_key(&seg.name) {
+        if !segment_vlan.contains_key(&seg.name.to_string()) {
             err(format!("segment `{}` has no VLAN", seg.name));
         }
     }
 
     // Routers implement their site's NAT type; nobody else has NAT rules.
     for h in &plan.hosts {
-        let Some(node) = nodes.get(&h.name) else {
+        let Some(node) = nodes.get(h.name.as_str()) else {
             continue;
         };
         let table = &node["nat"];
@@ -378,14 +378,15 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         let content = s(&table["content"]);
         let nat = expected_nat(plan, h);
         let wan_if = h.interfaces.iter().find(|i| {
-            i.segment == "internet" || (h.role == Role::Router && i.segment.starts_with("carrier-"))
+            i.segment.is_internet()
+                || (h.role == Role::Router && i.segment.kind() == SegmentKind::Carrier)
         });
         let lan_if = h
             .interfaces
             .iter()
             .find(|i| Some(i.address) != wan_if.map(|w| w.address));
         let name = |i: Option<&e3::plan::Interface>| {
-            i.and_then(|i| ifname_of.get(&(h.name.clone(), i.address)))
+            i.and_then(|i| ifname_of.get(&(h.name.to_string(), i.address)))
                 .cloned()
                 .unwrap_or_default()
         };
@@ -465,7 +466,7 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
         .filter_map(|h| {
             h.interfaces
                 .iter()
-                .find(|i| i.segment == "internet")
+                .find(|i| i.segment.is_internet())
                 .map(|i| (i.address.to_string(), h))
         })
         .collect();
@@ -529,7 +530,7 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     };
     for h in internet.values() {
         let script = nodes
-            .get(&h.name)
+            .get(h.name.as_str())
             .and_then(|n| n["netem"].as_str())
             .unwrap_or("");
         let mut class_delay: BTreeMap<String, f64> = BTreeMap::new();
@@ -584,10 +585,10 @@ fn cross_check(plan: &Plan, eval: &Value) -> Vec<String> {
     // nobody else shapes anything.
     for h in &plan.hosts {
         let script = nodes
-            .get(&h.name)
+            .get(h.name.as_str())
             .and_then(|n| n["netem"].as_str())
             .unwrap_or("");
-        if !h.interfaces.iter().any(|i| i.segment == "internet") {
+        if !h.interfaces.iter().any(|i| i.segment.is_internet()) {
             if !script.is_empty() {
                 err(format!(
                     "`{}` is not on the internet segment, but shapes:\n{script}",

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::matrix::Axes;
-use crate::plan::Plan;
+use crate::plan::{HostName, Plan};
 use crate::sim::report::Report;
 
 /// Version of the cell format; part of the hash, so a change re-runs cells.
@@ -34,9 +34,11 @@ const CELL_FORMAT: u32 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    /// The program succeeded and every pair went direct.
+    /// The program succeeded and every pair went direct (no pair's
+    /// [`crate::sim::RouteKind`] is `relayed`; see [`outcome`]).
     Direct,
-    /// The program succeeded, and at least one pair went through a relay.
+    /// The program succeeded, and at least one pair went through a relay
+    /// ([`crate::sim::RouteKind::Relayed`]).
     Relayed,
     /// The experiment ran and failed (no overlay, or MPyC failed).
     Failed,
@@ -113,7 +115,7 @@ pub struct Cell {
     pub samples: Vec<Sample>,
     /// Who learnt each party's addresses (see [`crate::sim::privacy`]).
     #[serde(default)]
-    pub exposure: BTreeMap<String, crate::sim::privacy::PartyExposure>,
+    pub exposure: BTreeMap<HostName, crate::sim::privacy::PartyExposure>,
     /// The program's traffic on the internet segment, unencrypted.
     #[serde(default)]
     pub wan: Option<crate::sim::privacy::WanReport>,
@@ -232,7 +234,10 @@ pub fn cell_hash(plan: &Plan, timeout: Duration, versions: &BTreeMap<String, Str
 /// The cell a lab report makes.
 pub fn outcome(report: &Report) -> (Outcome, Option<String>) {
     if report.ok {
-        let relayed = report.pairs.iter().any(|p| p.route == "relayed");
+        let relayed = report
+            .pairs
+            .iter()
+            .any(|p| p.route == crate::sim::RouteKind::Relayed);
         (
             if relayed {
                 Outcome::Relayed

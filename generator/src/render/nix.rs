@@ -328,7 +328,7 @@ fn scenario_data(plan: &Plan) -> Value {
     }
     let addresses: Map<String, Value> = hive
         .iter()
-        .map(|h| (h.name.clone(), json!(h.address.map(|a| a.to_string()))))
+        .map(|h| (h.name.to_string(), json!(h.address.map(|a| a.to_string()))))
         .collect();
     let private: Map<String, Value> = cloud
         .hosts
@@ -336,7 +336,7 @@ fn scenario_data(plan: &Plan) -> Value {
         .filter(|c| !c.networks.is_empty())
         .map(|c| {
             (
-                c.host.name.clone(),
+                c.host.name.to_string(),
                 json!(c
                     .networks
                     .last()
@@ -554,7 +554,7 @@ fn cloud_nat_party(cloud: &crate::cloud::Cloud, h: &Host) -> Option<Value> {
             // No public interface at all; the network's gateway routes
             // 0.0.0.0/0 to the router. Behind a carrier the home router's
             // first network is the carrier's.
-            let first = c.networks.first().map(|(n, _)| n.as_str()).unwrap_or(net);
+            let first = c.networks.first().map(|(n, _)| n).unwrap_or(net);
             let gateway = cloud
                 .network(first)
                 .map(|n| n.first_address())
@@ -710,7 +710,7 @@ pub(crate) fn host_settings(plan: &Plan, h: &Host, target: Target) -> Value {
                     if role == "mesh" {
                         peer.insert("endpoint".into(), target.address_in("", p, &suffix));
                     }
-                    peers.insert(p.name.clone(), Value::Object(peer));
+                    peers.insert(p.name.to_string(), Value::Object(peer));
                 }
                 w.insert("peers".into(), Value::Object(peers));
             }
@@ -738,7 +738,7 @@ pub(crate) fn host_settings(plan: &Plan, h: &Host, target: Target) -> Value {
                     .filter(|p| p.role == Role::Party)
                     .map(|p| {
                         (
-                            p.name.clone(),
+                            p.name.to_string(),
                             json!(p.overlay_address.map(|a| a.to_string()).unwrap_or_default()),
                         )
                     })

@@ -38,7 +38,7 @@ pub fn render(plan: &Plan) -> String {
                 crate::cloud::cloud(plan)
                     .notes
                     .iter()
-                    .map(|n| context! { site => n.site.clone(), nat => n.nat.as_str(), how => n.how.clone() })
+                    .map(|n| context! { site => n.site.to_string(), nat => n.nat.as_str(), how => n.how.clone() })
                     .collect::<Vec<_>>()
             ),
         })

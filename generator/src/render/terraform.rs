@@ -177,7 +177,7 @@ fn host_entry(plan: &Plan, cloud: &Cloud, h: &Host) -> Expr {
                     .iter()
                     .map(|(name, ip)| {
                         Expr::Object(vec![
-                            ("name".into(), Expr::str(name)),
+                            ("name".into(), Expr::str(&name.to_string())),
                             (
                                 "ip".into(),
                                 Expr::str(&ip.map(|a| a.to_string()).unwrap_or_default()),
@@ -190,13 +190,13 @@ fn host_entry(plan: &Plan, cloud: &Cloud, h: &Host) -> Expr {
             if !c.jump.is_empty() {
                 fields.push((
                     "jump".into(),
-                    Expr::strings(c.jump.iter().map(String::as_str)),
+                    Expr::strings(c.jump.iter().map(|h| h.as_str())),
                 ));
             }
         }
         _ => {
             if let Some((net, _)) = c.networks.last() {
-                fields.push(("network".into(), Expr::str(net)));
+                fields.push(("network".into(), Expr::str(&net.to_string())));
             }
             if !c.public {
                 fields.push(("public".into(), Expr::raw("false")));
@@ -227,7 +227,7 @@ fn network_entries(cloud: &Cloud, platform: Platform) -> Option<Expr> {
                     ("ip_range".into(), Expr::str(&n.cidr)),
                 ],
             };
-            (hcl::quote(&n.name), Expr::Object(fields))
+            (hcl::quote(&n.name.to_string()), Expr::Object(fields))
         })
         .collect();
     (!entries.is_empty()).then_some(Expr::Object(entries))

@@ -39,7 +39,7 @@ use super::nix::{common_settings, host_settings, Target};
 use super::Files;
 use crate::catalogue::{Backend, Nat};
 use crate::netem::Loss;
-use crate::plan::{Host, Plan, Role, Segment, Topology};
+use crate::plan::{Host, Plan, Role, Segment, SegmentKind, SegmentName, Topology};
 
 /// The test script, the same for every scenario; `mkE3Test` fills in
 /// `@FACTS_FILE@`, `@NEBULA_CERT@` and `@OPENSSL@` when it reads it.
@@ -78,22 +78,22 @@ pub fn vlans(plan: &Plan) -> Vec<(&Segment, u32)> {
     let mut out: Vec<(&Segment, u32)> = plan
         .segments
         .iter()
-        .filter(|s| s.name == "internet")
+        .filter(|s| s.kind == SegmentKind::Internet)
         .map(|s| (s, 1))
         .collect();
     out.extend(
         plan.segments
             .iter()
-            .filter(|s| s.name != "internet")
+            .filter(|s| s.kind != SegmentKind::Internet)
             .zip(2..),
     );
     out
 }
 
-fn vlan_of(plan: &Plan, segment: &str) -> u32 {
+fn vlan_of(plan: &Plan, segment: &SegmentName) -> u32 {
     vlans(plan)
         .into_iter()
-        .find(|(s, _)| s.name == segment)
+        .find(|(s, _)| s.name == *segment)
         .map_or(0, |(_, v)| v)
 }
 
@@ -141,7 +141,7 @@ pub fn expected_failure(plan: &Plan) -> Option<(String, String)> {
         site.router,
         plan.program.port
     );
-    Some((edge, reason))
+    Some((edge.to_string(), reason))
 }
 
 /// A small value of the facts, as JSON.
@@ -157,12 +157,12 @@ enum Fact {
 use Fact as Value;
 
 impl Fact {
-    fn opt(s: Option<String>) -> Fact {
-        s.map_or(Fact::Null, Fact::Str)
+    fn opt(s: Option<impl Into<String>>) -> Fact {
+        s.map_or(Fact::Null, |s| Fact::Str(s.into()))
     }
 
-    fn strs<I: IntoIterator<Item = String>>(items: I) -> Fact {
-        Fact::List(items.into_iter().map(Fact::Str).collect())
+    fn strs<I: IntoIterator<Item = impl Into<String>>>(items: I) -> Fact {
+        Fact::List(items.into_iter().map(|s| Fact::Str(s.into())).collect())
     }
 
     fn json(&self) -> serde_json::Value {
@@ -215,7 +215,7 @@ fn facts(plan: &Plan) -> Value {
         .parties()
         .map(|p| {
             Value::Attrs(vec![
-                ("host", Value::Str(p.name.clone())),
+                ("host", Value::Str(p.name.to_string())),
                 ("index", Value::Int(p.index.unwrap_or_default() as i64)),
                 ("nat", Value::Str(p.nat.to_string())),
                 (
@@ -241,9 +241,9 @@ fn facts(plan: &Plan) -> Value {
                 .and_then(|r| r.interfaces.first())
                 .map(|i| i.address.to_string());
             Value::Attrs(vec![
-                ("name", Value::Str(s.name.clone())),
+                ("name", Value::Str(s.name.to_string())),
                 ("nat", Value::Str(s.nat.to_string())),
-                ("router", Value::Str(s.router.clone())),
+                ("router", Value::Str(s.router.to_string())),
                 ("carrier", Value::opt(s.carrier.clone())),
                 ("public", Value::Str(s.public_address.to_string())),
                 ("carrierSide", Value::opt(carrier_side)),
@@ -256,7 +256,7 @@ fn facts(plan: &Plan) -> Value {
         .into_iter()
         .map(|(h, a, ssh)| {
             Value::Attrs(vec![
-                ("host", Value::Str(h.name.clone())),
+                ("host", Value::Str(h.name.to_string())),
                 ("address", Value::Str(a.to_string())),
                 ("ssh", Value::Bool(ssh)),
             ])
@@ -280,7 +280,7 @@ fn facts(plan: &Plan) -> Value {
             .filter_map(|h| h.overlay_address.map(|a| (h, a)))
             .map(|(h, a)| {
                 Value::Attrs(vec![
-                    ("host", Value::Str(h.name.clone())),
+                    ("host", Value::Str(h.name.to_string())),
                     ("cidr", Value::Str(format!("{a}/{prefix}"))),
                 ])
             })
@@ -420,7 +420,7 @@ pub fn node_data(plan: &Plan, h: &Host) -> serde_json::Value {
         .iter()
         .zip(&names)
         .map(|(i, name)| {
-            let routes = if i.segment == "internet" {
+            let routes = if i.segment.is_internet() {
                 firewall_routes.clone()
             } else {
                 Vec::new()
@@ -451,7 +451,7 @@ pub fn node_data(plan: &Plan, h: &Host) -> serde_json::Value {
             .interfaces
             .iter()
             .zip(&names)
-            .find(|(i, _)| i.segment == "internet")
+            .find(|(i, _)| i.segment.is_internet())
             .map_or("eth1", |(_, n)| n.as_str());
         let commands: Vec<String> = shape.commands(dev).iter().map(|c| c.join(" ")).collect();
         json!({ "interface": dev, "commands": commands })

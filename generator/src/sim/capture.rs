@@ -31,17 +31,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns::Lab;
-use crate::plan::{Plan, Role};
+use crate::plan::{HostName, Plan, Role, SiteName};
 
 /// Where to capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Where {
     /// The internet bridge.
     Internet,
-    /// A site's LAN, by site name.
-    Site(String),
-    /// Every interface of a host, by host name.
-    Host(String),
+    /// A site's LAN.
+    Site(SiteName),
+    /// Every interface of a host.
+    Host(HostName),
 }
 
 impl Where {
@@ -53,14 +53,14 @@ impl Where {
             return Ok(Where::Internet);
         }
         if plan.sites.iter().any(|x| x.name == s) {
-            return Ok(Where::Site(s.to_string()));
+            return Ok(Where::Site(SiteName::from(s)));
         }
         if plan.host(s).is_some() {
-            return Ok(Where::Host(s.to_string()));
+            return Ok(Where::Host(HostName::from(s)));
         }
         let mut names: Vec<String> = vec!["internet".into()];
-        names.extend(plan.sites.iter().map(|x| x.name.clone()));
-        names.extend(plan.hosts.iter().map(|h| h.name.clone()));
+        names.extend(plan.sites.iter().map(|x| x.name.to_string()));
+        names.extend(plan.hosts.iter().map(|h| h.name.to_string()));
         Err(CaptureError::UnknownPlace {
             name: s.to_string(),
             known: names,
@@ -74,19 +74,19 @@ impl Where {
             Where::Site(s) => {
                 let site = plan.sites.iter().find(|x| &x.name == s).ok_or_else(|| {
                     CaptureError::UnknownPlace {
-                        name: s.clone(),
+                        name: s.to_string(),
                         known: Vec::new(),
                     }
                 })?;
-                Ok((site.router.clone(), "lan"))
+                Ok((site.router.to_string(), "lan"))
             }
             Where::Host(h) => {
                 let host = plan.host(h).ok_or_else(|| CaptureError::UnknownPlace {
-                    name: h.clone(),
+                    name: h.to_string(),
                     known: Vec::new(),
                 })?;
                 debug_assert!(host.role != Role::Router || !host.interfaces.is_empty());
-                Ok((host.name.clone(), "any"))
+                Ok((host.name.to_string(), "any"))
             }
         }
     }

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use super::netns::{ns_run, Lab};
 use crate::catalogue::{Backend, Nat};
 use crate::nat;
-use crate::plan::{Host, Plan, Role};
+use crate::plan::{Host, Plan, Role, SegmentKind};
 
 /// A fault's action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +126,7 @@ fn uplink(h: &Host) -> &'static str {
 fn internet_interface(h: &Host) -> Option<(&'static str, &crate::plan::Interface)> {
     h.interfaces
         .iter()
-        .find(|i| i.segment == "internet")
+        .find(|i| i.segment.is_internet())
         .map(|i| {
             (
                 nat::router_interface(h.role, &i.segment).unwrap_or("eth0"),
@@ -150,7 +150,7 @@ fn host<'p>(plan: &'p Plan, target: &str) -> Result<&'p Host, String> {
 fn public_now(state: &FaultState, h: &Host) -> Option<Ipv4Addr> {
     state
         .readdressed
-        .get(&h.name)
+        .get(h.name.as_str())
         .copied()
         .or_else(|| internet_interface(h).map(|(_, i)| i.address))
 }
@@ -177,7 +177,7 @@ fn restore_routes(
                 &["route", "replace", "default", "via", &gw.to_string()],
             )?;
         }
-        if i.segment == "internet" {
+        if i.segment.is_internet() {
             for s in plan.sites.iter().filter(|s| s.nat == Nat::Firewall) {
                 let router = plan.host(&s.router).and_then(|r| public_now(state, r));
                 if let Some(r) = router.filter(|r| Some(*r) != public_now(state, h)) {
@@ -267,7 +267,10 @@ pub fn rebind_rules(nat_type: Nat, wan: &str, m: &Mapping, port: u16) -> Vec<Vec
 
 /// The highest address of the internet segment that no host has now (pure).
 pub fn free_internet_address(plan: &Plan, state: &FaultState) -> Option<(Ipv4Addr, u8)> {
-    let seg = plan.segments.iter().find(|s| s.name == "internet")?;
+    let seg = plan
+        .segments
+        .iter()
+        .find(|s| s.kind == SegmentKind::Internet)?;
     let (net, len) = seg.cidr.split_once('/')?;
     let net: Ipv4Addr = net.parse().ok()?;
     let len: u8 = len.parse().ok()?;
@@ -477,7 +480,7 @@ fn readdress(
         "ip",
         &["addr", "add", &format!("{new}/{len}"), "dev", dev],
     )?;
-    state.readdressed.insert(h.name.clone(), new);
+    state.readdressed.insert(h.name.to_string(), new);
     restore_routes(lab, plan, state, h, dev)?;
     if let Some(mut r) = nat::router(plan, h) {
         // The router's rules name its address (`one2one`): render them again.

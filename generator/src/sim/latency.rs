@@ -29,7 +29,7 @@
 //! applied.
 
 use crate::netem::{shaping, Loss};
-use crate::plan::Plan;
+use crate::plan::{Plan, SegmentName};
 
 /// How the lab applies `simulation.latency`.
 #[derive(
@@ -94,7 +94,7 @@ pub fn nfqueue_rules(plan: &Plan) -> Vec<HostRules> {
         .filter(|s| !s.delays.is_empty())
         .filter_map(|s| {
             let host = plan.host(&s.host)?;
-            let dev = super::ifname(host, "internet");
+            let dev = super::ifname(host, &SegmentName::Internet);
             let target = |r: &mut Vec<String>| {
                 let q = super::delay::QUEUE.to_string();
                 r.extend(["-j", "NFQUEUE", "--queue-num", &q, "--queue-bypass"].map(String::from));
@@ -169,7 +169,7 @@ pub fn commands(plan: &Plan) -> Vec<HostCommands> {
     shaping(plan, Loss::Elsewhere)
         .into_iter()
         .filter_map(|s| {
-            let dev = super::ifname(plan.host(&s.host)?, "internet");
+            let dev = super::ifname(plan.host(&s.host)?, &SegmentName::Internet);
             Some(HostCommands {
                 dev,
                 destinations: s.delays.len(),

@@ -30,7 +30,7 @@ use super::netns::{self, Lab, Spawn, STATE_DIR};
 use super::session::LabSession;
 use super::{Options, Progress, Started};
 use crate::catalogue::Backend;
-use crate::plan::Plan;
+use crate::plan::{HostName, Plan};
 
 /// A host as `e3 lab up --json` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ pub struct Record {
     pub segments: Vec<SegmentInfo>,
     pub spawns: Vec<Spawn>,
     /// Overlay addresses the backend assigned (Tailscale).
-    pub addresses: BTreeMap<String, Ipv4Addr>,
+    pub addresses: BTreeMap<HostName, Ipv4Addr>,
     pub relay: Option<String>,
     pub relayed_by_construction: bool,
     pub python: PathBuf,
@@ -130,13 +130,13 @@ impl Record {
 fn describe(
     plan: &Plan,
     prefix: &str,
-    addresses: &BTreeMap<String, Ipv4Addr>,
+    addresses: &BTreeMap<HostName, Ipv4Addr>,
 ) -> (Vec<HostInfo>, Vec<SegmentInfo>) {
     let hosts = plan
         .hosts
         .iter()
         .map(|h| HostInfo {
-            name: h.name.clone(),
+            name: h.name.to_string(),
             role: h.role.as_str().to_string(),
             namespace: format!("{prefix}-{}", h.name),
             underlay: h
@@ -145,7 +145,7 @@ fn describe(
                 .map(|i| format!("{}/{}", i.address, i.prefix))
                 .collect(),
             overlay: addresses
-                .get(&h.name)
+                .get(h.name.as_str())
                 .copied()
                 .or(h.overlay_address)
                 .map(|a| a.to_string()),
@@ -155,7 +155,7 @@ fn describe(
         .segments
         .iter()
         .map(|g| SegmentInfo {
-            name: g.name.clone(),
+            name: g.name.to_string(),
             cidr: g.cidr.clone(),
             kind: serde_json::to_value(g.kind)
                 .ok()

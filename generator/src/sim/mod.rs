@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::{Backend, Nat};
 use crate::nat;
-use crate::plan::{Host, Plan, Role};
+use crate::plan::{Host, HostName, Plan, Role, SegmentName};
 use crate::tools::on_path;
 use netns::{ns_run, run, Lab};
 use report::{PairReport, Report};
@@ -88,7 +88,7 @@ pub struct Started {
     pub relayed_by_construction: bool,
     /// Overlay addresses the backend learnt at run time, by host (Tailscale:
     /// what Headscale assigned); they take the place of the plan's.
-    pub addresses: BTreeMap<String, Ipv4Addr>,
+    pub addresses: BTreeMap<HostName, Ipv4Addr>,
     /// Reads the routes from party `a` to the overlay addresses of its peers
     /// from the backend itself; without it the report reads conntrack.
     pub read_route: Option<RouteReader>,
@@ -105,7 +105,7 @@ pub struct Started {
 pub type ToldReader = fn(&Lab, &Host) -> Option<Vec<Ipv4Addr>>;
 
 /// See [`Started::settle`]: the lab, the parties, their overlay addresses.
-pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
+pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<HostName, Ipv4Addr>);
 
 /// Reads the routes from party `a` to its peers' overlay addresses from the
 /// backend, once for all of them: one entry per address, in their order
@@ -113,11 +113,45 @@ pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
 /// Called for several parties at once ([`routes::read_views`]).
 pub type RouteReader = fn(&Lab, &Host, &[Ipv4Addr]) -> Vec<Option<Route>>;
 
+/// How a pair of parties reaches each other: the `route` of a report's
+/// pair (`report.json`, serialised as `direct`, `relayed` or `none`), the
+/// grid's routes (`a-b: relayed`), and what the backends' route readers
+/// classify. A grid cell's [`crate::grid::Outcome`] is `relayed` when the
+/// program succeeded and some pair was [`RouteKind::Relayed`], else `direct`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// The two talk over the underlay directly (a hole punched, or public).
+    Direct,
+    /// Through a relay, or a hub every spoke peers with.
+    Relayed,
+    /// No path.
+    None,
+}
+
+impl RouteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Direct => "direct",
+            RouteKind::Relayed => "relayed",
+            RouteKind::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for RouteKind {
+    /// The serialised name; honours width and alignment (the report's table pads it).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A pair's route as a backend reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
-    /// `direct`, `relayed` or `none`.
-    pub route: &'static str,
+    pub route: RouteKind,
     pub via: Option<String>,
     pub evidence: String,
 }
@@ -298,7 +332,7 @@ impl Progress {
 
 /// Interface name of a host on a segment: routers' and carriers' as in
 /// [`nat::router_interface`], `eth0` for the others.
-fn ifname(host: &Host, segment: &str) -> &'static str {
+fn ifname(host: &Host, segment: &SegmentName) -> &'static str {
     nat::router_interface(host.role, segment).unwrap_or("eth0")
 }
 
@@ -337,7 +371,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
         let ns = lab.ns(&h.name);
         for i in &h.interfaces {
             let name = ifname(h, &i.segment);
-            if i.segment == "internet" {
+            if i.segment.is_internet() {
                 let peer = format!("h{port}");
                 port += 1;
                 let l = links.entry(inet.clone()).or_default();
@@ -345,14 +379,14 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     "link add {peer} type veth peer name {name} netns {ns}"
                 ));
                 l.push(format!("link set {peer} master br0 up"));
-            } else if let Some(site) = i.segment.strip_prefix("lan-") {
+            } else if let SegmentName::Lan(site) = &i.segment {
                 if h.role == Role::Router {
                     continue; // the bridge itself
                 }
                 let router = &plan
                     .sites
                     .iter()
-                    .find(|s| s.name == site)
+                    .find(|s| s.name == *site)
                     .ok_or_else(|| format!("no site `{site}`"))?
                     .router;
                 let peer = format!("p{port}");
@@ -362,13 +396,12 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     "link add {peer} type veth peer name {name} netns {ns}"
                 ));
                 l.push(format!("link set {peer} master lan up"));
-            } else if h.role == Role::Carrier {
+            } else if let (Role::Carrier, SegmentName::Carrier(site)) = (h.role, &i.segment) {
                 // carrier segment: one veth from the carrier (`cgn`) to the home router (`wan`)
-                let site = i.segment.strip_prefix("carrier-").unwrap_or(&i.segment);
                 let router = &plan
                     .sites
                     .iter()
-                    .find(|s| s.name == site)
+                    .find(|s| s.name == *site)
                     .ok_or_else(|| format!("no site `{site}`"))?
                     .router;
                 links.entry(ns.clone()).or_default().push(format!(
@@ -403,7 +436,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                 lines.push(format!("route add default via {gw}"));
             }
         }
-        if h.interfaces.iter().any(|i| i.segment == "internet") {
+        if h.interfaces.iter().any(|i| i.segment.is_internet()) {
             for (lan, router) in &firewall_lans {
                 if h.public_address != Some(*router) {
                     lines.push(format!("route add {lan} via {router}"));
@@ -531,8 +564,8 @@ impl DropWatch {
                 };
                 for r in std::iter::once(&site.router).chain(site.carrier.as_ref()) {
                     routers.push(Watched {
-                        party: p.name.clone(),
-                        router: r.clone(),
+                        party: p.name.to_string(),
+                        router: r.to_string(),
                         base: dropped(lab, r),
                         began: None,
                     });
@@ -629,12 +662,12 @@ fn measure_round_trips(
     let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
     let mut targets = Vec::new();
     for (pair, (i, j)) in pairs.iter_mut().zip(positions) {
-        if pair.route == "none" {
+        if pair.route == RouteKind::None {
             continue;
         }
         let (a, b) = (parties[i], parties[j]);
         let via = pair.via.as_deref().and_then(|v| plan.host(v)).or_else(|| {
-            (pair.route == "relayed")
+            (pair.route == RouteKind::Relayed)
                 .then_some(plan.connectivity.coordinator.as_deref())
                 .flatten()
                 .and_then(|c| plan.host(c))
@@ -676,7 +709,7 @@ fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
     let Some(settle) = session.started.as_ref().and_then(|s| s.settle) else {
         return;
     };
-    let addresses: BTreeMap<String, Ipv4Addr> = parties
+    let addresses: BTreeMap<HostName, Ipv4Addr> = parties
         .iter()
         .filter_map(|h| Some((h.name.clone(), session.overlay_address(h)?)))
         .collect();
@@ -689,7 +722,7 @@ fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
 fn told(
     session: &session::LabSession<'_>,
     parties: &[&Host],
-) -> BTreeMap<String, Option<Vec<Ipv4Addr>>> {
+) -> BTreeMap<HostName, Option<Vec<Ipv4Addr>>> {
     let Some(started) = &session.started else {
         let listed: Vec<Ipv4Addr> = session
             .plan
@@ -879,25 +912,25 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
                 (r.route, r.via, r.evidence)
             } else if by_construction && reachable {
                 (
-                    "relayed",
+                    RouteKind::Relayed,
                     relay,
                     "hub topology: spokes only peer with the hub".to_string(),
                 )
             } else if a_sees || b_sees {
                 (
-                    "direct",
+                    RouteKind::Direct,
                     None,
                     "conntrack: answered underlay flow between the two".to_string(),
                 )
             } else if reachable {
                 (
-                    "relayed",
+                    RouteKind::Relayed,
                     relay,
                     "overlay answered, no direct underlay flow in conntrack".to_string(),
                 )
             } else {
                 (
-                    "none",
+                    RouteKind::None,
                     None,
                     if started.is_some() {
                         "no answer over the overlay".to_string()
@@ -909,7 +942,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             pairs.push(PairReport {
                 a: a.name.clone(),
                 b: b.name.clone(),
-                route: route.to_string(),
+                route,
                 via,
                 evidence,
                 up_s: up,
@@ -1054,4 +1087,27 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     session.say(&format!("lab torn down in {:.2} s", end - report_end));
     report.total_s = (end * 10.0).round() / 10.0;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RouteKind;
+
+    #[test]
+    fn route_kinds_serialise_as_the_report_names_them() {
+        for (kind, name) in [
+            (RouteKind::Direct, "direct"),
+            (RouteKind::Relayed, "relayed"),
+            (RouteKind::None, "none"),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+            assert_eq!(kind.to_string(), name);
+            assert_eq!(kind.as_str(), name);
+            let back: RouteKind = serde_json::from_str(&format!("\"{name}\"")).unwrap();
+            assert_eq!(back, kind);
+        }
+        assert!(serde_json::from_str::<RouteKind>("\"Direct\"").is_err());
+        // The report's table pads it.
+        assert_eq!(format!("[{:<9}]", RouteKind::Relayed), "[relayed  ]");
+    }
 }

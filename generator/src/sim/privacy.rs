@@ -30,7 +30,7 @@ use super::capture::{Capture, Where};
 use super::netns::Lab;
 use super::wire::{self, Packet, TCP};
 use crate::catalogue::Nat;
-use crate::plan::{Host, Plan, Role};
+use crate::plan::{Host, HostName, Plan, Role, SegmentKind};
 
 /// Starts the capture of the internet segment, headers only, into the lab
 /// directory.
@@ -47,7 +47,7 @@ pub fn capture_sent(lab: &Lab, plan: &Plan, party: &str, port: u16) -> Result<Ca
     Capture::headers(
         lab,
         plan,
-        &Where::Host(party.to_string()),
+        &Where::Host(HostName::from(party)),
         Some(&filter),
         &path,
     )
@@ -116,7 +116,7 @@ pub struct WireReport {
 
 /// Whether any party's public address reached another party, on the wire
 /// or through its backend.
-pub fn peers_learn_addresses(exposure: &BTreeMap<String, PartyExposure>) -> bool {
+pub fn peers_learn_addresses(exposure: &BTreeMap<HostName, PartyExposure>) -> bool {
     exposure
         .values()
         .any(|e| !e.peers.is_empty() || e.told.as_ref().is_some_and(|t| !t.is_empty()))
@@ -144,7 +144,7 @@ fn outside_addresses(h: &Host) -> BTreeSet<Ipv4Addr> {
 fn lan_addresses(h: &Host) -> BTreeSet<Ipv4Addr> {
     h.interfaces
         .iter()
-        .filter(|i| i.segment.starts_with("lan-"))
+        .filter(|i| i.segment.kind() == SegmentKind::Lan)
         .map(|i| i.address)
         .filter(|a| Some(*a) != h.public_address)
         .collect()
@@ -159,8 +159,8 @@ fn sorted(set: BTreeSet<&str>) -> Vec<String> {
 pub fn exposure(
     plan: &Plan,
     internet: &[Packet],
-    told: &BTreeMap<String, Option<Vec<Ipv4Addr>>>,
-) -> BTreeMap<String, PartyExposure> {
+    told: &BTreeMap<HostName, Option<Vec<Ipv4Addr>>>,
+) -> BTreeMap<HostName, PartyExposure> {
     let parties: Vec<&Host> = plan.parties().collect();
     // Who receives what arrives at an address on the internet segment.
     let mut owners: BTreeMap<Ipv4Addr, Vec<&Host>> = BTreeMap::new();
@@ -170,7 +170,7 @@ pub fn exposure(
         }
     }
     for h in plan.hosts.iter().filter(|h| is_infrastructure(h)) {
-        let inet = h.interfaces.iter().filter(|i| i.segment == "internet");
+        let inet = h.interfaces.iter().filter(|i| i.segment.is_internet());
         for a in inet.map(|i| i.address).chain(h.public_address) {
             let v = owners.entry(a).or_default();
             if !v.iter().any(|o| o.name == h.name) {
@@ -335,10 +335,10 @@ mod tests {
         ]);
         let alice_lan = plan.host("alice").unwrap().interfaces[0].address;
         let told = BTreeMap::from([
-            ("alice".to_string(), Some(vec![c, lh])),
-            ("bob".to_string(), Some(vec![d, alice_lan])),
-            ("carol".to_string(), Some(vec![a])),
-            ("dave".to_string(), None),
+            ("alice".into(), Some(vec![c, lh])),
+            ("bob".into(), Some(vec![d, alice_lan])),
+            ("carol".into(), Some(vec![a])),
+            ("dave".into(), None),
         ]);
         let e = exposure(&plan, &internet, &told);
         let carol = &e["carol"];

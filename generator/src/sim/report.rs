@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::plan::HostName;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: String,
@@ -35,7 +37,7 @@ pub struct Report {
     pub versions: std::collections::BTreeMap<String, String>,
     /// Who learnt each party's addresses (see [`super::privacy`]); empty
     /// when the internet segment could not be captured.
-    pub exposure: std::collections::BTreeMap<String, super::privacy::PartyExposure>,
+    pub exposure: std::collections::BTreeMap<HostName, super::privacy::PartyExposure>,
     /// The program's traffic on the internet segment, unencrypted.
     pub wan: Option<super::privacy::WanReport>,
     /// The program run's bytes on the internet segment against its payload.
@@ -127,10 +129,9 @@ pub struct DelayLineReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PairReport {
-    pub a: String,
-    pub b: String,
-    /// `direct`, `relayed` or `none`.
-    pub route: String,
+    pub a: HostName,
+    pub b: HostName,
+    pub route: super::RouteKind,
     /// The relay, for relayed pairs.
     pub via: Option<String>,
     /// How the route was determined.
@@ -375,5 +376,52 @@ impl Report {
         );
         let _ = writeln!(s, "verdict: {} (total {:.1} s)", self.verdict, self.total_s);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::privacy::PartyExposure;
+    use crate::sim::RouteKind;
+
+    /// A pair and an exposure entry serialise as before the names and the
+    /// route were typed: bare strings.
+    #[test]
+    fn pairs_and_exposure_keep_their_json() {
+        let pair = PairReport {
+            a: "alice".into(),
+            b: "bob".into(),
+            route: RouteKind::Relayed,
+            via: Some("lighthouse".into()),
+            evidence: "nebula hostmap: no current remote, relayed by 10.9.255.1".into(),
+            up_s: Some(1.5),
+            rtt_model_ms: None,
+            rtt_ms: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&pair).unwrap(),
+            r#"{"a":"alice","b":"bob","route":"relayed","via":"lighthouse","evidence":"nebula hostmap: no current remote, relayed by 10.9.255.1","up_s":1.5,"rtt_model_ms":null,"rtt_ms":null}"#
+        );
+        let exposure: std::collections::BTreeMap<HostName, PartyExposure> = [(
+            HostName::from("carol"),
+            PartyExposure {
+                address: std::net::Ipv4Addr::new(198, 18, 128, 3),
+                peers: vec!["alice".into()],
+                told: None,
+                lan_told: Some(Vec::new()),
+                infrastructure: Vec::new(),
+            },
+        )]
+        .into();
+        let json = serde_json::to_string(&exposure).unwrap();
+        assert_eq!(
+            json,
+            r#"{"carol":{"address":"198.18.128.3","peers":["alice"],"told":null,"lan_told":[],"infrastructure":[]}}"#
+        );
+        // A grid cell's cache file reads it back.
+        let back: std::collections::BTreeMap<HostName, PartyExposure> =
+            serde_json::from_str(&json).unwrap();
+        assert_eq!(back, exposure);
     }
 }

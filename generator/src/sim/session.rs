@@ -650,7 +650,7 @@ impl<'p> LabSession<'p> {
                 agreed_at = Some(agreed_at.map_or(t, |a: f64| a.max(t)));
             }
             run.parties.push(PartyReport {
-                host: p.name.clone(),
+                host: p.name.to_string(),
                 index: p.index.unwrap_or_default(),
                 exit: status.and_then(|s| s.code()),
                 ok: verdict.ok,
@@ -818,8 +818,8 @@ impl<'p> LabSession<'p> {
                         .and_then(|x| seen.get(&(k, i)).and_then(|m| m.get(&x.to_string())))
                         .map(|t| (t * 100.0).round() / 100.0);
                     f.pairs.push(super::report::Recovery {
-                        a: a.name.clone(),
-                        b: b.name.clone(),
+                        a: a.name.to_string(),
+                        b: b.name.to_string(),
                         recovered: t.is_some(),
                         after_s: t,
                     });

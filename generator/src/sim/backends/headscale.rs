@@ -63,9 +63,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::catalogue::ports;
-use crate::plan::{Host, Plan, Role};
+use crate::plan::{Host, HostName, Plan, Role};
 use crate::sim::netns::{run_strings, Lab};
-use crate::sim::{Route, Started};
+use crate::sim::{Route, RouteKind, Started};
 
 pub const PROGRAMS: &[&str] = &["tailscaled", "tailscale", "headscale", "openssl"];
 
@@ -375,7 +375,7 @@ pub fn parse_ping(text: &str) -> Option<String> {
 pub fn classify_ping(via: &str, relay_host: &str, pongs: usize) -> Route {
     if let Some(code) = via.strip_prefix("DERP(").and_then(|v| v.strip_suffix(')')) {
         Route {
-            route: "relayed",
+            route: RouteKind::Relayed,
             via: Some(relay_host.to_string()),
             evidence: format!(
                 "tailscale ping: {pongs} pong(s), all through DERP region `{code}`; no direct path"
@@ -386,13 +386,13 @@ pub fn classify_ping(via: &str, relay_host: &str, pongs: usize) -> Route {
         .and_then(|v| v.strip_suffix(')'))
     {
         Route {
-            route: "relayed",
+            route: RouteKind::Relayed,
             via: Some(relay.split(":vni:").next().unwrap_or(relay).to_string()),
             evidence: format!("tailscale ping: pong through peer relay {relay}"),
         }
     } else {
         Route {
-            route: "direct",
+            route: RouteKind::Direct,
             via: None,
             evidence: format!("tailscale ping: pong direct from {via}"),
         }
@@ -406,7 +406,7 @@ fn ping_file(lab_dir: &Path, from: &str, to: Ipv4Addr) -> PathBuf {
 /// Runs `tailscale ping` from every party to every later one, all at once,
 /// and waits for them (at most `PINGS` rounds of a pong or a time-out and a
 /// second's pause). [`route`] reads what they printed.
-pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<String, Ipv4Addr>) {
+pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<HostName, Ipv4Addr>) {
     let files = Files::new(&lab.dir);
     let mut names = Vec::new();
     for (i, a) in parties.iter().enumerate() {
@@ -575,7 +575,7 @@ impl Status {
 pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
     let Some(p) = peer else {
         return Route {
-            route: "none",
+            route: RouteKind::None,
             via: None,
             evidence: "tailscale status: the peer is not in the network map".into(),
         };
@@ -583,13 +583,13 @@ pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
     let traffic = p.active || p.rx_bytes > 0;
     if !p.cur_addr.is_empty() {
         Route {
-            route: "direct",
+            route: RouteKind::Direct,
             via: None,
             evidence: format!("tailscale status: direct to {}", p.cur_addr),
         }
     } else if !p.peer_relay.is_empty() && traffic {
         Route {
-            route: "relayed",
+            route: RouteKind::Relayed,
             via: Some(
                 p.peer_relay
                     .split(":vni:")
@@ -601,7 +601,7 @@ pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
         }
     } else if !p.relay.is_empty() && traffic {
         Route {
-            route: "relayed",
+            route: RouteKind::Relayed,
             via: Some(relay_host.to_string()),
             evidence: format!(
                 "tailscale status: no direct address, DERP region `{}`",
@@ -610,7 +610,7 @@ pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
         }
     } else {
         Route {
-            route: "none",
+            route: RouteKind::None,
             via: None,
             evidence: "tailscale status: no traffic with the peer".into(),
         }
@@ -726,7 +726,7 @@ pub fn start(
     let port = plan.connectivity.port.unwrap_or(ports::TAILSCALE);
     let parties: Vec<&Host> = plan.parties().collect();
     let mut started = Started::default();
-    started.logs.push((control.name.clone(), log));
+    started.logs.push((control.name.to_string(), log));
     for h in &parties {
         let index = h.index.unwrap_or_default();
         let ns = lab.ns(&h.name);
@@ -753,7 +753,7 @@ pub fn start(
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let log = lab.dir.join(format!("{}.tailscaled.log", h.name));
         lab.spawn(&h.name, &ns, &program, &refs, &log, &log)?;
-        started.logs.push((h.name.clone(), log.clone()));
+        started.logs.push((h.name.to_string(), log.clone()));
         wait_for(
             lab,
             &h.name,
@@ -807,7 +807,7 @@ pub fn start(
         })?;
         started.addresses.insert(h.name.clone(), addr);
     }
-    started.relay = Some(control.name.clone());
+    started.relay = Some(control.name.to_string());
     started.read_route = Some(route);
     started.read_told = Some(told);
     started.settle = Some(settle);
@@ -1189,7 +1189,7 @@ mod tests {
         assert_eq!(st.peers.len(), 3);
         let route = |last: u8| classify(st.peer(Ipv4Addr::new(100, 127, 0, last)), "control");
         let bob = route(2);
-        assert_eq!((bob.route, bob.via.as_deref()), ("direct", None));
+        assert_eq!((bob.route, bob.via.as_deref()), (RouteKind::Direct, None));
         assert!(
             bob.evidence.contains("198.18.128.2:41641"),
             "{}",
@@ -1198,22 +1198,23 @@ mod tests {
         let carol = route(3);
         assert_eq!(
             (carol.route, carol.via.as_deref()),
-            ("relayed", Some("control"))
+            (RouteKind::Relayed, Some("control"))
         );
         assert!(
             carol.evidence.contains("DERP region `e3`"),
             "{}",
             carol.evidence
         );
-        assert_eq!(route(4).route, "none");
-        assert_eq!(route(9).route, "none"); // not in the map
-                                            // a peer relay (newer clients) is a relayed route through that host
+        assert_eq!(route(4).route, RouteKind::None);
+        assert_eq!(route(9).route, RouteKind::None); // not in the map
+
+        // a peer relay (newer clients) is a relayed route through that host
         let mut st2 = st.clone();
         st2.peers[1].peer_relay = "198.18.1.9:7777:vni:1".into();
         let pr = classify(st2.peer(Ipv4Addr::new(100, 127, 0, 3)), "control");
         assert_eq!(
             (pr.route, pr.via.as_deref()),
-            ("relayed", Some("198.18.1.9:7777"))
+            (RouteKind::Relayed, Some("198.18.1.9:7777"))
         );
         // older clients print the own addresses only under Self
         let old = STATUS.replacen(
@@ -1235,17 +1236,20 @@ mod tests {
         let direct = "pong from bob (100.127.0.2, 45678) via DERP(e3) in 3ms\npong from bob (100.127.0.2, 45678) via 198.18.1.2:41641 in 1ms\n";
         assert_eq!(parse_ping(direct).as_deref(), Some("198.18.1.2:41641"));
         let r = classify_ping(&parse_ping(direct).unwrap(), "control", 2);
-        assert_eq!((r.route, r.via.as_deref()), ("direct", None));
+        assert_eq!((r.route, r.via.as_deref()), (RouteKind::Direct, None));
         assert!(r.evidence.contains("198.18.1.2:41641"), "{}", r.evidence);
         let derp = "pong from carol (100.127.0.3) via DERP(e3) in 2ms\nping \"100.127.0.3\" timed out\npong from carol (100.127.0.3) via DERP(e3) in 2ms\ndirect connection not established\n";
         assert_eq!(parse_ping(derp).as_deref(), Some("DERP(e3)"));
         let r = classify_ping("DERP(e3)", "control", 2);
-        assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("control")));
+        assert_eq!(
+            (r.route, r.via.as_deref()),
+            (RouteKind::Relayed, Some("control"))
+        );
         assert!(r.evidence.contains("DERP region `e3`"), "{}", r.evidence);
         let pr = classify_ping("peer-relay(198.18.1.9:7777:vni:1)", "control", 1);
         assert_eq!(
             (pr.route, pr.via.as_deref()),
-            ("relayed", Some("198.18.1.9:7777"))
+            (RouteKind::Relayed, Some("198.18.1.9:7777"))
         );
         assert_eq!(parse_ping("no reply\n"), None);
         assert_eq!(parse_ping(""), None);

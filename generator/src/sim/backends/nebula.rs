@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::catalogue::Relay;
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run, Lab};
-use crate::sim::{Route, Started};
+use crate::sim::{Route, RouteKind, Started};
 
 pub const PROGRAMS: &[&str] = &["nebula", "nebula-cert"];
 
@@ -173,7 +173,7 @@ pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> R
             current_remote: Some(r),
             ..
         }) => Route {
-            route: "direct",
+            route: RouteKind::Direct,
             via: None,
             evidence: format!("nebula hostmap: current remote {r}"),
         },
@@ -184,18 +184,18 @@ pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> R
                 .collect::<Vec<_>>()
                 .join(", ");
             Route {
-                route: "relayed",
+                route: RouteKind::Relayed,
                 via: Some(relay_host.to_string()),
                 evidence: format!("nebula hostmap: no current remote, relayed by {list}"),
             }
         }
         Some(_) => Route {
-            route: "none",
+            route: RouteKind::None,
             via: None,
             evidence: "nebula hostmap: tunnel without a remote or relay".into(),
         },
         None => Route {
-            route: "none",
+            route: RouteKind::None,
             via: None,
             evidence: "nebula hostmap: no tunnel to the peer".into(),
         },
@@ -356,13 +356,13 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
             &log,
             &log,
         )?;
-        started.logs.push((h.name.clone(), log));
+        started.logs.push((h.name.to_string(), log));
         if k == 0 {
             // The lighthouse must be up before the parties ask it anything.
             crate::sim::check_coordinator(lab, &h.name, "nebula", fault)?;
         }
     }
-    started.relay = relay_on.then(|| lighthouse.name.clone());
+    started.relay = relay_on.then(|| lighthouse.name.to_string());
     if ssh {
         started.read_route = Some(route);
         started.read_told = Some(told);
@@ -407,12 +407,15 @@ mod tests {
         let entries = parse_hostmap(V110).expect("parses");
         assert_eq!(entries.len(), 2);
         let r = classify(&entries, BOB, "lighthouse");
-        assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("lighthouse")));
+        assert_eq!(
+            (r.route, r.via.as_deref()),
+            (RouteKind::Relayed, Some("lighthouse"))
+        );
         let r = classify(&entries, Ipv4Addr::new(10, 9, 0, 3), "lighthouse");
         assert_eq!(
             (r.route, r.evidence.as_str()),
             (
-                "direct",
+                RouteKind::Direct,
                 "nebula hostmap: current remote 198.18.128.3:21153"
             )
         );
@@ -426,18 +429,21 @@ mod tests {
         assert_eq!(
             (r.route, r.via.as_deref(), r.evidence.as_str()),
             (
-                "direct",
+                RouteKind::Direct,
                 None,
                 "nebula hostmap: current remote 198.18.128.2:4242"
             )
         );
         let relayed = parse_hostmap(RELAYED).expect("parses");
         let r = classify(&relayed, BOB, "lighthouse");
-        assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("lighthouse")));
+        assert_eq!(
+            (r.route, r.via.as_deref()),
+            (RouteKind::Relayed, Some("lighthouse"))
+        );
         assert!(r.evidence.contains("10.9.255.1"), "{}", r.evidence);
         assert_eq!(
             classify(&relayed, Ipv4Addr::new(10, 9, 0, 3), "lighthouse").route,
-            "none"
+            RouteKind::None
         );
         // later Nebula versions print the remote as a string
         let newer = RELAYED.replace(
@@ -446,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             classify(&parse_hostmap(&newer).expect("parses"), BOB, "lighthouse").route,
-            "direct"
+            RouteKind::Direct
         );
         assert!(
             parse_hostmap("ssh: connect to host 127.0.0.1 port 2222: Connection refused").is_err()

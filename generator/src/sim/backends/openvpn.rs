@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run_strings, Lab};
-use crate::sim::{Route, Started};
+use crate::sim::{Route, RouteKind, Started};
 
 pub const PROGRAMS: &[&str] = &["openvpn", "openssl"];
 
@@ -162,7 +162,7 @@ pub fn classify(clients: &[Client], a: &str, b: Ipv4Addr, server: &str) -> Route
     let cb = clients.iter().find(|c| c.virtual_address == Some(b));
     match (ca, cb) {
         (Some(ca), Some(cb)) => Route {
-            route: "relayed",
+            route: RouteKind::Relayed,
             via: Some(server.to_string()),
             evidence: format!(
                 "openvpn server status: `{}` connected from {}, `{}` from {}; the server forwards client-to-client",
@@ -170,7 +170,7 @@ pub fn classify(clients: &[Client], a: &str, b: Ipv4Addr, server: &str) -> Route
             ),
         },
         _ => Route {
-            route: "none",
+            route: RouteKind::None,
             via: None,
             evidence: "openvpn server status: not both clients connected".into(),
         },
@@ -183,7 +183,7 @@ pub fn classify(clients: &[Client], a: &str, b: Ipv4Addr, server: &str) -> Route
 pub fn settle(
     lab: &mut Lab,
     _parties: &[&Host],
-    _addresses: &std::collections::BTreeMap<String, Ipv4Addr>,
+    _addresses: &std::collections::BTreeMap<crate::plan::HostName, Ipv4Addr>,
 ) {
     let status = Files::new(&lab.dir).status();
     let since = std::time::SystemTime::now();
@@ -310,7 +310,7 @@ pub fn start(
         &log,
         &log,
     )?;
-    started.logs.push((server.name.clone(), log));
+    started.logs.push((server.name.to_string(), log));
     crate::sim::check_coordinator(lab, &server.name, "openvpn", fault)?;
     let mut clients = Vec::new();
     for h in &parties {
@@ -324,7 +324,7 @@ pub fn start(
             &log,
             &log,
         )?;
-        started.logs.push((h.name.clone(), log.clone()));
+        started.logs.push((h.name.to_string(), log.clone()));
         clients.push((h, log));
     }
     // Every client's tunnel up (its log says so), or a clear error.
@@ -359,7 +359,7 @@ pub fn start(
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    started.relay = Some(server.name.clone());
+    started.relay = Some(server.name.to_string());
     started.relayed_by_construction = true;
     started.read_route = Some(route);
     started.settle = Some(settle);
@@ -386,11 +386,14 @@ mod tests {
         assert_eq!(clients[1].name, "bob");
         assert_eq!(clients[1].virtual_address, Some(Ipv4Addr::new(10, 9, 0, 2)));
         let r = classify(&clients, "alice", Ipv4Addr::new(10, 9, 0, 2), "server");
-        assert_eq!((r.route, r.via.as_deref()), ("relayed", Some("server")));
+        assert_eq!(
+            (r.route, r.via.as_deref()),
+            (RouteKind::Relayed, Some("server"))
+        );
         assert!(r.evidence.contains("198.18.128.2:52000"), "{}", r.evidence);
         assert_eq!(
             classify(&clients, "alice", Ipv4Addr::new(10, 9, 0, 3), "server").route,
-            "none"
+            RouteKind::None
         );
         assert!(parse_status("").is_empty());
     }

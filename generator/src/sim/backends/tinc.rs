@@ -79,11 +79,11 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
             &log,
             &log,
         )?;
-        started.logs.push((h.name.clone(), log));
+        started.logs.push((h.name.to_string(), log));
         if k == 0 {
             crate::sim::check_coordinator(lab, &h.name, "tincd", fault)?;
         }
     }
-    started.relay = Some(bootstrap.name.clone());
+    started.relay = Some(bootstrap.name.to_string());
     Ok(started)
 }

@@ -70,7 +70,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         let key = dir.join(format!("{}.key", h.name));
         write_secret(&key, &private)?;
         v.push(Node {
-            name: h.name.clone(),
+            name: h.name.to_string(),
             ns: lab.ns(&h.name),
             iface: format!("w{}{i}", lab.hex),
             key,
@@ -176,7 +176,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
             crate::sim::check_coordinator(lab, &n.name, "wireguard-go", fault)?;
         }
     }
-    started.relay = hub.map(|h| h.name.clone());
+    started.relay = hub.map(|h| h.name.to_string());
     started.read_told = Some(told);
     started.relayed_by_construction = plan.connectivity.topology == Topology::Hub;
     Ok(started)
