@@ -34,7 +34,6 @@ Prints one JSON line (keys as for every e3 program, then):
 Exit status: 0 ok, 1 wrong result, 2 usage error, 3 failure (timeout, exception).
 """
 
-import argparse
 import os
 import random
 import sys
@@ -55,32 +54,16 @@ except ImportError:  # numpy is optional
     numpy = None
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}')
-    return value
+add_size, params = e3_common.count_option('size', 10000, 'length of every vector')
 
 
 def add_args(parser):
-    parser.add_argument('--size', type=positive_int, default=10000, metavar='N',
-                        help='length of every vector (default 10000)')
+    add_size(parser)
     parser.add_argument('--lists', action='store_true',
                         help='use lists of field elements even where numpy is installed')
 
 
-def params(args):
-    return {'size': args.size}
-
-
-def check_inputs(args, inputs, mpc):
-    for value in inputs:
-        if not 0 <= value < KEY_LIMIT:
-            return f'key {value} is not in [0, 2**32)'
-    return None
+check_inputs = e3_common.inputs_below(KEY_LIMIT, 'key', '2**32')
 
 
 def vector(key, size):

@@ -1,4 +1,5 @@
-"""Shared plumbing for the e3 MPyC programs (secure-sum, millionaires, rounds).
+"""Shared plumbing for the e3 MPyC programs (secure-sum, millionaires, rounds,
+max-chain, bulk).
 
 Not a program itself. Each program script puts its own directory on sys.path and
 calls ``e3_common.main(Program(...))``; this module does everything around the
@@ -15,6 +16,10 @@ actual MPC computation:
   watchdog (``--timeout``, default ``$E3_TIMEOUT`` or 300 s) because MPyC
   retries connecting forever and waits forever for a peer that died;
 - prints exactly one JSON line on stdout and exits with a status code.
+
+It also has the pieces programs share for their own arguments and inputs:
+``positive_int``, ``count_option`` (one ``--NAME N`` count parameter),
+``inputs_below`` and ``fits_secint`` (range checks of the inputs).
 
 Exit status: 0 result correct; 1 result wrong (ok:false); 2 usage error (bad
 MPyC or program arguments; message on stderr, no JSON); 3 run failed (timeout,
@@ -237,6 +242,46 @@ def main(program):
 def emit(record):
     sys.stdout.write(json.dumps(record) + '\n')
     sys.stdout.flush()
+
+
+def positive_int(text):
+    """argparse type of a count option (--rounds, --steps, --size): an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}')
+    return value
+
+
+def count_option(name, default, help):
+    """(add_args, params) of a program whose one parameter is the count `--name N`.
+
+    `help` names what is counted; the default is appended, e.g.
+    count_option('rounds', 100, 'number of sequential secure multiplications').
+    The parameter goes into the JSON line under `name`.
+    """
+    def add_args(parser):
+        parser.add_argument(f'--{name}', type=positive_int, default=default, metavar='N',
+                            help=f'{help} (default {default})')
+
+    def params(args):
+        return {name: getattr(args, name)}
+
+    return add_args, params
+
+
+def inputs_below(limit, what, limit_text):
+    """check_inputs of a program whose inputs lie in [0, limit): the message names the
+    first one outside, e.g. "key 4294967296 is not in [0, 2**32)"."""
+    def check_inputs(args, inputs, mpc):
+        for value in inputs:
+            if not 0 <= value < limit:
+                return f'{what} {value} is not in [0, {limit_text})'
+        return None
+
+    return check_inputs
 
 
 def fits_secint(mpc, value, what):

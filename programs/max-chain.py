@@ -34,7 +34,6 @@ Prints one JSON line (keys as for every e3 program, then):
 Exit status: 0 ok, 1 wrong result, 2 usage error, 3 failure (timeout, exception).
 """
 
-import argparse
 import hashlib
 import os
 import sys
@@ -50,30 +49,9 @@ KEY_LIMIT = 2**32
 VALUE_BITS = 20
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}')
-    return value
-
-
-def add_args(parser):
-    parser.add_argument('--steps', type=positive_int, default=16, metavar='N',
-                        help='number of sequential secure comparisons (default 16)')
-
-
-def params(args):
-    return {'steps': args.steps}
-
-
-def check_inputs(args, inputs, mpc):
-    for value in inputs:
-        if not 0 <= value < KEY_LIMIT:
-            return f'key {value} is not in [0, 2**32)'
-    return None
+add_args, params = e3_common.count_option(
+    'steps', 16, 'number of sequential secure comparisons')
+check_inputs = e3_common.inputs_below(KEY_LIMIT, 'key', '2**32')
 
 
 def stream_value(key, k):

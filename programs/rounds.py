@@ -36,7 +36,6 @@ rounds_s covers only the N rounds, per_round_ms = 1000 * rounds_s / N.
 Exit status: 0 ok, 1 wrong result, 2 usage error, 3 failure (timeout, exception).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -50,30 +49,9 @@ import e3_common  # noqa: E402
 MODULUS = 2**61 - 1  # a Mersenne prime
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}')
-    return value
-
-
-def add_args(parser):
-    parser.add_argument('--rounds', type=positive_int, default=100, metavar='N',
-                        help='number of sequential secure multiplications (default 100)')
-
-
-def params(args):
-    return {'rounds': args.rounds}
-
-
-def check_inputs(args, inputs, mpc):
-    for value in inputs:
-        if not 0 <= value < MODULUS:
-            return f'factor {value} is not in [0, 2**61-1)'
-    return None
+add_args, params = e3_common.count_option(
+    'rounds', 100, 'number of sequential secure multiplications')
+check_inputs = e3_common.inputs_below(MODULUS, 'factor', '2**61-1')
 
 
 def expected(args, inputs):

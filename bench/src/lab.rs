@@ -21,9 +21,9 @@ use crate::stats::{ratio, round3, Stat};
 /// Validates and plans a generated scenario.
 pub fn plan_of(name: &str, yaml: &str) -> Result<Plan, String> {
     let checked = e3::check_text(name, yaml.as_bytes());
-    match checked.scenario {
-        Some(s) => Ok(e3::plan::plan(&s)),
-        None => Err(format!(
+    match checked.outcome {
+        e3::Outcome::Scenario(s) => Ok(e3::plan::plan(&s)),
+        e3::Outcome::Matrix(_) | e3::Outcome::Invalid => Err(format!(
             "generated scenario `{name}` is invalid:\n{}",
             checked
                 .diagnostics

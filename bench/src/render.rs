@@ -82,7 +82,7 @@ pub struct Once {
 pub fn child(file: &Path, out: &Path) -> Result<(), String> {
     let t = Instant::now();
     let checked = e3::check(&e3::load::ScenarioRef::File(file.to_path_buf()));
-    let Some(scenario) = checked.scenario else {
+    let e3::Outcome::Scenario(scenario) = checked.outcome else {
         let first = checked
             .diagnostics
             .items
@@ -300,7 +300,7 @@ mod tests {
                 .map(|d| d.render(&checked.sources))
                 .collect();
             let scenario = checked
-                .scenario
+                .into_scenario()
                 .unwrap_or_else(|| panic!("{n} parties: {errors:?}"));
             assert_eq!(scenario.parties.len(), n);
         }

@@ -329,7 +329,11 @@ mod tests {
 
     fn plan(name: &str) -> Plan {
         let checked = crate::check_arg(name);
-        crate::plan::plan(&checked.scenario.expect("bundled scenarios are valid"))
+        crate::plan::plan(
+            &checked
+                .into_scenario()
+                .expect("bundled scenarios are valid"),
+        )
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! [`render`] (files) or the lab.
 
 pub mod bundled;
+pub mod capacity;
 pub mod catalogue;
+pub mod clock;
 pub mod cloud;
 pub mod deploy;
 pub mod diag;
 pub mod error;
 pub mod files;
+pub mod fork;
 pub mod graph;
 pub mod grid;
 pub mod keys;
@@ -32,22 +35,72 @@ use diag::{did_you_mean, Code, Diagnostic, Diagnostics};
 use load::ScenarioRef;
 use source::Sources;
 
-/// The outcome of loading and validating one scenario.
+/// The result of loading and validating one scenario: what came out, and
+/// every diagnostic (warnings too) with the sources they point into.
 pub struct Checked {
-    /// The valid scenario, or the named variant of a matrix scenario.
-    /// `None` when invalid, and for a matrix scenario named without a
-    /// variant (see [`Checked::matrix`]).
-    pub scenario: Option<scenario::Scenario>,
-    /// A valid matrix scenario named without a variant: all its variants.
-    pub matrix: Option<CheckedMatrix>,
+    pub outcome: Outcome,
     pub diagnostics: Diagnostics,
     pub sources: Sources,
 }
 
+/// What a check gave.
+pub enum Outcome {
+    /// A valid scenario, or the named variant of a matrix scenario.
+    Scenario(scenario::Scenario),
+    /// A valid matrix scenario named without a variant: all its variants.
+    Matrix(CheckedMatrix),
+    /// At least one error (see [`Checked::diagnostics`]).
+    Invalid,
+}
+
 impl Checked {
+    /// An outcome with its diagnostics, sorted; any error makes it
+    /// [`Outcome::Invalid`].
+    fn new(outcome: Outcome, mut diagnostics: Diagnostics, sources: Sources) -> Self {
+        diagnostics.sort();
+        let outcome = if diagnostics.has_errors() {
+            Outcome::Invalid
+        } else {
+            outcome
+        };
+        Checked {
+            outcome,
+            diagnostics,
+            sources,
+        }
+    }
+
+    fn invalid(items: Vec<Diagnostic>, sources: Sources) -> Self {
+        Checked::new(Outcome::Invalid, Diagnostics { items }, sources)
+    }
+
     /// Valid: a scenario, or a matrix of valid variants.
     pub fn is_valid(&self) -> bool {
-        !self.diagnostics.has_errors() && (self.scenario.is_some() || self.matrix.is_some())
+        !matches!(self.outcome, Outcome::Invalid)
+    }
+
+    /// The valid scenario (or variant), if that is what was checked.
+    pub fn scenario(&self) -> Option<&scenario::Scenario> {
+        match &self.outcome {
+            Outcome::Scenario(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// [`Checked::scenario`], by value.
+    pub fn into_scenario(self) -> Option<scenario::Scenario> {
+        match self.outcome {
+            Outcome::Scenario(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The valid matrix, if a matrix scenario was named without a variant.
+    pub fn matrix(&self) -> Option<&CheckedMatrix> {
+        match &self.outcome {
+            Outcome::Matrix(m) => Some(m),
+            _ => None,
+        }
     }
 }
 
@@ -82,33 +135,14 @@ pub fn check_arg(arg: &str) -> Checked {
 /// [`check`] of one variant (`Some(selector)`) or of the whole scenario.
 pub fn check_variant(reference: &ScenarioRef, variant: Option<&str>) -> Checked {
     match load::load(reference) {
-        Err((items, sources)) => {
-            let mut diagnostics = Diagnostics { items };
-            diagnostics.sort();
-            Checked {
-                scenario: None,
-                matrix: None,
-                diagnostics,
-                sources,
-            }
-        }
+        Err((items, sources)) => Checked::invalid(items, sources),
         Ok(loaded) => check_loaded(loaded, variant),
     }
 }
 
 fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
-    let invalid = |items: Vec<Diagnostic>, sources: Sources| {
-        let mut diagnostics = Diagnostics { items };
-        diagnostics.sort();
-        Checked {
-            scenario: None,
-            matrix: None,
-            diagnostics,
-            sources,
-        }
-    };
     let expansion = match matrix::expand(&loaded.root) {
-        Err(items) => return invalid(items, loaded.sources),
+        Err(items) => return Checked::invalid(items, loaded.sources),
         Ok(e) => e,
     };
     let Some(expansion) = expansion else {
@@ -123,15 +157,10 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
             )
             .label("no `matrix:` in this scenario")
             .hint(format!("name the scenario without `@{sel}`"));
-            return invalid(vec![d], loaded.sources);
+            return Checked::invalid(vec![d], loaded.sources);
         }
-        let (scenario, diagnostics) = scenario::validate(&loaded);
-        return Checked {
-            scenario,
-            matrix: None,
-            diagnostics,
-            sources: loaded.sources,
-        };
+        let (scenario, diagnostics) = validate_tree(&loaded.root, &loaded.stem, &loaded.sources);
+        return Checked::new(scenario_outcome(scenario), diagnostics, loaded.sources);
     };
     let base = loaded
         .root
@@ -159,20 +188,14 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
                     )
                 }),
             );
-            return invalid(vec![d], loaded.sources);
+            return Checked::invalid(vec![d], loaded.sources);
         };
-        let (scenario, diagnostics) =
-            scenario::validate_tree(&v.root, &loaded.stem, &loaded.sources);
+        let (scenario, diagnostics) = validate_tree(&v.root, &loaded.stem, &loaded.sources);
         let scenario = scenario.map(|mut s| {
             s.name = v.name(&s.name);
             s
         });
-        return Checked {
-            scenario,
-            matrix: None,
-            diagnostics,
-            sources: loaded.sources,
-        };
+        return Checked::new(scenario_outcome(scenario), diagnostics, loaded.sources);
     }
     // Every variant; a diagnostic that several variants share is reported once.
     let total = expansion.variants.len();
@@ -182,7 +205,7 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
     let mut seen: Vec<(Diagnostic, Vec<&matrix::Variant>)> = Vec::new();
     let mut variants = Vec::new();
     for v in &expansion.variants {
-        let (scenario, diags) = scenario::validate_tree(&v.root, &loaded.stem, &loaded.sources);
+        let (scenario, diags) = validate_tree(&v.root, &loaded.stem, &loaded.sources);
         for d in diags.items {
             match seen.iter_mut().find(|(s, _)| {
                 s.code == d.code && s.location == d.location && s.message == d.message
@@ -237,19 +260,79 @@ fn check_loaded(loaded: load::Loaded, variant: Option<&str>) -> Checked {
             d
         })
         .collect();
-    let mut diagnostics = Diagnostics { items };
-    diagnostics.sort();
-    let matrix = (!diagnostics.has_errors()).then_some(CheckedMatrix {
+    let matrix = CheckedMatrix {
         base,
         axes: expansion.axes,
         variants,
-    });
-    Checked {
-        scenario: None,
-        matrix,
-        diagnostics,
-        sources: loaded.sources,
+    };
+    Checked::new(
+        Outcome::Matrix(matrix),
+        Diagnostics { items },
+        loaded.sources,
+    )
+}
+
+fn scenario_outcome(scenario: Option<scenario::Scenario>) -> Outcome {
+    scenario.map_or(Outcome::Invalid, Outcome::Scenario)
+}
+
+/// [`scenario::validate_tree`], then what needs the plan: that the faults'
+/// targets are hosts of it.
+fn validate_tree(
+    root: &yaml::Node,
+    stem: &str,
+    sources: &Sources,
+) -> (Option<scenario::Scenario>, Diagnostics) {
+    let (scenario, mut diagnostics) = scenario::validate_tree(root, stem, sources);
+    let Some(scenario) = scenario else {
+        return (None, diagnostics);
+    };
+    diagnostics.items.extend(check_fault_targets(&scenario));
+    diagnostics.sort();
+    if diagnostics.has_errors() {
+        (None, diagnostics)
+    } else {
+        (Some(scenario), diagnostics)
     }
+}
+
+/// Every fault's target must be a host of the plan (a party, a router or
+/// carrier, a control host): checked on a valid scenario, whose plan
+/// cannot fail.
+fn check_fault_targets(scenario: &scenario::Scenario) -> Vec<Diagnostic> {
+    if scenario.simulation.faults.is_empty() {
+        return Vec::new();
+    }
+    let plan = plan::plan(scenario);
+    let mut names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+    if plan.connectivity.coordinator.is_some() {
+        names.push(crate::sim::fault::COORDINATOR);
+    }
+    scenario
+        .simulation
+        .faults
+        .iter()
+        .filter(|f| !names.contains(&f.target.as_str()))
+        .filter_map(|f| {
+            Some(
+                Diagnostic::new(
+                    Code::InvalidFault,
+                    f.target_loc?,
+                    format!(
+                        "no host `{}` to inject `{}` into",
+                        diag::bound(&f.target),
+                        f.action
+                    ),
+                )
+                .label("not a host of the plan")
+                .hint(
+                    did_you_mean(&f.target, names.iter().copied()).unwrap_or_else(|| {
+                        format!("the plan's hosts (`e3 show`): {}", names.join(", "))
+                    }),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Loads and validates a scenario from bytes, as [`check`] does for a
@@ -259,16 +342,7 @@ pub fn check_text(name: &str, bytes: &[u8]) -> Checked {
     let parsed = load::decode(name.to_string(), None, bytes.to_vec(), &mut sources)
         .and_then(|(file, text)| load::document(file, &text, &sources).map(|root| (file, root)));
     match parsed {
-        Err(items) => {
-            let mut diagnostics = Diagnostics { items };
-            diagnostics.sort();
-            Checked {
-                scenario: None,
-                matrix: None,
-                diagnostics,
-                sources,
-            }
-        }
+        Err(items) => Checked::invalid(items, sources),
         Ok((file, root)) => check_loaded(
             load::Loaded {
                 root,
@@ -288,8 +362,8 @@ pub fn bundled_examples() -> Vec<String> {
     let mut out = Vec::new();
     for name in bundled::scenario_names() {
         let checked = check(&ScenarioRef::Bundled(name.to_string()));
-        match checked.matrix {
-            Some(m) => {
+        match checked.outcome {
+            Outcome::Matrix(m) => {
                 let mut backends = Vec::new();
                 for v in &m.variants {
                     if !backends.contains(&v.scenario.backend) {
@@ -298,7 +372,7 @@ pub fn bundled_examples() -> Vec<String> {
                     }
                 }
             }
-            None => out.push(name.to_string()),
+            Outcome::Scenario(_) | Outcome::Invalid => out.push(name.to_string()),
         }
     }
     out

@@ -1203,6 +1203,103 @@ pub fn output_dir(name: &str) -> std::path::PathBuf {
     }
 }
 
+/// `e3 grid --only KEY=VALUE …`: the settings a variant must have to run.
+/// Values of one key are alternatives; different keys must all match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Only {
+    /// `(key, values)` in the order the keys were first given.
+    filter: Vec<(String, Vec<String>)>,
+}
+
+/// A `--only` setting that does not select anything of the matrix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OnlyError {
+    #[error("`--only {setting}` is not `KEY=VALUE`")]
+    NotKeyValue { setting: String },
+    /// `name` (the scenario as the user named it) has no axis `key`.
+    #[error("`--only {setting}`: `{name}` does not vary `{key}`")]
+    NotVaried {
+        setting: String,
+        name: String,
+        key: String,
+        /// The keys the matrix varies.
+        varied: Vec<String>,
+    },
+    #[error("`--only {setting}`: `{value}` is not a value of `{key}`")]
+    NotAValue {
+        setting: String,
+        key: String,
+        value: String,
+        /// The key's values.
+        values: Vec<String>,
+    },
+}
+
+fn backquoted<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    items
+        .into_iter()
+        .map(|x| format!("`{x}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl crate::error::Hinted for OnlyError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            OnlyError::NotKeyValue { .. } => "e.g. `--only backend=nebula`".into(),
+            OnlyError::NotVaried { varied, .. } => format!("it varies {}", backquoted(varied)),
+            OnlyError::NotAValue { value, values, .. } => {
+                did_you_mean(value, values.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("its values: {}", backquoted(values)))
+            }
+        })
+    }
+}
+
+impl Only {
+    /// Parses the `--only` settings against the matrix's axes; `name` is
+    /// the scenario as named on the command line (for messages).
+    pub fn parse(name: &str, settings: &[String], axes: &Axes) -> Result<Only, OnlyError> {
+        let mut filter: Vec<(String, Vec<String>)> = Vec::new();
+        for setting in settings {
+            let Some((k, v)) = setting.split_once('=') else {
+                return Err(OnlyError::NotKeyValue {
+                    setting: setting.clone(),
+                });
+            };
+            let Some((_, values)) = axes.dims.iter().find(|(d, _)| d == k) else {
+                return Err(OnlyError::NotVaried {
+                    setting: setting.clone(),
+                    name: name.to_string(),
+                    key: k.to_string(),
+                    varied: axes.dims.iter().map(|(d, _)| d.clone()).collect(),
+                });
+            };
+            if !values.iter().any(|x| x == v) {
+                return Err(OnlyError::NotAValue {
+                    setting: setting.clone(),
+                    key: k.to_string(),
+                    value: v.to_string(),
+                    values: values.clone(),
+                });
+            }
+            match filter.iter_mut().find(|(fk, _)| fk == k) {
+                Some((_, vs)) => vs.push(v.to_string()),
+                None => filter.push((k.to_string(), vec![v.to_string()])),
+            }
+        }
+        Ok(Only { filter })
+    }
+
+    /// Whether a variant with these settings is selected (every variant,
+    /// without `--only`).
+    pub fn matches(&self, settings: &[(String, String)]) -> bool {
+        self.filter
+            .iter()
+            .all(|(k, vs)| settings.iter().any(|(sk, sv)| sk == k && vs.contains(sv)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1397,5 +1494,53 @@ mod tests {
         assert!(got.contains(&(Code::MatrixUnknownParty, 5)), "{got:?}");
         assert!(got.contains(&(Code::InvalidValue, 6)), "{got:?}");
         assert_eq!(got.len(), 4, "{got:?}");
+    }
+
+    #[test]
+    fn only_selects_by_settings() {
+        let axes = Axes {
+            dims: vec![
+                ("backend".into(), vec!["nebula".into(), "tinc".into()]),
+                ("nat".into(), vec!["easy+easy".into(), "hard+easy".into()]),
+            ],
+            ..Default::default()
+        };
+        let parse = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            Only::parse("grid", &args, &axes)
+        };
+        let set = |b: &str, n: &str| {
+            vec![
+                ("backend".to_string(), b.to_string()),
+                ("nat".to_string(), n.to_string()),
+            ]
+        };
+        let all = parse(&[]).unwrap();
+        assert!(all.matches(&set("tinc", "hard+easy")));
+        let only = parse(&["backend=nebula", "backend=tinc", "nat=hard+easy"]).unwrap();
+        assert!(only.matches(&set("nebula", "hard+easy")));
+        assert!(only.matches(&set("tinc", "hard+easy")));
+        assert!(!only.matches(&set("tinc", "easy+easy")));
+
+        use crate::error::{render, Hinted};
+        let e = parse(&["backend"]).unwrap_err();
+        assert_eq!(
+            render(&e),
+            "error: `--only backend` is not `KEY=VALUE`\n   = hint: e.g. `--only backend=nebula`\n"
+        );
+        let e = parse(&["relay=always"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`--only relay=always`: `grid` does not vary `relay`"
+        );
+        assert_eq!(e.hint().as_deref(), Some("it varies `backend`, `nat`"));
+        let e = parse(&["backend=nebul"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`--only backend=nebul`: `nebul` is not a value of `backend`"
+        );
+        assert!(e.hint().unwrap().contains("`nebula`"), "{:?}", e.hint());
+        let e = parse(&["backend=zzzzzz"]).unwrap_err();
+        assert_eq!(e.hint().as_deref(), Some("its values: `nebula`, `tinc`"));
     }
 }

@@ -344,15 +344,18 @@ mod tests {
 
     fn bundled(name: &str) -> Plan {
         let checked = crate::check(&crate::load::ScenarioRef::Bundled(name.into()));
-        crate::plan::plan(&checked.scenario.expect("bundled scenarios are valid"))
+        crate::plan::plan(
+            &checked
+                .into_scenario()
+                .expect("bundled scenarios are valid"),
+        )
     }
 
     fn plan(yaml: &str) -> Plan {
         let checked = crate::check_text("latency.yaml", yaml.as_bytes());
         crate::plan::plan(
             checked
-                .scenario
-                .as_ref()
+                .scenario()
                 .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
         )
     }

@@ -26,19 +26,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::capacity::{self, USABLE_PER_24};
 use crate::catalogue::{ports, Backend, Nat, Platform, Region, Relay};
-use crate::diag::{Code, Diagnostic};
-use crate::scenario::{Latency, Scenario};
-
-/// Names of the hosts e3 adds; parties may not use them.
-pub const RESERVED_HOST_NAMES: &[&str] = &[
-    "control",
-    "lighthouse",
-    "hub",
-    "server",
-    "bootstrap",
-    "internet",
-];
+use crate::scenario::{self, Latency, Scenario};
 
 /// Version of the `scenario.json` format.
 pub const PLAN_FORMAT: u32 = 1;
@@ -46,20 +36,13 @@ pub const PLAN_FORMAT: u32 = 1;
 const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
 const INTERNET_PREFIX: u8 = 16;
 const INFRA_BLOCK: (u32, u32) = (0, 1); // (first /24, number of /24s) within INTERNET
-const PARTY_BLOCK: (u32, u32) = (1, 127);
-const ROUTER_BLOCK: (u32, u32) = (128, 128);
+const PARTY_BLOCK: (u32, u32) = (1, capacity::PARTY_24S);
+const ROUTER_BLOCK: (u32, u32) = (1 + capacity::PARTY_24S, capacity::ROUTER_24S);
 const PUBLIC_LANS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
-const PUBLIC_LAN_COUNT: u32 = 256;
 const PRIVATE_LANS: Ipv4Addr = Ipv4Addr::new(10, 128, 0, 0);
-const PRIVATE_LAN_COUNT: u32 = 1 << 15;
 const CARRIER: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 0);
-const CARRIER_COUNT: u32 = 1 << 14;
 const OVERLAY: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 0);
 const OVERLAY_PREFIX: u8 = 16;
-const OVERLAY_PARTY_BLOCKS: u32 = 255;
-/// Hosts per LAN: `.2`–`.254`.
-pub const LAN_HOSTS: usize = 253;
-const USABLE_PER_24: u32 = 254;
 
 /// Route factor and speed of light in fibre of the latency model.
 pub const ROUTE_FACTOR: f64 = 1.5;
@@ -485,6 +468,68 @@ impl Plan {
         s.push('\n');
         s
     }
+
+    /// The plan as `e3 show` prints it: backend and program, a table of the
+    /// hosts (role, platform, region, NAT, underlay and overlay addresses),
+    /// and the one-way delays of the latency model when there are any.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "{}: {}", self.name, self.description);
+        let c = &self.connectivity;
+        let _ = writeln!(
+            s,
+            "backend {} (relay {}, {}), program {} on port {}",
+            c.backend,
+            c.relay,
+            match c.topology {
+                Topology::Hub => "hub",
+                Topology::Mesh => "mesh",
+            },
+            self.program.name,
+            self.program.port
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "{:<20} {:<10} {:<13} {:<7} {:<9} {:<26} {:<15}",
+            "HOST", "ROLE", "PLATFORM", "REGION", "NAT", "UNDERLAY", "OVERLAY"
+        );
+        for h in &self.hosts {
+            let underlay = h
+                .interfaces
+                .iter()
+                .map(|i| i.address.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let role = match (h.role, h.index) {
+                (Role::Party, Some(i)) => format!("party #{i}"),
+                (r, _) => r.as_str().to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "{:<20} {:<10} {:<13} {:<7} {:<9} {:<26} {:<15}",
+                h.name,
+                role,
+                h.platform.map(|p| p.as_str()).unwrap_or("(sim)"),
+                h.region.as_deref().unwrap_or("-"),
+                h.nat.as_str(),
+                underlay,
+                h.overlay_address
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+        // Padding of the last column leaves trailing spaces: trim each line.
+        let mut s: String = s.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+        if !self.latency.pairs.is_empty() {
+            let _ = writeln!(s, "\none-way delay ({}):", self.latency.model);
+            for p in &self.latency.pairs {
+                let _ = writeln!(s, "  {} <-> {}: {} ms", p.a, p.b, p.one_way_ms);
+            }
+        }
+        s
+    }
 }
 
 /// The n-th usable address (last octet 1–254) of a run of /24s.
@@ -510,137 +555,6 @@ pub fn one_way_delay_ms(a: &Region, b: &Region) -> f64 {
     let h = (dlat / 2.0).sin().powi(2) + la.cos() * lb.cos() * (dlon / 2.0).sin().powi(2);
     let km = 2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin();
     (km * ROUTE_FACTOR / FIBRE_KM_PER_MS * 10.0).round() / 10.0
-}
-
-/// One NAT site, derived from the parties: named by `site:` or, without
-/// one, by the host itself.
-struct SiteDraft {
-    name: SiteName,
-    nat: Nat,
-    hosts: Vec<HostName>,
-    region: Option<String>,
-    first: crate::source::Location,
-}
-
-fn site_drafts(scenario: &Scenario) -> Vec<SiteDraft> {
-    let mut sites: Vec<SiteDraft> = Vec::new();
-    // Site name → position in `sites`: keeps this linear in the hosts.
-    let mut index: std::collections::HashMap<SiteName, usize> = std::collections::HashMap::new();
-    for p in &scenario.parties {
-        if p.nat == Nat::None {
-            continue;
-        }
-        for host in p.host_names() {
-            let name = SiteName::new(p.site.clone().unwrap_or_else(|| host.clone()));
-            let host = HostName::new(host);
-            match index.get(&name) {
-                Some(&i) => sites[i].hosts.push(host),
-                None => {
-                    index.insert(name.clone(), sites.len());
-                    sites.push(SiteDraft {
-                        name,
-                        nat: p.nat,
-                        hosts: vec![host],
-                        region: p.region.map(|r| r.slug.to_string()),
-                        first: p.loc,
-                    });
-                }
-            }
-        }
-    }
-    sites
-}
-
-/// Checks that the scenario fits the address plan. Called by validation, so
-/// that [`plan`] cannot fail.
-pub fn check_capacity(scenario: &Scenario) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let sites = site_drafts(scenario);
-    let at = scenario
-        .locations
-        .parties
-        .unwrap_or_else(|| scenario.parties[0].loc);
-    for s in &sites {
-        if s.hosts.len() > LAN_HOSTS {
-            out.push(
-                Diagnostic::new(
-                    Code::AddressPlanOverflow,
-                    s.first,
-                    format!(
-                        "site `{}` holds {} hosts, but a site LAN (a /24) fits {LAN_HOSTS}",
-                        s.name,
-                        s.hosts.len()
-                    ),
-                )
-                .hint("split the parties over several sites"),
-            );
-        }
-    }
-    let count = |nat: &[Nat]| sites.iter().filter(|s| nat.contains(&s.nat)).count() as u32;
-    let checks = [
-        (
-            count(&[Nat::Firewall]),
-            PUBLIC_LAN_COUNT,
-            "`firewall` sites",
-        ),
-        (
-            count(&[Nat::Easy, Nat::EasyAf, Nat::Hard, Nat::OneToOne, Nat::Cgnat]),
-            PRIVATE_LAN_COUNT,
-            "NAT sites",
-        ),
-        (count(&[Nat::Cgnat]), CARRIER_COUNT, "`cgnat` sites"),
-        (
-            sites.len() as u32,
-            ROUTER_BLOCK.1 * USABLE_PER_24,
-            "sites with a router",
-        ),
-    ];
-    for (have, max, what) in checks {
-        if have > max {
-            out.push(
-                Diagnostic::new(
-                    Code::AddressPlanOverflow,
-                    at,
-                    format!("{have} {what}, but the simulation address plan fits {max}"),
-                )
-                .hint("use fewer sites, or share sites between parties with `site:`"),
-            );
-        }
-    }
-    let public: u32 = scenario
-        .parties
-        .iter()
-        .filter(|p| p.nat == Nat::None)
-        .map(|p| p.host_count() as u32)
-        .sum();
-    if public > PARTY_BLOCK.1 * USABLE_PER_24 {
-        out.push(
-            Diagnostic::new(
-                Code::AddressPlanOverflow,
-                at,
-                format!(
-                    "{public} public parties, but the internet segment fits {}",
-                    PARTY_BLOCK.1 * USABLE_PER_24
-                ),
-            )
-            .hint("use fewer parties"),
-        );
-    }
-    let total: u32 = scenario.parties.iter().map(|p| p.host_count() as u32).sum();
-    if total > OVERLAY_PARTY_BLOCKS * USABLE_PER_24 {
-        out.push(
-            Diagnostic::new(
-                Code::AddressPlanOverflow,
-                at,
-                format!(
-                    "{total} parties, but the overlay network fits {}",
-                    OVERLAY_PARTY_BLOCKS * USABLE_PER_24
-                ),
-            )
-            .hint("use fewer parties"),
-        );
-    }
-    out
 }
 
 /// The deepest directory holding a path program and all its files (their
@@ -798,7 +712,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         format!("{INTERNET}/{INTERNET_PREFIX}"),
     )];
     let (mut public_lans, mut private_lans, mut carriers) = (0u32, 0u32, 0u32);
-    for (i, draft) in site_drafts(scenario).into_iter().enumerate() {
+    for (i, draft) in scenario.sites().into_iter().enumerate() {
         let wan = nth_host(INTERNET, ROUTER_BLOCK.0, i as u32);
         let lan_net = if draft.nat == Nat::Firewall {
             public_lans += 1;
@@ -807,7 +721,8 @@ pub fn plan(scenario: &Scenario) -> Plan {
             private_lans += 1;
             subnet_24(PRIVATE_LANS, private_lans - 1)
         };
-        let lan_name = SegmentName::Lan(draft.name.clone());
+        let site_name = SiteName::new(draft.name.clone());
+        let lan_name = SegmentName::Lan(site_name.clone());
         segments.push(Segment::new(lan_name.clone(), format!("{lan_net}/24")));
         let router_lan = offset(lan_net, 1);
         let router = HostName::new(format!("{}-router", draft.name));
@@ -816,7 +731,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
         if draft.nat == Nat::Cgnat {
             carriers += 1;
             let net = subnet_24(CARRIER, carriers - 1);
-            let seg = SegmentName::Carrier(draft.name.clone());
+            let seg = SegmentName::Carrier(site_name.clone());
             segments.push(Segment::new(seg.clone(), format!("{net}/24")));
             let carrier_name = HostName::new(format!("{}-carrier", draft.name));
             router_ifaces.push(Interface {
@@ -868,7 +783,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
             wan,
         ));
         for (j, host) in draft.hosts.iter().enumerate() {
-            let h = &mut hosts[party_position[host]];
+            let h = &mut hosts[party_position[host.as_str()]];
             let a = offset(lan_net, j as u32 + 2);
             h.interfaces.push(Interface {
                 segment: lan_name.clone(),
@@ -879,13 +794,13 @@ pub fn plan(scenario: &Scenario) -> Plan {
             h.public_address = Some(if draft.nat == Nat::Firewall { a } else { wan });
         }
         sites.push(Site {
-            name: draft.name.clone(),
+            name: site_name,
             nat: draft.nat,
             router,
             carrier,
             lan: format!("{lan_net}/24"),
             public_address: wan,
-            hosts: draft.hosts,
+            hosts: draft.hosts.into_iter().map(HostName::new).collect(),
             region: draft.region,
         });
     }
@@ -970,7 +885,7 @@ pub fn plan(scenario: &Scenario) -> Plan {
 fn router_host(
     name: &HostName,
     role: Role,
-    site: &SiteDraft,
+    site: &scenario::Site,
     interfaces: Vec<Interface>,
     wan: Ipv4Addr,
 ) -> Host {
@@ -987,7 +902,7 @@ fn router_host(
         size: None,
         address: None,
         nat: site.nat,
-        site: Some(site.name.clone()),
+        site: Some(SiteName::new(site.name.clone())),
         interfaces,
         public_address: Some(wan),
         overlay_address: None,
@@ -1198,8 +1113,7 @@ mod tests {
         let checked = crate::check_text("segments.yaml", yaml.as_bytes());
         let plan = plan(
             checked
-                .scenario
-                .as_ref()
+                .scenario()
                 .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
         );
         let names: Vec<String> = plan.segments.iter().map(|s| s.name.to_string()).collect();
@@ -1219,5 +1133,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_hosts_e3_adds_have_reserved_names() {
+        // Validation keeps parties off these names; every control host the
+        // plan adds, for every backend, must be among them.
+        for name in crate::bundled_examples() {
+            let checked = crate::check_arg(&name);
+            let plan = plan(checked.scenario().expect("bundled scenarios are valid"));
+            for h in plan.hosts.iter().filter(|h| h.role != Role::Party) {
+                assert!(
+                    capacity::RESERVED_HOST_NAMES.contains(&h.name.as_str())
+                        || h.name.ends_with("-router")
+                        || h.name.ends_with("-carrier"),
+                    "{name}: `{}` is not a reserved name",
+                    h.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_text_of_a_plan() {
+        let checked = crate::check_arg("nebula-nat");
+        let p = plan(checked.scenario().expect("bundled scenarios are valid"));
+        let text = p.to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("{}: {}", p.name, p.description));
+        assert!(
+            lines[1].starts_with("backend nebula (relay "),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[2], "");
+        assert!(lines[3].starts_with("HOST                 ROLE       PLATFORM"));
+        assert!(lines[4].starts_with("alice "), "{}", lines[4]);
+        assert!(lines[4].contains("party #0"), "{}", lines[4]);
+        assert!(lines.iter().any(|l| l.starts_with("lighthouse ")));
+        assert!(
+            lines.iter().all(|l| l.trim_end() == *l),
+            "no trailing spaces"
+        );
+        // One row per host, then the delays of the model.
+        assert_eq!(lines[4 + p.hosts.len()], "");
+        assert!(lines[5 + p.hosts.len()].starts_with("one-way delay ("));
+        assert_eq!(lines.len(), 6 + p.hosts.len() + p.latency.pairs.len());
     }
 }

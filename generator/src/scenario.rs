@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundled;
+use crate::capacity;
 use crate::catalogue::{find_region, Backend, Nat, Platform, Region, Relay};
 use crate::diag::{did_you_mean, one_of, Code, Diagnostic, Diagnostics};
 use crate::load::Loaded;
@@ -99,6 +100,51 @@ pub struct Simulation {
     pub faults: Vec<Fault>,
 }
 
+/// One NAT site, derived from the parties: named by `site:` or, without
+/// one, by the host itself. A site's router (and carrier) are hosts of the
+/// plan; validation checks that the sites fit the address plan.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub name: String,
+    pub nat: Nat,
+    pub hosts: Vec<String>,
+    pub region: Option<String>,
+    /// The first party entry of the site.
+    pub first: Location,
+}
+
+impl Scenario {
+    /// The sites of the parties behind NAT or a firewall, in order of
+    /// their first host.
+    pub fn sites(&self) -> Vec<Site> {
+        let mut sites: Vec<Site> = Vec::new();
+        // Site name → position in `sites`: keeps this linear in the hosts.
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for p in &self.parties {
+            if p.nat == Nat::None {
+                continue;
+            }
+            for host in p.host_names() {
+                let name = p.site.clone().unwrap_or_else(|| host.clone());
+                match index.get(&name) {
+                    Some(&i) => sites[i].hosts.push(host),
+                    None => {
+                        index.insert(name.clone(), sites.len());
+                        sites.push(Site {
+                            name,
+                            nat: p.nat,
+                            hosts: vec![host],
+                            region: p.region.map(|r| r.slug.to_string()),
+                            first: p.loc,
+                        });
+                    }
+                }
+            }
+        }
+        sites
+    }
+}
+
 /// A fault of `simulation.faults`: `action` on `target`, `at_s` seconds
 /// after the program started (see [`crate::sim::fault`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -113,7 +159,7 @@ pub struct Fault {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "mode", content = "pairs")]
 pub enum Latency {
-    /// From region coordinates (see `plan::one_way_delay_ms`).
+    /// From region coordinates (see `crate::plan::one_way_delay_ms`).
     Regions,
     None,
     /// One-way delays between named parties, in milliseconds.
@@ -151,6 +197,8 @@ const LATENCY_PAIR_KEYS: &[&str] = &["between", "delay"];
 
 /// Validates a loaded scenario. Returns the scenario (when there is no
 /// error) and every diagnostic, warnings included, in source order.
+/// Whether the faults' targets are hosts of the plan is checked against
+/// the plan by [`crate::check`], after this.
 pub fn validate(loaded: &Loaded) -> (Option<Scenario>, Diagnostics) {
     validate_tree(&loaded.root, &loaded.stem, &loaded.sources)
 }
@@ -384,13 +432,8 @@ impl<'a> Validator<'a> {
                 parties: get("parties").map(|p| p.loc),
             },
         };
-        for d in crate::plan::check_capacity(&scenario) {
+        for d in check_capacity(&scenario) {
             self.err(d);
-        }
-        if !self.diags.has_errors() {
-            for d in check_fault_targets(&scenario) {
-                self.err(d);
-            }
         }
         Some(scenario)
     }
@@ -1472,13 +1515,13 @@ impl<'a> Validator<'a> {
         }
         for p in parties {
             for host in p.host_names() {
-                if crate::plan::RESERVED_HOST_NAMES.contains(&host.as_str())
+                if capacity::RESERVED_HOST_NAMES.contains(&host.as_str())
                     || host.ends_with("-router")
                     || host.ends_with("-carrier")
                 {
                     self.err(
                         Diagnostic::new(Code::HostNameCollision, p.loc, format!("host name `{host}` is reserved for a host e3 adds"))
-                            .hint(format!("e3 names its own hosts {} and `<site>-router`/`<site>-carrier`: rename the party", crate::plan::RESERVED_HOST_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
+                            .hint(format!("e3 names its own hosts {} and `<site>-router`/`<site>-carrier`: rename the party", capacity::RESERVED_HOST_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
                     );
                 }
             }
@@ -2085,43 +2128,97 @@ fn parse_seconds(s: &str) -> Option<f64> {
         .map(|v| v * scale)
 }
 
-/// Every fault's target must be a host of the plan (a party, a router or
-/// carrier, a control host); run on an otherwise valid scenario, whose
-/// plan cannot fail.
-fn check_fault_targets(scenario: &Scenario) -> Vec<Diagnostic> {
-    if scenario.simulation.faults.is_empty() {
-        return Vec::new();
-    }
-    let plan = crate::plan::plan(scenario);
-    let mut names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
-    if plan.connectivity.coordinator.is_some() {
-        names.push(crate::sim::fault::COORDINATOR);
-    }
-    scenario
-        .simulation
-        .faults
-        .iter()
-        .filter(|f| !names.contains(&f.target.as_str()))
-        .filter_map(|f| {
-            Some(
+/// Checks that the scenario fits the simulation address plan
+/// ([`crate::capacity`]), so that [`crate::plan::plan`] cannot fail.
+fn check_capacity(scenario: &Scenario) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let sites = scenario.sites();
+    let at = scenario
+        .locations
+        .parties
+        .unwrap_or_else(|| scenario.parties[0].loc);
+    for s in &sites {
+        if s.hosts.len() > capacity::LAN_HOSTS {
+            out.push(
                 Diagnostic::new(
-                    Code::InvalidFault,
-                    f.target_loc?,
+                    Code::AddressPlanOverflow,
+                    s.first,
                     format!(
-                        "no host `{}` to inject `{}` into",
-                        crate::diag::bound(&f.target),
-                        f.action
+                        "site `{}` holds {} hosts, but a site LAN (a /24) fits {}",
+                        s.name,
+                        s.hosts.len(),
+                        capacity::LAN_HOSTS
                     ),
                 )
-                .label("not a host of the plan")
-                .hint(
-                    did_you_mean(&f.target, names.iter().copied()).unwrap_or_else(|| {
-                        format!("the plan's hosts (`e3 show`): {}", names.join(", "))
-                    }),
+                .hint("split the parties over several sites"),
+            );
+        }
+    }
+    let count = |nat: &[Nat]| sites.iter().filter(|s| nat.contains(&s.nat)).count() as u32;
+    let checks = [
+        (
+            count(&[Nat::Firewall]),
+            capacity::PUBLIC_LANS,
+            "`firewall` sites",
+        ),
+        (
+            count(&[Nat::Easy, Nat::EasyAf, Nat::Hard, Nat::OneToOne, Nat::Cgnat]),
+            capacity::PRIVATE_LANS,
+            "NAT sites",
+        ),
+        (count(&[Nat::Cgnat]), capacity::CARRIERS, "`cgnat` sites"),
+        (
+            sites.len() as u32,
+            capacity::ROUTED_SITES,
+            "sites with a router",
+        ),
+    ];
+    for (have, max, what) in checks {
+        if have > max {
+            out.push(
+                Diagnostic::new(
+                    Code::AddressPlanOverflow,
+                    at,
+                    format!("{have} {what}, but the simulation address plan fits {max}"),
+                )
+                .hint("use fewer sites, or share sites between parties with `site:`"),
+            );
+        }
+    }
+    let public: u32 = scenario
+        .parties
+        .iter()
+        .filter(|p| p.nat == Nat::None)
+        .map(|p| p.host_count() as u32)
+        .sum();
+    if public > capacity::PUBLIC_PARTIES {
+        out.push(
+            Diagnostic::new(
+                Code::AddressPlanOverflow,
+                at,
+                format!(
+                    "{public} public parties, but the internet segment fits {}",
+                    capacity::PUBLIC_PARTIES
                 ),
             )
-        })
-        .collect()
+            .hint("use fewer parties"),
+        );
+    }
+    let total: u32 = scenario.parties.iter().map(|p| p.host_count() as u32).sum();
+    if total > capacity::OVERLAY_PARTIES {
+        out.push(
+            Diagnostic::new(
+                Code::AddressPlanOverflow,
+                at,
+                format!(
+                    "{total} parties, but the overlay network fits {}",
+                    capacity::OVERLAY_PARTIES
+                ),
+            )
+            .hint("use fewer parties"),
+        );
+    }
+    out
 }
 
 #[cfg(test)]

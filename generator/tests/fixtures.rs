@@ -70,10 +70,10 @@ fn run(dir: &Path) -> (String, bool, Vec<String>) {
         }
     }
     let valid = checked.is_valid();
-    if let Some(s) = &checked.scenario {
+    if let Some(s) = checked.scenario() {
         out.push_str(&e3::plan::plan(s).to_json());
     }
-    if let Some(m) = &checked.matrix {
+    if let Some(m) = checked.matrix() {
         // A matrix: its variants, and the plan of the first.
         out.push_str(&format!("matrix of {} variants:\n", m.variants.len()));
         for v in &m.variants {

@@ -21,7 +21,7 @@ mod golden;
 fn rendered(name: &str) -> e3::render::Files {
     let checked = e3::check_arg(name);
     let scenario = checked
-        .scenario
+        .into_scenario()
         .unwrap_or_else(|| panic!("bundled scenario `{name}` is valid"));
     e3::render::render(&e3::plan::plan(&scenario))
 }
@@ -515,7 +515,7 @@ fn the_project_flake_tells_matrix_scenarios_apart_as_e3_does() {
         let text = e3::bundled::scenario(name).unwrap();
         let flake_says = format!("\n{text}").contains("\nmatrix:");
         let e3_says = e3::check(&e3::load::ScenarioRef::Bundled(name.to_string()))
-            .matrix
+            .matrix()
             .is_some();
         assert_eq!(
             flake_says, e3_says,
@@ -831,7 +831,7 @@ fn base_configurations_need_no_deployment_output() {
     let e = closure(&files, &["home"]).expect_err("a full configuration reads later files");
     assert!(e.contains("names"), "{e}");
     let checked = e3::check_arg("tests/fixtures/ok-mixed-platforms/scenario.yaml");
-    let files = e3::render::render(&e3::plan::plan(&checked.scenario.unwrap()));
+    let files = e3::render::render(&e3::plan::plan(checked.scenario().unwrap()));
     let e = closure(&files, &["box"]).expect_err("an existing host imports public-keys/");
     assert!(
         e.contains("e3-closure: imports") && e.contains("public-keys/hardware/box.nix"),
@@ -862,13 +862,13 @@ fn cloud_router_tables_pass_nft_check() {
     let mut plans: Vec<(String, e3::plan::Plan)> = scenarios()
         .into_iter()
         .map(|n| {
-            let s = e3::check_arg(&n).scenario.unwrap();
+            let s = e3::check_arg(&n).into_scenario().unwrap();
             (n, e3::plan::plan(&s))
         })
         .collect();
     for fixture in ["ok-one2one", "ok-cgnat", "ok-mixed-platforms"] {
         let s = e3::check_arg(&format!("tests/fixtures/{fixture}/scenario.yaml"))
-            .scenario
+            .into_scenario()
             .unwrap();
         plans.push((fixture.to_string(), e3::plan::plan(&s)));
     }

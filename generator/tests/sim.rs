@@ -883,7 +883,7 @@ fn nat_types_map_and_filter_as_designed() {
         let file = dir.path().join(format!("nat-{nat}.yaml"));
         std::fs::write(&file, yaml).expect("scenario");
         let checked = e3::check(&e3::load::ScenarioRef::File(file.clone()));
-        let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid probe scenario"));
+        let plan = e3::plan::plan(checked.scenario().expect("valid probe scenario"));
         let public = |h: &str| {
             plan.host(h)
                 .and_then(|h| h.public_address)
@@ -964,7 +964,7 @@ fn captures_are_pcaps_that_tcpdump_reads() {
     let file = dir.path().join("capture.yaml");
     std::fs::write(&file, yaml).expect("scenario");
     let checked = e3::check(&e3::load::ScenarioRef::File(file.clone()));
-    let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid scenario"));
+    let plan = e3::plan::plan(checked.scenario().expect("valid scenario"));
     let lab = e3::sim::build_only(&plan).expect("lab");
     let prefix = lab.prefix.clone();
     let s1 = plan.host("s1").and_then(|h| h.public_address).expect("s1");
@@ -1523,7 +1523,7 @@ fn latency_tree_is_accepted_by_tc() {
     lab_test!(&["nft", "tc"]);
     let yaml = "connectivity: { backend: nebula }\nprogram: { name: secure-sum }\ndefaults: { platform: digitalocean }\nparties:\n  - { name: ams, region: ams3 }\n  - { name: nyc, region: nyc3, nat: easy }\n  - { name: sgp, region: sgp1, nat: cgnat }\nsimulation: { latency: regions }\n";
     let checked = e3::check_text("latency.yaml", yaml.as_bytes());
-    let plan = e3::plan::plan(checked.scenario.as_ref().expect("valid scenario"));
+    let plan = e3::plan::plan(checked.scenario().expect("valid scenario"));
     let hosts = e3::sim::latency::commands(&plan);
     let shaped: Vec<(&str, &str)> = hosts.iter().map(|h| (h.host.as_str(), h.dev)).collect();
     assert_eq!(

@@ -12,7 +12,7 @@ mod golden;
 fn rendered(name: &str) -> e3::render::Files {
     let checked = e3::check_arg(name);
     let scenario = checked
-        .scenario
+        .into_scenario()
         .unwrap_or_else(|| panic!("{name} is valid"));
     e3::render::render(&e3::plan::plan(&scenario))
 }

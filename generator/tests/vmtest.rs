@@ -41,7 +41,7 @@ fn plan(name: &str) -> Plan {
     let checked = e3::check_arg(name);
     e3::plan::plan(
         &checked
-            .scenario
+            .into_scenario()
             .unwrap_or_else(|| panic!("bundled scenario `{name}` is valid")),
     )
 }
@@ -64,7 +64,7 @@ fn plans() -> Vec<(String, Plan)> {
     for file in files {
         let checked = e3::check(&ScenarioRef::File(file.clone()));
         let scenario = checked
-            .scenario
+            .into_scenario()
             .unwrap_or_else(|| panic!("{} is valid", file.display()));
         let p = e3::plan::plan(&scenario);
         out.push((p.name.clone(), p));

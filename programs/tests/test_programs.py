@@ -369,6 +369,25 @@ def test_derive_input_is_stable():
         [2075029837680648855, 1254805933375478623]
 
 
+def test_shared_argument_and_input_checks():
+    """The helpers rounds, max-chain and bulk share, without MPyC."""
+    import argparse
+    assert e3_common.positive_int('3') == 3
+    for bad in ('0', '-2', 'x', '1.5'):
+        with pytest.raises(argparse.ArgumentTypeError, match='expected an integer >= 1'):
+            e3_common.positive_int(bad)
+    add_args, params = e3_common.count_option('steps', 16, 'number of steps')
+    parser = argparse.ArgumentParser()
+    add_args(parser)
+    assert params(parser.parse_args([])) == {'steps': 16}
+    assert params(parser.parse_args(['--steps', '5'])) == {'steps': 5}
+    assert '(default 16)' in parser.format_help()
+    check = e3_common.inputs_below(2**32, 'key', '2**32')
+    assert check(None, [0, 2**32 - 1], None) is None
+    assert check(None, [1, 2**32, -1], None) == 'key 4294967296 is not in [0, 2**32)'
+    assert check(None, [-1], None) == 'key -1 is not in [0, 2**32)'
+
+
 def test_port_in_use_exits_3(tmp_path):
     """A party that cannot listen on its port fails at once with exit 3 and a JSON line."""
     p0, p1 = free_ports(2)

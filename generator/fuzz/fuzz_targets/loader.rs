@@ -64,7 +64,7 @@ fn exercise(checked: &e3::Checked, data: &[u8]) {
             );
         }
     }
-    if let Some(scenario) = &checked.scenario {
+    if let Some(scenario) = checked.scenario() {
         assert!(
             !checked.diagnostics.has_errors(),
             "a scenario came back together with errors"
@@ -83,7 +83,7 @@ fn exercise(checked: &e3::Checked, data: &[u8]) {
     }
     // A matrix: its variants are valid scenarios too (the first and the last
     // are planned and rendered, which keeps a run fast).
-    if let Some(m) = &checked.matrix {
+    if let Some(m) = checked.matrix() {
         assert!(
             !checked.diagnostics.has_errors(),
             "a matrix came back together with errors"

@@ -795,7 +795,7 @@ mod tests {
     #[test]
     fn the_cache_key_includes_the_versions() {
         let checked = crate::check(&crate::load::ScenarioRef::Bundled("nebula-nat".into()));
-        let plan = crate::plan::plan(checked.scenario.as_ref().expect("valid"));
+        let plan = crate::plan::plan(checked.scenario().expect("valid"));
         let t = Duration::from_secs(20);
         let v = |nebula: &str| {
             BTreeMap::from([

@@ -287,8 +287,7 @@ mod tests {
         let checked = crate::check_text("privacy.yaml", yaml.as_bytes());
         crate::plan::plan(
             checked
-                .scenario
-                .as_ref()
+                .scenario()
                 .unwrap_or_else(|| panic!("invalid scenario: {:?}", checked.diagnostics)),
         )
     }

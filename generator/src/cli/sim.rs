@@ -1,0 +1,53 @@
+//! `e3 sim`: one scenario in a local NAT lab, then its report.
+
+use std::process::ExitCode;
+
+use super::error::{EXIT_FAILURE, EXIT_INTERRUPTED};
+use super::{load_plan, Error};
+
+pub fn run(
+    name: Option<String>,
+    json: bool,
+    expect_failure: bool,
+    timeout: u64,
+    cleanup: bool,
+    latency: Option<e3::sim::latency::Method>,
+    test_fault: Option<String>,
+) -> Result<ExitCode, Error> {
+    if cleanup {
+        if !e3::sim::is_root() {
+            return Err(Error::CleanupNeedsRoot);
+        }
+        for line in e3::sim::netns::cleanup_leftovers() {
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = name.unwrap_or_default();
+    let plan = load_plan(&name)?;
+    let opts = e3::sim::Options {
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        latency,
+        test_fault,
+        ..Default::default()
+    };
+    let report = match e3::sim::run_lab(&plan, &opts) {
+        Err(_) if e3::sim::netns::interrupted() => {
+            eprintln!("interrupted: the lab is torn down");
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        r => r?,
+    };
+    if json {
+        print!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    if report.ok != expect_failure {
+        Ok(ExitCode::SUCCESS)
+    } else if expect_failure {
+        Err(Error::UnexpectedSuccess)
+    } else {
+        Ok(ExitCode::from(EXIT_FAILURE))
+    }
+}
