@@ -787,3 +787,217 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(median: f64, min: f64, max: f64) -> Stat {
+        Stat {
+            median,
+            min,
+            max,
+            samples: vec![min, median, max],
+        }
+    }
+
+    /// Every section, with a failed run where a section shows them and a
+    /// figure that could not be measured.
+    fn results() -> Results {
+        let s = |m| Some(stat(m, m * 0.9, m * 1.2));
+        Results {
+            e3_bench: 1,
+            e3_version: "0.0.0",
+            git_commit: None,
+            profile: "release",
+            unix_time: 0,
+            runs: 3,
+            machine: Machine {
+                cpu: "Test CPU".into(),
+                cpus: 2,
+                kernel: "6.1.0".into(),
+                loadavg_start: "0.10".into(),
+                loadavg_end: "0.20".into(),
+                tools: Vec::new(),
+            },
+            render: Some(render::Figure {
+                sizes: [(3, 0.0042), (100, 0.051)]
+                    .into_iter()
+                    .map(|(n, t)| render::Size {
+                        parties: n,
+                        hosts: n * 2 + 1,
+                        yaml_bytes: 100 * n,
+                        files: 10 + n,
+                        bytes: 5000 * n,
+                        pipeline_s: stat(t, t * 0.9, t * 1.1),
+                        load_validate_s: stat(t / 3.0, t / 4.0, t / 2.0),
+                        plan_s: stat(t / 3.0, t / 4.0, t / 2.0),
+                        render_s: stat(t / 3.0, t / 4.0, t / 2.0),
+                        write_s: stat(t * 2.0, t, t * 3.0),
+                        peak_rss_kib: stat(12345.0, 12000.0, 13000.0),
+                        per_party_us: 1402.5,
+                    })
+                    .collect(),
+                growth: vec![render::Growth {
+                    from: 3,
+                    to: 100,
+                    parties_ratio: 33.3,
+                    time_ratio: Some(12.1),
+                    memory_ratio: None,
+                    time_us_per_added_party: 482.5,
+                    memory_kib_per_added_party: 3.25,
+                }],
+            }),
+            lab: Some(lab::BringUpFigure {
+                sizes: vec![
+                    lab::BringUpSize {
+                        backend: "nebula".into(),
+                        parties: 3,
+                        namespaces: 7,
+                        topology_s: s(0.31),
+                        daemons_s: s(0.52),
+                        overlay_s: s(1.5),
+                        bringup_s: s(2.02),
+                        teardown_s: s(0.4),
+                        bringup_per_party_s: Some(0.673),
+                        failures: Vec::new(),
+                    },
+                    lab::BringUpSize {
+                        backend: "nebula".into(),
+                        parties: 8,
+                        namespaces: 17,
+                        topology_s: None,
+                        daemons_s: None,
+                        overlay_s: None,
+                        bringup_s: None,
+                        teardown_s: None,
+                        bringup_per_party_s: None,
+                        failures: vec!["run 1: x".into(), "run 2: y".into()],
+                    },
+                ],
+                bringup_s_per_added_party: Some(0.125),
+                teardown_s_per_added_party: None,
+            }),
+            overlay: Some(lab::OverlayFigure {
+                rounds: 1000,
+                iperf_seconds: 3,
+                backends: vec![
+                    lab::OverlayBackend {
+                        backend: "direct".into(),
+                        path: "underlay".into(),
+                        per_round_ms: s(0.123),
+                        throughput_mbps: s(25000.0),
+                        round_time_ratio: Some(1.0),
+                        throughput_ratio: Some(1.0),
+                        wire_ratio: s(1.5),
+                        wire_ratio_vs_direct: Some(1.0),
+                        failures: Vec::new(),
+                    },
+                    lab::OverlayBackend {
+                        backend: "nebula".into(),
+                        path: "tunnel".into(),
+                        per_round_ms: s(0.456),
+                        throughput_mbps: None,
+                        round_time_ratio: Some(3.71),
+                        throughput_ratio: None,
+                        wire_ratio: s(2.25),
+                        wire_ratio_vs_direct: Some(1.5),
+                        failures: vec!["run 2: iperf3".into()],
+                    },
+                ],
+            }),
+            mininet: Some(mininet::Figure {
+                mininet_version: None,
+                e3_method: String::new(),
+                mininet_method: String::new(),
+                sizes: vec![mininet::PeerSize {
+                    hosts: 4,
+                    e3: mininet::Side {
+                        bringup_s: s(0.2),
+                        build_s: s(0.1),
+                        reach_s: s(0.1),
+                        teardown_s: s(0.05),
+                    },
+                    mininet: mininet::Side {
+                        bringup_s: s(1.2),
+                        build_s: s(1.0),
+                        reach_s: s(0.2),
+                        teardown_s: s(0.5),
+                    },
+                    bringup_ratio: Some(6.0),
+                    teardown_ratio: Some(10.0),
+                    failures: vec!["e3 run 1: h1 did not reach the public host".into()],
+                }],
+            }),
+            latency: Some(latency::Figure {
+                rounds: 20,
+                iperf_seconds: 3,
+                unavailable: vec!["netem".into()],
+                cells: vec![
+                    latency::Cell {
+                        pair: "ams3-fra1".into(),
+                        backend: "direct".into(),
+                        method: e3::sim::latency::Method::None,
+                        rtt_model_ms: 0.0,
+                        rtt_ms: s(0.05),
+                        error_ms: Some(0.05),
+                        error_percent: None,
+                        per_round_ms: s(0.3),
+                        per_round_per_rtt: Some(6.0),
+                        wall_s: s(1.25),
+                        throughput_mbps: s(20000.0),
+                        delay_line_cpu_percent: None,
+                        delay_line_us_per_packet: None,
+                        failures: Vec::new(),
+                    },
+                    latency::Cell {
+                        pair: "ams3-sgp1".into(),
+                        backend: "nebula".into(),
+                        method: e3::sim::latency::Method::Nfqueue,
+                        rtt_model_ms: 162.35,
+                        rtt_ms: s(165.5),
+                        error_ms: Some(3.15),
+                        error_percent: Some(1.9),
+                        per_round_ms: s(83.0),
+                        per_round_per_rtt: Some(0.502),
+                        wall_s: s(4.5),
+                        throughput_mbps: s(95.0),
+                        delay_line_cpu_percent: s(12.5),
+                        delay_line_us_per_packet: s(3.25),
+                        failures: vec!["run 1: no ICMP echo came back".into()],
+                    },
+                ],
+            }),
+            run: Some(lab::RunFigure {
+                sizes: vec![lab::RunSize {
+                    backend: "nebula".into(),
+                    parties: 16,
+                    pairs: 120,
+                    total_s: s(30.5),
+                    setup_s: s(2.5),
+                    overlay_s: s(10.0),
+                    mpc_s: s(12.0),
+                    report_s: s(4.0),
+                    teardown_s: s(2.0),
+                    report_percent: s(13.1),
+                    failures: vec!["run 3: failed".into()],
+                }],
+            }),
+            labs: Vec::new(),
+            total_s: 123.4,
+        }
+    }
+
+    /// The table as the benchmark prints it: every section, its columns,
+    /// units and notes (`tests/table.txt`; `E3_BLESS=1` rewrites it).
+    #[test]
+    fn the_table_keeps_its_layout() {
+        let got = table(&results());
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/table.txt");
+        if std::env::var_os("E3_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &got).expect("write tests/table.txt");
+        }
+        let want = std::fs::read_to_string(&path).expect("tests/table.txt");
+        assert_eq!(got, want, "the table changed");
+    }
+}
