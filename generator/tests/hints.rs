@@ -22,7 +22,11 @@ fn layer_sources() -> Vec<PathBuf> {
     .iter()
     .map(|f| root.join("src").join(f))
     .collect();
-    for dir in [root.join("src/render"), root.join("src/grid")] {
+    for dir in [
+        root.join("src/render"),
+        root.join("src/grid"),
+        root.join("../bench/src"),
+    ] {
         let mut rs: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|e| e.expect("directory entry").path())
