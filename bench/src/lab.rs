@@ -16,22 +16,23 @@ use e3::plan::Plan;
 use e3::sim::session::LabSession;
 use e3::sim::Options;
 
+use crate::error::Error;
 use crate::stats::{ratio, round3, Stat};
 
 /// Validates and plans a generated scenario.
-pub fn plan_of(name: &str, yaml: &str) -> Result<Plan, String> {
+pub fn plan_of(name: &str, yaml: &str) -> Result<Plan, Error> {
     let checked = e3::check_text(name, yaml.as_bytes());
     match checked.outcome {
         e3::Outcome::Scenario(s) => Ok(e3::plan::plan(&s)),
-        e3::Outcome::Matrix(_) | e3::Outcome::Invalid => Err(format!(
-            "generated scenario `{name}` is invalid:\n{}",
-            checked
+        e3::Outcome::Matrix(_) | e3::Outcome::Invalid => Err(Error::InvalidScenario {
+            name: name.to_string(),
+            diagnostics: checked
                 .diagnostics
                 .items
                 .iter()
                 .map(|d| d.render(&checked.sources))
-                .collect::<String>()
-        )),
+                .collect(),
+        }),
     }
 }
 
@@ -62,19 +63,36 @@ pub fn options(timeout: Duration) -> Options {
 }
 
 /// Tears a session down and times it; leftovers are an error.
-pub fn teardown(session: &mut LabSession) -> Result<f64, String> {
+fn teardown(session: &mut LabSession) -> Result<f64, Error> {
     let t = Instant::now();
     let problems = session.teardown();
     let s = t.elapsed().as_secs_f64();
     if problems.is_empty() {
         Ok(s)
     } else {
-        Err(format!(
-            "lab {} did not tear down cleanly: {}",
-            session.lab.prefix,
-            problems.join("; ")
-        ))
+        Err(Error::Teardown {
+            prefix: session.lab.prefix.clone(),
+            problems,
+        })
     }
+}
+
+/// One lab session of a benchmark: starts it (its prefix goes into
+/// `labs`, which the tests check is gone afterwards), runs `measure` on
+/// it, and tears it down whatever `measure` returned; a teardown that
+/// leaves something behind is the error then. `measure`'s result and the
+/// teardown's seconds.
+pub fn with_session<T>(
+    plan: &Plan,
+    opts: &Options,
+    labs: &mut Vec<String>,
+    measure: impl FnOnce(&mut LabSession) -> Result<T, Error>,
+) -> Result<(T, f64), Error> {
+    let mut s = LabSession::start(plan, opts).map_err(Error::Lab)?;
+    labs.push(s.lab.prefix.clone());
+    let result = measure(&mut s);
+    let down = teardown(&mut s)?;
+    Ok((result?, down))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,18 +131,16 @@ pub fn measure_bringup(
     timeout: Duration,
     labs: &mut Vec<String>,
     log: &dyn Fn(&str),
-) -> Result<BringUpFigure, String> {
+) -> Result<BringUpFigure, Error> {
     let mut out = Vec::new();
     for &n in sizes {
         let plan = plan_of(&format!("bench-lab-{n}.yaml"), &bringup_yaml(n))?;
         let (mut topo, mut daemons, mut overlay, mut bringup, mut down, mut failures) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for run in 0..runs {
-            let mut s = LabSession::start(&plan, &options(timeout))?;
-            labs.push(s.lab.prefix.clone());
-            let ov = s.wait_overlay(timeout)?;
-            let t = s.timings;
-            let td = teardown(&mut s)?;
+            let ((ov, t), td) = with_session(&plan, &options(timeout), labs, |s| {
+                Ok((s.wait_overlay(timeout).map_err(Error::Lab)?, s.timings))
+            })?;
             match ov.up_s {
                 Some(up) => {
                     let b = t.overlay_start_s + up;
@@ -203,47 +219,44 @@ pub struct OverlayFigure {
     pub backends: Vec<OverlayBackend>,
 }
 
-/// One run: bring the lab up, run `rounds`, run iperf3, tear down.
-/// `Ok(Err(why))` is a failed run; `Err` stops the benchmark.
 /// What one run measured: ms per round, Mbit/s, wire bytes per payload byte.
 type OverlayRun = (f64, f64, Option<f64>);
 
+/// One run: bring the lab up, run `rounds`, run iperf3, tear down.
+/// [`Error::RunFailed`] is a failed run; any other error stops the benchmark.
 fn overlay_once(
     plan: &Plan,
     timeout: Duration,
     iperf_seconds: u32,
     labs: &mut Vec<String>,
-) -> Result<Result<OverlayRun, String>, String> {
-    let mut s = LabSession::start(plan, &options(timeout))?;
-    labs.push(s.lab.prefix.clone());
-    let result = overlay_measure(&mut s, plan, timeout, iperf_seconds);
-    teardown(&mut s)?;
-    result
+) -> Result<OverlayRun, Error> {
+    with_session(plan, &options(timeout), labs, |s| {
+        overlay_measure(s, plan, timeout, iperf_seconds)
+    })
+    .map(|(run, _)| run)
 }
 
-fn overlay_measure(
-    s: &mut LabSession,
-    plan: &Plan,
-    timeout: Duration,
-    iperf_seconds: u32,
-) -> Result<Result<OverlayRun, String>, String> {
-    let ov = s.wait_overlay(timeout)?;
-    if !ov.all_up() {
-        return Ok(Err(format!(
+/// Waits for the overlay of `s`; a failed run when it does not come up.
+pub fn overlay_up(s: &mut LabSession, timeout: Duration) -> Result<(), Error> {
+    if s.wait_overlay(timeout).map_err(Error::Lab)?.all_up() {
+        Ok(())
+    } else {
+        Err(Error::RunFailed(format!(
             "the overlay did not come up within {} s",
             timeout.as_secs()
-        )));
+        )))
     }
-    let run = s.run_program(timeout)?;
-    // the capture ends with the program, before iperf3's traffic
-    let wire = s
-        .stop_capture()
-        .zip(run.sent.as_ref())
-        .and_then(|(internet, sent)| {
-            e3::sim::privacy::wire_cost(&internet, sent, plan.program.port, run.window).ratio
-        });
+}
+
+/// Runs the `rounds` program in `s`: the run, and the slower party's
+/// `per_round_ms`; a failed run when a party failed or printed none.
+pub fn run_rounds(
+    s: &mut LabSession,
+    timeout: Duration,
+) -> Result<(e3::sim::session::ProgramRun, f64), Error> {
+    let run = s.run_program(timeout).map_err(Error::Lab)?;
     if let Some(p) = run.parties.iter().find(|p| !p.ok) {
-        return Ok(Err(format!(
+        return Err(Error::RunFailed(format!(
             "`rounds` failed on `{}`: {}",
             p.host,
             p.error.as_deref().unwrap_or("wrong result")
@@ -253,36 +266,52 @@ fn overlay_measure(
         .outputs
         .iter()
         .filter_map(|o| o.as_ref()?.get("per_round_ms")?.as_f64())
-        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    let Some(per_round_ms) = per_round_ms else {
-        return Ok(Err("`rounds` printed no per_round_ms".into()));
-    };
+        .reduce(f64::max)
+        .ok_or_else(|| Error::RunFailed("`rounds` printed no per_round_ms".into()))?;
+    Ok((run, per_round_ms))
+}
+
+fn overlay_measure(
+    s: &mut LabSession,
+    plan: &Plan,
+    timeout: Duration,
+    iperf_seconds: u32,
+) -> Result<OverlayRun, Error> {
+    overlay_up(s, timeout)?;
+    let (run, per_round_ms) = run_rounds(s, timeout)?;
+    // the capture ends with the program, before iperf3's traffic
+    let wire = s
+        .stop_capture()
+        .zip(run.sent.as_ref())
+        .and_then(|(internet, sent)| {
+            e3::sim::privacy::wire_cost(&internet, sent, plan.program.port, run.window).ratio
+        });
     let target = plan.program.parties[1].address.to_string();
-    Ok(iperf(s, &target, iperf_seconds)?.map(|mbps| (per_round_ms, mbps, wire)))
+    let mbps = iperf(s, &target, iperf_seconds)?;
+    Ok((per_round_ms, mbps, wire))
 }
 
 /// iperf3 for `seconds`: server on party 1, client on party 0, to party
-/// 1's `target` address; Mbit/s received. `Ok(Err(why))` is a failed run.
-pub fn iperf(
-    s: &mut LabSession,
-    target: &str,
-    iperf_seconds: u32,
-) -> Result<Result<f64, String>, String> {
+/// 1's `target` address; Mbit/s received. [`Error::RunFailed`] is a
+/// failed run.
+pub fn iperf(s: &mut LabSession, target: &str, iperf_seconds: u32) -> Result<f64, Error> {
     let parties = s.parties();
     let (client, server) = (parties[0].name.clone(), parties[1].name.clone());
-    let (server_out, _) = s.spawn(
-        &server,
-        "iperf-server",
-        "iperf3",
-        &["-s", "-1", "-p", "5201", "--forceflush"],
-    )?;
+    let (server_out, _) = s
+        .spawn(
+            &server,
+            "iperf-server",
+            "iperf3",
+            &["-s", "-1", "-p", "5201", "--forceflush"],
+        )
+        .map_err(Error::Lab)?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while !fs::read_to_string(&server_out)
         .unwrap_or_default()
         .contains("Server listening")
     {
         if s.wait("iperf-server", Instant::now()).is_some() || Instant::now() > deadline {
-            return Ok(Err(format!(
+            return Err(Error::RunFailed(format!(
                 "the iperf3 server did not start: {}",
                 fs::read_to_string(&server_out).unwrap_or_default().trim()
             )));
@@ -298,16 +327,16 @@ pub fn iperf(
         Duration::from_secs(u64::from(iperf_seconds) + 30),
     ) {
         Ok(out) => out,
-        Err(e) => return Ok(Err(format!("iperf3: {e}"))),
+        Err(e) => return Err(Error::RunFailed(format!("iperf3: {e}"))),
     };
     s.wait("iperf-server", Instant::now() + Duration::from_secs(5));
     let json: serde_json::Value = match serde_json::from_str(&out) {
         Ok(j) => j,
-        Err(e) => return Ok(Err(format!("iperf3 printed no JSON ({e})"))),
+        Err(e) => return Err(Error::RunFailed(format!("iperf3 printed no JSON ({e})"))),
     };
     match json["end"]["sum_received"]["bits_per_second"].as_f64() {
-        Some(bps) => Ok(Ok(bps / 1e6)),
-        None => Ok(Err(format!(
+        Some(bps) => Ok(bps / 1e6),
+        None => Err(Error::RunFailed(format!(
             "iperf3: {}",
             json["error"]
                 .as_str()
@@ -336,7 +365,7 @@ pub fn measure_overlay(
     timeout: Duration,
     labs: &mut Vec<String>,
     log: &dyn Fn(&str),
-) -> Result<OverlayFigure, String> {
+) -> Result<OverlayFigure, Error> {
     let plans: Vec<Plan> = backends
         .iter()
         .map(|b| plan_of(&format!("bench-overlay-{b}.yaml"), &overlay_yaml(b, rounds)))
@@ -347,7 +376,7 @@ pub fn measure_overlay(
     let mut failures = vec![Vec::new(); backends.len()];
     for run in 0..runs {
         for (k, b) in backends.iter().enumerate() {
-            match overlay_once(&plans[k], timeout, iperf_seconds, labs)? {
+            match overlay_once(&plans[k], timeout, iperf_seconds, labs) {
                 Ok((ms, m, w)) => {
                     log(&format!(
                         "overlay {b}, run {}/{runs}: {ms:.3} ms per round, {m:.0} Mbit/s, {} wire bytes per payload byte",
@@ -358,13 +387,14 @@ pub fn measure_overlay(
                     mbps[k].push(m);
                     wire[k].extend(w);
                 }
-                Err(why) => {
+                Err(Error::RunFailed(why)) => {
                     log(&format!(
                         "overlay {b}, run {}/{runs}: failed: {why}",
                         run + 1
                     ));
                     failures[k].push(format!("run {}: {why}", run + 1));
                 }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -454,7 +484,7 @@ pub fn measure_run(
     timeout: Duration,
     labs: &mut Vec<String>,
     log: &dyn Fn(&str),
-) -> Result<RunFigure, String> {
+) -> Result<RunFigure, Error> {
     let mut out = Vec::new();
     for &n in sizes {
         let plan = plan_of(&format!("bench-lab-{n}.yaml"), &bringup_yaml(n))?;
@@ -464,7 +494,7 @@ pub fn measure_run(
             let mut opts = options(timeout);
             // A large lab's phases take long enough to want their progress.
             opts.progress = n >= 32;
-            let report = e3::sim::run_lab(&plan, &opts)?;
+            let report = e3::sim::run_lab(&plan, &opts).map_err(Error::Lab)?;
             labs.push(report.lab.clone());
             if !report.ok {
                 let f = format!("run {}: {}", run + 1, report.verdict);

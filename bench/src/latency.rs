@@ -7,7 +7,6 @@
 //! throughput and the delay line's CPU time during iperf3. One `none` cell
 //! (the underlay, the nearest pair, no delays) is the throughput baseline.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -16,8 +15,10 @@ use e3::plan::Plan;
 use e3::sim::latency::Method;
 use e3::sim::session::LabSession;
 
-use crate::lab::{iperf, options, plan_of, teardown};
+use crate::error::Error;
+use crate::lab::{iperf, options, overlay_up, plan_of, run_rounds, with_session};
 use crate::stats::{round3, Stat};
+use crate::table::{left, right, section, Row};
 
 /// Two public parties in regions `a` and `b`, joined by `backend`.
 pub fn yaml(backend: &str, a: &str, b: &str, rounds: u32) -> String {
@@ -72,33 +73,22 @@ struct Sample {
     us_per_packet: Option<f64>,
 }
 
+/// One run of a cell: the lab with `method`'s delays, measured, torn
+/// down. [`Error::RunFailed`] is a failed run.
 fn once(
     plan: &Plan,
     method: Method,
     iperf_seconds: u32,
     timeout: Duration,
     labs: &mut Vec<String>,
-) -> Result<Result<Sample, String>, String> {
+) -> Result<Sample, Error> {
     let mut opts = options(timeout);
     opts.latency = Some(method);
-    let mut s = LabSession::start(plan, &opts)?;
-    labs.push(s.lab.prefix.clone());
-    let result = measure(&mut s, iperf_seconds, timeout);
-    teardown(&mut s)?;
-    result
+    with_session(plan, &opts, labs, |s| measure(s, iperf_seconds, timeout)).map(|(x, _)| x)
 }
 
-fn measure(
-    s: &mut LabSession,
-    iperf_seconds: u32,
-    timeout: Duration,
-) -> Result<Result<Sample, String>, String> {
-    if !s.wait_overlay(timeout)?.all_up() {
-        return Ok(Err(format!(
-            "the overlay did not come up within {} s",
-            timeout.as_secs()
-        )));
-    }
+fn measure(s: &mut LabSession, iperf_seconds: u32, timeout: Duration) -> Result<Sample, Error> {
+    overlay_up(s, timeout)?;
     let parties = s.parties();
     if let Some(settle) = s.started.as_ref().and_then(|x| x.settle) {
         let addresses = parties
@@ -114,34 +104,16 @@ fn measure(
         bob.public_address
     };
     let Some(target) = target else {
-        return Ok(Err("no address to probe".into()));
+        return Err(Error::RunFailed("no address to probe".into()));
     };
-    let rtt = s.measure_rtt(&[(0, 1, target)], 9)?;
+    let rtt = s.measure_rtt(&[(0, 1, target)], 9).map_err(Error::Lab)?;
     let Some(rtt_ms) = rtt.get(&(0, 1)).copied().flatten() else {
-        return Ok(Err("no ICMP echo came back".into()));
+        return Err(Error::RunFailed("no ICMP echo came back".into()));
     };
-    let run = s.run_program(timeout)?;
-    if let Some(p) = run.parties.iter().find(|p| !p.ok) {
-        return Ok(Err(format!(
-            "`rounds` failed on `{}`: {}",
-            p.host,
-            p.error.as_deref().unwrap_or("wrong result")
-        )));
-    }
-    let Some(per_round_ms) = run
-        .outputs
-        .iter()
-        .filter_map(|o| o.as_ref()?.get("per_round_ms")?.as_f64())
-        .reduce(f64::max)
-    else {
-        return Ok(Err("`rounds` printed no per_round_ms".into()));
-    };
+    let (run, per_round_ms) = run_rounds(s, timeout)?;
     let before = s.delay_line_report();
     let t = std::time::Instant::now();
-    let mbps = match iperf(s, &target.to_string(), iperf_seconds)? {
-        Ok(m) => m,
-        Err(e) => return Ok(Err(e)),
-    };
+    let mbps = iperf(s, &target.to_string(), iperf_seconds)?;
     let elapsed = t.elapsed().as_secs_f64();
     let after = s.delay_line_report();
     let (cpu_percent, us_per_packet) = match (before, after) {
@@ -157,14 +129,14 @@ fn measure(
         }
         _ => (None, None),
     };
-    Ok(Ok(Sample {
+    Ok(Sample {
         rtt_ms,
         per_round_ms,
         wall_s: run.wall_s,
         mbps,
         cpu_percent,
         us_per_packet,
-    }))
+    })
 }
 
 /// What runs: (pair, backend, method) in table order.
@@ -190,7 +162,7 @@ pub fn measure_latency(
     timeout: Duration,
     labs: &mut Vec<String>,
     log: &dyn Fn(&str),
-) -> Result<Figure, String> {
+) -> Result<Figure, Error> {
     let todo = cells(pairs, backends);
     let mut plans = Vec::new();
     for (k, b, _) in &todo {
@@ -210,12 +182,11 @@ pub fn measure_latency(
             }
             let label = format!("{}-{} {b} {method}", pairs[*k].0, pairs[*k].1);
             match once(&plans[i], *method, iperf_seconds, timeout, labs) {
-                Err(e) if *method == Method::Netem && e.contains("no netem qdisc") => {
+                Err(Error::Lab(e)) if *method == Method::Netem && e.contains("no netem qdisc") => {
                     log("latency: no netem in this kernel; netem cells skipped");
                     unavailable.push(method.to_string());
                 }
-                Err(e) => return Err(e),
-                Ok(Ok(x)) => {
+                Ok(x) => {
                     log(&format!(
                         "latency {label}, run {}/{runs}: rtt {:.2} ms, {:.2} ms per round, {:.0} Mbit/s",
                         run + 1,
@@ -225,13 +196,14 @@ pub fn measure_latency(
                     ));
                     samples[i].push(x);
                 }
-                Ok(Err(why)) => {
+                Err(Error::RunFailed(why)) => {
                     log(&format!(
                         "latency {label}, run {}/{runs}: failed: {why}",
                         run + 1
                     ));
                     failures[i].push(format!("run {}: {why}", run + 1));
                 }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -287,34 +259,6 @@ pub fn measure_latency(
 
 /// The figure's table (section 5 of the output).
 pub fn table(t: &mut String, f: &Figure) {
-    let _ = writeln!(
-        t,
-        "\n5. Latency: two public parties in two regions; RTT = median of ICMP echoes on their path; `rounds` ({} rounds); iperf3 ({} s){}",
-        f.rounds,
-        f.iperf_seconds,
-        if f.unavailable.is_empty() {
-            String::new()
-        } else {
-            format!("; not in this kernel: {}", f.unavailable.join(", "))
-        }
-    );
-    let _ = writeln!(
-        t,
-        "{:<10} {:<10} {:<8} {:>9} {:>9} {:>8} {:>7} {:>10} {:>9} {:>8} {:>10} {:>8} {:>9}",
-        "PAIR",
-        "BACKEND",
-        "METHOD",
-        "MODEL ms",
-        "RTT ms",
-        "ERR ms",
-        "ERR %",
-        "ROUND ms",
-        "ROUND/RTT",
-        "WALL s",
-        "Mbit/s",
-        "LINE CPU",
-        "µs/PKT"
-    );
     let med = |s: &Option<Stat>, d: usize| {
         s.as_ref()
             .map(|s| format!("{:.*}", d, s.median))
@@ -322,38 +266,65 @@ pub fn table(t: &mut String, f: &Figure) {
     };
     let opt =
         |x: Option<f64>, d: usize| x.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
-    for c in &f.cells {
-        let _ = writeln!(
-            t,
-            "{:<10} {:<10} {:<8} {:>9.1} {:>9} {:>8} {:>7} {:>10} {:>9} {:>8} {:>10} {:>8} {:>9}{}",
-            c.pair,
-            c.backend,
-            c.method.as_str(),
-            c.rtt_model_ms,
-            med(&c.rtt_ms, 2),
-            opt(c.error_ms, 2),
-            opt(c.error_percent, 1),
-            med(&c.per_round_ms, 2),
-            opt(c.per_round_per_rtt, 3),
-            med(&c.wall_s, 2),
-            med(&c.throughput_mbps, 0),
-            c.delay_line_cpu_percent
-                .as_ref()
-                .map(|s| format!("{:.1}%", s.median))
-                .unwrap_or_else(|| "-".into()),
-            med(&c.delay_line_us_per_packet, 1),
-            if c.failures.is_empty() {
+    let rows: Vec<Row> = f
+        .cells
+        .iter()
+        .map(|c| {
+            let values = vec![
+                c.pair.clone(),
+                c.backend.clone(),
+                c.method.as_str().to_string(),
+                format!("{:.1}", c.rtt_model_ms),
+                med(&c.rtt_ms, 2),
+                opt(c.error_ms, 2),
+                opt(c.error_percent, 1),
+                med(&c.per_round_ms, 2),
+                opt(c.per_round_per_rtt, 3),
+                med(&c.wall_s, 2),
+                med(&c.throughput_mbps, 0),
+                c.delay_line_cpu_percent
+                    .as_ref()
+                    .map(|s| format!("{:.1}%", s.median))
+                    .unwrap_or_else(|| "-".into()),
+                med(&c.delay_line_us_per_packet, 1),
+            ];
+            (values, c.failures.len())
+        })
+        .collect();
+    section(
+        t,
+        &format!(
+            "5. Latency: two public parties in two regions; RTT = median of ICMP echoes on their path; `rounds` ({} rounds); iperf3 ({} s){}",
+            f.rounds,
+            f.iperf_seconds,
+            if f.unavailable.is_empty() {
                 String::new()
             } else {
-                format!("  ({} failed runs)", c.failures.len())
+                format!("; not in this kernel: {}", f.unavailable.join(", "))
             }
-        );
-    }
-    let _ = writeln!(t, "  ERR = measured − model; ROUND/RTT = `rounds` per round / RTT (an all-to-all exchange of two parties waits one one-way delay: ≈ 0.5); LINE CPU = the delay line's thread during iperf3, % of one core");
+        ),
+        &[
+            left("PAIR", 10),
+            left("BACKEND", 10),
+            left("METHOD", 8),
+            right("MODEL ms", 9),
+            right("RTT ms", 9),
+            right("ERR ms", 8),
+            right("ERR %", 7),
+            right("ROUND ms", 10),
+            right("ROUND/RTT", 9),
+            right("WALL s", 8),
+            right("Mbit/s", 10),
+            right("LINE CPU", 8),
+            right("µs/PKT", 9),
+        ],
+        &rows,
+        &["  ERR = measured − model; ROUND/RTT = `rounds` per round / RTT (an all-to-all exchange of two parties waits one one-way delay: ≈ 0.5); LINE CPU = the delay line's thread during iperf3, % of one core".into()],
+    );
 }
 
 /// `ams3-fra1` → (`ams3`, `fra1`).
-pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+pub fn parse_pair(s: &str) -> Result<(String, String), Error> {
     match s.split_once('-') {
         Some((a, b))
             if !a.is_empty()
@@ -363,9 +334,7 @@ pub fn parse_pair(s: &str) -> Result<(String, String), String> {
         {
             Ok((a.to_string(), b.to_string()))
         }
-        _ => Err(format!(
-            "`{s}` is no region pair\n   = hint: two regions of the catalogue, such as `ams3-sgp1`"
-        )),
+        _ => Err(Error::NoRegionPair(s.to_string())),
     }
 }
 
@@ -386,11 +355,16 @@ mod tests {
         let p: Vec<_> = near.parties().collect();
         assert!(e3::netem::rtt_model_ms(&near, p[0], p[1], None) < 20.0);
         assert_eq!(
-            parse_pair("ams3-sgp1"),
-            Ok(("ams3".to_string(), "sgp1".to_string()))
+            parse_pair("ams3-sgp1").ok(),
+            Some(("ams3".to_string(), "sgp1".to_string()))
         );
-        assert!(parse_pair("ams3").unwrap_err().contains("`ams3-sgp1`"));
-        assert!(parse_pair("ams3-mars1").is_err());
+        let e = parse_pair("ams3").unwrap_err();
+        assert_eq!(e.to_string(), "`ams3` is no region pair");
+        assert!(e3::error::Hinted::hint(&e).is_some_and(|h| h.contains("`ams3-sgp1`")));
+        assert!(matches!(
+            parse_pair("ams3-mars1"),
+            Err(Error::NoRegionPair(_))
+        ));
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! Every figure is the median of `--runs` runs (default 5) with min and max;
 //! a table goes to stdout, the full results (every sample) to the JSON file.
 
+mod error;
 mod lab;
 mod latency;
 mod mininet;
 mod render;
 mod stats;
+mod table;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
+use error::Error;
 use stats::Stat;
+use table::{left, right, section, Row};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
 enum Section {
@@ -228,10 +232,10 @@ fn latency_overlays(cli: &Cli) -> Vec<&str> {
 }
 
 /// Everything that would make a section fail, checked before any runs.
-fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
+fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), Error> {
     let labs = sections.iter().any(|s| *s != Section::Render);
     if labs && !is_root() {
-        return Err("the lab, overlay, mininet and latency sections need root (network namespaces)\n   = hint: run as root, or `--only render`".into());
+        return Err(Error::NeedsRoot);
     }
     let mut backends = Vec::new();
     if sections.contains(&Section::Lab) || sections.contains(&Section::Run) {
@@ -243,11 +247,20 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
                 "nebula" => backends.push(e3::catalogue::Backend::Nebula),
                 "wireguard" => backends.push(e3::catalogue::Backend::Wireguard),
                 "tinc" => backends.push(e3::catalogue::Backend::Tinc),
-                other => return Err(format!("`--overlays`: `{other}` is not an overlay of the lab\n   = hint: choose from `nebula`, `wireguard`, `tinc`")),
+                other => {
+                    return Err(Error::NotAnOverlay {
+                        option: "--overlays",
+                        value: other.into(),
+                        choices: "`nebula`, `wireguard`, `tinc`",
+                    })
+                }
             }
         }
         if !e3::tools::on_path("iperf3") {
-            return Err("the overlay section needs `iperf3` on PATH\n   = hint: `ci/install-deps` installs it".into());
+            return Err(Error::SectionNeeds {
+                section: "overlay",
+                tool: "iperf3",
+            });
         }
     }
     if sections.contains(&Section::Mininet) {
@@ -256,7 +269,10 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
     }
     if sections.contains(&Section::Latency) {
         for p in &cli.latency_pairs {
-            latency::parse_pair(p).map_err(|e| format!("`--latency-pairs`: {e}"))?;
+            latency::parse_pair(p).map_err(|e| Error::Option {
+                option: "--latency-pairs",
+                source: Box::new(e),
+            })?;
         }
         for o in latency_overlays(cli) {
             match o {
@@ -264,20 +280,29 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
                 "wireguard" => backends.push(e3::catalogue::Backend::Wireguard),
                 "tinc" => backends.push(e3::catalogue::Backend::Tinc),
                 "tailscale" => backends.push(e3::catalogue::Backend::Tailscale),
-                other => return Err(format!("`--latency-overlays`: `{other}` is not an overlay of the lab\n   = hint: choose from `nebula`, `wireguard`, `tinc`, `tailscale`")),
+                other => {
+                    return Err(Error::NotAnOverlay {
+                        option: "--latency-overlays",
+                        value: other.into(),
+                        choices: "`nebula`, `wireguard`, `tinc`, `tailscale`",
+                    })
+                }
             }
         }
         for tool in ["iperf3", "iptables"] {
             if !e3::tools::on_path(tool) {
-                return Err(format!("the latency section needs `{tool}` on PATH\n   = hint: `ci/install-deps` installs it"));
+                return Err(Error::SectionNeeds {
+                    section: "latency",
+                    tool,
+                });
             }
         }
     }
     for b in backends {
-        e3::sim::preflight(b)?;
+        e3::sim::preflight(b).map_err(Error::Lab)?;
     }
     if labs {
-        e3::sim::find_python()?;
+        e3::sim::find_python().map_err(Error::Lab)?;
     }
     for (what, sizes, min) in [
         ("--render-sizes", &cli.render_sizes, 2),
@@ -286,11 +311,15 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
         ("--run-sizes", &cli.run_sizes, 2),
     ] {
         if let Some(n) = sizes.iter().find(|n| **n < min) {
-            return Err(format!("`{what}`: {n} is too small (at least {min})"));
+            return Err(Error::TooSmall {
+                option: what,
+                value: *n,
+                min,
+            });
         }
     }
     if cli.mininet_hosts.iter().any(|n| *n > 254) {
-        return Err("`--mininet-hosts`: at most 254 (one 192.168.i.0/24 LAN per host)".into());
+        return Err(Error::TooManyMininetHosts);
     }
     Ok(())
 }
@@ -300,7 +329,7 @@ fn preflight(cli: &Cli, sections: &[Section]) -> Result<(), String> {
 struct WorkDir(PathBuf);
 
 impl WorkDir {
-    fn new() -> Result<WorkDir, String> {
+    fn new() -> Result<WorkDir, Error> {
         if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -313,7 +342,10 @@ impl WorkDir {
             }
         }
         let p = std::env::temp_dir().join(format!("e3-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+        std::fs::create_dir_all(&p).map_err(|source| Error::Create {
+            path: p.clone(),
+            source,
+        })?;
         Ok(WorkDir(p))
     }
 }
@@ -354,180 +386,204 @@ fn table(r: &Results) -> String {
         "machine: {} ({} CPUs), Linux {}, load {} → {}",
         m.cpu, m.cpus, m.kernel, m.loadavg_start, m.loadavg_end
     );
+    let failed = |f: &Vec<String>| f.len();
+    let or_dash = |x: Option<f64>| x.map_or("-".to_string(), |x| x.to_string());
     if let Some(f) = &r.render {
-        let _ = writeln!(
-            t,
-            "\n1. Render: load + validate + plan + render (in memory), fresh process per run"
+        let rows: Vec<Row> = f
+            .sizes
+            .iter()
+            .map(|s| {
+                let values = vec![
+                    s.parties.to_string(),
+                    s.hosts.to_string(),
+                    s.files.to_string(),
+                    s.bytes.to_string(),
+                    fmt_stat(&Some(s.pipeline_s.clone()), "ms", 1e3, 1),
+                    fmt_stat(&Some(s.peak_rss_kib.clone()), "MiB", 1.0 / 1024.0, 1),
+                    fmt_stat(&Some(s.write_s.clone()), "ms", 1e3, 1),
+                    s.per_party_us.to_string(),
+                ];
+                (values, 0)
+            })
+            .collect();
+        let notes: Vec<String> = f
+            .growth
+            .iter()
+            .map(|g| {
+                format!(
+                    "  {} → {} parties (×{}): time ×{}, peak memory ×{}; each added party +{} µs, +{} KiB",
+                    g.from,
+                    g.to,
+                    g.parties_ratio,
+                    or_dash(g.time_ratio),
+                    or_dash(g.memory_ratio),
+                    g.time_us_per_added_party,
+                    g.memory_kib_per_added_party
+                )
+            })
+            .collect();
+        section(
+            &mut t,
+            "1. Render: load + validate + plan + render (in memory), fresh process per run",
+            &[
+                right("PARTIES", 7),
+                right("HOSTS", 6),
+                right("FILES", 6),
+                right("BYTES", 10),
+                left("PIPELINE", 28).gap(2),
+                left("PEAK RSS", 26),
+                left("WRITE", 24),
+                right("PER PARTY", 7).unit(" µs"),
+            ],
+            &rows,
+            &notes,
         );
-        let _ = writeln!(
-            t,
-            "{:>7} {:>6} {:>6} {:>10}  {:<28} {:<26} {:<24} {:>10}",
-            "PARTIES", "HOSTS", "FILES", "BYTES", "PIPELINE", "PEAK RSS", "WRITE", "PER PARTY"
-        );
-        for s in &f.sizes {
-            let _ = writeln!(
-                t,
-                "{:>7} {:>6} {:>6} {:>10}  {:<28} {:<26} {:<24} {:>7} µs",
-                s.parties,
-                s.hosts,
-                s.files,
-                s.bytes,
-                fmt_stat(&Some(s.pipeline_s.clone()), "ms", 1e3, 1),
-                fmt_stat(&Some(s.peak_rss_kib.clone()), "MiB", 1.0 / 1024.0, 1),
-                fmt_stat(&Some(s.write_s.clone()), "ms", 1e3, 1),
-                s.per_party_us
-            );
-        }
-        for g in &f.growth {
-            let _ = writeln!(
-                t,
-                "  {} → {} parties (×{}): time ×{}, peak memory ×{}; each added party +{} µs, +{} KiB",
-                g.from,
-                g.to,
-                g.parties_ratio,
-                g.time_ratio.map(|x| x.to_string()).unwrap_or("-".into()),
-                g.memory_ratio.map(|x| x.to_string()).unwrap_or("-".into()),
-                g.time_us_per_added_party,
-                g.memory_kib_per_added_party
-            );
-        }
     }
     if let Some(f) = &r.lab {
-        let _ = writeln!(t, "\n2. Lab bring-up: Nebula, every party behind its own easy NAT, until every pair answers over the overlay");
-        let _ = writeln!(
-            t,
-            "{:>7} {:>4}  {:<24} {:<24} {:<24} {:<24} {:>11}",
-            "PARTIES", "NS", "TOPOLOGY", "DAEMONS STARTED", "ALL PAIRS UP", "TEARDOWN", "UP/PARTY"
-        );
-        for s in &f.sizes {
-            let _ = writeln!(
-                t,
-                "{:>7} {:>4}  {:<24} {:<24} {:<24} {:<24} {:>9} s{}",
-                s.parties,
-                s.namespaces,
-                fmt_stat(&s.topology_s, "s", 1.0, 2),
-                fmt_stat(&s.daemons_s, "s", 1.0, 2),
-                fmt_stat(&s.bringup_s, "s", 1.0, 2),
-                fmt_stat(&s.teardown_s, "s", 1.0, 2),
-                s.bringup_per_party_s
-                    .map(|x| format!("{x:.3}"))
-                    .unwrap_or("-".into()),
-                if s.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({} failed runs)", s.failures.len())
-                }
-            );
-        }
-        let _ = writeln!(
-            t,
-            "  each added party: bring-up +{} s, teardown +{} s",
-            f.bringup_s_per_added_party
-                .map(|x| x.to_string())
-                .unwrap_or("-".into()),
-            f.teardown_s_per_added_party
-                .map(|x| x.to_string())
-                .unwrap_or("-".into())
+        let rows: Vec<Row> = f
+            .sizes
+            .iter()
+            .map(|s| {
+                let values = vec![
+                    s.parties.to_string(),
+                    s.namespaces.to_string(),
+                    fmt_stat(&s.topology_s, "s", 1.0, 2),
+                    fmt_stat(&s.daemons_s, "s", 1.0, 2),
+                    fmt_stat(&s.bringup_s, "s", 1.0, 2),
+                    fmt_stat(&s.teardown_s, "s", 1.0, 2),
+                    s.bringup_per_party_s
+                        .map_or("-".to_string(), |x| format!("{x:.3}")),
+                ];
+                (values, failed(&s.failures))
+            })
+            .collect();
+        section(
+            &mut t,
+            "2. Lab bring-up: Nebula, every party behind its own easy NAT, until every pair answers over the overlay",
+            &[
+                right("PARTIES", 7),
+                right("NS", 4),
+                left("TOPOLOGY", 24).gap(2),
+                left("DAEMONS STARTED", 24),
+                left("ALL PAIRS UP", 24),
+                left("TEARDOWN", 24),
+                right("UP/PARTY", 9).unit(" s"),
+            ],
+            &rows,
+            &[format!(
+                "  each added party: bring-up +{} s, teardown +{} s",
+                or_dash(f.bringup_s_per_added_party),
+                or_dash(f.teardown_s_per_added_party)
+            )],
         );
     }
     if let Some(f) = &r.overlay {
-        let _ = writeln!(t, "\n3. Overlay overhead: two public parties; `rounds` ({} rounds) and iperf3 ({} s, one TCP stream)", f.rounds, f.iperf_seconds);
-        let _ = writeln!(
-            t,
-            "{:<10} {:<30} {:<30} {:<22} {:>11} {:>11} {:>9}",
-            "BACKEND", "PER ROUND", "THROUGHPUT", "WIRE/PAYLOAD", "ROUND ×", "THRUPUT ×", "WIRE ×"
+        let rows: Vec<Row> = f
+            .backends
+            .iter()
+            .map(|b| {
+                let values = vec![
+                    b.backend.clone(),
+                    fmt_stat(&b.per_round_ms, "ms", 1.0, 3),
+                    fmt_stat(&b.throughput_mbps, "Mbit/s", 1.0, 0),
+                    fmt_stat(&b.wire_ratio, "×", 1.0, 2),
+                    fmt_ratio(b.round_time_ratio),
+                    fmt_ratio(b.throughput_ratio),
+                    fmt_ratio(b.wire_ratio_vs_direct),
+                ];
+                (values, failed(&b.failures))
+            })
+            .collect();
+        section(
+            &mut t,
+            &format!("3. Overlay overhead: two public parties; `rounds` ({} rounds) and iperf3 ({} s, one TCP stream)", f.rounds, f.iperf_seconds),
+            &[
+                left("BACKEND", 10),
+                left("PER ROUND", 30),
+                left("THROUGHPUT", 30),
+                left("WIRE/PAYLOAD", 22),
+                right("ROUND ×", 11),
+                right("THRUPUT ×", 11),
+                right("WIRE ×", 9),
+            ],
+            &rows,
+            &["  ratios are to the underlay (`direct`): round time × > 1 is slower, throughput × < 1 is less, wire × > 1 is more bytes on the internet segment per byte of `rounds`' payload".into()],
         );
-        for b in &f.backends {
-            let _ = writeln!(
-                t,
-                "{:<10} {:<30} {:<30} {:<22} {:>11} {:>11} {:>9}{}",
-                b.backend,
-                fmt_stat(&b.per_round_ms, "ms", 1.0, 3),
-                fmt_stat(&b.throughput_mbps, "Mbit/s", 1.0, 0),
-                fmt_stat(&b.wire_ratio, "×", 1.0, 2),
-                fmt_ratio(b.round_time_ratio),
-                fmt_ratio(b.throughput_ratio),
-                fmt_ratio(b.wire_ratio_vs_direct),
-                if b.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({} failed runs)", b.failures.len())
-                }
-            );
-        }
-        let _ = writeln!(t, "  ratios are to the underlay (`direct`): round time × > 1 is slower, throughput × < 1 is less, wire × > 1 is more bytes on the internet segment per byte of `rounds`' payload");
     }
     if let Some(f) = &r.mininet {
-        let _ = writeln!(
-            t,
-            "\n4. Peer: N hosts behind NAT routers + one public host, e3's lab vs Mininet {}",
-            f.mininet_version.as_deref().unwrap_or("?")
-        );
-        let _ = writeln!(
-            t,
-            "{:>5}  {:<24} {:<24} {:<24} {:<24} {:>9} {:>9}",
-            "HOSTS", "E3 UP", "MININET UP", "E3 DOWN", "MININET DOWN", "UP ×", "DOWN ×"
-        );
-        for s in &f.sizes {
-            let _ = writeln!(
-                t,
-                "{:>5}  {:<24} {:<24} {:<24} {:<24} {:>9} {:>9}{}",
-                s.hosts,
-                fmt_stat(&s.e3.bringup_s, "s", 1.0, 2),
-                fmt_stat(&s.mininet.bringup_s, "s", 1.0, 2),
-                fmt_stat(&s.e3.teardown_s, "s", 1.0, 2),
-                fmt_stat(&s.mininet.teardown_s, "s", 1.0, 2),
-                fmt_ratio(s.bringup_ratio),
-                fmt_ratio(s.teardown_ratio),
-                if s.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({} failed runs)", s.failures.len())
-                }
-            );
-        }
-        let _ = writeln!(
-            t,
-            "  × = Mininet's median / e3's median (> 1: e3 is faster)"
+        let rows: Vec<Row> = f
+            .sizes
+            .iter()
+            .map(|s| {
+                let values = vec![
+                    s.hosts.to_string(),
+                    fmt_stat(&s.e3.bringup_s, "s", 1.0, 2),
+                    fmt_stat(&s.mininet.bringup_s, "s", 1.0, 2),
+                    fmt_stat(&s.e3.teardown_s, "s", 1.0, 2),
+                    fmt_stat(&s.mininet.teardown_s, "s", 1.0, 2),
+                    fmt_ratio(s.bringup_ratio),
+                    fmt_ratio(s.teardown_ratio),
+                ];
+                (values, failed(&s.failures))
+            })
+            .collect();
+        section(
+            &mut t,
+            &format!(
+                "4. Peer: N hosts behind NAT routers + one public host, e3's lab vs Mininet {}",
+                f.mininet_version.as_deref().unwrap_or("?")
+            ),
+            &[
+                right("HOSTS", 5),
+                left("E3 UP", 24).gap(2),
+                left("MININET UP", 24),
+                left("E3 DOWN", 24),
+                left("MININET DOWN", 24),
+                right("UP ×", 9),
+                right("DOWN ×", 9),
+            ],
+            &rows,
+            &["  × = Mininet's median / e3's median (> 1: e3 is faster)".into()],
         );
     }
     if let Some(f) = &r.latency {
         latency::table(&mut t, f);
     }
     if let Some(f) = &r.run {
-        let _ = writeln!(
-            t,
-            "\n6. Full run: `e3 sim`, Nebula, N parties behind easy NAT, by phase"
-        );
-        let _ = writeln!(
-            t,
-            "{:>7}  {:<20} {:<20} {:<20} {:<20} {:<20} {:<20} {:>8}",
-            "PARTIES", "TOTAL", "SETUP", "OVERLAY", "MPYC", "REPORT", "TEARDOWN", "REPORT %"
-        );
-        for s in &f.sizes {
-            let _ = writeln!(
-                t,
-                "{:>7}  {:<20} {:<20} {:<20} {:<20} {:<20} {:<20} {:>8}{}",
-                s.parties,
-                fmt_stat(&s.total_s, "s", 1.0, 1),
-                fmt_stat(&s.setup_s, "s", 1.0, 2),
-                fmt_stat(&s.overlay_s, "s", 1.0, 2),
-                fmt_stat(&s.mpc_s, "s", 1.0, 2),
-                fmt_stat(&s.report_s, "s", 1.0, 2),
-                fmt_stat(&s.teardown_s, "s", 1.0, 2),
-                s.report_percent
-                    .as_ref()
-                    .map_or("-".to_string(), |p| format!("{:.1} %", p.median)),
-                if s.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({} failed runs)", s.failures.len())
-                }
-            );
-        }
-        let _ = writeln!(
-            t,
-            "  REPORT: every pair's route (once per party, in parallel) and round trip; % of the whole run"
+        let rows: Vec<Row> = f
+            .sizes
+            .iter()
+            .map(|s| {
+                let values = vec![
+                    s.parties.to_string(),
+                    fmt_stat(&s.total_s, "s", 1.0, 1),
+                    fmt_stat(&s.setup_s, "s", 1.0, 2),
+                    fmt_stat(&s.overlay_s, "s", 1.0, 2),
+                    fmt_stat(&s.mpc_s, "s", 1.0, 2),
+                    fmt_stat(&s.report_s, "s", 1.0, 2),
+                    fmt_stat(&s.teardown_s, "s", 1.0, 2),
+                    s.report_percent
+                        .as_ref()
+                        .map_or("-".to_string(), |p| format!("{:.1} %", p.median)),
+                ];
+                (values, failed(&s.failures))
+            })
+            .collect();
+        section(
+            &mut t,
+            "6. Full run: `e3 sim`, Nebula, N parties behind easy NAT, by phase",
+            &[
+                right("PARTIES", 7),
+                left("TOTAL", 20).gap(2),
+                left("SETUP", 20),
+                left("OVERLAY", 20),
+                left("MPYC", 20),
+                left("REPORT", 20),
+                left("TEARDOWN", 20),
+                right("REPORT %", 8),
+            ],
+            &rows,
+            &["  REPORT: every pair's route (once per party, in parallel) and round trip; % of the whole run".into()],
         );
     }
     let _ = writeln!(t, "\ntotal {:.0} s", r.total_s);
@@ -535,17 +591,22 @@ fn table(r: &Results) -> String {
 }
 
 /// Writes `text` to `path` atomically (temporary file, then rename).
-fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
+fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Create {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
+        .map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
-            format!("cannot write `{}`: {e}", path.display())
+            Error::Write {
+                path: path.to_path_buf(),
+                source,
+            }
         })
 }
 
@@ -595,7 +656,7 @@ fn unmeasured(r: &Results) -> Vec<String> {
     v
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+fn run(cli: Cli) -> Result<ExitCode, Error> {
     let sections: Vec<Section> = if cli.only.is_empty() {
         vec![
             Section::Render,
@@ -610,7 +671,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     };
     preflight(&cli, &sections)?;
     if sections.iter().any(|s| *s != Section::Render) {
-        e3::sim::netns::install_signal_handler()?;
+        e3::sim::netns::install_signal_handler().map_err(Error::Lab)?;
     }
     let start = Instant::now();
     let verbose = cli.verbose;
@@ -743,7 +804,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
     results.machine.loadavg_end = loadavg();
     results.total_s = (start.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
+    let json = serde_json::to_string_pretty(&results)? + "\n";
     write_atomic(&cli.json, &json)?;
     print!("{}", table(&results));
     eprintln!("wrote {}", cli.json.display());
@@ -769,7 +830,7 @@ fn main() -> ExitCode {
             (Some(file), Some(out)) => match render::child(Path::new(file), Path::new(out)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprint!("{}", e3::error::render(&e));
                     ExitCode::from(1)
                 }
             },
@@ -782,8 +843,222 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{}", e3::error::render(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(median: f64, min: f64, max: f64) -> Stat {
+        Stat {
+            median,
+            min,
+            max,
+            samples: vec![min, median, max],
+        }
+    }
+
+    /// Every section, with a failed run where a section shows them and a
+    /// figure that could not be measured.
+    fn results() -> Results {
+        let s = |m| Some(stat(m, m * 0.9, m * 1.2));
+        Results {
+            e3_bench: 1,
+            e3_version: "0.0.0",
+            git_commit: None,
+            profile: "release",
+            unix_time: 0,
+            runs: 3,
+            machine: Machine {
+                cpu: "Test CPU".into(),
+                cpus: 2,
+                kernel: "6.1.0".into(),
+                loadavg_start: "0.10".into(),
+                loadavg_end: "0.20".into(),
+                tools: Vec::new(),
+            },
+            render: Some(render::Figure {
+                sizes: [(3, 0.0042), (100, 0.051)]
+                    .into_iter()
+                    .map(|(n, t)| render::Size {
+                        parties: n,
+                        hosts: n * 2 + 1,
+                        yaml_bytes: 100 * n,
+                        files: 10 + n,
+                        bytes: 5000 * n,
+                        pipeline_s: stat(t, t * 0.9, t * 1.1),
+                        load_validate_s: stat(t / 3.0, t / 4.0, t / 2.0),
+                        plan_s: stat(t / 3.0, t / 4.0, t / 2.0),
+                        render_s: stat(t / 3.0, t / 4.0, t / 2.0),
+                        write_s: stat(t * 2.0, t, t * 3.0),
+                        peak_rss_kib: stat(12345.0, 12000.0, 13000.0),
+                        per_party_us: 1402.5,
+                    })
+                    .collect(),
+                growth: vec![render::Growth {
+                    from: 3,
+                    to: 100,
+                    parties_ratio: 33.3,
+                    time_ratio: Some(12.1),
+                    memory_ratio: None,
+                    time_us_per_added_party: 482.5,
+                    memory_kib_per_added_party: 3.25,
+                }],
+            }),
+            lab: Some(lab::BringUpFigure {
+                sizes: vec![
+                    lab::BringUpSize {
+                        backend: "nebula".into(),
+                        parties: 3,
+                        namespaces: 7,
+                        topology_s: s(0.31),
+                        daemons_s: s(0.52),
+                        overlay_s: s(1.5),
+                        bringup_s: s(2.02),
+                        teardown_s: s(0.4),
+                        bringup_per_party_s: Some(0.673),
+                        failures: Vec::new(),
+                    },
+                    lab::BringUpSize {
+                        backend: "nebula".into(),
+                        parties: 8,
+                        namespaces: 17,
+                        topology_s: None,
+                        daemons_s: None,
+                        overlay_s: None,
+                        bringup_s: None,
+                        teardown_s: None,
+                        bringup_per_party_s: None,
+                        failures: vec!["run 1: x".into(), "run 2: y".into()],
+                    },
+                ],
+                bringup_s_per_added_party: Some(0.125),
+                teardown_s_per_added_party: None,
+            }),
+            overlay: Some(lab::OverlayFigure {
+                rounds: 1000,
+                iperf_seconds: 3,
+                backends: vec![
+                    lab::OverlayBackend {
+                        backend: "direct".into(),
+                        path: "underlay".into(),
+                        per_round_ms: s(0.123),
+                        throughput_mbps: s(25000.0),
+                        round_time_ratio: Some(1.0),
+                        throughput_ratio: Some(1.0),
+                        wire_ratio: s(1.5),
+                        wire_ratio_vs_direct: Some(1.0),
+                        failures: Vec::new(),
+                    },
+                    lab::OverlayBackend {
+                        backend: "nebula".into(),
+                        path: "tunnel".into(),
+                        per_round_ms: s(0.456),
+                        throughput_mbps: None,
+                        round_time_ratio: Some(3.71),
+                        throughput_ratio: None,
+                        wire_ratio: s(2.25),
+                        wire_ratio_vs_direct: Some(1.5),
+                        failures: vec!["run 2: iperf3".into()],
+                    },
+                ],
+            }),
+            mininet: Some(mininet::Figure {
+                mininet_version: None,
+                e3_method: String::new(),
+                mininet_method: String::new(),
+                sizes: vec![mininet::PeerSize {
+                    hosts: 4,
+                    e3: mininet::Side {
+                        bringup_s: s(0.2),
+                        build_s: s(0.1),
+                        reach_s: s(0.1),
+                        teardown_s: s(0.05),
+                    },
+                    mininet: mininet::Side {
+                        bringup_s: s(1.2),
+                        build_s: s(1.0),
+                        reach_s: s(0.2),
+                        teardown_s: s(0.5),
+                    },
+                    bringup_ratio: Some(6.0),
+                    teardown_ratio: Some(10.0),
+                    failures: vec!["e3 run 1: h1 did not reach the public host".into()],
+                }],
+            }),
+            latency: Some(latency::Figure {
+                rounds: 20,
+                iperf_seconds: 3,
+                unavailable: vec!["netem".into()],
+                cells: vec![
+                    latency::Cell {
+                        pair: "ams3-fra1".into(),
+                        backend: "direct".into(),
+                        method: e3::sim::latency::Method::None,
+                        rtt_model_ms: 0.0,
+                        rtt_ms: s(0.05),
+                        error_ms: Some(0.05),
+                        error_percent: None,
+                        per_round_ms: s(0.3),
+                        per_round_per_rtt: Some(6.0),
+                        wall_s: s(1.25),
+                        throughput_mbps: s(20000.0),
+                        delay_line_cpu_percent: None,
+                        delay_line_us_per_packet: None,
+                        failures: Vec::new(),
+                    },
+                    latency::Cell {
+                        pair: "ams3-sgp1".into(),
+                        backend: "nebula".into(),
+                        method: e3::sim::latency::Method::Nfqueue,
+                        rtt_model_ms: 162.35,
+                        rtt_ms: s(165.5),
+                        error_ms: Some(3.15),
+                        error_percent: Some(1.9),
+                        per_round_ms: s(83.0),
+                        per_round_per_rtt: Some(0.502),
+                        wall_s: s(4.5),
+                        throughput_mbps: s(95.0),
+                        delay_line_cpu_percent: s(12.5),
+                        delay_line_us_per_packet: s(3.25),
+                        failures: vec!["run 1: no ICMP echo came back".into()],
+                    },
+                ],
+            }),
+            run: Some(lab::RunFigure {
+                sizes: vec![lab::RunSize {
+                    backend: "nebula".into(),
+                    parties: 16,
+                    pairs: 120,
+                    total_s: s(30.5),
+                    setup_s: s(2.5),
+                    overlay_s: s(10.0),
+                    mpc_s: s(12.0),
+                    report_s: s(4.0),
+                    teardown_s: s(2.0),
+                    report_percent: s(13.1),
+                    failures: vec!["run 3: failed".into()],
+                }],
+            }),
+            labs: Vec::new(),
+            total_s: 123.4,
+        }
+    }
+
+    /// The table as the benchmark prints it: every section, its columns,
+    /// units and notes (`tests/table.txt`; `E3_BLESS=1` rewrites it).
+    #[test]
+    fn the_table_keeps_its_layout() {
+        let got = table(&results());
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/table.txt");
+        if std::env::var_os("E3_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &got).expect("write tests/table.txt");
+        }
+        let want = std::fs::read_to_string(&path).expect("tests/table.txt");
+        assert_eq!(got, want, "the table changed");
     }
 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use e3::sim::netns::run;
 
+use crate::error::Error;
 use crate::lab::plan_of;
 use crate::stats::{ratio, Stat};
 
@@ -33,19 +34,20 @@ const SCRIPT: &str = include_str!("mininet_nat.py");
 const PROGRAMS: &[&str] = &["mnexec", "brctl", "iptables", "ifconfig", "ping", "ip"];
 
 /// Can Mininet run here? `Err` says what is missing.
-pub fn preflight() -> Result<(), String> {
+pub fn preflight() -> Result<(), Error> {
     let missing: Vec<&str> = PROGRAMS
         .iter()
         .copied()
         .filter(|p| !e3::tools::on_path(p))
         .collect();
     if !missing.is_empty() {
-        return Err(format!("Mininet needs {} on PATH\n   = hint: `ci/install-deps` installs them (Debian: mininet bridge-utils iptables iputils-ping)", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")));
+        return Err(Error::MininetPrograms(missing));
     }
-    run(PYTHON, &["-c", "import mininet.net, mininet.nodelib"]).map_err(|e| {
-        format!(
-            "Mininet is not importable from `{PYTHON}`: {e}\n   = hint: `apt-get install mininet`"
-        )
+    run(PYTHON, &["-c", "import mininet.net, mininet.nodelib"]).map_err(|reason| {
+        Error::MininetImport {
+            python: PYTHON,
+            reason,
+        }
     })?;
     Ok(())
 }
@@ -88,14 +90,14 @@ impl Once {
     }
 }
 
-fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, String> {
+fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, Error> {
     let public = plan
         .host("public")
         .and_then(|h| h.public_address)
-        .ok_or("the peer plan has no public host")?
+        .ok_or(Error::NoPublicHost)?
         .to_string();
     let t = Instant::now();
-    let mut lab = e3::sim::build_only(plan)?;
+    let mut lab = e3::sim::build_only(plan).map_err(Error::Lab)?;
     labs.push(lab.prefix.clone());
     let build_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -123,11 +125,10 @@ fn e3_once(plan: &e3::plan::Plan, labs: &mut Vec<String>) -> Result<Once, String
     let problems = lab.teardown();
     let stop_s = t.elapsed().as_secs_f64();
     if !problems.is_empty() {
-        return Err(format!(
-            "lab {} did not tear down cleanly: {}",
-            lab.prefix,
-            problems.join("; ")
-        ));
+        return Err(Error::Teardown {
+            prefix: lab.prefix.clone(),
+            problems,
+        });
     }
     Ok(Once {
         build_s,
@@ -154,17 +155,20 @@ fn mininet_leftovers() -> Vec<String> {
         .collect()
 }
 
-fn mininet_once(script: &Path, n: usize) -> Result<Once, String> {
+fn mininet_once(script: &Path, n: usize) -> Result<Once, Error> {
     let left = mininet_leftovers();
     if !left.is_empty() {
-        return Err(format!("links of an earlier Mininet run exist ({}); refusing to run beside them\n   = hint: `mn -c` removes them", left.join(", ")));
+        return Err(Error::MininetLeftovers(left));
     }
     let out = Command::new(PYTHON)
         .arg(script)
         .arg(n.to_string())
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run `{PYTHON}`: {e}"))?;
+        .map_err(|source| Error::Spawn {
+            program: PYTHON.into(),
+            source,
+        })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let once: Option<Once> = stdout
         .lines()
@@ -172,11 +176,10 @@ fn mininet_once(script: &Path, n: usize) -> Result<Once, String> {
         .and_then(|l| serde_json::from_str(l).ok());
     match once {
         Some(o) if out.status.success() => Ok(o),
-        _ => Err(format!(
-            "the Mininet run failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        _ => Err(Error::MininetFailed {
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }),
     }
 }
 
@@ -232,10 +235,12 @@ pub fn measure(
     work: &Path,
     labs: &mut Vec<String>,
     log: &dyn Fn(&str),
-) -> Result<Figure, String> {
+) -> Result<Figure, Error> {
     let script = work.join("mininet_nat.py");
-    std::fs::write(&script, SCRIPT)
-        .map_err(|e| format!("cannot write `{}`: {e}", script.display()))?;
+    std::fs::write(&script, SCRIPT).map_err(|source| Error::Write {
+        path: script.clone(),
+        source,
+    })?;
     let mut out = Vec::new();
     for &n in sizes {
         let plan = plan_of(&format!("bench-peer-{n}.yaml"), &e3_yaml(n))?;

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::stats::{ratio, Stat};
 
 const DO_REGIONS: &[&str] = &[
@@ -79,7 +80,7 @@ pub struct Once {
 }
 
 /// The child: runs the pipeline once on `file`, writes into `out`, prints [`Once`] as JSON.
-pub fn child(file: &Path, out: &Path) -> Result<(), String> {
+pub fn child(file: &Path, out: &Path) -> Result<(), Error> {
     let t = Instant::now();
     let checked = e3::check(&e3::load::ScenarioRef::File(file.to_path_buf()));
     let e3::Outcome::Scenario(scenario) = checked.outcome else {
@@ -90,10 +91,10 @@ pub fn child(file: &Path, out: &Path) -> Result<(), String> {
             .find(|d| d.is_error())
             .map(|d| d.render(&checked.sources))
             .unwrap_or_default();
-        return Err(format!(
-            "the generated scenario `{}` is invalid:\n{first}",
-            file.display()
-        ));
+        return Err(Error::ChildInvalidScenario {
+            file: file.to_path_buf(),
+            diagnostic: first,
+        });
     };
     let load_validate_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -103,8 +104,10 @@ pub fn child(file: &Path, out: &Path) -> Result<(), String> {
     let files = e3::render::render(&plan);
     let render_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    e3::render::write_atomic(out, &files)
-        .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+    e3::render::write_atomic(out, &files).map_err(|source| Error::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let write_s = t.elapsed().as_secs_f64();
     let once = Once {
         load_validate_s,
@@ -115,16 +118,13 @@ pub fn child(file: &Path, out: &Path) -> Result<(), String> {
         files: files.len(),
         bytes: files.values().map(Vec::len).sum(),
     };
-    println!(
-        "{}",
-        serde_json::to_string(&once).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string(&once)?);
     Ok(())
 }
 
 /// Runs the child once; returns what it printed and its peak RSS in KiB.
-fn run_child(file: &Path, out: &Path) -> Result<(Once, u64), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+fn run_child(file: &Path, out: &Path) -> Result<(Once, u64), Error> {
+    let exe = std::env::current_exe().map_err(Error::CurrentExe)?;
     let mut child = Command::new(exe)
         .arg("__render-once")
         .arg(file)
@@ -133,21 +133,21 @@ fn run_child(file: &Path, out: &Path) -> Result<(Once, u64), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start the rendering child: {e}"))?;
+        .map_err(Error::ChildSpawn)?;
     let mut stdout = String::new();
     let mut stderr = String::new();
     child
         .stdout
         .take()
-        .ok_or("no stdout")?
+        .expect("stdout is piped")
         .read_to_string(&mut stdout)
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::ChildOutput)?;
     child
         .stderr
         .take()
-        .ok_or("no stderr")?
+        .expect("stderr is piped")
         .read_to_string(&mut stderr)
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::ChildOutput)?;
     // wait4 rather than Child::wait: it also returns the child's own rusage.
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
@@ -156,19 +156,16 @@ fn run_child(file: &Path, out: &Path) -> Result<(Once, u64), String> {
     // SAFETY: `pid` is our own unreaped child; both pointers are valid for the call.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     if r != pid {
-        return Err(format!(
-            "wait4 on the rendering child failed: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(Error::Wait4(std::io::Error::last_os_error()));
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        return Err(format!(
-            "the rendering child failed (wait status {status}): {}",
-            stderr.trim()
-        ));
+        return Err(Error::ChildFailed {
+            status,
+            stderr: stderr.trim().to_string(),
+        });
     }
     let once: Once = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("the rendering child printed no result ({e}): {stdout}"))?;
+        .map_err(|source| Error::ChildResult { source, stdout })?;
     // ru_maxrss is in KiB on Linux.
     Ok((once, usage.ru_maxrss.max(0) as u64))
 }
@@ -219,20 +216,24 @@ pub fn measure(
     runs: usize,
     work: &Path,
     log: &dyn Fn(&str),
-) -> Result<Figure, String> {
+) -> Result<Figure, Error> {
     let mut out = Vec::new();
     for &n in sizes {
         let yaml = scenario_yaml(n);
         let file = work.join(format!("bench-{n}.yaml"));
-        std::fs::write(&file, &yaml)
-            .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+        std::fs::write(&file, &yaml).map_err(|source| Error::Write {
+            path: file.clone(),
+            source,
+        })?;
         let dir = work.join(format!("render-{n}"));
         let mut onces = Vec::new();
         let mut rss = Vec::new();
         for run in 0..runs {
             if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| format!("cannot remove `{}`: {e}", dir.display()))?;
+                std::fs::remove_dir_all(&dir).map_err(|source| Error::Remove {
+                    path: dir.clone(),
+                    source,
+                })?;
             }
             let (once, kib) = run_child(&file, &dir)?;
             log(&format!(

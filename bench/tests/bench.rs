@@ -42,6 +42,24 @@ fn assert_stat(v: &Value, runs: usize, what: &str) {
     );
 }
 
+/// `v[key]` for each of `keys` (a path: `e3.bringup_s`) is a figure over
+/// `runs` samples.
+fn assert_stats(v: &Value, runs: usize, keys: &[&str]) {
+    for k in keys {
+        let figure = k.split('.').fold(v, |v, part| &v[part]);
+        assert_stat(figure, runs, k);
+    }
+}
+
+/// Every row of a section: no failed run, and every one of `keys` a
+/// figure over `runs` samples.
+fn assert_rows<'a>(rows: impl IntoIterator<Item = &'a Value>, runs: usize, keys: &[&str]) {
+    for row in rows {
+        assert_eq!(row["failures"].as_array().map(Vec::len), Some(0), "{row}");
+        assert_stats(row, runs, keys);
+    }
+}
+
 fn assert_common(j: &Value, runs: usize) {
     assert_eq!(j["e3_bench"], 1);
     assert_eq!(j["runs"], runs);
@@ -86,16 +104,18 @@ fn render_section_writes_every_field() {
         [3, 12]
     );
     for s in sizes {
-        for k in [
-            "pipeline_s",
-            "load_validate_s",
-            "plan_s",
-            "render_s",
-            "write_s",
-            "peak_rss_kib",
-        ] {
-            assert_stat(&s[k], 2, k);
-        }
+        assert_stats(
+            s,
+            2,
+            &[
+                "pipeline_s",
+                "load_validate_s",
+                "plan_s",
+                "render_s",
+                "write_s",
+                "peak_rss_kib",
+            ],
+        );
         assert!(
             s["peak_rss_kib"]["min"].as_f64().unwrap_or(0.0) > 0.0,
             "{s}"
@@ -269,18 +289,19 @@ fn lab_sections_write_every_field_and_leave_nothing() {
     let run = &j["run"]["sizes"][0];
     assert_eq!(run["parties"], 3, "{run}");
     assert_eq!(run["pairs"], 3, "{run}");
-    assert_eq!(run["failures"].as_array().map(Vec::len), Some(0), "{run}");
-    for k in [
-        "total_s",
-        "setup_s",
-        "overlay_s",
-        "mpc_s",
-        "report_s",
-        "teardown_s",
-        "report_percent",
-    ] {
-        assert_stat(&run[k], 1, k);
-    }
+    assert_rows(
+        [run],
+        1,
+        &[
+            "total_s",
+            "setup_s",
+            "overlay_s",
+            "mpc_s",
+            "report_s",
+            "teardown_s",
+            "report_percent",
+        ],
+    );
     // the phases add up to the whole run (each rounded to 10 ms, the total to 0.1 s)
     let sum: f64 = ["setup_s", "overlay_s", "mpc_s", "report_s", "teardown_s"]
         .iter()
@@ -292,19 +313,21 @@ fn lab_sections_write_every_field_and_leave_nothing() {
     assert!((0.0..100.0).contains(&share), "{run}");
 
     let lab = &j["lab"];
-    for (s, n) in lab["sizes"].as_array().expect("sizes").iter().zip([2, 3]) {
-        assert_eq!(s["parties"], n);
-        assert_eq!(s["backend"], "nebula");
-        assert_eq!(s["failures"].as_array().map(Vec::len), Some(0), "{s}");
-        for k in [
+    let sizes = lab["sizes"].as_array().expect("sizes");
+    assert_rows(
+        sizes,
+        1,
+        &[
             "topology_s",
             "daemons_s",
             "overlay_s",
             "bringup_s",
             "teardown_s",
-        ] {
-            assert_stat(&s[k], 1, k);
-        }
+        ],
+    );
+    for (s, n) in sizes.iter().zip([2, 3]) {
+        assert_eq!(s["parties"], n);
+        assert_eq!(s["backend"], "nebula");
         // phases in order: the topology, then the daemons, then the overlay
         assert!(
             s["topology_s"]["median"].as_f64() <= s["daemons_s"]["median"].as_f64(),
@@ -332,10 +355,12 @@ fn lab_sections_write_every_field_and_leave_nothing() {
             .collect::<Vec<_>>(),
         ["direct", "nebula"]
     );
+    assert_rows(
+        backends,
+        1,
+        &["per_round_ms", "throughput_mbps", "wire_ratio"],
+    );
     for b in backends {
-        assert_eq!(b["failures"].as_array().map(Vec::len), Some(0), "{b}");
-        assert_stat(&b["per_round_ms"], 1, "per_round_ms");
-        assert_stat(&b["throughput_mbps"], 1, "throughput_mbps");
         assert!(
             b["throughput_mbps"]["min"].as_f64().unwrap_or(0.0) > 0.0,
             "{b}"
@@ -347,7 +372,6 @@ fn lab_sections_write_every_field_and_leave_nothing() {
         );
         assert!(b["path"].as_str().is_some_and(|p| !p.is_empty()));
         // the internet segment carried more than the program's payload
-        assert_stat(&b["wire_ratio"], 1, "wire_ratio");
         assert!(b["wire_ratio"]["min"].as_f64() > Some(1.0), "{b}");
     }
     assert_eq!(backends[0]["round_time_ratio"], 1.0);
@@ -368,12 +392,20 @@ fn lab_sections_write_every_field_and_leave_nothing() {
     );
     let s = &peer["sizes"][0];
     assert_eq!(s["hosts"], 2);
-    assert_eq!(s["failures"].as_array().map(Vec::len), Some(0), "{s}");
-    for side in ["e3", "mininet"] {
-        for k in ["bringup_s", "build_s", "reach_s", "teardown_s"] {
-            assert_stat(&s[side][k], 1, &format!("{side}.{k}"));
-        }
-    }
+    assert_rows(
+        [s],
+        1,
+        &[
+            "e3.bringup_s",
+            "e3.build_s",
+            "e3.reach_s",
+            "e3.teardown_s",
+            "mininet.bringup_s",
+            "mininet.build_s",
+            "mininet.reach_s",
+            "mininet.teardown_s",
+        ],
+    );
     assert!(
         s["bringup_ratio"].as_f64().is_some() && s["teardown_ratio"].as_f64().is_some(),
         "{s}"
@@ -459,11 +491,12 @@ fn latency_section_writes_every_field_and_leaves_nothing() {
     };
     assert_eq!(cells.len(), 1 + methods * 2 * 2, "{f}");
     assert_eq!(cells[0]["method"], "none");
+    assert_rows(
+        cells,
+        1,
+        &["rtt_ms", "per_round_ms", "wall_s", "throughput_mbps"],
+    );
     for c in cells {
-        assert_eq!(c["failures"].as_array().map(Vec::len), Some(0), "{c}");
-        for k in ["rtt_ms", "per_round_ms", "wall_s", "throughput_mbps"] {
-            assert_stat(&c[k], 1, k);
-        }
         assert!(
             c["per_round_per_rtt"].as_f64().is_some_and(|r| r > 0.0),
             "{c}"
@@ -481,7 +514,7 @@ fn latency_section_writes_every_field_and_leaves_nothing() {
             );
         }
         if c["method"] == "nfqueue" {
-            assert_stat(&c["delay_line_cpu_percent"], 1, "delay_line_cpu_percent");
+            assert_stats(c, 1, &["delay_line_cpu_percent"]);
         }
     }
     for prefix in j["labs"].as_array().expect("labs") {

@@ -30,6 +30,87 @@ use crate::plan::{Plan, Role};
 use crate::render::{nix, terraform};
 use crate::tools::on_path;
 
+/// Why a deployment step, or what prepares one, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unclosed address placeholder")]
+    UnclosedPlaceholder,
+    #[error("cannot read the SSH public key `{}`: {reason}", path.display())]
+    ReadSshKey { path: PathBuf, reason: String },
+    #[error("`{}` is a private key: give the `.pub` file", .0.display())]
+    PrivateKey(PathBuf),
+    #[error("cannot read `{}`: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error("`{}` is not JSON: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("`{}` has no address for `{host}`", path.display())]
+    NoAddress { path: PathBuf, host: String },
+    #[error("no image file in `{}`", .0.display())]
+    NoImage(PathBuf),
+    #[error("cannot create `{}`: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    /// The command failed; `output`: what it printed (stdout only when
+    /// not secret).
+    #[error("`{command}` exited with {status}\n{output}")]
+    Exited {
+        command: String,
+        status: std::process::ExitStatus,
+        output: String,
+    },
+    /// Step `number` (from 1) of [`run`] failed; the hint says what may
+    /// exist in the cloud now.
+    #[error("step {number} of {total} failed: {title}\n{cause}")]
+    Step {
+        number: usize,
+        total: usize,
+        title: String,
+        phase: Phase,
+        destroying: bool,
+        scenario: String,
+        terraform: PathBuf,
+        cause: Box<Error>,
+    },
+}
+
+impl crate::error::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Step {
+                destroying: true,
+                scenario,
+                terraform,
+                ..
+            } => Some(format!(
+                "fix the cause and run `e3 destroy {scenario}` again; `terraform -chdir={} state list` shows what still exists",
+                terraform.display()
+            )),
+            Error::Step {
+                phase, scenario, ..
+            } if *phase >= Phase::Terraform => Some(format!(
+                "machines may exist and cost money until destroyed: `e3 destroy {scenario}` removes whatever was created (it works on a partial deployment)"
+            )),
+            Error::Step { .. } => Some("nothing was created in the cloud yet".into()),
+            _ => None,
+        }
+    }
+}
+
 /// The phases of a deployment, in order (`--dry-run` prints them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -85,14 +166,14 @@ pub fn address(host: &str) -> String {
 /// `arg` with every `{address:HOST}` replaced by `f(HOST)`.
 fn replace_addresses(
     arg: &str,
-    mut f: impl FnMut(&str) -> Result<String, String>,
-) -> Result<String, String> {
+    mut f: impl FnMut(&str) -> Result<String, Error>,
+) -> Result<String, Error> {
     let mut out = String::new();
     let mut rest = arg;
     while let Some(i) = rest.find(ADDRESS_OPEN) {
         out.push_str(&rest[..i]);
         let tail = &rest[i + ADDRESS_OPEN.len()..];
-        let end = tail.find('}').ok_or("unclosed address placeholder")?;
+        let end = tail.find('}').ok_or(Error::UnclosedPlaceholder)?;
         out.push_str(&f(&tail[..end])?);
         rest = &tail[end + 1..];
     }
@@ -606,10 +687,14 @@ pub struct Context {
     pub ssh_key: PathBuf,
     /// `e3 destroy`: a missing image is no error (nothing will be created).
     pub destroying: bool,
+    /// The scenario's name and its Terraform root, for the hint of a
+    /// failed step.
+    pub scenario: String,
+    pub terraform: PathBuf,
 }
 
 impl Context {
-    fn resolve(&self, arg: &str) -> Result<String, String> {
+    fn resolve(&self, arg: &str) -> Result<String, Error> {
         let mut a = arg.to_string();
         if a.contains(ADDRESS_OPEN) {
             a = replace_addresses(&a, |host| address_from_hosts_json(&self.hosts_json, host))?;
@@ -621,7 +706,10 @@ impl Context {
         }
         if a.contains(IMAGE) {
             let image = std::fs::read_dir(&self.image_link)
-                .map_err(|e| format!("cannot read `{}`: {e}", self.image_link.display()))?
+                .map_err(|e| Error::Read {
+                    path: self.image_link.clone(),
+                    reason: e.to_string(),
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .find(|p| {
                     p.file_name().is_some_and(|n| {
@@ -629,25 +717,20 @@ impl Context {
                             || n.to_string_lossy().ends_with(".img")
                     })
                 })
-                .ok_or_else(|| format!("no image file in `{}`", self.image_link.display()))?;
+                .ok_or_else(|| Error::NoImage(self.image_link.clone()))?;
             a = a.replace(IMAGE, &image.display().to_string());
         }
         if a.contains(SSH_KEYS) {
             let key = crate::files::read_regular(&self.ssh_key, crate::files::TEXT_LIMIT)
                 .map_err(|e| e.reason())
                 .and_then(|b| String::from_utf8(b).map_err(|_| "it is not UTF-8".to_string()))
-                .map_err(|e| {
-                    format!(
-                        "cannot read the SSH public key `{}`: {e}",
-                        self.ssh_key.display()
-                    )
+                .map_err(|reason| Error::ReadSshKey {
+                    path: self.ssh_key.clone(),
+                    reason,
                 })?;
             let key = key.trim();
             if key.contains("PRIVATE KEY") {
-                return Err(format!(
-                    "`{}` is a private key: give the `.pub` file",
-                    self.ssh_key.display()
-                ));
+                return Err(Error::PrivateKey(self.ssh_key.clone()));
             }
             a = a.replace(
                 SSH_KEYS,
@@ -665,107 +748,129 @@ impl Context {
 /// public key when it is missing (`e3 keys` only finds `~/.ssh/id_*.pub`),
 /// so that root's key is on every host whichever key `--ssh-key` named.
 /// Returns whether it wrote the file.
-pub fn ensure_authorized_keys(layout: &Layout, ssh_key: &Path) -> Result<bool, String> {
+pub fn ensure_authorized_keys(layout: &Layout, ssh_key: &Path) -> Result<bool, Error> {
     use std::os::unix::fs::DirBuilderExt as _;
     let public = layout.secrets.join("public");
     let file = public.join("authorized_keys");
     if file.is_file() {
         return Ok(false);
     }
-    let key = std::fs::read_to_string(ssh_key).map_err(|e| {
-        format!(
-            "cannot read the SSH public key `{}`: {e}",
-            ssh_key.display()
-        )
+    let key = std::fs::read_to_string(ssh_key).map_err(|e| Error::ReadSshKey {
+        path: ssh_key.to_path_buf(),
+        reason: e.to_string(),
     })?;
     if key.contains("PRIVATE KEY") {
-        return Err(format!(
-            "`{}` is a private key: give the `.pub` file",
-            ssh_key.display()
-        ));
+        return Err(Error::PrivateKey(ssh_key.to_path_buf()));
     }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&public)
-        .map_err(|e| format!("cannot create `{}`: {e}", public.display()))?;
-    write_file(&file, format!("{}\n", key.trim()).as_bytes(), true)
-        .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+        .map_err(|source| Error::Create {
+            path: public.clone(),
+            source,
+        })?;
+    write_file(&file, format!("{}\n", key.trim()).as_bytes(), true).map_err(|source| {
+        Error::Write {
+            path: file.clone(),
+            source,
+        }
+    })?;
     Ok(true)
 }
 
 /// Runs the steps in order, showing progress; stops at the first failure
-/// with that command's output. Returns the failing step's index.
-pub fn run(steps: &[Step], context: &Context) -> Result<(), (usize, String)> {
+/// with that command's output ([`Error::Step`]).
+pub fn run(steps: &[Step], context: &Context) -> Result<(), Error> {
     let total = steps.len();
     for (i, step) in steps.iter().enumerate() {
         eprint!("[{}/{total}] {} ... ", i + 1, step.title);
         let _ = std::io::stderr().flush();
         let started = Instant::now();
-        if let Some(parent) = step.stdout_to.as_deref().and_then(Path::parent) {
-            if let Err(e) = std::fs::create_dir_all(parent) {
-                return Err((i, format!("cannot create `{}`: {e}", parent.display())));
-            }
-        }
-        let args: Result<Vec<String>, String> =
-            step.args.iter().map(|a| context.resolve(a)).collect();
-        let args = match args {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("failed");
-                return Err((i, e));
-            }
-        };
-        let mut command = Command::new(&step.program);
-        command.args(&args).stdin(Stdio::null());
-        for (k, v) in &step.env {
-            let v = std::path::absolute(v).unwrap_or_else(|_| v.clone());
-            command.env(k, v);
-        }
-        let output = command.output();
-        let output = match output {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("failed");
-                return Err((i, format!("cannot run `{}`: {e}", step.program)));
-            }
-        };
-        if !output.status.success() {
+        run_step(step, context, started).map_err(|cause| {
             eprintln!("failed");
-            let mut text = String::new();
-            if !step.secret {
-                text.push_str(&String::from_utf8_lossy(&output.stdout));
+            Error::Step {
+                number: i + 1,
+                total,
+                title: step.title.clone(),
+                phase: step.phase,
+                destroying: context.destroying,
+                scenario: context.scenario.clone(),
+                terraform: context.terraform.clone(),
+                cause: Box::new(cause),
             }
-            text.push_str(&String::from_utf8_lossy(&output.stderr));
-            return Err((
-                i,
-                format!("`{}` exited with {}\n{text}", step.display(), output.status),
-            ));
-        }
-        if let Some(path) = &step.stdout_to {
-            if let Err(e) = write_file(path, &output.stdout, step.secret) {
-                eprintln!("failed");
-                return Err((i, format!("cannot write `{}`: {e}", path.display())));
-            }
-        }
-        eprintln!("ok ({:.1}s)", started.elapsed().as_secs_f64());
+        })?;
     }
     Ok(())
 }
 
+/// One step of [`run`]: its command, and its stdout where it goes.
+fn run_step(step: &Step, context: &Context, started: Instant) -> Result<(), Error> {
+    if let Some(parent) = step.stdout_to.as_deref().and_then(Path::parent) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Create {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let args = step
+        .args
+        .iter()
+        .map(|a| context.resolve(a))
+        .collect::<Result<Vec<String>, Error>>()?;
+    let mut command = Command::new(&step.program);
+    command.args(&args).stdin(Stdio::null());
+    for (k, v) in &step.env {
+        let v = std::path::absolute(v).unwrap_or_else(|_| v.clone());
+        command.env(k, v);
+    }
+    let output = command.output().map_err(|source| Error::Spawn {
+        program: step.program.clone(),
+        source,
+    })?;
+    if !output.status.success() {
+        let mut text = String::new();
+        if !step.secret {
+            text.push_str(&String::from_utf8_lossy(&output.stdout));
+        }
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        return Err(Error::Exited {
+            command: step.display(),
+            status: output.status,
+            output: text.trim_end().to_string(),
+        });
+    }
+    if let Some(path) = &step.stdout_to {
+        write_file(path, &output.stdout, step.secret).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    eprintln!("ok ({:.1}s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// A host's address from `hosts.json` (`terraform output -json hosts`).
-fn address_from_hosts_json(hosts_json: &Path, host: &str) -> Result<String, String> {
+fn address_from_hosts_json(hosts_json: &Path, host: &str) -> Result<String, Error> {
     let text = crate::files::read_regular(hosts_json, crate::files::TEXT_LIMIT)
         .map_err(|e| e.reason())
         .and_then(|b| String::from_utf8(b).map_err(|_| "it is not UTF-8".to_string()))
-        .map_err(|e| format!("cannot read `{}`: {e}", hosts_json.display()))?;
-    let hosts: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("`{}` is not JSON: {e}", hosts_json.display()))?;
+        .map_err(|reason| Error::Read {
+            path: hosts_json.to_path_buf(),
+            reason,
+        })?;
+    let hosts: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| Error::NotJson {
+            path: hosts_json.to_path_buf(),
+            source,
+        })?;
     hosts
         .get(host)
         .and_then(|v| v.as_str())
         .map(str::to_string)
-        .ok_or_else(|| format!("`{}` has no address for `{host}`", hosts_json.display()))
+        .ok_or_else(|| Error::NoAddress {
+            path: hosts_json.to_path_buf(),
+            host: host.to_string(),
+        })
 }
 
 fn write_file(path: &Path, contents: &[u8], secret: bool) -> std::io::Result<()> {

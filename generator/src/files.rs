@@ -16,7 +16,7 @@ pub const TEXT_LIMIT: u64 = 1 << 20;
 /// Largest program file a scenario may name.
 pub const PROGRAM_LIMIT: u64 = 8 << 20;
 
-/// Why a file was not read.
+/// Why a file was not read. Its `Display` is [`ReadError::reason`].
 #[derive(Debug)]
 pub enum ReadError {
     Io(io::Error),
@@ -38,6 +38,32 @@ impl ReadError {
         }
     }
 }
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a program's files ([`program_tree`]) were not read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: ReadError },
+    #[error("cannot read `{}`: {source}", path.display())]
+    ReadDir { path: PathBuf, source: io::Error },
+}
+
+impl crate::error::Hinted for Error {}
 
 /// `1 MiB`, `8 MiB`, `512 bytes`.
 pub fn size(bytes: u64) -> String {
@@ -131,16 +157,21 @@ pub fn program_tree(
     program: &Path,
     files: &[String],
     workdir: Option<&str>,
-) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
+) -> Result<Vec<(PathBuf, Vec<u8>)>, Error> {
     let rel = |p: &Path| program_place(program, p, workdir);
     let read = |p: &Path| {
-        read_regular(p, PROGRAM_LIMIT)
-            .map_err(|e| format!("cannot read `{}`: {}", p.display(), e.reason()))
+        read_regular(p, PROGRAM_LIMIT).map_err(|source| Error::Read {
+            path: p.to_path_buf(),
+            source,
+        })
     };
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
         if p.is_dir() {
             let mut entries: Vec<PathBuf> = fs::read_dir(p)
-                .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?
+                .map_err(|source| Error::ReadDir {
+                    path: p.to_path_buf(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect();
             entries.sort();

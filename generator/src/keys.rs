@@ -28,7 +28,7 @@
 //! umask. Runs on one directory take a lock (`.e3-keys.lock`).
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,6 +38,68 @@ use crate::files;
 use crate::plan::{Host, Plan};
 use crate::render::nix::deployed;
 use crate::tools::on_path;
+
+/// Why `e3 keys` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Some files of a unit exist, others do not.
+    #[error("incomplete key material in `{}`: `{}` is missing", dir.display(), missing.join("`, `"))]
+    Incomplete {
+        dir: PathBuf,
+        missing: Vec<String>,
+        scenario: String,
+    },
+    /// A CA would be generated while certificates it did not sign stay.
+    #[error("`{}` has {what} host certificates but no CA", dir.display())]
+    NoCa {
+        dir: PathBuf,
+        what: &'static str,
+        scenario: String,
+    },
+    /// A key tool is not on `PATH`; `how`: how to install it.
+    #[error("`{tool}` not found")]
+    ToolMissing {
+        tool: &'static str,
+        how: &'static str,
+    },
+    #[error("cannot create `{}`: {source}", path.display())]
+    Create { path: PathBuf, source: io::Error },
+    #[error("cannot lock `{}`: {source}", path.display())]
+    Lock { path: PathBuf, source: io::Error },
+    #[error("cannot remove `{}`: {source}", path.display())]
+    Remove { path: PathBuf, source: io::Error },
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot chmod `{file}`: {source}")]
+    Chmod { file: String, source: io::Error },
+    #[error("cannot run `{tool}`: {source}")]
+    Spawn { tool: String, source: io::Error },
+    #[error("cannot write to `{tool}`: {source}")]
+    Stdin { tool: String, source: io::Error },
+    #[error("`{tool}` failed: {source}")]
+    Wait { tool: String, source: io::Error },
+    /// The tool ran and failed; its stderr (which carries no key material).
+    #[error("`{tool} {command}` failed: {stderr}")]
+    Failed {
+        tool: String,
+        command: String,
+        stderr: String,
+    },
+}
+
+impl crate::error::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Incomplete { scenario, .. } | Error::NoCa { scenario, .. } => Some(format!(
+                "run `e3 keys {scenario} --rotate` to regenerate all key material"
+            )),
+            Error::ToolMissing { how, .. } => Some(format!(
+                "install it ({how}; Nix: `nix develop` in the e3 repository)"
+            )),
+            _ => None,
+        }
+    }
+}
 
 /// What one `e3 keys` run did.
 #[derive(Debug, Default)]
@@ -171,7 +233,7 @@ pub fn auth_key_note(plan: &Plan) -> Option<String> {
 }
 
 /// Generates (or checks) the key material of `plan` in `dir`.
-pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
+pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, Error> {
     let mut report = Report::default();
     let all = units(plan);
     let exists = |f: &str| fs::symlink_metadata(dir.join(f)).is_ok_and(|m| m.is_file());
@@ -183,12 +245,11 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
             todo.push(u.clone());
         } else if present < files.len() {
             let missing: Vec<&String> = files.iter().filter(|f| !exists(f)).collect();
-            return Err(format!(
-                "incomplete key material in `{}`: `{}` is missing\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
-                dir.display(),
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("`, `"),
-                plan.name
-            ));
+            return Err(Error::Incomplete {
+                dir: dir.to_path_buf(),
+                missing: missing.into_iter().cloned().collect(),
+                scenario: plan.name.clone(),
+            });
         } else {
             report.kept.extend(files);
         }
@@ -201,11 +262,11 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
                 && !todo.contains(u)
         });
         if todo.contains(&ca) && signed_by_old {
-            return Err(format!(
-                "`{}` has {what} host certificates but no CA\n   = hint: run `e3 keys {} --rotate` to regenerate all key material",
-                dir.display(),
-                plan.name
-            ));
+            return Err(Error::NoCa {
+                dir: dir.to_path_buf(),
+                what,
+                scenario: plan.name.clone(),
+            });
         }
     }
     let authorized = dir.join("public/authorized_keys");
@@ -236,28 +297,31 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
                 "wg" => "Debian: `apt-get install wireguard-tools`",
                 _ => "Debian: `apt-get install openssl`",
             };
-            return Err(format!(
-                "`{tool}` not found\n   = hint: install it ({how}; Nix: `nix develop` in the e3 repository)"
-            ));
+            return Err(Error::ToolMissing { tool, how });
         }
     }
 
     // Stage the new material in a private directory inside `dir`, then
     // move each file into place. Nothing else in `dir` is touched: files
     // e3 did not create keep their contents and modes.
-    files::create_dir_all(dir, 0o700)
-        .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-    let _lock = files::lock(&dir.join(".e3-keys.lock"))
-        .map_err(|e| format!("cannot lock `{}`: {e}", dir.display()))?;
+    mkdir_private(dir)?;
+    let _lock = files::lock(&dir.join(".e3-keys.lock")).map_err(|source| Error::Lock {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for (stale, _) in files::stale_staging(dir, "", &["e3-keys-tmp-"]) {
-        files::remove_staged(&stale)
-            .map_err(|e| format!("cannot remove `{}`: {e}", stale.display()))?;
+        files::remove_staged(&stale).map_err(|source| Error::Remove {
+            path: stale.clone(),
+            source,
+        })?;
     }
     let tmp = dir.join(format!(".e3-keys-tmp-{}", std::process::id()));
     let _ = files::remove_staged(&tmp);
-    let result = (|| -> Result<Vec<String>, String> {
-        files::create_dir(&tmp, 0o700)
-            .map_err(|e| format!("cannot create `{}`: {e}", tmp.display()))?;
+    let result = (|| -> Result<Vec<String>, Error> {
+        files::create_dir(&tmp, 0o700).map_err(|source| Error::Create {
+            path: tmp.clone(),
+            source,
+        })?;
         let mut staged = Vec::new();
         if let Some((from, text)) = &ssh_key {
             write_private(&tmp.join("public/authorized_keys"), text.as_bytes())?;
@@ -283,7 +347,7 @@ pub fn keys(plan: &Plan, dir: &Path, rotate: bool) -> Result<Report, String> {
 /// Moves the staged files into `dir` (creating missing directories 0700),
 /// with SIGINT, SIGTERM, SIGHUP and SIGQUIT held back meanwhile, so that
 /// Ctrl-C cannot leave half of a rotation in place.
-fn install(tmp: &Path, dir: &Path, staged: &[String]) -> Result<(), String> {
+fn install(tmp: &Path, dir: &Path, staged: &[String]) -> Result<(), Error> {
     struct Held(libc::sigset_t);
     impl Drop for Held {
         fn drop(&mut self) {
@@ -305,11 +369,9 @@ fn install(tmp: &Path, dir: &Path, staged: &[String]) -> Result<(), String> {
     for rel in staged {
         let to = dir.join(rel);
         if let Some(p) = to.parent() {
-            files::create_dir_all(p, 0o700)
-                .map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+            mkdir_private(p)?;
         }
-        fs::rename(tmp.join(rel), &to)
-            .map_err(|e| format!("cannot write `{}`: {e}", to.display()))?;
+        fs::rename(tmp.join(rel), &to).map_err(|source| Error::Write { path: to, source })?;
     }
     Ok(())
 }
@@ -328,21 +390,26 @@ fn own_ssh_key() -> Option<(PathBuf, String)> {
         })
 }
 
-fn mkdir_private(d: &Path) -> Result<(), String> {
-    files::create_dir_all(d, 0o700).map_err(|e| format!("cannot create `{}`: {e}", d.display()))
+fn mkdir_private(d: &Path) -> Result<(), Error> {
+    files::create_dir_all(d, 0o700).map_err(|source| Error::Create {
+        path: d.to_path_buf(),
+        source,
+    })
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if let Some(p) = path.parent() {
         mkdir_private(p)?;
     }
     let _ = fs::remove_file(path);
-    files::write_new(path, contents, 0o600)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    files::write_new(path, contents, 0o600).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Runs a tool; its output is returned, never printed (it may be a key).
-fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
+fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let mut child = Command::new(tool)
         .args(args)
         .stdin(if stdin.is_some() {
@@ -353,31 +420,37 @@ fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, Strin
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `{tool}`: {e}"))?;
+        .map_err(|source| Error::Spawn {
+            tool: tool.into(),
+            source,
+        })?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input)
-            .map_err(|e| format!("cannot write to `{tool}`: {e}"))?;
+        pipe.write_all(input).map_err(|source| Error::Stdin {
+            tool: tool.into(),
+            source,
+        })?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("`{tool}` failed: {e}"))?;
+    let out = child.wait_with_output().map_err(|source| Error::Wait {
+        tool: tool.into(),
+        source,
+    })?;
     if !out.status.success() {
         // stderr of these tools carries no key material.
-        return Err(format!(
-            "`{tool} {}` failed: {}",
-            args.first().unwrap_or(&""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(Error::Failed {
+            tool: tool.into(),
+            command: args.first().unwrap_or(&"").to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(out.stdout)
 }
 
-fn run_args(tool: &str, args: &[String]) -> Result<Vec<u8>, String> {
+fn run_args(tool: &str, args: &[String]) -> Result<Vec<u8>, Error> {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run(tool, &refs, None)
 }
 
-fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
+fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), Error> {
     let p = |f: &str| dir.join(f);
     let s = |f: &str| p(f).display().to_string();
     match unit {
@@ -485,7 +558,7 @@ fn generate(plan: &Plan, unit: &Unit, dir: &Path) -> Result<(), String> {
     }
     for f in unit.files() {
         fs::set_permissions(p(&f), fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("cannot chmod `{f}`: {e}"))?;
+            .map_err(|source| Error::Chmod { file: f, source })?;
     }
     Ok(())
 }

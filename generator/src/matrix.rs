@@ -508,52 +508,80 @@ fn scalar_list(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Ve
     ok.then_some(out)
 }
 
-/// `fault: { readdress: [ … ], rebind: [ … ] }`: named values (each a
-/// list of `simulation.faults`, judged by the validator of each variant).
-fn named_lists(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Vec<(String, Node)>> {
-    let eg = "e.g. `fault: { rebind: [{ at: 1s, action: rebind, target: alice-router }] }`";
-    let Some(entries) = node.as_map().filter(|e| !e.is_empty()) else {
-        diags.push(
-            Diagnostic::new(
-                Code::WrongType,
-                node.loc,
-                format!(
-                    "`matrix.{key}` must be a mapping from names to lists of faults, found {}",
-                    node.describe()
-                ),
-            )
-            .label("expected named fault lists")
-            .hint(eg),
-        );
+/// A mapping from names to values (`fault:`, `placement:`), judged in one
+/// pass: `not_a_map` for a node that is no mapping, `empty` for an empty
+/// one, `bad_name` for a key that cannot name a value (then its value is
+/// not looked at), `check` for each value (false: it pushed why not).
+/// The names and values in order, or `None` after any diagnostic.
+fn named_values(
+    node: &Node,
+    not_a_map: impl Fn() -> Diagnostic,
+    empty: impl Fn() -> Diagnostic,
+    bad_name: impl Fn(&Node, &str) -> Option<Diagnostic>,
+    mut check: impl FnMut(&str, &Node, &mut Vec<Diagnostic>) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<(String, Node)>> {
+    let Some(entries) = node.as_map() else {
+        diags.push(not_a_map());
         return None;
     };
+    if entries.is_empty() {
+        diags.push(empty());
+        return None;
+    }
     let mut out: Vec<(String, Node)> = Vec::new();
     let mut ok = true;
     for (k, v) in entries {
         let name = k.as_scalar().unwrap_or_default();
-        let plain = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c));
-        if !plain {
-            diags.push(
-                Diagnostic::new(
-                    Code::InvalidValue,
-                    k.loc,
-                    format!(
-                        "`{}` cannot name a value of `matrix.{key}`",
-                        crate::diag::bound(name)
-                    ),
-                )
-                .label("not a plain name")
-                .hint("letters, digits and `+._-`; the name goes into the variant's name"),
-            );
+        if let Some(d) = bad_name(k, name) {
+            diags.push(d);
+            ok = false;
+            continue;
+        }
+        if !check(name, v, diags) {
             ok = false;
             continue;
         }
         out.push((name.to_string(), v.clone()));
     }
     ok.then_some(out)
+}
+
+/// `fault: { readdress: [ … ], rebind: [ … ] }`: named values (each a
+/// list of `simulation.faults`, judged by the validator of each variant).
+fn named_lists(node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<Vec<(String, Node)>> {
+    let eg = "e.g. `fault: { rebind: [{ at: 1s, action: rebind, target: alice-router }] }`";
+    let wrong = || {
+        Diagnostic::new(
+            Code::WrongType,
+            node.loc,
+            format!(
+                "`matrix.{key}` must be a mapping from names to lists of faults, found {}",
+                node.describe()
+            ),
+        )
+        .label("expected named fault lists")
+        .hint(eg)
+    };
+    let bad_name = |k: &Node, name: &str| {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c));
+        (!plain).then(|| {
+            Diagnostic::new(
+                Code::InvalidValue,
+                k.loc,
+                format!(
+                    "`{}` cannot name a value of `matrix.{key}`",
+                    crate::diag::bound(name)
+                ),
+            )
+            .label("not a plain name")
+            .hint("letters, digits and `+._-`; the name goes into the variant's name")
+        })
+    };
+    named_values(node, wrong, wrong, bad_name, |_, _, _| true, diags)
 }
 
 /// `nat: { alice: [easy, hard], bob: [easy] }`: the product of the listed
@@ -860,38 +888,30 @@ fn program_label(name: &str) -> String {
 /// `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`: named lists of
 /// regions (a region may repeat), dealt to the expanded hosts in order.
 fn placement_dim(key: &Node, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Dim> {
-    let Some(entries) = node.as_map() else {
-        diags.push(
-            Diagnostic::new(
-                Code::WrongType,
-                node.loc,
-                format!(
-                    "`matrix.placement` must be a mapping from placement names to lists of regions, found {}",
-                    node.describe()
-                ),
-            )
-            .label("expected a mapping")
-            .hint("e.g. `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`"),
-        );
-        return None;
+    let not_a_map = || {
+        Diagnostic::new(
+            Code::WrongType,
+            node.loc,
+            format!(
+                "`matrix.placement` must be a mapping from placement names to lists of regions, found {}",
+                node.describe()
+            ),
+        )
+        .label("expected a mapping")
+        .hint("e.g. `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`")
     };
-    if entries.is_empty() {
-        diags.push(
-            Diagnostic::new(Code::InvalidValue, key.loc, "`matrix.placement` names no placement")
-                .label("varies nothing")
-                .hint("e.g. `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`, or remove `placement`"),
-        );
-        return None;
-    }
-    let mut values: DimValues = Vec::new();
-    let mut ok = true;
-    for (k, v) in entries {
-        let name = k.as_scalar().unwrap_or_default();
-        if !label_ok(name) {
-            diags.push(bad_label(k.loc, "placement", name, ""));
-            ok = false;
-            continue;
-        }
+    let empty = || {
+        Diagnostic::new(
+            Code::InvalidValue,
+            key.loc,
+            "`matrix.placement` names no placement",
+        )
+        .label("varies nothing")
+        .hint("e.g. `placement: { same: [ams3], far: [ams3, nyc3, sgp1] }`, or remove `placement`")
+    };
+    let bad_name =
+        |k: &Node, name: &str| (!label_ok(name)).then(|| bad_label(k.loc, "placement", name, ""));
+    let regions = |name: &str, v: &Node, diags: &mut Vec<Diagnostic>| {
         let Some(regions) = v.as_seq() else {
             diags.push(
                 Diagnostic::new(
@@ -908,8 +928,7 @@ fn placement_dim(key: &Node, node: &Node, diags: &mut Vec<Diagnostic>) -> Option
                     v.as_scalar().unwrap_or("ams3, nyc3")
                 )),
             );
-            ok = false;
-            continue;
+            return false;
         };
         if regions.is_empty() {
             diags.push(
@@ -921,8 +940,7 @@ fn placement_dim(key: &Node, node: &Node, diags: &mut Vec<Diagnostic>) -> Option
                 .label("no regions")
                 .hint("list at least one region"),
             );
-            ok = false;
-            continue;
+            return false;
         }
         let mut fine = true;
         for r in regions {
@@ -941,15 +959,15 @@ fn placement_dim(key: &Node, node: &Node, diags: &mut Vec<Diagnostic>) -> Option
                 fine = false;
             }
         }
-        if !fine {
-            ok = false;
-            continue;
-        }
-        values.push((name.to_string(), vec![(Path::Placement, v.clone())]));
-    }
-    ok.then_some(Dim {
+        fine
+    };
+    let values = named_values(node, not_a_map, empty, bad_name, regions, diags)?;
+    Some(Dim {
         key: "placement",
-        values,
+        values: values
+            .into_iter()
+            .map(|(name, v)| (name, vec![(Path::Placement, v)]))
+            .collect(),
     })
 }
 

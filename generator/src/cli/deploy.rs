@@ -122,29 +122,12 @@ pub fn run(
         image_link: layout.rendered.join("result-image"),
         ssh_key,
         destroying: destroy,
+        scenario: plan.name.clone(),
+        terraform: layout.rendered.join("terraform"),
     };
-    match deploy::run(&steps, &context) {
-        Ok(()) => {
-            if !destroy {
-                println!("results in {}", layout.results.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err((i, message)) => {
-            let hint = if destroy {
-                format!("\n  = hint: fix the cause and run `e3 destroy {}` again; `terraform -chdir={} state list` shows what still exists", plan.name, layout.rendered.join("terraform").display())
-            } else if steps[i].phase >= deploy::Phase::Terraform {
-                format!("\n  = hint: machines may exist and cost money until destroyed: `e3 destroy {}` removes whatever was created (it works on a partial deployment)", plan.name)
-            } else {
-                "\n  = hint: nothing was created in the cloud yet".to_string()
-            };
-            Err(format!(
-                "step {} of {} failed: {}\n{message}{hint}",
-                i + 1,
-                steps.len(),
-                steps[i].title
-            )
-            .into())
-        }
+    deploy::run(&steps, &context)?;
+    if !destroy {
+        println!("results in {}", layout.results.display());
     }
+    Ok(ExitCode::SUCCESS)
 }

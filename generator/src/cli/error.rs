@@ -108,7 +108,7 @@ pub enum Error {
     #[error("cannot read the inputs of `{scenario}`: {source}")]
     ReadInputs {
         scenario: String,
-        source: std::io::Error,
+        source: e3::render::Error,
     },
     /// `e3 new`: the scenario file could not be written.
     #[error("cannot write `{}`: {source}", path.display())]
@@ -195,6 +195,7 @@ impl Hinted for Error {
             Error::MissingPrograms { .. } => "`nix develop` in the e3 repository provides them (terraform via `nix develop .#terraform`; `tofu` works too); ssh comes with OpenSSH".into(),
             Error::MissingInputs { .. } => "credentials come from the environment only (see `e3 deploy --help`)".into(),
             Error::Unconfirmed => "pass `--yes` to create them without asking".into(),
+            Error::ReadInputs { source, .. } => return source.hint(),
             Error::InvalidScenario { .. }
             | Error::NotValid { .. }
             | Error::InvalidBase { .. }
@@ -203,7 +204,6 @@ impl Hinted for Error {
             | Error::OverlayDown { .. }
             | Error::CellsFailed { .. }
             | Error::ReadGrid(_)
-            | Error::ReadInputs { .. }
             | Error::Write { .. }
             | Error::ForkInvalid => return None,
         })

@@ -399,6 +399,29 @@ fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
     cell
 }
 
+/// Why a grid stopped (a cell the lab could not run is an `error` cell,
+/// not an `Error`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot create `{}`: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A signal arrived: the lab is torn down, finished cells are written.
+    #[error("{}", crate::sim::netns::INTERRUPTED)]
+    Interrupted,
+}
+
+impl crate::error::Hinted for Error {}
+
 /// The cell of a finished lab run (`Err`: the lab could not run it).
 fn cell_from(
     v: &GridVariant,
@@ -479,10 +502,12 @@ pub fn run(
     axes: &Axes,
     variants: &[GridVariant],
     opts: &Options,
-) -> Result<Grid, String> {
+) -> Result<Grid, Error> {
     let cells_dir = opts.dir.join("cells");
-    std::fs::create_dir_all(&cells_dir)
-        .map_err(|e| format!("cannot create `{}`: {e}", cells_dir.display()))?;
+    std::fs::create_dir_all(&cells_dir).map_err(|source| Error::Create {
+        path: cells_dir.clone(),
+        source,
+    })?;
     let timeout_s = opts.timeout.as_secs();
     let mut grid = Grid {
         scenario: base.to_string(),
@@ -576,7 +601,7 @@ pub fn run(
             // The lab is torn down; the sample stays pending, the finished
             // ones are written.
             progress.finish();
-            return Err(crate::sim::netns::INTERRUPTED.to_string());
+            return Err(Error::Interrupted);
         }
         let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
         if cell.outcome != Outcome::Error {
@@ -601,26 +626,29 @@ fn read_cell(path: &Path) -> Option<Cell> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
     write_file(path, text.as_bytes())
 }
 
 /// Writes through a temporary file and a rename, so a reader (or an
 /// interrupted run) never sees half a file.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
+        .map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
-            format!("cannot write `{}`: {e}", path.display())
+            Error::Write {
+                path: path.to_path_buf(),
+                source,
+            }
         })
 }
 
 /// `grid.json`, `grid.svg`, `grid.html`, and `plot.svg`, `plot.html` when
 /// the matrix has an ordered axis ([`plot::x_axis`]).
-pub fn write_outputs(dir: &Path, grid: &Grid) -> Result<(), String> {
+pub fn write_outputs(dir: &Path, grid: &Grid) -> Result<(), Error> {
     write_json(&dir.join("grid.json"), grid)?;
     let svg = figure::svg(grid);
     write_file(&dir.join("grid.svg"), svg.as_bytes())?;

@@ -15,6 +15,63 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::Plan;
 
+/// Why a render's inputs were not read or its output not written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The target is or contains the working directory (`what` says which).
+    #[error("refusing to render into `{}`: it {what}, which a render would replace", dir.display())]
+    HoldsWorkingDir { dir: PathBuf, what: &'static str },
+    /// The target is or is inside a `secrets` directory, or holds the keys.
+    #[error("refusing to render into `{}`: it {what}", dir.display())]
+    Secrets { dir: PathBuf, what: &'static str },
+    /// The target exists and is no directory: `what` it is.
+    #[error("refusing to render into `{}`: it is {what}, not a directory", dir.display())]
+    NotADirectory { dir: PathBuf, what: String },
+    #[error("refusing to render into `{shown}`: `{shown}` is not empty and was not rendered by e3 (it has no `{MARKER}`)", shown = .0.display())]
+    NotRendered(PathBuf),
+    #[error("cannot create `{}`: {source}", path.display())]
+    Create { path: PathBuf, source: io::Error },
+    #[error("cannot lock `{}`: {source}", path.display())]
+    Lock { path: PathBuf, source: io::Error },
+    #[error("cannot remove what an earlier render left next to `{}`: {source}", dir.display())]
+    Recover { dir: PathBuf, source: io::Error },
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// A public input (`secrets/NAME/public/…`).
+    #[error("cannot read `{}`: {source}", path.display())]
+    ReadInput {
+        path: PathBuf,
+        source: crate::files::ReadError,
+    },
+    #[error("cannot read `{}`: {source}", path.display())]
+    ReadDir { path: PathBuf, source: io::Error },
+    /// The program given by path, or one of its files.
+    #[error(transparent)]
+    Program(#[from] crate::files::Error),
+}
+
+/// What the refusals suggest instead.
+const HINT_OTHER: &str = "render into a directory of its own, such as the default `out/NAME`";
+
+impl crate::error::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::HoldsWorkingDir { .. } => Some(HINT_OTHER.into()),
+            Error::Secrets { .. } => Some(format!(
+                "key material never enters a rendered directory, and a render never writes where keys are: {HINT_OTHER}"
+            )),
+            Error::NotADirectory { dir, .. } => Some(format!(
+                "e3 renders into a directory and replaces only one it rendered itself: remove `{}` or choose another `-o`",
+                dir.display()
+            )),
+            Error::NotRendered(_) => Some(
+                "e3 replaces only directories it rendered itself: choose a new or empty directory with `-o`, or empty this one yourself".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// Rendered files: path relative to the output directory → contents.
 pub type Files = BTreeMap<PathBuf, Vec<u8>>;
 
@@ -44,12 +101,16 @@ pub fn is_public_input(rel: &Path) -> bool {
 /// Reads the [`Inputs`]: the public key material in `public_dir`
 /// (`secrets/NAME/public`; a missing directory gives none) and the program
 /// file of a scenario that names its program by path.
-pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
+pub fn read_inputs(plan: &Plan, public_dir: &Path) -> Result<Inputs, Error> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), Error> {
+        let read_dir = |source| Error::ReadDir {
+            path: dir.to_path_buf(),
+            source,
+        };
+        for entry in std::fs::read_dir(dir).map_err(read_dir)? {
+            let entry = entry.map_err(read_dir)?;
             let path = entry.path();
-            let kind = entry.file_type()?;
+            let kind = entry.file_type().map_err(read_dir)?;
             if kind.is_dir() {
                 walk(root, &path, out)?;
             } else if kind.is_file() {
@@ -70,8 +131,7 @@ pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
             Path::new(path),
             &plan.program.files,
             plan.program.workdir.as_deref(),
-        )
-        .map_err(io::Error::other)?;
+        )?;
     }
     if public_dir.is_dir() {
         walk(public_dir, public_dir, &mut inputs.public)?;
@@ -79,10 +139,12 @@ pub fn read_inputs(plan: &Plan, public_dir: &Path) -> io::Result<Inputs> {
     Ok(inputs)
 }
 
-/// [`crate::files::read_regular`] as an [`io::Error`] that names the file.
-fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    crate::files::read_regular(path, limit)
-        .map_err(|e| io::Error::other(format!("`{}`: {}", path.display(), e.reason())))
+/// [`crate::files::read_regular`] as an [`Error`] that names the file.
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    crate::files::read_regular(path, limit).map_err(|source| Error::ReadInput {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Renders every output of a plan. Cannot fail on a valid plan.
@@ -265,22 +327,21 @@ fn resolve(p: &Path) -> PathBuf {
 /// [`MARKER`]) or an empty one, never a file, the working directory or one
 /// of its parents, and never writes inside a `secrets` directory (nor into
 /// `secrets`, the key material of this scenario).
-pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), String> {
-    let shown = dir.display();
+pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), Error> {
     let abs = resolve(dir);
     let cwd = std::env::current_dir()
         .and_then(std::fs::canonicalize)
         .unwrap_or_default();
-    let hint_other = "render into a directory of its own, such as the default `out/NAME`";
     if cwd.starts_with(&abs) {
         let what = if cwd == abs {
             "is the working directory"
         } else {
             "contains the working directory"
         };
-        return Err(format!(
-            "refusing to render into `{shown}`: it {what}, which a render would replace\n   = hint: {hint_other}"
-        ));
+        return Err(Error::HoldsWorkingDir {
+            dir: dir.to_path_buf(),
+            what,
+        });
     }
     // Below the working directory only the part inside it counts (a project
     // may itself live in a directory named `secrets`).
@@ -295,25 +356,26 @@ pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), String> {
         } else {
             "is inside a `secrets` directory or holds the key material"
         };
-        return Err(format!(
-            "refusing to render into `{shown}`: it {what}\n   = hint: key material never enters a rendered directory, and a render never writes where keys are: {hint_other}"
-        ));
+        return Err(Error::Secrets {
+            dir: dir.to_path_buf(),
+            what,
+        });
     }
     // The name itself, before symbolic links are resolved: a link is
     // neither replaced nor followed.
     let meta = std::fs::symlink_metadata(dir).or_else(|_| std::fs::symlink_metadata(&abs));
     match meta {
         Err(_) => Ok(()),
-        Ok(m) if !m.is_dir() => Err(format!(
-            "refusing to render into `{shown}`: it is {}, not a directory\n   = hint: e3 renders into a directory and replaces only one it rendered itself: remove `{shown}` or choose another `-o`",
-            if m.file_type().is_symlink() {
+        Ok(m) if !m.is_dir() => Err(Error::NotADirectory {
+            dir: dir.to_path_buf(),
+            what: if m.file_type().is_symlink() {
                 "a symbolic link".to_string()
             } else if m.is_file() {
                 "a file".to_string()
             } else {
                 crate::files::kind(m.file_type()).to_string()
-            }
-        )),
+            },
+        }),
         Ok(_) => {
             let marked = std::fs::symlink_metadata(abs.join(MARKER)).is_ok_and(|m| m.is_file());
             let empty = std::fs::read_dir(&abs)
@@ -322,9 +384,7 @@ pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), String> {
             if marked || empty {
                 Ok(())
             } else {
-                Err(format!(
-                    "refusing to render into `{shown}`: `{shown}` is not empty and was not rendered by e3 (it has no `{MARKER}`)\n   = hint: e3 replaces only directories it rendered itself: choose a new or empty directory with `-o`, or empty this one yourself"
-                ))
+                Err(Error::NotRendered(dir.to_path_buf()))
             }
         }
     }
@@ -333,20 +393,27 @@ pub fn check_target(dir: &Path, secrets: Option<&Path>) -> Result<(), String> {
 /// Renders into `dir` as `e3 render` does: [`check_target`], then
 /// [`write_atomic`], under a lock on `dir` (concurrent renders wait for
 /// each other).
-pub fn write_output(dir: &Path, files: &Files, secrets: Option<&Path>) -> Result<(), String> {
+pub fn write_output(dir: &Path, files: &Files, secrets: Option<&Path>) -> Result<(), Error> {
     let (parent, base) = parent_and_base(dir);
-    crate::files::create_dir_all(&parent, 0o755)
-        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-    let _lock = crate::files::lock(&parent.join(format!(".{base}.e3-lock")))
-        .map_err(|e| format!("cannot lock `{}`: {e}", dir.display()))?;
-    recover_stale(dir).map_err(|e| {
-        format!(
-            "cannot remove what an earlier render left next to `{}`: {e}",
-            dir.display()
-        )
+    crate::files::create_dir_all(&parent, 0o755).map_err(|source| Error::Create {
+        path: parent.clone(),
+        source,
+    })?;
+    let _lock = crate::files::lock(&parent.join(format!(".{base}.e3-lock"))).map_err(|source| {
+        Error::Lock {
+            path: dir.to_path_buf(),
+            source,
+        }
+    })?;
+    recover_stale(dir).map_err(|source| Error::Recover {
+        dir: dir.to_path_buf(),
+        source,
     })?;
     check_target(dir, secrets)?;
-    write_locked(dir, files).map_err(|e| format!("cannot write `{}`: {e}", dir.display()))
+    write_locked(dir, files).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// What a killed render left next to `dir`: its staging directories

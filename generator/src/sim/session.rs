@@ -262,7 +262,8 @@ fn copy_program(
         program,
         &plan.program.files,
         plan.program.workdir.as_deref(),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     crate::files::create_dir_all(to, 0o755).map_err(|e| e.to_string())?;
     for (rel, bytes) in &tree {
         write(&to.join(rel), bytes)?;
