@@ -32,6 +32,9 @@ pub enum Error {
     /// Not typed yet: the message may still carry its hint inline.
     #[error("{0}")]
     Message(String),
+    /// The lab's (`e3 sim`, `e3 lab`).
+    #[error(transparent)]
+    Sim(#[from] crate::sim::Error),
 }
 
 impl From<String> for Error {
@@ -50,11 +53,13 @@ impl Hinted for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Message(_) => None,
+            Error::Sim(e) => e.hint(),
         }
     }
     fn notes(&self) -> Vec<String> {
         match self {
             Error::Message(_) => Vec::new(),
+            Error::Sim(e) => e.notes(),
         }
     }
 }

@@ -681,7 +681,7 @@ fn render_matrix(
 }
 
 /// `--latency METHOD` (clap checked the value).
-fn latency_method(m: Option<String>) -> Result<Option<e3::sim::latency::Method>, String> {
+fn latency_method(m: Option<String>) -> Result<Option<e3::sim::latency::Method>, e3::sim::Error> {
     m.map(|m| m.parse()).transpose()
 }
 
@@ -1060,7 +1060,7 @@ fn lab(command: LabCommand) -> Result<ExitCode, e3::error::Error> {
             let action: e3::sim::fault::Action = match action.parse() {
                 Ok(a) => a,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprint!("{}", e3::error::render(&e));
                     return Ok(ExitCode::from(EXIT_INVALID));
                 }
             };

@@ -573,7 +573,12 @@ pub fn run(
             progress.finish();
             return Err(crate::sim::netns::INTERRUPTED.to_string());
         }
-        let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
+        let cell = cell_from(
+            v,
+            hashes[i].clone(),
+            result.map_err(String::from),
+            started.elapsed(),
+        );
         if cell.outcome != Outcome::Error {
             write_json(&sample_file(&cells_dir, &cell.hash, k), &cell)?;
         }

@@ -21,6 +21,7 @@
 pub mod backends;
 pub mod capture;
 pub mod delay;
+pub mod error;
 pub mod fault;
 pub mod latency;
 pub mod live;
@@ -31,6 +32,8 @@ pub mod routes;
 pub mod session;
 pub mod versions;
 pub mod wire;
+
+pub use error::Error;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -142,7 +145,7 @@ pub fn check_coordinator(
     host: &str,
     daemon: &str,
     fault: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if fault == Some("kill-coordinator") {
         lab.kill_child(host);
     }
@@ -162,7 +165,12 @@ pub fn check_coordinator(
             } else {
                 String::from("(see the daemon log)")
             };
-            return Err(format!("the {host}'s `{daemon}` exited ({status}) before the parties started; nothing can join the overlay without it\n   = note: its last output: {log}"));
+            return Err(Error::CoordinatorExited {
+                host: host.to_string(),
+                daemon: daemon.to_string(),
+                status: status.to_string(),
+                log_tail: log,
+            });
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -197,43 +205,27 @@ pub fn required_programs(backend: Backend) -> Vec<&'static str> {
 }
 
 /// Can this machine run a lab of `backend`? `Err` says what is missing.
-pub fn preflight(backend: Backend) -> Result<(), String> {
+pub fn preflight(backend: Backend) -> Result<(), Error> {
     if !is_root() {
-        return Err(
-            "`e3 sim` needs root (network namespaces, nftables)\n   = hint: run it with `sudo`"
-                .into(),
-        );
+        return Err(Error::NotRoot);
     }
-    let missing: Vec<&str> = required_programs(backend)
+    let missing: Vec<String> = required_programs(backend)
         .into_iter()
         .filter(|p| !on_path(p))
+        .map(str::to_string)
         .collect();
     if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut msg = format!(
-            "backend `{backend}` needs {list} on PATH, which {} missing",
-            if missing.len() == 1 { "is" } else { "are" }
-        );
-        if matches!(
+        return Err(Error::MissingTools {
             backend,
-            Backend::Tailscale | Backend::Headscale | Backend::Nebula
-        ) {
-            msg += "\n   = hint: `ci/install-deps` builds them from their Go modules into `.tools/bin/` of the e3 checkout, where e3 finds them (the versions nixpkgs ships, pinned in `ci/go-tools.txt`)";
-        } else {
-            msg += "\n   = hint: `ci/install-deps` installs them (Debian)";
-        }
-        return Err(msg);
+            tools: missing,
+        });
     }
     Ok(())
 }
 
 /// Finds a Python with MPyC: `$E3_PYTHON`, or `.venv/bin/python` in the
 /// current directory, next to the `e3` binary, or in the source tree.
-pub fn find_python() -> Result<PathBuf, String> {
+pub fn find_python() -> Result<PathBuf, Error> {
     let mut candidates = Vec::new();
     if let Some(p) = std::env::var_os("E3_PYTHON") {
         candidates.push(PathBuf::from(p));
@@ -252,7 +244,7 @@ pub fn find_python() -> Result<PathBuf, String> {
             return Ok(c.clone());
         }
     }
-    Err("no Python with MPyC found (looked at `$E3_PYTHON` and `.venv/bin/python` here, next to `e3` and in its source tree)\n   = hint: `ci/install-deps` creates `.venv`, or set `E3_PYTHON`".into())
+    Err(Error::NoPython)
 }
 
 const PROBE: &str = r#"
@@ -309,7 +301,7 @@ fn ifname(host: &Host, segment: &str) -> &'static str {
 /// router), then one per namespace sets its addresses, links and routes;
 /// the NAT rules are one `nft -f` per router and party. Each `ip -batch`
 /// stops at its first failing line and fails the build.
-fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
+fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), Error> {
     // Every object below is created by this thread, which checks for a
     // signal before each batch (`Lab`'s methods, and `check_interrupted`).
     let mut hosts: Vec<&str> = vec!["internet"];
@@ -353,7 +345,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     .sites
                     .iter()
                     .find(|s| s.name == site)
-                    .ok_or_else(|| format!("no site `{site}`"))?
+                    .ok_or_else(|| Error::Plan(format!("no site `{site}`")))?
                     .router;
                 let peer = format!("p{port}");
                 port += 1;
@@ -369,7 +361,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     .sites
                     .iter()
                     .find(|s| s.name == site)
-                    .ok_or_else(|| format!("no site `{site}`"))?
+                    .ok_or_else(|| Error::Plan(format!("no site `{site}`")))?
                     .router;
                 links.entry(ns.clone()).or_default().push(format!(
                     "link add cgn type veth peer name wan netns {}",
@@ -413,24 +405,25 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
         netns::ip_batch(&lab.dir.join(format!("{ns}.ip")), Some(&ns), &lines)?;
         if matches!(h.role, Role::Router | Role::Carrier) {
             ns_run(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-            let router =
-                nat::router(plan, h).ok_or_else(|| format!("router `{}` has no site", h.name))?;
+            let router = nat::router(plan, h)
+                .ok_or_else(|| Error::Plan(format!("router `{}` has no site", h.name)))?;
             let file = lab.dir.join(format!("{}.nft", h.name));
-            fs::write(&file, router.ruleset()).map_err(|e| e.to_string())?;
+            fs::write(&file, router.ruleset()).map_err(Error::io("write", &file))?;
             ns_run(&ns, "nft", &["-f", &file.display().to_string()])
-                .map_err(|e| format!("NAT `{}` on `{}`: {e}", router.nat, h.name))?;
+                .map_err(|e| e.during(format!("NAT `{}` on `{}`", router.nat, h.name)))?;
         }
         if h.role == Role::Party {
             let file = lab.dir.join(format!("{}.nft", h.name));
-            fs::write(&file, nat::tracking_ruleset()).map_err(|e| e.to_string())?;
+            fs::write(&file, nat::tracking_ruleset()).map_err(Error::io("write", &file))?;
             ns_run(&ns, "nft", &["-f", &file.display().to_string()])?;
         }
     }
     if plan.loss_percent > 0.0 {
         let file = lab.dir.join("internet.nft");
-        fs::write(&file, nat::loss_ruleset(plan.loss_percent)).map_err(|e| e.to_string())?;
+        fs::write(&file, nat::loss_ruleset(plan.loss_percent))
+            .map_err(Error::io("write", &file))?;
         ns_run(&inet, "nft", &["-f", &file.display().to_string()])
-            .map_err(|e| format!("packet loss on the internet bridge: {e}"))?;
+            .map_err(|e| e.during("packet loss on the internet bridge"))?;
     }
     Ok(())
 }
@@ -584,9 +577,9 @@ fn nat_phrase(plan: &Plan, h: &Host) -> String {
 
 /// Builds only the namespaces and NAT of a plan (no daemons, no MPyC), for
 /// probing the NAT types. Dropping the [`Lab`] tears it down.
-pub fn build_only(plan: &Plan) -> Result<Lab, String> {
+pub fn build_only(plan: &Plan) -> Result<Lab, Error> {
     if !is_root() {
-        return Err("needs root".into());
+        return Err(Error::NotRoot);
     }
     let mut lab = Lab::new()?;
     build_topology(&mut lab, plan)?;
@@ -600,7 +593,7 @@ fn start_backend(
     plan: &Plan,
     fault: Option<&str>,
     timeout: Duration,
-) -> Result<Option<Started>, String> {
+) -> Result<Option<Started>, Error> {
     Ok(match plan.connectivity.backend {
         Backend::Nebula => Some(backends::nebula::start(lab, plan, fault)?),
         Backend::Wireguard => Some(backends::wireguard::start(lab, plan, fault)?),
@@ -623,7 +616,7 @@ const RTT_PROBES: usize = 7;
 fn measure_round_trips(
     session: &mut session::LabSession,
     pairs: &mut [PairReport],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let plan = session.plan;
     let parties = session.parties();
     let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
@@ -724,14 +717,14 @@ fn told(
 
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
-pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
+pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, Error> {
     let session = session::LabSession::start(plan, opts)?;
     run_session(session, opts)
 }
 
 /// [`run_lab`] on a started session (also a kept lab's, `e3 lab run`,
 /// which is not torn down).
-pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Result<Report, String> {
+pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Result<Report, Error> {
     let plan = session.plan;
     let backend = plan.connectivity.backend;
     let parties = session.parties();
