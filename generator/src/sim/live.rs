@@ -360,7 +360,6 @@ pub fn session<'p>(
         match backend {
             Backend::Nebula if crate::tools::on_path("ssh") => {
                 s.read_route = Some(super::backends::nebula::route);
-                s.read_told = Some(super::backends::nebula::told);
             }
             Backend::Wireguard => {
                 s.read_told = Some(super::backends::wireguard::told);
@@ -371,7 +370,6 @@ pub fn session<'p>(
             }
             Backend::Tailscale | Backend::Headscale => {
                 s.read_route = Some(super::backends::headscale::route);
-                s.read_told = Some(super::backends::headscale::told);
                 s.settle = Some(super::backends::headscale::settle);
             }
             _ => {}

@@ -93,14 +93,17 @@ pub struct Started {
     /// what Headscale assigned); they take the place of the plan's.
     pub addresses: BTreeMap<String, Ipv4Addr>,
     /// Reads the routes from party `a` to the overlay addresses of its peers
-    /// from the backend itself; without it the report reads conntrack.
+    /// from the backend itself, and in the same read, where it shows them,
+    /// the underlay addresses the backend holds for its peers (for
+    /// [`privacy`]'s exposure; then [`Started::read_told`] is not asked);
+    /// without it the report reads conntrack.
     pub read_route: Option<RouteReader>,
     /// Runs once before the routes are read, when the backend finds its
     /// paths over time (Tailscale: `tailscale ping` between every pair).
     pub settle: Option<Settle>,
     /// Reads the underlay addresses a party's backend holds for its peers
-    /// (for [`privacy`]'s exposure); without it the report says it cannot
-    /// be seen.
+    /// (for [`privacy`]'s exposure) where [`Started::read_route`] did not;
+    /// without either the report says it cannot be seen.
     pub read_told: Option<ToldReader>,
 }
 
@@ -111,10 +114,22 @@ pub type ToldReader = fn(&Lab, &Host) -> Option<Vec<Ipv4Addr>>;
 pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<String, Ipv4Addr>);
 
 /// Reads the routes from party `a` to its peers' overlay addresses from the
-/// backend, once for all of them: one entry per address, in their order
-/// (`None` where the backend cannot say; the report then reads conntrack).
-/// Called for several parties at once ([`routes::read_views`]).
-pub type RouteReader = fn(&Lab, &Host, &[Ipv4Addr]) -> Vec<Option<Route>>;
+/// backend, once for all of them, and what the same read shows of the
+/// underlay addresses it holds ([`BackendView`]). Called for every party,
+/// several at once ([`routes::read_views`]); the last party is asked about
+/// no peers (for what it was told).
+pub type RouteReader = fn(&Lab, &Host, &[Ipv4Addr]) -> BackendView;
+
+/// What one read of a party's backend says about its peers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendView {
+    /// The route to each peer asked about, in their order (`None` where the
+    /// backend cannot say; the report then reads conntrack).
+    pub routes: Vec<Option<Route>>,
+    /// The underlay addresses the backend holds for its peers, when this
+    /// read shows them (else [`Started::read_told`] is asked).
+    pub told: Option<Vec<Ipv4Addr>>,
+}
 
 /// A pair's route as a backend reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -676,12 +691,15 @@ fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
     settle(&mut session.lab, parties, &addresses);
 }
 
-/// The underlay addresses each party's backend holds for its peers
-/// ([`Started::read_told`], asked of [`routes::WORKERS`] parties at a time); for `direct`,
-/// the program's party list, which names every party's public address.
+/// The underlay addresses each party's backend holds for its peers: what
+/// the routes' read of it showed (`views`, in party order), else
+/// [`Started::read_told`], asked of [`routes::WORKERS`] parties at a time;
+/// for `direct`, the program's party list, which names every party's
+/// public address.
 fn told(
     session: &session::LabSession<'_>,
     parties: &[&Host],
+    views: &[routes::PartyView],
 ) -> BTreeMap<String, Option<Vec<Ipv4Addr>>> {
     let Some(started) = &session.started else {
         let listed: Vec<Ipv4Addr> = session
@@ -696,12 +714,22 @@ fn told(
             .map(|p| (p.name.clone(), Some(listed.clone())))
             .collect();
     };
+    let mut out = BTreeMap::new();
+    let mut unasked = Vec::new();
+    for (i, p) in parties.iter().enumerate() {
+        match views.get(i).and_then(|v| v.told.clone()) {
+            Some(t) => {
+                out.insert(p.name.clone(), Some(t));
+            }
+            None => unasked.push(*p),
+        }
+    }
     let Some(read) = started.read_told else {
-        return parties.iter().map(|p| (p.name.clone(), None)).collect();
+        out.extend(unasked.iter().map(|p| (p.name.clone(), None)));
+        return out;
     };
     let lab = &session.lab;
-    let mut out = BTreeMap::new();
-    for chunk in parties.chunks(routes::WORKERS) {
+    for chunk in unasked.chunks(routes::WORKERS) {
         std::thread::scope(|s| {
             let asks: Vec<_> = chunk
                 .iter()
@@ -974,7 +1002,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             parties.len()
         )
     };
-    let told = told(&session, &parties);
+    let told = told(&session, &parties, &views);
     let exposure = internet
         .as_ref()
         .map(|packets| privacy::exposure(plan, packets, &told))

@@ -6,9 +6,12 @@
 //! server's status file, Tailscale's pings and status). Reading them once
 //! per party and `WORKERS` parties at a time makes this phase grow with the
 //! parties, not with the pairs (before: one `ssh` and two `conntrack` per
-//! pair, one after another — 16 parties took 17 s, 40 parties minutes). Every
-//! command is bounded ([`ns_run_bounded`]) and the phase announces its
-//! progress every [`PROGRESS_EVERY`].
+//! pair, one after another — 16 parties took 17 s, 40 parties minutes). The
+//! same read of the backend gives what it holds of its peers' underlay
+//! addresses where it shows them ([`super::BackendView::told`]: Nebula's
+//! hostmap, Tailscale's status), for the report's exposure. Every command is
+//! bounded ([`ns_run_bounded`]) and the phase announces its progress every
+//! [`PROGRESS_EVERY`].
 
 use std::io::Read as _;
 use std::net::Ipv4Addr;
@@ -143,11 +146,15 @@ pub struct PartyView {
     /// The backend's route to each later peer, in the order asked; empty
     /// when the backend does not report routes.
     pub routes: Vec<Option<Route>>,
+    /// The underlay addresses its backend holds for its peers, when the
+    /// same read showed them ([`super::BackendView::told`]).
+    pub told: Option<Vec<Ipv4Addr>>,
 }
 
 /// Reads every party's [`PartyView`]: conntrack for all, and
 /// `read(lab, party, later peers' overlay addresses)` where the backend
-/// reports routes; [`WORKERS`] parties at a time. `say` gets a progress line
+/// reports routes (also for the last party, asked about no peers, for what
+/// its backend was told); [`WORKERS`] parties at a time. `say` gets a progress line
 /// every [`PROGRESS_EVERY`] while it runs.
 pub fn read_views(
     lab: &Lab,
@@ -172,11 +179,13 @@ pub fn read_views(
                 }
                 let a = parties[i];
                 let flows = answered_flows(&lab.ns(&a.name));
-                let routes = match read {
-                    Some(read) if !peers[i].is_empty() => read(lab, a, &peers[i]),
-                    _ => Vec::new(),
+                let asked = read.map(|read| read(lab, a, &peers[i])).unwrap_or_default();
+                let view = PartyView {
+                    flows,
+                    routes: asked.routes,
+                    told: asked.told,
                 };
-                if tx.send((i, PartyView { flows, routes })).is_err() {
+                if tx.send((i, view)).is_err() {
                     break;
                 }
             });

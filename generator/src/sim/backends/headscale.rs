@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use crate::catalogue::ports;
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run_strings, Lab};
-use crate::sim::{Error, Route, Started};
+use crate::sim::{BackendView, Error, Route, Started};
 
 pub const PROGRAMS: &[&str] = &["tailscaled", "tailscale", "headscale", "openssl"];
 
@@ -810,7 +810,6 @@ pub fn start(
     }
     started.relay = Some(control.name.clone());
     started.read_route = Some(route);
-    started.read_told = Some(told);
     started.settle = Some(settle);
     Ok(started)
 }
@@ -841,25 +840,19 @@ pub fn status_addresses(text: &str) -> Result<Vec<Ipv4Addr>, Error> {
     Ok(out)
 }
 
-/// The underlay addresses party `h`'s tailscaled holds for its peers, from
-/// one `tailscale status --json` (bounded, as the routes' reads).
-pub fn told(lab: &Lab, h: &Host) -> Option<Vec<Ipv4Addr>> {
-    let files = Files::new(&lab.dir);
-    let mut cmd = std::process::Command::new("tailscale");
-    cmd.args(status_args(&files, h.index?));
-    let text =
-        crate::sim::routes::run_bounded(cmd, "tailscale", crate::sim::routes::COMMAND_TIMEOUT)
-            .ok()?;
-    status_addresses(&text).ok()
-}
-
 /// The routes from party `a` to the peers with tailnet addresses `peers`:
-/// the last pong of [`settle`]'s `tailscale ping` to each, else (read once
-/// for all of them) `a`'s `tailscale status --json`.
-pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
+/// the last pong of [`settle`]'s `tailscale ping` to each, else `a`'s
+/// `tailscale status --json`, read once (bounded), which also gives the
+/// underlay addresses its tailscaled holds for its peers.
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> BackendView {
     let files = Files::new(&lab.dir);
-    let mut status = None;
-    peers
+    let text = a.index.and_then(|index| {
+        let mut cmd = std::process::Command::new("tailscale");
+        cmd.args(status_args(&files, index));
+        crate::sim::routes::run_bounded(cmd, "tailscale", crate::sim::routes::COMMAND_TIMEOUT).ok()
+    });
+    let status = text.as_deref().and_then(|t| parse_status(t).ok());
+    let routes = peers
         .iter()
         .map(|b| {
             let pinged = fs::read_to_string(ping_file(&lab.dir, &a.name, *b)).unwrap_or_default();
@@ -870,23 +863,13 @@ pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
                     .count();
                 return Some(classify_ping(&via, "control", pongs));
             }
-            let index = a.index?;
-            let status = status.get_or_insert_with(|| {
-                let args = status_args(&files, index);
-                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                let mut cmd = std::process::Command::new("tailscale");
-                cmd.args(&refs);
-                crate::sim::routes::run_bounded(
-                    cmd,
-                    "tailscale",
-                    crate::sim::routes::COMMAND_TIMEOUT,
-                )
-                .ok()
-                .and_then(|t| parse_status(&t).ok())
-            });
             status.as_ref().map(|s| classify(s.peer(*b), "control"))
         })
-        .collect()
+        .collect();
+    BackendView {
+        routes,
+        told: text.as_deref().and_then(|t| status_addresses(t).ok()),
+    }
 }
 
 #[cfg(test)]

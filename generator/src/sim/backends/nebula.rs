@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::catalogue::Relay;
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run, Lab};
-use crate::sim::{Error, Route, Started};
+use crate::sim::{BackendView, Error, Route, Started};
 
 pub const PROGRAMS: &[&str] = &["nebula", "nebula-cert"];
 
@@ -157,23 +157,22 @@ pub fn hostmap_addresses(text: &str) -> Result<Vec<Ipv4Addr>, Error> {
     Ok(out)
 }
 
-/// The underlay addresses party `h`'s Nebula holds for its peers, from one
-/// `list-hostmap` (bounded, as the routes' reads).
-pub fn told(lab: &Lab, h: &Host) -> Option<Vec<Ipv4Addr>> {
+/// Party `h`'s `list-hostmap -json` over Nebula's debug SSH server
+/// (bounded); `None` when it cannot be asked.
+fn hostmap(lab: &Lab, h: &Host) -> Option<String> {
     let key = lab.dir.join("nebula").join("ssh_user");
     if h.role != Role::Party || !key.exists() {
         return None;
     }
     let args = hostmap_query(&key);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let text = crate::sim::routes::ns_run_bounded(
+    crate::sim::routes::ns_run_bounded(
         &lab.ns(&h.name),
         "ssh",
         &refs,
         crate::sim::routes::COMMAND_TIMEOUT,
     )
-    .ok()?;
-    hostmap_addresses(&text).ok()
+    .ok()
 }
 
 /// The route to `peer` as the hostmap shows it; `relay_host` names the
@@ -213,29 +212,20 @@ pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> R
     }
 }
 
-/// The routes from party `a` to the peers with overlay addresses `peers`,
-/// from one `list-hostmap` of `a`'s Nebula (bounded); `None` for each when
-/// it cannot be asked (the report then reads conntrack).
-pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
-    let key = lab.dir.join("nebula").join("ssh_user");
-    let entries = if a.role != Role::Party || !key.exists() {
-        None
-    } else {
-        let args = hostmap_query(&key);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::sim::routes::ns_run_bounded(
-            &lab.ns(&a.name),
-            "ssh",
-            &refs,
-            crate::sim::routes::COMMAND_TIMEOUT,
-        )
-        .ok()
-        .and_then(|text| parse_hostmap(&text).ok())
-    };
-    peers
-        .iter()
-        .map(|b| entries.as_ref().map(|e| classify(e, *b, "lighthouse")))
-        .collect()
+/// The routes from party `a` to the peers with overlay addresses `peers`
+/// and the underlay addresses it holds for its peers, from one
+/// `list-hostmap` of `a`'s Nebula (bounded); `None` for each when it cannot
+/// be asked (the report then reads conntrack).
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> BackendView {
+    let text = hostmap(lab, a);
+    let entries = text.as_deref().and_then(|t| parse_hostmap(t).ok());
+    BackendView {
+        routes: peers
+            .iter()
+            .map(|b| entries.as_ref().map(|e| classify(e, *b, "lighthouse")))
+            .collect(),
+        told: text.as_deref().and_then(|t| hostmap_addresses(t).ok()),
+    }
 }
 
 pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, Error> {
@@ -376,7 +366,6 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
     started.relay = relay_on.then(|| lighthouse.name.clone());
     if ssh {
         started.read_route = Some(route);
-        started.read_told = Some(told);
     }
     Ok(started)
 }

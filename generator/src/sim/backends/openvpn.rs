@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run_strings, Lab};
-use crate::sim::{Error, Route, Started};
+use crate::sim::{BackendView, Error, Route, Started};
 
 pub const PROGRAMS: &[&str] = &["openvpn", "openssl"];
 
@@ -199,8 +199,12 @@ pub fn settle(
     }
 }
 
-/// Reads the routes from the server's status file, once for all `peers`.
-pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
+/// Reads the routes from the server's status file, once for all `peers`
+/// (it holds nothing a party was told).
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> BackendView {
+    if peers.is_empty() {
+        return BackendView::default();
+    }
     // OpenVPN rewrites the file in place: a read may catch it half written,
     // so read until it is complete (`END`), a few times at most.
     let path = Files::new(&lab.dir).status();
@@ -215,10 +219,13 @@ pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
         }
     }
     let clients = text.map(|t| parse_status(&t));
-    peers
-        .iter()
-        .map(|b| clients.as_ref().map(|c| classify(c, &a.name, *b, "server")))
-        .collect()
+    BackendView {
+        routes: peers
+            .iter()
+            .map(|b| clients.as_ref().map(|c| classify(c, &a.name, *b, "server")))
+            .collect(),
+        told: None,
+    }
 }
 
 /// The lab's CA and a certificate per host (the server's for `serverAuth`).
