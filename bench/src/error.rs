@@ -6,10 +6,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// e3's lab failed. The lab still hands over its errors as text; this
-    /// becomes `Lab(#[from] e3::sim::Error)` once it is typed.
-    #[error("{0}")]
-    Lab(String),
+    /// e3's lab failed: its error, hint and notes.
+    #[error(transparent)]
+    Lab(#[from] e3::sim::Error),
     /// One run failed (the overlay never came up, a program failed, …):
     /// recorded among the figure's failures.
     #[error("{0}")]
@@ -61,7 +60,7 @@ pub enum Error {
     #[error("Mininet is not importable from `{python}`: {reason}")]
     MininetImport {
         python: &'static str,
-        reason: String,
+        reason: e3::sim::Error,
     },
     #[error("links of an earlier Mininet run exist ({}); refusing to run beside them", .0.join(", "))]
     MininetLeftovers(Vec<String>),
@@ -119,6 +118,7 @@ impl e3::error::Hinted for Error {
             Error::NotAnOverlay { choices, .. } => Some(format!("choose from {choices}")),
             Error::SectionNeeds { .. } => Some(install.into()),
             Error::Option { source, .. } => source.hint(),
+            Error::Lab(e) => e.hint(),
             Error::NoRegionPair(_) => {
                 Some("two regions of the catalogue, such as `ams3-sgp1`".into())
             }
@@ -129,6 +129,13 @@ impl e3::error::Hinted for Error {
             Error::MininetImport { .. } => Some("`apt-get install mininet`".into()),
             Error::MininetLeftovers(_) => Some("`mn -c` removes them".into()),
             _ => None,
+        }
+    }
+    fn notes(&self) -> Vec<String> {
+        match self {
+            Error::Option { source, .. } => source.notes(),
+            Error::Lab(e) => e.notes(),
+            _ => Vec::new(),
         }
     }
 }

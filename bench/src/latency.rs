@@ -182,7 +182,7 @@ pub fn measure_latency(
             }
             let label = format!("{}-{} {b} {method}", pairs[*k].0, pairs[*k].1);
             match once(&plans[i], *method, iperf_seconds, timeout, labs) {
-                Err(Error::Lab(e)) if *method == Method::Netem && e.contains("no netem qdisc") => {
+                Err(Error::Lab(e3::sim::Error::NoNetem)) if *method == Method::Netem => {
                     log("latency: no netem in this kernel; netem cells skipped");
                     unavailable.push(method.to_string());
                 }

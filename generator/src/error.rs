@@ -39,43 +39,31 @@ pub enum Error {
     Deploy(#[from] crate::deploy::Error),
     #[error(transparent)]
     Grid(#[from] crate::grid::Error),
-    /// Not typed yet: the message may still carry its hint inline.
-    #[error("{0}")]
-    Message(String),
-}
-
-impl From<String> for Error {
-    fn from(message: String) -> Self {
-        Error::Message(message)
-    }
-}
-
-impl From<&str> for Error {
-    fn from(message: &str) -> Self {
-        Error::Message(message.to_string())
-    }
+    /// The lab's (`e3 sim`, `e3 lab`).
+    #[error(transparent)]
+    Sim(#[from] crate::sim::Error),
 }
 
 impl Error {
     /// The layer's error, to delegate to.
-    fn layer(&self) -> Option<&dyn Hinted> {
+    fn layer(&self) -> &dyn Hinted {
         match self {
-            Error::Keys(e) => Some(e),
-            Error::Files(e) => Some(e),
-            Error::Render(e) => Some(e),
-            Error::Deploy(e) => Some(e),
-            Error::Grid(e) => Some(e),
-            Error::Message(_) => None,
+            Error::Keys(e) => e,
+            Error::Files(e) => e,
+            Error::Render(e) => e,
+            Error::Deploy(e) => e,
+            Error::Grid(e) => e,
+            Error::Sim(e) => e,
         }
     }
 }
 
 impl Hinted for Error {
     fn hint(&self) -> Option<String> {
-        self.layer().and_then(Hinted::hint)
+        self.layer().hint()
     }
     fn notes(&self) -> Vec<String> {
-        self.layer().map(Hinted::notes).unwrap_or_default()
+        self.layer().notes()
     }
 }
 
@@ -129,8 +117,9 @@ mod tests {
             one_line(&NeedsRoot),
             "the lab needs root; run it with `sudo`"
         );
-        let plain = Error::from("no hint");
-        assert_eq!(render(&plain), "error: no hint\n");
+        let plain = Error::from(crate::sim::Error::Interrupted);
+        assert_eq!(plain.hint(), None);
+        assert_eq!(render(&plain), format!("error: {plain}\n"));
     }
 
     /// The message of `e` as main prints it, and its hint.

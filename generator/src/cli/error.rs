@@ -251,10 +251,15 @@ mod tests {
 
     #[test]
     fn library_errors_pass_through_with_status_1() {
-        let e: Error = String::from("the lab failed").into();
+        let e: Error = e3::sim::Error::NotRoot.into();
         assert_eq!(e.exit_code(), EXIT_FAILURE);
-        assert_eq!(render(&e), "error: the lab failed\n");
-        let usage = Error::Usage(e3::error::Error::from("unknown fault `x`"));
+        assert_eq!(
+            render(&e),
+            "error: `e3 sim` needs root (network namespaces, nftables)\n   = hint: run it with `sudo`\n"
+        );
+        let unknown = "x".parse::<e3::sim::fault::Action>().unwrap_err();
+        let usage = Error::Usage(unknown.into());
         assert_eq!(usage.exit_code(), EXIT_INVALID);
+        assert!(usage.hint().is_some_and(|h| h.starts_with("one of ")));
     }
 }

@@ -143,6 +143,6 @@ fn plan_of(name: &str, checked: Checked) -> Result<Plan, Error> {
 }
 
 /// `--latency METHOD` (clap checked the value).
-fn latency_method(m: Option<String>) -> Result<Option<e3::sim::latency::Method>, String> {
+fn latency_method(m: Option<String>) -> Result<Option<e3::sim::latency::Method>, e3::sim::Error> {
     m.map(|m| m.parse()).transpose()
 }

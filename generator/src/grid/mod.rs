@@ -426,7 +426,7 @@ impl crate::error::Hinted for Error {}
 fn cell_from(
     v: &GridVariant,
     hash: String,
-    result: Result<Report, String>,
+    result: Result<Report, crate::sim::Error>,
     duration: Duration,
 ) -> Cell {
     let mut cell = blank(v, hash, Outcome::Error);
@@ -489,7 +489,10 @@ fn cell_from(
                 })
                 .collect();
         }
-        Err(e) => cell.reason = Some(e.lines().next().unwrap_or_default().to_string()),
+        Err(e) => {
+            let reason = crate::error::one_line(&e);
+            cell.reason = Some(reason.lines().next().unwrap_or_default().to_string());
+        }
     }
     cell
 }

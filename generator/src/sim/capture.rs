@@ -103,40 +103,36 @@ impl fmt::Display for Where {
 }
 
 /// What can go wrong with a capture.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CaptureError {
     /// Not `internet`, a site or a host of the plan.
+    #[error("nowhere to capture called `{name}`")]
     UnknownPlace { name: String, known: Vec<String> },
     /// tcpdump is not installed.
+    #[error("`tcpdump` is not on PATH")]
     NoTcpdump,
     /// tcpdump could not start (a bad filter, an unwritable file): its words.
+    #[error("cannot capture on {what}: {stderr}")]
     Start { what: String, stderr: String },
     /// tcpdump failed while stopping, or did not stop.
+    #[error("capture: {0}")]
     Stop(String),
 }
 
-impl fmt::Display for CaptureError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl crate::error::Hinted for CaptureError {
+    fn hint(&self) -> Option<String> {
         match self {
-            CaptureError::UnknownPlace { name, known } => {
-                write!(f, "nowhere to capture called `{name}`")?;
-                if !known.is_empty() {
-                    write!(f, "\n   = hint: `internet`, a site or a host: {}", known.join(", "))?;
-                }
-                Ok(())
+            CaptureError::UnknownPlace { known, .. } if !known.is_empty() => Some(format!(
+                "`internet`, a site or a host: {}",
+                known.join(", ")
+            )),
+            CaptureError::NoTcpdump => {
+                Some("`ci/install-deps` installs it (Debian: `apt-get install tcpdump`)".into())
             }
-            CaptureError::NoTcpdump => f.write_str(
-                "`tcpdump` is not on PATH\n   = hint: `ci/install-deps` installs it (Debian: `apt-get install tcpdump`)",
-            ),
-            CaptureError::Start { what, stderr } => {
-                write!(f, "cannot capture on {what}: {stderr}")
-            }
-            CaptureError::Stop(e) => write!(f, "capture: {e}"),
+            _ => None,
         }
     }
 }
-
-impl std::error::Error for CaptureError {}
 
 /// tcpdump's counters when it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -46,6 +46,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Error;
+
 /// The NFQUEUE number every shaping namespace uses (queues are per namespace).
 pub const QUEUE: u16 = 16;
 
@@ -349,18 +351,19 @@ pub struct DelayLine {
     wake: i32,
 }
 
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
+fn os_err(what: &str) -> Error {
+    Error::DelayLine(format!("{what}: {}", std::io::Error::last_os_error()))
 }
 
 /// A netlink socket opened inside the namespace `ns`, then back to the
 /// calling thread's own namespace.
-fn socket_in(ns: &str) -> Result<i32, String> {
+fn socket_in(ns: &str) -> Result<i32, Error> {
     use std::os::fd::AsRawFd as _;
-    let own = std::fs::File::open("/proc/thread-self/ns/net")
-        .map_err(|e| format!("cannot open this thread's network namespace: {e}"))?;
+    let own = std::fs::File::open("/proc/thread-self/ns/net").map_err(|e| {
+        Error::DelayLine(format!("cannot open this thread's network namespace: {e}"))
+    })?;
     let target = std::fs::File::open(format!("/run/netns/{ns}"))
-        .map_err(|e| format!("cannot open namespace `{ns}`: {e}"))?;
+        .map_err(|e| Error::DelayLine(format!("cannot open namespace `{ns}`: {e}")))?;
     // SAFETY: plain system calls on file descriptors this function owns.
     let fd = unsafe {
         if libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
@@ -405,7 +408,7 @@ fn socket_in(ns: &str) -> Result<i32, String> {
     Ok(fd)
 }
 
-fn send(fd: i32, buf: &[u8]) -> Result<(), String> {
+fn send(fd: i32, buf: &[u8]) -> Result<(), Error> {
     // SAFETY: `buf` is valid for its length; netlink sendto the kernel (pid 0).
     let n = unsafe {
         let mut addr: libc::sockaddr_nl = std::mem::zeroed();
@@ -442,11 +445,11 @@ fn recv(fd: i32, buf: &mut [u8], lost: &AtomicU64) -> Option<usize> {
 }
 
 /// Sends the configuration and waits (up to 2 s) for each acknowledgement.
-fn configure(fd: i32, ns: &str) -> Result<(), String> {
+fn configure(fd: i32, ns: &str) -> Result<(), Error> {
     let mut buf = vec![0u8; 8192];
     let lost = AtomicU64::new(0);
     for m in wire::config(QUEUE, FIFO_CAPACITY as u32 + 1024) {
-        send(fd, &m).map_err(|e| format!("NFQUEUE {QUEUE} in `{ns}`: {e}"))?;
+        send(fd, &m).map_err(|e| e.during(format!("NFQUEUE {QUEUE} in `{ns}`")))?;
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let mut pfd = libc::pollfd {
@@ -460,15 +463,16 @@ fn configure(fd: i32, ns: &str) -> Result<(), String> {
             match wire::parse(&buf[..n]).first() {
                 Some(wire::Event::Ack(0)) => break,
                 Some(wire::Event::Ack(e)) => {
-                    return Err(format!(
-                        "NFQUEUE {QUEUE} in `{ns}`: the kernel refused the configuration: {}\n   = hint: the delay line needs the kernel's `nfnetlink_queue` (CONFIG_NETFILTER_NETLINK_QUEUE)",
-                        std::io::Error::from_raw_os_error(*e)
-                    ))
+                    return Err(Error::NfqueueRefused {
+                        queue: QUEUE,
+                        ns: ns.to_string(),
+                        detail: std::io::Error::from_raw_os_error(*e).to_string(),
+                    })
                 }
                 _ if Instant::now() > deadline => {
-                    return Err(format!(
+                    return Err(Error::DelayLine(format!(
                         "NFQUEUE {QUEUE} in `{ns}`: no answer from the kernel's `nfnetlink_queue`"
-                    ))
+                    )))
                 }
                 _ => {}
             }
@@ -481,19 +485,19 @@ impl DelayLine {
     /// Opens a socket in each source's namespace, binds [`QUEUE`] there and
     /// starts serving; `Ok` once every queue is bound (add the iptables
     /// rules after that).
-    pub fn start(sources: Vec<Source>) -> Result<DelayLine, String> {
+    pub fn start(sources: Vec<Source>) -> Result<DelayLine, Error> {
         // SAFETY: eventfd has no memory arguments.
         let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if wake < 0 {
             return Err(os_err("eventfd"));
         }
         let shared = Arc::new(Shared::default());
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (tx, rx) = std::sync::mpsc::channel::<Result<(), Error>>();
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("e3-delay-line".into())
             .spawn(move || serve(sources, s, wake, tx))
-            .map_err(|e| format!("cannot start the delay line: {e}"))?;
+            .map_err(|e| Error::DelayLine(format!("cannot start the delay line: {e}")))?;
         let line = DelayLine {
             shared,
             thread: Some(thread),
@@ -502,7 +506,9 @@ impl DelayLine {
         match rx.recv() {
             Ok(Ok(())) => Ok(line),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err("the delay line stopped while starting".into()),
+            Err(_) => Err(Error::DelayLine(
+                "the delay line stopped while starting".into(),
+            )),
         }
     }
 
@@ -557,7 +563,7 @@ fn serve(
     sources: Vec<Source>,
     shared: Arc<Shared>,
     wake: i32,
-    ready: std::sync::mpsc::Sender<Result<(), String>>,
+    ready: std::sync::mpsc::Sender<Result<(), Error>>,
 ) {
     // Wake at due times, not up to 50 µs later (the default timer slack).
     // SAFETY: prctl with integer arguments only.

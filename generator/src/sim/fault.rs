@@ -41,6 +41,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::netns::{ns_run, Lab};
+use super::Error;
 use crate::catalogue::{Backend, Nat};
 use crate::nat;
 use crate::plan::{Host, Plan, Role, SegmentKind};
@@ -86,17 +87,12 @@ impl fmt::Display for Action {
 }
 
 impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Action, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Action, Error> {
         Action::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown fault `{s}`\n   = hint: one of {}",
-                    Action::ALL.map(|a| a.as_str()).join(", ")
-                )
-            })
+            .ok_or_else(|| Error::UnknownFault(s.to_string()))
     }
 }
 
@@ -135,14 +131,11 @@ fn internet_interface(h: &Host) -> Option<(&'static str, &crate::plan::Interface
         })
 }
 
-fn host<'p>(plan: &'p Plan, target: &str) -> Result<&'p Host, String> {
-    plan.host(target).ok_or_else(|| {
-        let names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
-        format!(
-            "no host `{target}` in `{}`\n   = hint: its hosts: {}",
-            plan.name,
-            names.join(", ")
-        )
+fn host<'p>(plan: &'p Plan, target: &str) -> Result<&'p Host, Error> {
+    plan.host(target).ok_or_else(|| Error::NoSuchHost {
+        scenario: plan.name.clone(),
+        host: target.to_string(),
+        known: plan.hosts.iter().map(|h| h.name.to_string()).collect(),
     })
 }
 
@@ -164,7 +157,7 @@ fn restore_routes(
     state: &FaultState,
     h: &Host,
     dev: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let ns = lab.ns(&h.name);
     for i in &h.interfaces {
         if nat::router_interface(h.role, &i.segment).unwrap_or("eth0") != dev {
@@ -296,7 +289,7 @@ pub fn apply(
     state: &mut FaultState,
     action: Action,
     target: &str,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     let target = match plan.connectivity.coordinator.as_deref() {
         Some(c) if target == COORDINATOR => c,
         _ => target,
@@ -324,15 +317,15 @@ pub fn apply(
             if lab.stop_named(target) {
                 Ok(format!("the overlay daemon of `{target}` was killed"))
             } else {
-                Err(daemon_hint(lab, plan, target, "is not running"))
+                Err(no_daemon(lab, plan, target, "is not running"))
             }
         }
         Action::Restart => {
             if plan.connectivity.backend == Backend::Wireguard {
-                return Err("`restart` of a WireGuard daemon: `wg setconf` configures wireguard-go after it starts, which a restart would not redo\n   = hint: `kill` works; `e3 lab down` and `up` start it again".into());
+                return Err(Error::WireguardRestart);
             }
             if !lab.spawns().iter().any(|s| s.name == target) {
-                return Err(daemon_hint(lab, plan, target, "has no daemon"));
+                return Err(no_daemon(lab, plan, target, "has no daemon"));
             }
             let was = lab.stop_named(target);
             let pid = lab.respawn(target)?;
@@ -346,38 +339,31 @@ pub fn apply(
     }
 }
 
-fn daemon_hint(lab: &Lab, plan: &Plan, target: &str, what: &str) -> String {
-    let names: Vec<&str> = lab.spawns().iter().map(|s| s.name.as_str()).collect();
-    if names.is_empty() {
-        format!(
-            "`{target}` {what}: the `{}` backend runs no daemons",
-            plan.connectivity.backend
-        )
-    } else {
-        format!(
-            "`{target}` {what}\n   = hint: hosts with an overlay daemon: {}",
-            names.join(", ")
-        )
+fn no_daemon(lab: &Lab, plan: &Plan, target: &str, what: &'static str) -> Error {
+    Error::NoDaemon {
+        target: target.to_string(),
+        what,
+        daemons: lab.spawns().iter().map(|s| s.name.clone()).collect(),
+        backend: plan.connectivity.backend,
     }
 }
 
-fn rebind(lab: &mut Lab, plan: &Plan, state: &mut FaultState, h: &Host) -> Result<String, String> {
+fn rebind(lab: &mut Lab, plan: &Plan, state: &mut FaultState, h: &Host) -> Result<String, Error> {
     let Some(r) = nat::router(plan, h) else {
-        return Err(format!(
-            "`{}` is not a router: `rebind` makes a router forget its NAT mappings{}",
-            h.name,
-            h.site
+        return Err(Error::NotARouter {
+            host: h.name.to_string(),
+            behind: h
+                .site
                 .as_ref()
                 .and_then(|s| plan.sites.iter().find(|x| &x.name == s))
-                .map(|s| format!("\n   = hint: `{}` is behind `{}`", h.name, s.router))
-                .unwrap_or_default()
-        ));
+                .map(|s| s.router.to_string()),
+        });
     };
     if matches!(r.nat, Nat::None | Nat::Firewall | Nat::OneToOne) {
-        return Err(format!(
-            "`{}` is a `{}` router, which translates no ports: nothing to rebind",
-            h.name, r.nat
-        ));
+        return Err(Error::NothingToRebind {
+            host: h.name.to_string(),
+            nat: r.nat,
+        });
     }
     let ns = lab.ns(&h.name);
     let wan = public_now(state, h).unwrap_or(r.wan_address);
@@ -390,7 +376,7 @@ fn rebind(lab: &mut Lab, plan: &Plan, state: &mut FaultState, h: &Host) -> Resul
             let port = (20000..60000u16)
                 .map(|k| 20000 + (k.wrapping_mul(7919) % 40000))
                 .find(|p| !taken.contains(p) && !state.rebound_ports.contains(p))
-                .ok_or("no free outside port left to rebind to")?;
+                .ok_or(Error::NoFreePort)?;
             state.rebound_ports.insert(port);
             for rule in rebind_rules(r.nat, r.wan, m, port) {
                 super::netns::run_strings(
@@ -429,7 +415,7 @@ fn readdress(
     plan: &Plan,
     state: &mut FaultState,
     h: &Host,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     let Some((dev, iface)) = internet_interface(h) else {
         let hint = match h.role {
             Role::Router => plan
@@ -453,16 +439,13 @@ fn readdress(
                     )
                 }),
         };
-        return Err(format!(
-            "`{}` has no address on the internet segment{}",
-            h.name,
-            hint.map(|x| format!("\n   = hint: {x}"))
-                .unwrap_or_default()
-        ));
+        return Err(Error::NotOnInternet {
+            host: h.name.to_string(),
+            hint,
+        });
     };
     let old = public_now(state, h).unwrap_or(iface.address);
-    let (new, len) = free_internet_address(plan, state)
-        .ok_or("the internet segment has no free address left")?;
+    let (new, len) = free_internet_address(plan, state).ok_or(Error::NoFreeAddress)?;
     let ns = lab.ns(&h.name);
     ns_run(
         &ns,
@@ -490,7 +473,7 @@ fn readdress(
             &file,
             format!("delete table ip {}\n{}", nat::TABLE, r.ruleset()),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::io("write", &file))?;
         ns_run(&ns, "nft", &["-f", &file.display().to_string()])?;
     }
     // Internet hosts route `firewall` sites' LANs through their router.
@@ -568,8 +551,14 @@ icmp     1 29 src=10.128.0.2 dst=198.18.0.1 type=8 code=0 id=1 src=198.18.0.1 ds
 
     #[test]
     fn actions_parse_and_name_the_choices() {
-        assert_eq!("rebind".parse::<Action>(), Ok(Action::Rebind));
+        use crate::error::Hinted as _;
+        assert_eq!("rebind".parse::<Action>().ok(), Some(Action::Rebind));
         let e = "reboot".parse::<Action>().unwrap_err();
-        assert!(e.contains("link-down") && e.contains("readdress"), "{e}");
+        assert_eq!(e.to_string(), "unknown fault `reboot`");
+        let hint = e.hint().expect("a hint");
+        assert!(
+            hint.contains("link-down") && hint.contains("readdress"),
+            "{hint}"
+        );
     }
 }

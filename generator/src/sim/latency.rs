@@ -28,6 +28,7 @@
 //! [`Method`] is what `--latency` asks for and what the report says was
 //! applied.
 
+use super::Error;
 use crate::netem::{shaping, Loss};
 use crate::plan::{Plan, SegmentName};
 
@@ -62,15 +63,13 @@ impl std::fmt::Display for Method {
 }
 
 impl std::str::FromStr for Method {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Method, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Method, Error> {
         match s {
             "netem" => Ok(Method::Netem),
             "nfqueue" => Ok(Method::Nfqueue),
             "none" => Ok(Method::None),
-            _ => Err(format!(
-                "`{s}` is no latency method\n   = hint: one of `netem`, `nfqueue`, `none`"
-            )),
+            _ => Err(Error::UnknownLatency(s.to_string())),
         }
     }
 }
@@ -120,9 +119,9 @@ pub fn nfqueue_rules(plan: &Plan) -> Vec<HostRules> {
 pub fn apply_nfqueue(
     lab: &mut crate::sim::netns::Lab,
     plan: &Plan,
-) -> Result<(super::delay::DelayLine, String), String> {
+) -> Result<(super::delay::DelayLine, String), Error> {
     if !crate::tools::on_path("iptables") {
-        return Err("the delay line needs `iptables` (its `NFQUEUE` target) on PATH\n   = hint: `ci/install-deps` installs it (Debian's `iptables`, the nft-based one)".into());
+        return Err(Error::NoIptables);
     }
     let all = nfqueue_rules(plan);
     let sources = all
@@ -135,9 +134,11 @@ pub fn apply_nfqueue(
     let line = super::delay::DelayLine::start(sources)?;
     for h in &all {
         for (chain, rule) in &h.rules {
-            lab.add_iptables(&h.host, "raw", chain, rule).map_err(|e| {
-                format!("delay line on `{}`: {e}\n   = hint: the delay line needs the kernel's `NFQUEUE` target (xt_NFQUEUE) through iptables-nft; `--latency none` runs without delays", h.host)
-            })?;
+            lab.add_iptables(&h.host, "raw", chain, rule)
+                .map_err(|e| Error::DelayLineRule {
+                    host: h.host.clone(),
+                    source: Box::new(e),
+                })?;
         }
     }
     Ok((
@@ -182,14 +183,14 @@ pub fn commands(plan: &Plan) -> Vec<HostCommands> {
 
 /// Applies the plan's delays in the lab (netem must work). Returns the
 /// report's latency line.
-pub fn apply(lab: &crate::sim::netns::Lab, plan: &Plan) -> Result<String, String> {
+pub fn apply(lab: &crate::sim::netns::Lab, plan: &Plan) -> Result<String, Error> {
     let all = commands(plan);
     for h in &all {
         let ns = lab.ns(&h.host);
         for c in &h.commands {
             let args: Vec<&str> = c[1..].iter().map(String::as_str).collect();
             crate::sim::netns::ns_run(&ns, &c[0], &args)
-                .map_err(|e| format!("latency on `{}`: {e}", h.host))?;
+                .map_err(|e| e.during(format!("latency on `{}`", h.host)))?;
         }
     }
     Ok(format!(
@@ -223,7 +224,7 @@ pub fn apply_choice(
     lab: &mut crate::sim::netns::Lab,
     plan: &Plan,
     choice: Option<Method>,
-) -> Result<Applied, String> {
+) -> Result<Applied, Error> {
     let model = plan.latency.model;
     if plan.latency.pairs.is_empty() {
         return Ok(not_applied("none requested".into()));
@@ -250,7 +251,7 @@ pub fn apply_choice(
         });
     }
     if choice == Some(Method::Netem) {
-        return Err("`--latency netem`: this kernel has no netem qdisc\n   = hint: `--latency nfqueue` applies the same delays with e3's delay line".into());
+        return Err(Error::NoNetem);
     }
     match apply_nfqueue(lab, plan) {
         Ok((line, text)) => Ok(Applied {
@@ -260,7 +261,7 @@ pub fn apply_choice(
         }),
         Err(e) if choice.is_none() => Ok(not_applied(format!(
             "{model} model requested, NOT applied: this kernel has no netem qdisc, and e3's delay line could not start: {}",
-            e.lines().next().unwrap_or_default()
+            e
         ))),
         Err(e) => Err(e),
     }
@@ -411,11 +412,13 @@ mod tests {
             lines[0],
             format!("PREROUTING -i wan -s {first}/32 -j NFQUEUE --queue-num 16 --queue-bypass")
         );
-        assert_eq!("nfqueue".parse::<Method>(), Ok(Method::Nfqueue));
-        assert!("tc"
-            .parse::<Method>()
-            .unwrap_err()
-            .contains("`netem`, `nfqueue`, `none`"));
+        assert_eq!("nfqueue".parse::<Method>().ok(), Some(Method::Nfqueue));
+        let e = "tc".parse::<Method>().unwrap_err();
+        assert_eq!(e.to_string(), "`tc` is no latency method");
+        assert_eq!(
+            crate::error::Hinted::hint(&e).as_deref(),
+            Some("one of `netem`, `nfqueue`, `none`")
+        );
         // The VM test's shaping of the same plan carries the loss.
         assert!(shaping(&p, Loss::Netem)
             .iter()

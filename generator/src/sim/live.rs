@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::fault::FaultState;
 use super::netns::{self, Lab, Spawn, STATE_DIR};
 use super::session::LabSession;
-use super::{Options, Progress, Started};
+use super::{Error, Options, Progress, Started};
 use crate::catalogue::Backend;
 use crate::plan::{HostName, Plan};
 
@@ -179,19 +179,20 @@ fn record_path(prefix: &str) -> PathBuf {
 }
 
 /// Writes a record (0600, via a new file and a rename).
-fn save(record: &Record) -> Result<(), String> {
+fn save(record: &Record) -> Result<(), Error> {
     let path = record_path(&record.prefix);
     let tmp = path.with_extension("lab-new");
     let _ = fs::remove_file(&tmp);
-    let mut text = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
+    let mut text =
+        serde_json::to_string_pretty(record).map_err(|e| Error::io("write", &path)(e.into()))?;
     text.push('\n');
     crate::files::write_new(&tmp, text.as_bytes(), 0o600)
         .and_then(|_| fs::rename(&tmp, &path))
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+        .map_err(Error::io("write", &path))
 }
 
 /// Every record in `/run/e3` (trusted ones parsed; the others as errors).
-pub fn records() -> Vec<Result<Record, String>> {
+pub fn records() -> Vec<Result<Record, Error>> {
     let mut out = Vec::new();
     let Ok(entries) = fs::read_dir(STATE_DIR) else {
         return out;
@@ -204,8 +205,10 @@ pub fn records() -> Vec<Result<Record, String>> {
     paths.sort();
     for p in paths {
         out.push(match netns::read_trusted_state(&p) {
-            Ok(Some(text)) => serde_json::from_str::<Record>(&text)
-                .map_err(|e| format!("ignored `{}`: {e}", p.display())),
+            Ok(Some(text)) => serde_json::from_str::<Record>(&text).map_err(|e| Error::BadState {
+                path: p.clone(),
+                detail: e.to_string(),
+            }),
             Ok(None) => continue,
             Err(e) => Err(e),
         });
@@ -214,7 +217,7 @@ pub fn records() -> Vec<Result<Record, String>> {
 }
 
 /// The record of the running lab `name`.
-pub fn find(name: &str) -> Result<Record, String> {
+pub fn find(name: &str) -> Result<Record, Error> {
     let mut known = Vec::new();
     for r in records().into_iter().flatten() {
         if r.lab == name {
@@ -222,25 +225,21 @@ pub fn find(name: &str) -> Result<Record, String> {
         }
         known.push(r.lab);
     }
-    Err(if known.is_empty() {
-        format!("no lab `{name}` is up\n   = hint: `sudo e3 lab up {name}` starts it")
-    } else {
-        format!(
-            "no lab `{name}` is up\n   = hint: running labs: {}",
-            known.join(", ")
-        )
+    Err(Error::LabNotUp {
+        name: name.to_string(),
+        running: known,
     })
 }
 
 /// Refuses a plan whose hosts are not the lab's (the scenario changed
 /// since `up`).
-pub fn check_plan(record: &Record, plan: &Plan) -> Result<(), String> {
+pub fn check_plan(record: &Record, plan: &Plan) -> Result<(), Error> {
     let (hosts, _) = describe(plan, &record.prefix, &record.addresses);
     if hosts != record.hosts {
-        return Err(format!(
-            "scenario `{}` is no longer what lab `{}` was built from (its hosts or addresses changed)\n   = hint: `e3 lab down {}`, then `e3 lab up` again",
-            record.scenario, record.lab, record.lab
-        ));
+        return Err(Error::LabChanged {
+            scenario: record.scenario.clone(),
+            lab: record.lab.clone(),
+        });
     }
     Ok(())
 }
@@ -253,22 +252,20 @@ pub fn up(
     scenario: &str,
     name: &str,
     opts: &Options,
-) -> Result<(Record, Vec<String>), String> {
+) -> Result<(Record, Vec<String>), Error> {
     if !valid_name(name) {
-        return Err(format!(
-            "`{}` cannot name a lab: use 1 to 100 of A-Z a-z 0-9 . _ @ = , + -",
-            crate::diag::bound(name)
-        ));
+        return Err(Error::BadLabName(crate::diag::bound(name)));
     }
     super::preflight(plan.connectivity.backend)?;
     let dir = netns::state_dir()?;
-    let _lock = crate::files::lock(&dir.join("lab.lock"))
-        .map_err(|e| format!("cannot lock `{STATE_DIR}/lab.lock`: {e}"))?;
+    let lock = dir.join("lab.lock");
+    let _lock = crate::files::lock(&lock).map_err(Error::io("lock", &lock))?;
     if let Ok(r) = find(name) {
-        return Err(format!(
-            "lab `{name}` is already up ({}, scenario {})\n   = hint: `e3 lab down {name}` first, or `--name` for a second lab of the scenario",
-            r.prefix, r.scenario
-        ));
+        return Err(Error::LabAlreadyUp {
+            name: name.to_string(),
+            prefix: r.prefix,
+            scenario: r.scenario,
+        });
     }
     let mut opts = opts.clone();
     opts.detach = true;
@@ -325,7 +322,7 @@ pub fn up(
 }
 
 /// Reopens the lab of a record (kept: dropping it leaves the lab up).
-pub fn attach(record: &Record) -> Result<Lab, String> {
+pub fn attach(record: &Record) -> Result<Lab, Error> {
     let mut lab = Lab::attach(&record.prefix)?;
     lab.set_spawns(record.spawns.clone());
     Ok(lab)
@@ -338,7 +335,7 @@ pub fn down(record: &Record) -> Vec<String> {
         Err(e) => {
             // No state file: nothing to tear down but the record.
             let _ = fs::remove_file(record_path(&record.prefix));
-            vec![e]
+            vec![e.to_string()]
         }
     }
 }
@@ -348,7 +345,7 @@ pub fn session<'p>(
     plan: &'p Plan,
     record: &Record,
     opts: &Options,
-) -> Result<LabSession<'p>, String> {
+) -> Result<LabSession<'p>, Error> {
     check_plan(record, plan)?;
     netns::install_signal_handler()?;
     let lab = attach(record)?;
@@ -363,7 +360,6 @@ pub fn session<'p>(
         match backend {
             Backend::Nebula if crate::tools::on_path("ssh") => {
                 s.read_route = Some(super::backends::nebula::route);
-                s.read_told = Some(super::backends::nebula::told);
             }
             Backend::Wireguard => {
                 s.read_told = Some(super::backends::wireguard::told);
@@ -374,7 +370,6 @@ pub fn session<'p>(
             }
             Backend::Tailscale | Backend::Headscale => {
                 s.read_route = Some(super::backends::headscale::route);
-                s.read_told = Some(super::backends::headscale::told);
                 s.settle = Some(super::backends::headscale::settle);
             }
             _ => {}
@@ -416,7 +411,7 @@ pub fn fault(
     record: &mut Record,
     action: super::fault::Action,
     target: &str,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     check_plan(record, plan)?;
     let mut lab = attach(record)?;
     let mut state = record.faults.clone();
@@ -436,13 +431,13 @@ pub fn capture(
     path: &Path,
     duration: Option<Duration>,
     filter: Option<&str>,
-) -> Result<super::capture::CaptureStats, String> {
+) -> Result<super::capture::CaptureStats, Error> {
     use super::capture::{Capture, Where};
     check_plan(record, plan)?;
     netns::install_signal_handler()?;
     let lab = attach(record)?;
-    let place = Where::parse(plan, place).map_err(|e| e.to_string())?;
-    let cap = Capture::start(&lab, plan, &place, filter, path).map_err(|e| e.to_string())?;
+    let place = Where::parse(plan, place)?;
+    let cap = Capture::start(&lab, plan, &place, filter, path)?;
     eprintln!(
         "capturing on {place} of lab {} into {}{}",
         record.lab,
@@ -456,7 +451,7 @@ pub fn capture(
     while !netns::interrupted() && end.is_none_or(|e| std::time::Instant::now() < e) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    cap.stop().map_err(|e| e.to_string())
+    Ok(cap.stop()?)
 }
 
 /// Runs `cmd` in `host`'s namespace with this terminal; returns its exit
@@ -466,31 +461,33 @@ pub fn exec(
     host: &str,
     cmd: &[String],
     env: &[(&str, &str)],
-) -> Result<i32, String> {
+) -> Result<i32, Error> {
     use std::os::unix::process::ExitStatusExt as _;
     let Some(h) = record.hosts.iter().find(|h| h.name == host) else {
-        let names: Vec<&str> = record.hosts.iter().map(|h| h.name.as_str()).collect();
-        return Err(format!(
-            "lab `{}` has no host `{host}`\n   = hint: its hosts: {}",
-            record.lab,
-            names.join(", ")
-        ));
+        return Err(Error::UnknownHost {
+            lab: record.lab.clone(),
+            host: host.to_string(),
+            known: record.hosts.iter().map(|h| h.name.clone()).collect(),
+        });
     };
     if !Path::new("/run/netns").join(&h.namespace).exists() {
-        return Err(format!(
-            "the namespace `{}` of lab `{}` is gone\n   = hint: `e3 lab down {}` removes what is left",
-            h.namespace, record.lab, record.lab
-        ));
+        return Err(Error::NamespaceGone {
+            lab: record.lab.clone(),
+            namespace: h.namespace.clone(),
+        });
     }
     if cmd.is_empty() {
-        return Err("no command given\n   = hint: `e3 lab exec NAME HOST -- CMD…`".into());
+        return Err(Error::NoCommand);
     }
     let status = std::process::Command::new("ip")
         .args(["netns", "exec", &h.namespace])
         .args(cmd)
         .envs(env.iter().copied())
         .status()
-        .map_err(|e| format!("cannot run `ip netns exec`: {e}"))?;
+        .map_err(|source| Error::CannotRun {
+            program: "ip netns exec".into(),
+            source,
+        })?;
     Ok(status
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))
@@ -542,7 +539,7 @@ pub fn status() -> (Vec<Status>, Vec<String>) {
                     faults: r.fault_log.clone(),
                 });
             }
-            Err(e) => warnings.push(e),
+            Err(e) => warnings.push(e.to_string()),
         }
     }
     (out, warnings)

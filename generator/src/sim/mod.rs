@@ -21,6 +21,7 @@
 pub mod backends;
 pub mod capture;
 pub mod delay;
+pub mod error;
 pub mod fault;
 pub mod latency;
 pub mod live;
@@ -31,6 +32,8 @@ pub mod routes;
 pub mod session;
 pub mod versions;
 pub mod wire;
+
+pub use error::Error;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -90,14 +93,17 @@ pub struct Started {
     /// what Headscale assigned); they take the place of the plan's.
     pub addresses: BTreeMap<HostName, Ipv4Addr>,
     /// Reads the routes from party `a` to the overlay addresses of its peers
-    /// from the backend itself; without it the report reads conntrack.
+    /// from the backend itself, and in the same read, where it shows them,
+    /// the underlay addresses the backend holds for its peers (for
+    /// [`privacy`]'s exposure; then [`Started::read_told`] is not asked);
+    /// without it the report reads conntrack.
     pub read_route: Option<RouteReader>,
     /// Runs once before the routes are read, when the backend finds its
     /// paths over time (Tailscale: `tailscale ping` between every pair).
     pub settle: Option<Settle>,
     /// Reads the underlay addresses a party's backend holds for its peers
-    /// (for [`privacy`]'s exposure); without it the report says it cannot
-    /// be seen.
+    /// (for [`privacy`]'s exposure) where [`Started::read_route`] did not;
+    /// without either the report says it cannot be seen.
     pub read_told: Option<ToldReader>,
 }
 
@@ -108,10 +114,22 @@ pub type ToldReader = fn(&Lab, &Host) -> Option<Vec<Ipv4Addr>>;
 pub type Settle = fn(&mut Lab, &[&Host], &BTreeMap<HostName, Ipv4Addr>);
 
 /// Reads the routes from party `a` to its peers' overlay addresses from the
-/// backend, once for all of them: one entry per address, in their order
-/// (`None` where the backend cannot say; the report then reads conntrack).
-/// Called for several parties at once ([`routes::read_views`]).
-pub type RouteReader = fn(&Lab, &Host, &[Ipv4Addr]) -> Vec<Option<Route>>;
+/// backend, once for all of them, and what the same read shows of the
+/// underlay addresses it holds ([`BackendView`]). Called for every party,
+/// several at once ([`routes::read_views`]); the last party is asked about
+/// no peers (for what it was told).
+pub type RouteReader = fn(&Lab, &Host, &[Ipv4Addr]) -> BackendView;
+
+/// What one read of a party's backend says about its peers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendView {
+    /// The route to each peer asked about, in their order (`None` where the
+    /// backend cannot say; the report then reads conntrack).
+    pub routes: Vec<Option<Route>>,
+    /// The underlay addresses the backend holds for its peers, when this
+    /// read shows them (else [`Started::read_told`] is asked).
+    pub told: Option<Vec<Ipv4Addr>>,
+}
 
 /// How a pair of parties reaches each other: the `route` of a report's
 /// pair (`report.json`, serialised as `direct`, `relayed` or `none`), the
@@ -176,7 +194,7 @@ pub fn check_coordinator(
     host: &str,
     daemon: &str,
     fault: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if fault == Some("kill-coordinator") {
         lab.kill_child(host);
     }
@@ -196,7 +214,12 @@ pub fn check_coordinator(
             } else {
                 String::from("(see the daemon log)")
             };
-            return Err(format!("the {host}'s `{daemon}` exited ({status}) before the parties started; nothing can join the overlay without it\n   = note: its last output: {log}"));
+            return Err(Error::CoordinatorExited {
+                host: host.to_string(),
+                daemon: daemon.to_string(),
+                status: status.to_string(),
+                log_tail: log,
+            });
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -231,43 +254,27 @@ pub fn required_programs(backend: Backend) -> Vec<&'static str> {
 }
 
 /// Can this machine run a lab of `backend`? `Err` says what is missing.
-pub fn preflight(backend: Backend) -> Result<(), String> {
+pub fn preflight(backend: Backend) -> Result<(), Error> {
     if !is_root() {
-        return Err(
-            "`e3 sim` needs root (network namespaces, nftables)\n   = hint: run it with `sudo`"
-                .into(),
-        );
+        return Err(Error::NotRoot);
     }
-    let missing: Vec<&str> = required_programs(backend)
+    let missing: Vec<String> = required_programs(backend)
         .into_iter()
         .filter(|p| !on_path(p))
+        .map(str::to_string)
         .collect();
     if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut msg = format!(
-            "backend `{backend}` needs {list} on PATH, which {} missing",
-            if missing.len() == 1 { "is" } else { "are" }
-        );
-        if matches!(
+        return Err(Error::MissingTools {
             backend,
-            Backend::Tailscale | Backend::Headscale | Backend::Nebula
-        ) {
-            msg += "\n   = hint: `ci/install-deps` builds them from their Go modules into `.tools/bin/` of the e3 checkout, where e3 finds them (the versions nixpkgs ships, pinned in `ci/go-tools.txt`)";
-        } else {
-            msg += "\n   = hint: `ci/install-deps` installs them (Debian)";
-        }
-        return Err(msg);
+            tools: missing,
+        });
     }
     Ok(())
 }
 
 /// Finds a Python with MPyC: `$E3_PYTHON`, or `.venv/bin/python` in the
 /// current directory, next to the `e3` binary, or in the source tree.
-pub fn find_python() -> Result<PathBuf, String> {
+pub fn find_python() -> Result<PathBuf, Error> {
     let mut candidates = Vec::new();
     if let Some(p) = std::env::var_os("E3_PYTHON") {
         candidates.push(PathBuf::from(p));
@@ -286,7 +293,7 @@ pub fn find_python() -> Result<PathBuf, String> {
             return Ok(c.clone());
         }
     }
-    Err("no Python with MPyC found (looked at `$E3_PYTHON` and `.venv/bin/python` here, next to `e3` and in its source tree)\n   = hint: `ci/install-deps` creates `.venv`, or set `E3_PYTHON`".into())
+    Err(Error::NoPython)
 }
 
 const PROBE: &str = r#"
@@ -343,7 +350,7 @@ fn ifname(host: &Host, segment: &SegmentName) -> &'static str {
 /// router), then one per namespace sets its addresses, links and routes;
 /// the NAT rules are one `nft -f` per router and party. Each `ip -batch`
 /// stops at its first failing line and fails the build.
-fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
+fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), Error> {
     // Every object below is created by this thread, which checks for a
     // signal before each batch (`Lab`'s methods, and `check_interrupted`).
     let mut hosts: Vec<&str> = vec!["internet"];
@@ -387,7 +394,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     .sites
                     .iter()
                     .find(|s| s.name == *site)
-                    .ok_or_else(|| format!("no site `{site}`"))?
+                    .ok_or_else(|| Error::Plan(format!("no site `{site}`")))?
                     .router;
                 let peer = format!("p{port}");
                 port += 1;
@@ -402,7 +409,7 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
                     .sites
                     .iter()
                     .find(|s| s.name == *site)
-                    .ok_or_else(|| format!("no site `{site}`"))?
+                    .ok_or_else(|| Error::Plan(format!("no site `{site}`")))?
                     .router;
                 links.entry(ns.clone()).or_default().push(format!(
                     "link add cgn type veth peer name wan netns {}",
@@ -446,24 +453,25 @@ fn build_topology(lab: &mut Lab, plan: &Plan) -> Result<(), String> {
         netns::ip_batch(&lab.dir.join(format!("{ns}.ip")), Some(&ns), &lines)?;
         if matches!(h.role, Role::Router | Role::Carrier) {
             ns_run(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-            let router =
-                nat::router(plan, h).ok_or_else(|| format!("router `{}` has no site", h.name))?;
+            let router = nat::router(plan, h)
+                .ok_or_else(|| Error::Plan(format!("router `{}` has no site", h.name)))?;
             let file = lab.dir.join(format!("{}.nft", h.name));
-            fs::write(&file, router.ruleset()).map_err(|e| e.to_string())?;
+            fs::write(&file, router.ruleset()).map_err(Error::io("write", &file))?;
             ns_run(&ns, "nft", &["-f", &file.display().to_string()])
-                .map_err(|e| format!("NAT `{}` on `{}`: {e}", router.nat, h.name))?;
+                .map_err(|e| e.during(format!("NAT `{}` on `{}`", router.nat, h.name)))?;
         }
         if h.role == Role::Party {
             let file = lab.dir.join(format!("{}.nft", h.name));
-            fs::write(&file, nat::tracking_ruleset()).map_err(|e| e.to_string())?;
+            fs::write(&file, nat::tracking_ruleset()).map_err(Error::io("write", &file))?;
             ns_run(&ns, "nft", &["-f", &file.display().to_string()])?;
         }
     }
     if plan.loss_percent > 0.0 {
         let file = lab.dir.join("internet.nft");
-        fs::write(&file, nat::loss_ruleset(plan.loss_percent)).map_err(|e| e.to_string())?;
+        fs::write(&file, nat::loss_ruleset(plan.loss_percent))
+            .map_err(Error::io("write", &file))?;
         ns_run(&inet, "nft", &["-f", &file.display().to_string()])
-            .map_err(|e| format!("packet loss on the internet bridge: {e}"))?;
+            .map_err(|e| e.during("packet loss on the internet bridge"))?;
     }
     Ok(())
 }
@@ -617,9 +625,9 @@ fn nat_phrase(plan: &Plan, h: &Host) -> String {
 
 /// Builds only the namespaces and NAT of a plan (no daemons, no MPyC), for
 /// probing the NAT types. Dropping the [`Lab`] tears it down.
-pub fn build_only(plan: &Plan) -> Result<Lab, String> {
+pub fn build_only(plan: &Plan) -> Result<Lab, Error> {
     if !is_root() {
-        return Err("needs root".into());
+        return Err(Error::NotRoot);
     }
     let mut lab = Lab::new()?;
     build_topology(&mut lab, plan)?;
@@ -633,7 +641,7 @@ fn start_backend(
     plan: &Plan,
     fault: Option<&str>,
     timeout: Duration,
-) -> Result<Option<Started>, String> {
+) -> Result<Option<Started>, Error> {
     Ok(match plan.connectivity.backend {
         Backend::Nebula => Some(backends::nebula::start(lab, plan, fault)?),
         Backend::Wireguard => Some(backends::wireguard::start(lab, plan, fault)?),
@@ -656,7 +664,7 @@ const RTT_PROBES: usize = 7;
 fn measure_round_trips(
     session: &mut session::LabSession,
     pairs: &mut [PairReport],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let plan = session.plan;
     let parties = session.parties();
     let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
@@ -716,12 +724,15 @@ fn settle(session: &mut session::LabSession<'_>, parties: &[&Host]) {
     settle(&mut session.lab, parties, &addresses);
 }
 
-/// The underlay addresses each party's backend holds for its peers
-/// ([`Started::read_told`], asked of [`routes::WORKERS`] parties at a time); for `direct`,
-/// the program's party list, which names every party's public address.
+/// The underlay addresses each party's backend holds for its peers: what
+/// the routes' read of it showed (`views`, in party order), else
+/// [`Started::read_told`], asked of [`routes::WORKERS`] parties at a time;
+/// for `direct`, the program's party list, which names every party's
+/// public address.
 fn told(
     session: &session::LabSession<'_>,
     parties: &[&Host],
+    views: &[routes::PartyView],
 ) -> BTreeMap<HostName, Option<Vec<Ipv4Addr>>> {
     let Some(started) = &session.started else {
         let listed: Vec<Ipv4Addr> = session
@@ -736,12 +747,22 @@ fn told(
             .map(|p| (p.name.clone(), Some(listed.clone())))
             .collect();
     };
+    let mut out = BTreeMap::new();
+    let mut unasked = Vec::new();
+    for (i, p) in parties.iter().enumerate() {
+        match views.get(i).and_then(|v| v.told.clone()) {
+            Some(t) => {
+                out.insert(p.name.clone(), Some(t));
+            }
+            None => unasked.push(*p),
+        }
+    }
     let Some(read) = started.read_told else {
-        return parties.iter().map(|p| (p.name.clone(), None)).collect();
+        out.extend(unasked.iter().map(|p| (p.name.clone(), None)));
+        return out;
     };
     let lab = &session.lab;
-    let mut out = BTreeMap::new();
-    for chunk in parties.chunks(routes::WORKERS) {
+    for chunk in unasked.chunks(routes::WORKERS) {
         std::thread::scope(|s| {
             let asks: Vec<_> = chunk
                 .iter()
@@ -757,14 +778,14 @@ fn told(
 
 /// Runs the lab. `Err` is a setup problem (not root, missing programs, a
 /// daemon that died); an experiment that fails is an `Ok` report with `ok: false`.
-pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, String> {
+pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, Error> {
     let session = session::LabSession::start(plan, opts)?;
     run_session(session, opts)
 }
 
 /// [`run_lab`] on a started session (also a kept lab's, `e3 lab run`,
 /// which is not torn down).
-pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Result<Report, String> {
+pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Result<Report, Error> {
     let plan = session.plan;
     let backend = plan.connectivity.backend;
     let parties = session.parties();
@@ -1014,7 +1035,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             parties.len()
         )
     };
-    let told = told(&session, &parties);
+    let told = told(&session, &parties, &views);
     let exposure = internet
         .as_ref()
         .map(|packets| privacy::exposure(plan, packets, &told))

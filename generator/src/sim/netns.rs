@@ -40,12 +40,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::Error;
 use crate::files;
 
 /// Where state files live.
 pub const STATE_DIR: &str = "/run/e3";
 
-/// The error of every lab operation after a signal.
+/// The message of every lab operation's error after a signal
+/// ([`Error::Interrupted`]).
 pub const INTERRUPTED: &str = "interrupted";
 
 /// Set by the signal handler, and only by it.
@@ -60,10 +62,10 @@ pub fn interrupted() -> bool {
     flag().load(Ordering::SeqCst)
 }
 
-/// `Err(INTERRUPTED)` after a signal: the caller stops and unwinds.
-pub fn check_interrupted() -> Result<(), String> {
+/// `Err(Error::Interrupted)` after a signal: the caller stops and unwinds.
+pub fn check_interrupted() -> Result<(), Error> {
     if interrupted() {
-        Err(INTERRUPTED.to_string())
+        Err(Error::Interrupted)
     } else {
         Ok(())
     }
@@ -81,39 +83,41 @@ pub struct RunAs<'a> {
 static TEARDOWN: Mutex<()> = Mutex::new(());
 
 /// [`run`] with owned arguments (argument vectors built by pure functions).
-pub fn run_strings(program: &str, args: &[String]) -> Result<String, String> {
+pub fn run_strings(program: &str, args: &[String]) -> Result<String, Error> {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run(program, &refs)
 }
 
 /// Runs a command, returning stdout; the error names the command and carries stderr.
-pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
+pub fn run(program: &str, args: &[&str]) -> Result<String, Error> {
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        .map_err(|source| Error::CannotRun {
+            program: program.to_string(),
+            source,
+        })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(Error::Command {
+            command: format!("`{program} {}`", args.join(" ")),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
 /// Runs `lines` as one `ip -batch FILE` (written to `file`), inside the
 /// namespace `ns` when given (`ip -n NS`); stops at the first failing line.
-pub fn ip_batch(file: &Path, ns: Option<&str>, lines: &[String]) -> Result<(), String> {
+pub fn ip_batch(file: &Path, ns: Option<&str>, lines: &[String]) -> Result<(), Error> {
     if lines.is_empty() {
         return Ok(());
     }
     let mut text = lines.join("\n");
     text.push('\n');
-    std::fs::write(file, text).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    std::fs::write(file, text).map_err(Error::io("write", file))?;
     let f = file.display().to_string();
     let mut args = Vec::new();
     if let Some(ns) = ns {
@@ -124,7 +128,7 @@ pub fn ip_batch(file: &Path, ns: Option<&str>, lines: &[String]) -> Result<(), S
 }
 
 /// Runs a command inside a namespace.
-pub fn ns_run(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
+pub fn ns_run(ns: &str, program: &str, args: &[&str]) -> Result<String, Error> {
     let mut all = vec!["netns", "exec", ns, program];
     all.extend_from_slice(args);
     run("ip", &all)
@@ -152,10 +156,16 @@ pub fn unprivileged_ids() -> (u32, u32) {
 /// `program` (the venv must not sit where only root can read it, such as
 /// under `/root`, nor the lab under a private `$TMPDIR`); the import is
 /// checked once per process.
-pub fn check_unprivileged_python(python: &Path, program: &Path) -> Result<(), String> {
-    static IMPORT: OnceLock<Result<(), String>> = OnceLock::new();
+pub fn check_unprivileged_python(python: &Path, program: &Path) -> Result<(), Error> {
+    /// Why `nobody` cannot run a command: `setpriv` is missing (its
+    /// error), or the command's last line of stderr.
+    enum Refused {
+        NoSetpriv(String),
+        Said(String),
+    }
+    static IMPORT: OnceLock<Result<(), Refused>> = OnceLock::new();
     let (uid, gid) = unprivileged_ids();
-    let as_nobody = |args: &[&str]| -> Result<(), String> {
+    let as_nobody = |args: &[&str]| -> Result<(), Refused> {
         let out = Command::new("setpriv")
             .args([
                 &format!("--reuid={uid}"),
@@ -168,53 +178,60 @@ pub fn check_unprivileged_python(python: &Path, program: &Path) -> Result<(), St
             .current_dir("/")
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run `setpriv`: {e}\n   = hint: it comes with util-linux (Debian: `apt-get install util-linux`)"))?;
+            .map_err(|e| Refused::NoSetpriv(e.to_string()))?;
         if out.status.success() {
             Ok(())
         } else {
-            Err(String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_string())
+            Err(Refused::Said(
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .to_string(),
+            ))
         }
     };
     let py = python.display().to_string();
-    IMPORT
-        .get_or_init(|| {
-            as_nobody(&[&py, "-c", "import mpyc"]).map_err(|e| format!(
-                "the lab runs the program as `nobody`, who cannot run `{py}` with MPyC: {e}\n   = hint: put the venv where every user can read it (not under `/root`), or point `E3_PYTHON` at one"
-            ))
-        })
-        .clone()?;
+    match IMPORT.get_or_init(|| as_nobody(&[&py, "-c", "import mpyc"])) {
+        Ok(()) => {}
+        Err(Refused::NoSetpriv(e)) => return Err(Error::NoSetpriv(e.clone())),
+        Err(Refused::Said(detail)) => {
+            return Err(Error::NobodyCannotImport {
+                python: python.to_path_buf(),
+                detail: detail.clone(),
+            })
+        }
+    }
     let prog = program.display().to_string();
-    as_nobody(&["test", "-r", &prog]).map_err(|_| format!(
-        "the lab runs the program as `nobody`, who cannot read `{prog}`\n   = hint: the lab lives in `$TMPDIR` (here `{}`): use a directory every user can enter, such as `/tmp`",
-        std::env::temp_dir().display()
-    ))
+    match as_nobody(&["test", "-r", &prog]) {
+        Ok(()) => Ok(()),
+        Err(Refused::NoSetpriv(e)) => Err(Error::NoSetpriv(e)),
+        Err(Refused::Said(_)) => Err(Error::NobodyCannotRead {
+            program: program.to_path_buf(),
+            tmpdir: std::env::temp_dir(),
+        }),
+    }
 }
 
 /// Makes sure `/run/e3` is a directory (not a link) that root owns and
 /// only root can enter: creates it 0700, fixes a wrong mode, refuses one
 /// that someone else owns.
-pub fn state_dir() -> Result<&'static Path, String> {
+pub fn state_dir() -> Result<&'static Path, Error> {
     let dir = Path::new(STATE_DIR);
     if fs::symlink_metadata(dir).is_err() {
         if let Err(e) = files::create_dir(dir, 0o700) {
             if e.kind() != std::io::ErrorKind::AlreadyExists {
-                return Err(format!("cannot create `{STATE_DIR}`: {e}"));
+                return Err(Error::io("create", dir)(e));
             }
         }
     }
-    let m = fs::symlink_metadata(dir).map_err(|e| format!("cannot read `{STATE_DIR}`: {e}"))?;
+    let m = fs::symlink_metadata(dir).map_err(Error::io("read", dir))?;
     if !m.is_dir() || m.uid() != 0 {
-        return Err(format!(
-            "`{STATE_DIR}` is not a directory owned by root: refusing to trust it\n   = hint: someone else created it; inspect and remove it (`sudo rm -r {STATE_DIR}`), then run e3 again"
-        ));
+        return Err(Error::UntrustedStateDir);
     }
     if m.mode() & 0o7777 != 0o700 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot chmod `{STATE_DIR}`: {e}"))?;
+            .map_err(Error::io("chmod", dir))?;
     }
     Ok(dir)
 }
@@ -284,7 +301,7 @@ impl Lab {
     /// Reserves a fresh prefix (by creating its state file exclusively) and
     /// creates the lab directory under a random name, retrying on
     /// collisions.
-    pub fn new() -> Result<Lab, String> {
+    pub fn new() -> Result<Lab, Error> {
         check_interrupted()?;
         let state_dir = state_dir()?;
         let mut reserved = None;
@@ -303,11 +320,11 @@ impl Lab {
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(format!("cannot create `{}`: {e}", path.display())),
+                Err(e) => return Err(Error::io("create", &path)(e)),
             }
         }
         let Some((hex, state_path)) = reserved else {
-            return Err(format!("no free lab prefix: 256 random `e3-XXXX` were taken\n   = hint: `sudo e3 sim --cleanup` removes labs that crashed; see `{STATE_DIR}`"));
+            return Err(Error::NoFreePrefix);
         };
         let prefix = format!("e3-{hex}");
         let mut lab = Lab {
@@ -344,7 +361,7 @@ impl Lab {
                 }
                 Err(e) => {
                     lab.dirs.pop();
-                    return Err(format!("cannot create `{}`: {e}", dir.display()));
+                    return Err(Error::io("create", &dir)(e));
                 }
             }
         }
@@ -352,7 +369,7 @@ impl Lab {
         Ok(lab)
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn save(&self) -> Result<(), Error> {
         let mut s = format!("owner {}\n", std::process::id());
         for d in &self.dirs {
             s += &format!("dir {}\n", d.display());
@@ -379,7 +396,7 @@ impl Lab {
         open_state(&tmp, false)
             .and_then(|mut f| f.write_all(s.as_bytes()))
             .and_then(|_| fs::rename(&tmp, &self.state_path))
-            .map_err(|e| format!("cannot write `{}`: {e}", self.state_path.display()))
+            .map_err(Error::io("write", &self.state_path))
     }
 
     /// Namespace name of a host (`e3-XXXX-host`).
@@ -388,7 +405,7 @@ impl Lab {
     }
 
     /// Creates a namespace (registered first) with `lo` up.
-    pub fn add_namespace(&mut self, host: &str) -> Result<String, String> {
+    pub fn add_namespace(&mut self, host: &str) -> Result<String, Error> {
         check_interrupted()?;
         let ns = self.ns(host);
         self.namespaces.push(ns.clone());
@@ -401,7 +418,7 @@ impl Lab {
     /// Creates several namespaces at once: all registered (one save of the
     /// state file), then one `ip -batch` of `netns add` lines. `lo` is left
     /// down: the caller brings it up with the namespace's own batch.
-    pub fn add_namespaces(&mut self, hosts: &[&str]) -> Result<Vec<String>, String> {
+    pub fn add_namespaces(&mut self, hosts: &[&str]) -> Result<Vec<String>, Error> {
         check_interrupted()?;
         let names: Vec<String> = hosts.iter().map(|h| self.ns(h)).collect();
         self.namespaces.extend(names.iter().cloned());
@@ -412,7 +429,7 @@ impl Lab {
     }
 
     /// A file outside the lab directory that teardown removes.
-    pub fn add_file(&mut self, path: PathBuf) -> Result<(), String> {
+    pub fn add_file(&mut self, path: PathBuf) -> Result<(), Error> {
         check_interrupted()?;
         self.files.push(path);
         self.save()
@@ -427,7 +444,7 @@ impl Lab {
         table: &str,
         chain: &str,
         rule: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let ns = self.ns(host);
         self.rules
             .push((ns.clone(), table.into(), chain.into(), rule.to_vec()));
@@ -440,7 +457,7 @@ impl Lab {
     /// `<dir>.programs`, created (0755, recorded first) on first use: what
     /// programs run by [`Lab::spawn_unprivileged`] read. Nothing secret
     /// belongs there.
-    pub fn public_dir(&mut self) -> Result<PathBuf, String> {
+    pub fn public_dir(&mut self) -> Result<PathBuf, Error> {
         if let Some(p) = &self.public {
             return Ok(p.clone());
         }
@@ -450,8 +467,7 @@ impl Lab {
         let dir = PathBuf::from(name);
         self.dirs.push(dir.clone());
         self.save()?;
-        files::create_dir(&dir, 0o755)
-            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        files::create_dir(&dir, 0o755).map_err(Error::io("create", &dir))?;
         self.public = Some(dir.clone());
         Ok(dir)
     }
@@ -466,7 +482,7 @@ impl Lab {
         args: &[&str],
         stdout: &Path,
         stderr: &Path,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, Error> {
         self.spawn_inner(name, ns, program, args, stdout, stderr, None)
     }
 
@@ -485,13 +501,10 @@ impl Lab {
         args: &[&str],
         stdout: &Path,
         stderr: &Path,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, Error> {
         let public = self.public_dir()?;
         if !cwd.starts_with(&public) {
-            return Err(format!(
-                "the program's directory `{}` is not in the lab's public directory",
-                cwd.display()
-            ));
+            return Err(Error::NotPublic(cwd.to_path_buf()));
         }
         let run_as = RunAs { cwd, env };
         self.spawn_inner(name, ns, program, args, stdout, stderr, Some(run_as))
@@ -507,7 +520,7 @@ impl Lab {
         stdout: &Path,
         stderr: &Path,
         unprivileged: Option<RunAs<'_>>,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, Error> {
         check_interrupted()?;
         let create = |p: &Path| {
             fs::OpenOptions::new()
@@ -516,11 +529,11 @@ impl Lab {
                 .truncate(true)
                 .mode(0o600)
                 .open(p)
-                .map_err(|e| format!("cannot create `{}`: {e}", p.display()))
+                .map_err(Error::io("create", p))
         };
         let out = create(stdout)?;
         let err = if stdout == stderr {
-            out.try_clone().map_err(|e| e.to_string())?
+            out.try_clone().map_err(Error::io("reopen", stdout))?
         } else {
             create(stderr)?
         };
@@ -554,7 +567,10 @@ impl Lab {
             .stdout(out)
             .stderr(err)
             .spawn()
-            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+            .map_err(|source| Error::CannotStart {
+                program: program.to_string(),
+                source,
+            })?;
         let pid = child.id();
         self.pids.push(pid);
         self.children.push((name.to_string(), child));
@@ -618,7 +634,7 @@ impl Lab {
     /// Keeps the lab running past this process: the state file says so
     /// (`e3 sim --cleanup` leaves it alone), dropping the `Lab` no longer
     /// tears it down, and its children are let go (not killed).
-    pub fn keep(&mut self) -> Result<(), String> {
+    pub fn keep(&mut self) -> Result<(), Error> {
         self.kept = true;
         self.save()?;
         self.children.clear();
@@ -673,13 +689,16 @@ impl Lab {
 
     /// Starts the root child `name` again as it was started first; its
     /// old log is kept as `<log>.1`.
-    pub fn respawn(&mut self, name: &str) -> Result<u32, String> {
+    pub fn respawn(&mut self, name: &str) -> Result<u32, Error> {
         let spec = self
             .specs
             .iter()
             .find(|s| s.name == name)
             .cloned()
-            .ok_or_else(|| format!("nothing was started as `{name}` in lab {}", self.prefix))?;
+            .ok_or_else(|| Error::NothingStarted {
+                name: name.to_string(),
+                lab: self.prefix.clone(),
+            })?;
         for log in [&spec.stdout, &spec.stderr] {
             let mut old = log.clone().into_os_string();
             old.push(".1");
@@ -701,13 +720,15 @@ impl Lab {
     /// which must be trusted (root's, not group/other-writable) and say
     /// `kept`. The `Lab` returned stays kept: dropping it leaves the lab
     /// up; [`Lab::teardown`] removes it.
-    pub fn attach(prefix: &str) -> Result<Lab, String> {
+    pub fn attach(prefix: &str) -> Result<Lab, Error> {
         let state_path = Path::new(STATE_DIR).join(format!("{prefix}.state"));
         if state_prefix(&state_path).as_deref() != Some(prefix) {
-            return Err(format!("`{prefix}` is not a lab prefix"));
+            return Err(Error::NotALabPrefix(prefix.to_string()));
         }
-        let text = read_trusted_state(&state_path)?
-            .ok_or_else(|| format!("lab {prefix} is gone (no `{}`)", state_path.display()))?;
+        let text = read_trusted_state(&state_path)?.ok_or_else(|| Error::LabGone {
+            prefix: prefix.to_string(),
+            path: state_path.clone(),
+        })?;
         let mut lab = Lab {
             state_path,
             prefix: prefix.to_string(),
@@ -756,9 +777,7 @@ impl Lab {
             }
         }
         if !kept {
-            return Err(format!(
-                "lab {prefix} belongs to a running `e3 sim` or `e3 grid`, not to `e3 lab up`"
-            ));
+            return Err(Error::NotKept(prefix.to_string()));
         }
         let own = format!("{prefix}-lab");
         lab.dir = lab
@@ -770,7 +789,7 @@ impl Lab {
                     .is_some_and(|n| n.starts_with(&own) && !n.ends_with(".programs"))
             })
             .cloned()
-            .ok_or_else(|| format!("lab {prefix} has no lab directory in its state file"))?;
+            .ok_or_else(|| Error::NoLabDir(prefix.to_string()))?;
         lab.public = lab
             .dirs
             .iter()
@@ -789,7 +808,7 @@ impl Lab {
         if signalled {
             eprintln!("\ninterrupted: tearing the lab down ({})", self.prefix);
         }
-        let problems = cleanup_state(&self.state_path).unwrap_or_else(|e| vec![e]);
+        let problems = cleanup_state(&self.state_path).unwrap_or_else(|e| vec![e.to_string()]);
         for (_, c) in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -850,7 +869,11 @@ fn kill_all(pids: &[u32]) {
 
 /// Reads a state file only if it can be trusted: a regular file (not a
 /// link) of at most 1 MiB that root owns and nobody else can write.
-pub fn read_trusted_state(state: &Path) -> Result<Option<String>, String> {
+pub fn read_trusted_state(state: &Path) -> Result<Option<String>, Error> {
+    let ignored = |e: std::io::Error| Error::BadState {
+        path: state.to_path_buf(),
+        detail: e.to_string(),
+    };
     let file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -858,23 +881,20 @@ pub fn read_trusted_state(state: &Path) -> Result<Option<String>, String> {
     {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("ignored `{}`: {e}", state.display())),
+        Err(e) => return Err(ignored(e)),
     };
-    let m = file
-        .metadata()
-        .map_err(|e| format!("ignored `{}`: {e}", state.display()))?;
+    let m = file.metadata().map_err(ignored)?;
     if !m.is_file() || m.uid() != 0 || m.mode() & 0o022 != 0 || m.len() > files::TEXT_LIMIT {
-        return Err(format!(
-            "ignored `{}`: not a regular file that only root can write (owner uid {}, mode {:o}); it may have been planted, so nothing it lists was touched",
-            state.display(),
-            m.uid(),
-            m.mode() & 0o7777
-        ));
+        return Err(Error::UntrustedState {
+            path: state.to_path_buf(),
+            uid: m.uid(),
+            mode: m.mode() & 0o7777,
+        });
     }
     let mut text = String::new();
     file.take(files::TEXT_LIMIT)
         .read_to_string(&mut text)
-        .map_err(|e| format!("ignored `{}`: {e}", state.display()))?;
+        .map_err(ignored)?;
     Ok(Some(text))
 }
 
@@ -892,14 +912,11 @@ fn ns_id(path: &Path) -> Option<(u64, u64)> {
 /// Removes everything a state file lists that belongs to its lab, then the
 /// file. Idempotent. `Err` when the state file is not trusted (then nothing
 /// is touched).
-pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
+pub fn cleanup_state(state: &Path) -> Result<Vec<String>, Error> {
     let _guard = TEARDOWN.lock().unwrap_or_else(|e| e.into_inner());
     let mut problems = Vec::new();
     let Some(prefix) = state_prefix(state) else {
-        return Err(format!(
-            "ignored `{}`: not named like a lab's state file",
-            state.display()
-        ));
+        return Err(Error::NotAStateFile(state.to_path_buf()));
     };
     let Some(text) = read_trusted_state(state)? else {
         return Ok(problems);
@@ -958,7 +975,7 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
         let mut args = vec!["-w", "-t", table, "-D", chain];
         args.extend(rule.iter().copied());
         if let Err(e) = ns_run(ns, "iptables", &args) {
-            problems.push(e);
+            problems.push(e.to_string());
         }
     }
     // Processes: only those running in one of the lab's namespaces.
@@ -985,7 +1002,7 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, String> {
             // processes started meanwhile (none expected)
             kill_all(&ns_pids(n));
             if let Err(e) = run("ip", &["netns", "del", n]) {
-                problems.push(e);
+                problems.push(e.to_string());
             }
         }
     }
@@ -1035,15 +1052,14 @@ static HANDLER: Mutex<bool> = Mutex::new(false);
 /// On SIGINT, SIGTERM or SIGHUP: set the flag [`interrupted`] reads, and
 /// nothing else (the lab's own thread notices, tears down and returns
 /// [`INTERRUPTED`]). Installed once per process; later calls do nothing.
-pub fn install_signal_handler() -> Result<(), String> {
+pub fn install_signal_handler() -> Result<(), Error> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut installed = HANDLER.lock().unwrap_or_else(|e| e.into_inner());
     if *installed {
         return Ok(());
     }
     for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(flag()))
-            .map_err(|e| format!("cannot install signal handler: {e}"))?;
+        signal_hook::flag::register(sig, Arc::clone(flag())).map_err(Error::SignalHandler)?;
     }
     *installed = true;
     Ok(())
@@ -1076,7 +1092,7 @@ pub fn cleanup_leftovers() -> Vec<String> {
     let mut out = Vec::new();
     let mut live_prefixes = Vec::new();
     if let Err(e) = state_dir() {
-        out.push(format!("warning: {e}"));
+        out.push(format!("warning: {}", crate::error::one_line(&e)));
         return out;
     }
     if let Ok(entries) = fs::read_dir(STATE_DIR) {

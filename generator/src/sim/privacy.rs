@@ -29,43 +29,45 @@ use serde::{Deserialize, Serialize};
 use super::capture::{Capture, Where};
 use super::netns::Lab;
 use super::wire::{self, Packet, TCP};
+use super::Error;
 use crate::catalogue::Nat;
 use crate::plan::{Host, HostName, Plan, Role, SegmentKind};
 
 /// Starts the capture of the internet segment, headers only, into the lab
 /// directory.
-pub fn capture_internet(lab: &Lab, plan: &Plan) -> Result<Capture, String> {
+pub fn capture_internet(lab: &Lab, plan: &Plan) -> Result<Capture, Error> {
     let path = lab.dir.join("capture-internet.pcap");
-    Capture::headers(lab, plan, &Where::Internet, None, &path).map_err(|e| e.to_string())
+    Ok(Capture::headers(lab, plan, &Where::Internet, None, &path)?)
 }
 
 /// Starts the capture of the program traffic `party` sends (TCP to or
 /// from `port`, leaving it on any interface), headers only.
-pub fn capture_sent(lab: &Lab, plan: &Plan, party: &str, port: u16) -> Result<Capture, String> {
+pub fn capture_sent(lab: &Lab, plan: &Plan, party: &str, port: u16) -> Result<Capture, Error> {
     let path = lab.dir.join(format!("capture-{party}.pcap"));
     let filter = format!("outbound and tcp port {port}");
-    Capture::headers(
+    Ok(Capture::headers(
         lab,
         plan,
         &Where::Host(HostName::from(party)),
         Some(&filter),
         &path,
-    )
-    .map_err(|e| e.to_string())
+    )?)
 }
 
 /// Stops a capture and reads its packets.
-pub fn finish(capture: Capture) -> Result<Vec<Packet>, String> {
+pub fn finish(capture: Capture) -> Result<Vec<Packet>, Error> {
     let path = capture.path.clone();
-    capture.stop().map_err(|e| e.to_string())?;
+    capture.stop()?;
     read_capture(&path)
 }
 
 /// The packets of a pcap file the lab wrote.
-pub fn read_capture(path: &Path) -> Result<Vec<Packet>, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    wire::read_pcap(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))
+pub fn read_capture(path: &Path) -> Result<Vec<Packet>, Error> {
+    let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
+    wire::read_pcap(&bytes).map_err(|source| Error::Pcap {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Who learnt one party's addresses.

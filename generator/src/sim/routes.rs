@@ -6,9 +6,12 @@
 //! server's status file, Tailscale's pings and status). Reading them once
 //! per party and `WORKERS` parties at a time makes this phase grow with the
 //! parties, not with the pairs (before: one `ssh` and two `conntrack` per
-//! pair, one after another — 16 parties took 17 s, 40 parties minutes). Every
-//! command is bounded ([`ns_run_bounded`]) and the phase announces its
-//! progress every [`PROGRESS_EVERY`].
+//! pair, one after another — 16 parties took 17 s, 40 parties minutes). The
+//! same read of the backend gives what it holds of its peers' underlay
+//! addresses where it shows them ([`super::BackendView::told`]: Nebula's
+//! hostmap, Tailscale's status), for the report's exposure. Every command is
+//! bounded ([`ns_run_bounded`]) and the phase announces its progress every
+//! [`PROGRESS_EVERY`].
 
 use std::io::Read as _;
 use std::net::Ipv4Addr;
@@ -18,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::netns::{self, Lab};
-use super::Route;
+use super::{Error, Route};
 use crate::plan::Host;
 
 /// Parties read at once. The work is mostly waiting on other processes
@@ -37,7 +40,7 @@ pub fn ns_run_bounded(
     program: &str,
     args: &[&str],
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", ns, program]).args(args);
     run_bounded(cmd, program, timeout)
@@ -45,13 +48,16 @@ pub fn ns_run_bounded(
 
 /// Runs `cmd` (`program` in messages), killed after `timeout` or when a
 /// signal arrives; its stdout, or `Err` with its status and stderr.
-pub fn run_bounded(mut cmd: Command, program: &str, timeout: Duration) -> Result<String, String> {
+pub fn run_bounded(mut cmd: Command, program: &str, timeout: Duration) -> Result<String, Error> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        .map_err(|source| Error::CannotRun {
+            program: program.to_string(),
+            source,
+        })?;
     // Readers, so that a full pipe never stalls the child.
     let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
         std::thread::spawn(move || {
@@ -94,11 +100,15 @@ pub fn run_bounded(mut cmd: Command, program: &str, timeout: Duration) -> Result
     );
     match status {
         Some(s) if s.success() => Ok(out),
-        Some(s) => Err(format!("`{program}` failed ({s}): {}", err.trim())),
-        None => Err(format!(
-            "`{program}` did not finish within {:.1} s",
-            timeout.as_secs_f64()
-        )),
+        Some(s) => Err(Error::Command {
+            command: format!("`{program}`"),
+            status: s.to_string(),
+            stderr: err.trim().to_string(),
+        }),
+        None => Err(Error::Timeout {
+            command: format!("`{program}`"),
+            within: timeout,
+        }),
     }
 }
 
@@ -136,11 +146,15 @@ pub struct PartyView {
     /// The backend's route to each later peer, in the order asked; empty
     /// when the backend does not report routes.
     pub routes: Vec<Option<Route>>,
+    /// The underlay addresses its backend holds for its peers, when the
+    /// same read showed them ([`super::BackendView::told`]).
+    pub told: Option<Vec<Ipv4Addr>>,
 }
 
 /// Reads every party's [`PartyView`]: conntrack for all, and
 /// `read(lab, party, later peers' overlay addresses)` where the backend
-/// reports routes; [`WORKERS`] parties at a time. `say` gets a progress line
+/// reports routes (also for the last party, asked about no peers, for what
+/// its backend was told); [`WORKERS`] parties at a time. `say` gets a progress line
 /// every [`PROGRESS_EVERY`] while it runs.
 pub fn read_views(
     lab: &Lab,
@@ -165,11 +179,13 @@ pub fn read_views(
                 }
                 let a = parties[i];
                 let flows = answered_flows(&lab.ns(&a.name));
-                let routes = match read {
-                    Some(read) if !peers[i].is_empty() => read(lab, a, &peers[i]),
-                    _ => Vec::new(),
+                let asked = read.map(|read| read(lab, a, &peers[i])).unwrap_or_default();
+                let view = PartyView {
+                    flows,
+                    routes: asked.routes,
+                    told: asked.told,
                 };
-                if tx.send((i, PartyView { flows, routes })).is_err() {
+                if tx.send((i, view)).is_err() {
                     break;
                 }
             });
@@ -225,17 +241,23 @@ conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.
         let mut cmd = Command::new("sleep");
         cmd.arg("5");
         let r = run_bounded(cmd, "sleep", Duration::from_millis(200));
-        assert_eq!(r, Err("`sleep` did not finish within 0.2 s".to_string()));
+        assert_eq!(
+            r.map_err(|e| e.to_string()),
+            Err("`sleep` did not finish within 0.2 s".to_string())
+        );
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo out; echo err >&2; exit 3"]);
         let r = run_bounded(cmd, "sh", Duration::from_secs(5));
-        assert!(r.as_ref().is_err_and(|e| e.ends_with(": err")), "{r:?}");
+        assert!(
+            r.as_ref().is_err_and(|e| e.to_string().ends_with(": err")),
+            "{r:?}"
+        );
         let mut cmd = Command::new("echo");
         cmd.arg("fine");
         assert_eq!(
-            run_bounded(cmd, "echo", Duration::from_secs(5)),
-            Ok("fine\n".to_string())
+            run_bounded(cmd, "echo", Duration::from_secs(5)).ok(),
+            Some("fine\n".to_string())
         );
     }
 }

@@ -26,7 +26,8 @@ use serde::Serialize;
 use super::netns::{self, Lab};
 use super::report::PartyReport;
 use super::{
-    build_topology, find_python, preflight, start_backend, tail, Options, Progress, Started, PROBE,
+    build_topology, find_python, preflight, start_backend, tail, Error, Options, Progress, Started,
+    PROBE,
 };
 use crate::plan::{Host, Plan};
 
@@ -248,7 +249,7 @@ pub struct LabSession<'p> {
 }
 
 /// Writes a file of the lab's public directory.
-type WriteFile = dyn Fn(&std::path::Path, &[u8]) -> Result<(), String>;
+type WriteFile = dyn Fn(&std::path::Path, &[u8]) -> Result<(), Error>;
 
 /// Copies a program given by path and its `program.files` into `to`, laid
 /// out as [`crate::files::program_tree`] says; returns where the program is.
@@ -257,14 +258,14 @@ fn copy_program(
     program: &std::path::Path,
     to: &std::path::Path,
     write: &WriteFile,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, Error> {
     let tree = crate::files::program_tree(
         program,
         &plan.program.files,
         plan.program.workdir.as_deref(),
     )
-    .map_err(|e| e.to_string())?;
-    crate::files::create_dir_all(to, 0o755).map_err(|e| e.to_string())?;
+    .map_err(Error::Program)?;
+    crate::files::create_dir_all(to, 0o755).map_err(Error::io("create", to))?;
     for (rel, bytes) in &tree {
         write(&to.join(rel), bytes)?;
     }
@@ -278,7 +279,7 @@ fn secs(since: Instant) -> f64 {
 impl<'p> LabSession<'p> {
     /// Checks the machine, builds the topology and starts the overlay
     /// daemons. On `Err` everything created so far is already torn down.
-    pub fn start(plan: &'p Plan, opts: &Options) -> Result<LabSession<'p>, String> {
+    pub fn start(plan: &'p Plan, opts: &Options) -> Result<LabSession<'p>, Error> {
         preflight(plan.connectivity.backend)?;
         let python = match &opts.python {
             Some(p) => p.clone(),
@@ -308,7 +309,7 @@ impl<'p> LabSession<'p> {
         // A kept lab has no e3 process to run the delay line: netem or nothing.
         let choice = match opts.latency {
             Some(super::latency::Method::Nfqueue) if opts.detach => {
-                return Err("`--latency nfqueue`: e3's delay line is a thread of the e3 process, and `e3 lab up` leaves no process behind\n   = hint: `--latency netem` on a kernel with netem, or `--latency none`".into());
+                return Err(Error::NfqueueDetached);
             }
             None if opts.detach && !super::netem_available(&lab) => {
                 Some(super::latency::Method::None)
@@ -337,10 +338,9 @@ impl<'p> LabSession<'p> {
         let progdir = lab.public_dir()?;
         let write = |to: &std::path::Path, bytes: &[u8]| {
             if let Some(d) = to.parent() {
-                crate::files::create_dir_all(d, 0o755).map_err(|e| e.to_string())?;
+                crate::files::create_dir_all(d, 0o755).map_err(Error::io("create", d))?;
             }
-            crate::files::write_new(to, bytes, 0o644)
-                .map_err(|e| format!("cannot write `{}`: {e}", to.display()))
+            crate::files::write_new(to, bytes, 0o644).map_err(Error::io("write", to))
         };
         for (path, bytes) in crate::bundled::program_files() {
             write(&progdir.join(path), bytes)?;
@@ -361,14 +361,15 @@ impl<'p> LabSession<'p> {
                     let other = progdir.join(format!("user-{host}"));
                     copy_program(plan, std::path::Path::new(p), &other, &write)?;
                     let changed = other.join(program.strip_prefix(&user).unwrap_or(&program));
-                    let mut text = fs::read(&changed).map_err(|e| e.to_string())?;
+                    let mut text = fs::read(&changed).map_err(Error::io("read", &changed))?;
                     text.extend_from_slice(b"\n# changed on one party only (fault injection)\n");
-                    fs::write(&changed, text).map_err(|e| e.to_string())?;
+                    fs::write(&changed, text).map_err(Error::io("write", &changed))?;
                 }
                 (program, user)
             }
         };
-        fs::write(lab.dir.join("probe.py"), PROBE).map_err(|e| e.to_string())?;
+        let probe = lab.dir.join("probe.py");
+        fs::write(&probe, PROBE).map_err(Error::io("write", &probe))?;
         netns::check_unprivileged_python(&python, &program)?;
 
         let internet_capture = Some(super::privacy::capture_internet(&lab, plan)?);
@@ -421,7 +422,7 @@ impl<'p> LabSession<'p> {
     /// Probes every pair of parties over the overlay (ICMP from each party
     /// to every later one, resent every 0.2 s) until all answer or `timeout`
     /// passes. Without an overlay (`direct`) there is nothing to wait for.
-    pub fn wait_overlay(&mut self, timeout: Duration) -> Result<Overlay, String> {
+    pub fn wait_overlay(&mut self, timeout: Duration) -> Result<Overlay, Error> {
         let mut overlay = Overlay::default();
         if self.started.is_none() {
             return Ok(overlay);
@@ -491,7 +492,7 @@ impl<'p> LabSession<'p> {
 
     /// Runs the scenario's program on every party (their overlay addresses,
     /// or underlay addresses for `direct`) and collects what each printed.
-    pub fn run_program(&mut self, timeout: Duration) -> Result<ProgramRun, String> {
+    pub fn run_program(&mut self, timeout: Duration) -> Result<ProgramRun, Error> {
         self.run_program_watched(timeout, &mut |_| None)
     }
 
@@ -503,7 +504,7 @@ impl<'p> LabSession<'p> {
         &mut self,
         timeout: Duration,
         give_up: &mut dyn FnMut(&Lab) -> Option<String>,
-    ) -> Result<ProgramRun, String> {
+    ) -> Result<ProgramRun, Error> {
         let plan = self.plan;
         let parties = self.parties();
         self.say(&format!(
@@ -732,7 +733,7 @@ impl<'p> LabSession<'p> {
         mpc_start: Instant,
         timeout: Duration,
         probes: &mut Vec<(usize, usize, String, PathBuf)>,
-    ) -> Result<super::report::FaultReport, String> {
+    ) -> Result<super::report::FaultReport, Error> {
         let applied_s = (mpc_start.elapsed().as_secs_f64() * 100.0).round() / 100.0;
         let plan = self.plan;
         let result = super::fault::apply(
@@ -748,7 +749,7 @@ impl<'p> LabSession<'p> {
             f.target,
             match &result {
                 Ok(done) => done.clone(),
-                Err(e) => format!("failed: {}", e.lines().next().unwrap_or("")),
+                Err(e) => format!("failed: {e}"),
             }
         ));
         let applied = result.is_ok();
@@ -780,7 +781,7 @@ impl<'p> LabSession<'p> {
             target: f.target.clone(),
             outcome: match result {
                 Ok(done) => done,
-                Err(e) => format!("not applied: {}", e.replace("\n   = hint: ", "; ")),
+                Err(e) => format!("not applied: {}", crate::error::one_line(&e)),
             },
             applied,
             pairs: Vec::new(),
@@ -838,7 +839,7 @@ impl<'p> LabSession<'p> {
         name: &str,
         program: &str,
         args: &[&str],
-    ) -> Result<(PathBuf, PathBuf), String> {
+    ) -> Result<(PathBuf, PathBuf), Error> {
         let out = self.lab.dir.join(format!("{name}.out"));
         let err = self.lab.dir.join(format!("{name}.err"));
         let ns = self.lab.ns(host);
@@ -865,23 +866,22 @@ impl<'p> LabSession<'p> {
         program: &str,
         args: &[&str],
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, Error> {
         let (out, err) = self.spawn(host, name, program, args)?;
         match self.wait(name, Instant::now() + timeout) {
             None => {
                 self.kill(name);
-                Err(format!(
-                    "`{program}` in `{host}` did not finish within {} s",
-                    timeout.as_secs()
-                ))
+                Err(Error::Timeout {
+                    command: format!("`{program}` in `{host}`"),
+                    within: timeout,
+                })
             }
-            Some(status) if !status.success() => Err(format!(
-                "`{program} {}` in `{host}` failed ({status}): {}",
-                args.join(" "),
-                tail(&err)
-            )),
-            Some(_) => fs::read_to_string(&out)
-                .map_err(|e| format!("cannot read `{}`: {e}", out.display())),
+            Some(status) if !status.success() => Err(Error::Command {
+                command: format!("`{program} {}` in `{host}`", args.join(" ")),
+                status: status.to_string(),
+                stderr: tail(&err),
+            }),
+            Some(_) => fs::read_to_string(&out).map_err(Error::io("read", &out)),
         }
     }
 
@@ -893,9 +893,9 @@ impl<'p> LabSession<'p> {
         &mut self,
         targets: &[(usize, usize, std::net::Ipv4Addr)],
         count: usize,
-    ) -> Result<BTreeMap<(usize, usize), Option<f64>>, String> {
+    ) -> Result<BTreeMap<(usize, usize), Option<f64>>, Error> {
         let script = self.lab.dir.join("rtt.py");
-        fs::write(&script, super::latency::RTT_PROBE).map_err(|e| e.to_string())?;
+        fs::write(&script, super::latency::RTT_PROBE).map_err(Error::io("write", &script))?;
         let parties = self.parties();
         let python = self.python.display().to_string();
         let mut running = Vec::new();

@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use crate::catalogue::ports;
 use crate::plan::{Host, HostName, Plan, Role};
 use crate::sim::netns::{run_strings, Lab};
-use crate::sim::{Route, RouteKind, Started};
+use crate::sim::{BackendView, Error, Route, RouteKind, Started};
 
 pub const PROGRAMS: &[&str] = &["tailscaled", "tailscale", "headscale", "openssl"];
 
@@ -439,8 +439,9 @@ pub fn settle(lab: &mut Lab, parties: &[&Host], addresses: &BTreeMap<HostName, I
     }
 }
 
-fn json(text: &str, what: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(text.trim()).map_err(|e| format!("cannot read {what} (not JSON: {e})"))
+fn json(text: &str, what: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(text.trim())
+        .map_err(|e| Error::Output(format!("cannot read {what} (not JSON: {e})")))
 }
 
 /// A numeric ID that may be printed as a number or as a string (protobuf's
@@ -452,7 +453,7 @@ fn id_of(v: &serde_json::Value) -> Option<u64> {
 
 /// The ID of a user from `headscale users create NAME --output json` (the
 /// user object) or `users list --output json` (a list of them).
-pub fn parse_user_id(text: &str, name: &str) -> Result<u64, String> {
+pub fn parse_user_id(text: &str, name: &str) -> Result<u64, Error> {
     let v = json(text, "Headscale's user")?;
     let users: Vec<&serde_json::Value> = match &v {
         serde_json::Value::Array(a) => a.iter().collect(),
@@ -463,19 +464,20 @@ pub fn parse_user_id(text: &str, name: &str) -> Result<u64, String> {
         .find(|u| u.get("name").and_then(|n| n.as_str()) == Some(name))
         .and_then(|u| u.get("id"))
         .and_then(id_of)
-        .ok_or_else(|| format!("Headscale listed no user `{name}` with an ID"))
+        .ok_or_else(|| Error::Output(format!("Headscale listed no user `{name}` with an ID")))
 }
 
 /// The key from `headscale preauthkeys create --output json`. The error
 /// never quotes the text: it holds the secret.
-pub fn parse_preauth_key(text: &str) -> Result<String, String> {
-    let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|_| "cannot read the pre-auth key Headscale printed (not JSON)".to_string())?;
+pub fn parse_preauth_key(text: &str) -> Result<String, Error> {
+    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| {
+        Error::Output("cannot read the pre-auth key Headscale printed (not JSON)".into())
+    })?;
     v.get("key")
         .and_then(|k| k.as_str())
         .filter(|k| !k.is_empty() && !k.contains(char::is_whitespace))
         .map(str::to_string)
-        .ok_or_else(|| "Headscale printed no pre-auth key (`key`)".to_string())
+        .ok_or_else(|| Error::Output("Headscale printed no pre-auth key (`key`)".into()))
 }
 
 /// What e3 reads of `tailscale status --json` (tailscale
@@ -520,10 +522,12 @@ fn text_of(v: &serde_json::Value, k: &str) -> String {
     v.get(k).and_then(|s| s.as_str()).unwrap_or("").to_string()
 }
 
-pub fn parse_status(text: &str) -> Result<Status, String> {
+pub fn parse_status(text: &str) -> Result<Status, Error> {
     let v = json(text, "`tailscale status --json`")?;
     if !v.is_object() {
-        return Err("`tailscale status --json` printed no object".into());
+        return Err(Error::Output(
+            "`tailscale status --json` printed no object".into(),
+        ));
     }
     let mut own = ips(v.get("TailscaleIPs"));
     if own.is_empty() {
@@ -617,13 +621,13 @@ pub fn classify(peer: Option<&Peer>, relay_host: &str) -> Route {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
+fn write_private(path: &Path, text: &str) -> Result<(), Error> {
     super::wireguard::write_secret(path, text)
 }
 
-fn make_private(path: &Path) -> Result<(), String> {
+fn make_private(path: &Path) -> Result<(), Error> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("cannot restrict `{}`: {e}", path.display()))
+        .map_err(Error::io("restrict", path))
 }
 
 /// Waits until `ready` or the deadline; fails early if the lab child `name` exited.
@@ -634,7 +638,7 @@ fn wait_for(
     log: &Path,
     limit: Duration,
     mut ready: impl FnMut() -> bool,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let deadline = Instant::now() + limit;
     loop {
         crate::sim::netns::check_interrupted()?;
@@ -642,17 +646,16 @@ fn wait_for(
             return Ok(());
         }
         if let Some(status) = lab.exited(name) {
-            return Err(format!(
-                "`{name}` exited ({status}) before {what}: {}",
-                crate::sim::tail(log)
-            ));
+            return Err(Error::Daemon {
+                what: format!("`{name}` exited ({status}) before {what}"),
+                log_tail: Some(crate::sim::tail(log)),
+            });
         }
         if Instant::now() > deadline {
-            return Err(format!(
-                "{what} did not happen within {} s: {}",
-                limit.as_secs(),
-                crate::sim::tail(log)
-            ));
+            return Err(Error::Daemon {
+                what: format!("{what} did not happen within {} s", limit.as_secs()),
+                log_tail: Some(crate::sim::tail(log)),
+            });
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -666,20 +669,20 @@ pub fn start(
     plan: &Plan,
     fault: Option<&str>,
     timeout: Duration,
-) -> Result<Started, String> {
+) -> Result<Started, Error> {
     let control = plan
         .hosts
         .iter()
         .find(|h| h.role == Role::Control)
-        .ok_or("the plan has no control host")?;
+        .ok_or_else(|| Error::Plan("the plan has no control host".into()))?;
     let public = control
         .public_address
-        .ok_or("the control host has no public address")?;
+        .ok_or_else(|| Error::Plan("the control host has no public address".into()))?;
     let files = Files::new(&lab.dir);
-    fs::create_dir_all(&files.dir).map_err(|e| e.to_string())?;
+    super::create_dir_all(&files.dir)?;
 
     // Certificates.
-    fs::write(files.tls_ext(), tls_extensions(public)).map_err(|e| e.to_string())?;
+    super::write(files.tls_ext(), tls_extensions(public))?;
     for c in certificate_commands(&files, public, &lab.prefix) {
         run_strings("openssl", &c)?;
     }
@@ -687,11 +690,10 @@ pub fn start(
     make_private(&files.tls_key())?;
 
     // Headscale.
-    fs::write(
+    super::write(
         files.config(),
         headscale_config(&files, public, &lab.prefix),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let log = lab.dir.join(format!("{}.headscale.log", control.name));
     let serve = serve_args(&files);
     let refs: Vec<&str> = serve.iter().map(String::as_str).collect();
@@ -731,24 +733,23 @@ pub fn start(
         let index = h.index.unwrap_or_default();
         let ns = lab.ns(&h.name);
         let dir = files.party_dir(index);
-        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
+        super::create_dir_all(&dir)?;
+        super::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
         let sock = files.party_socket(index);
         if sock.as_os_str().len() > 107 {
-            return Err(format!("the socket path `{}` is longer than a Unix socket address allows\n   = hint: set TMPDIR to a shorter directory", sock.display()));
+            return Err(Error::SocketPath(sock));
         }
         let etc = PathBuf::from("/etc/netns").join(&ns);
         let resolv = etc.join("resolv.conf");
         lab.add_file(resolv.clone())?;
-        fs::create_dir_all(&etc).map_err(|e| format!("cannot create `{}`: {e}", etc.display()))?;
-        fs::write(
+        super::create_dir_all(&etc)?;
+        super::write(
             &resolv,
             format!(
                 "# e3 lab {}: /etc/resolv.conf of namespace {ns} (no DNS in the lab)\n",
                 lab.prefix
             ),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let (program, args) = tailscaled_command(&files, index, port);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let log = lab.dir.join(format!("{}.tailscaled.log", h.name));
@@ -780,18 +781,17 @@ pub fn start(
         match status {
             Some(s) if s.success() => {}
             Some(s) => {
-                return Err(format!(
-                    "`tailscale up` on `{}` failed ({s}): {}",
-                    h.name,
-                    crate::sim::tail(&out)
-                ))
+                return Err(Error::Command {
+                    command: format!("`tailscale up` on `{}`", h.name),
+                    status: s.to_string(),
+                    stderr: crate::sim::tail(&out),
+                })
             }
             None => {
-                return Err(format!(
-                    "`tailscale up` on `{}` did not finish within {} s",
-                    h.name,
-                    timeout.as_secs()
-                ))
+                return Err(Error::Timeout {
+                    command: format!("`tailscale up` on `{}`", h.name),
+                    within: Duration::from_secs(timeout.as_secs()),
+                })
             }
         }
         let status = run_strings(
@@ -799,24 +799,24 @@ pub fn start(
             &status_args(&files, h.index.unwrap_or_default()),
         )
         .and_then(|t| parse_status(&t))?;
-        let addr = status.ipv4().ok_or_else(|| {
-            format!(
+        let addr = status.ipv4().ok_or_else(|| Error::Daemon {
+            what: format!(
                 "`{}` has no tailnet IPv4 address after `tailscale up` (state `{}`)",
                 h.name, status.backend_state
-            )
+            ),
+            log_tail: None,
         })?;
         started.addresses.insert(h.name.clone(), addr);
     }
     started.relay = Some(control.name.to_string());
     started.read_route = Some(route);
-    started.read_told = Some(told);
     started.settle = Some(settle);
     Ok(started)
 }
 
 /// Every underlay address `tailscale status --json` holds for the peers:
 /// their `Addrs` (the endpoints the control server told) and `CurAddr`.
-pub fn status_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
+pub fn status_addresses(text: &str) -> Result<Vec<Ipv4Addr>, Error> {
     let v = json(text, "`tailscale status --json`")?;
     let endpoint = |s: &str| s.parse::<std::net::SocketAddrV4>().ok().map(|s| *s.ip());
     let mut out = Vec::new();
@@ -840,20 +840,19 @@ pub fn status_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
     Ok(out)
 }
 
-/// The underlay addresses party `h`'s tailscaled holds for its peers.
-pub fn told(lab: &Lab, h: &Host) -> Option<Vec<Ipv4Addr>> {
-    let files = Files::new(&lab.dir);
-    let text = run_strings("tailscale", &status_args(&files, h.index?)).ok()?;
-    status_addresses(&text).ok()
-}
-
 /// The routes from party `a` to the peers with tailnet addresses `peers`:
-/// the last pong of [`settle`]'s `tailscale ping` to each, else (read once
-/// for all of them) `a`'s `tailscale status --json`.
-pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
+/// the last pong of [`settle`]'s `tailscale ping` to each, else `a`'s
+/// `tailscale status --json`, read once (bounded), which also gives the
+/// underlay addresses its tailscaled holds for its peers.
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> BackendView {
     let files = Files::new(&lab.dir);
-    let mut status = None;
-    peers
+    let text = a.index.and_then(|index| {
+        let mut cmd = std::process::Command::new("tailscale");
+        cmd.args(status_args(&files, index));
+        crate::sim::routes::run_bounded(cmd, "tailscale", crate::sim::routes::COMMAND_TIMEOUT).ok()
+    });
+    let status = text.as_deref().and_then(|t| parse_status(t).ok());
+    let routes = peers
         .iter()
         .map(|b| {
             let pinged = fs::read_to_string(ping_file(&lab.dir, &a.name, *b)).unwrap_or_default();
@@ -864,23 +863,13 @@ pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
                     .count();
                 return Some(classify_ping(&via, "control", pongs));
             }
-            let index = a.index?;
-            let status = status.get_or_insert_with(|| {
-                let args = status_args(&files, index);
-                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                let mut cmd = std::process::Command::new("tailscale");
-                cmd.args(&refs);
-                crate::sim::routes::run_bounded(
-                    cmd,
-                    "tailscale",
-                    crate::sim::routes::COMMAND_TIMEOUT,
-                )
-                .ok()
-                .and_then(|t| parse_status(&t).ok())
-            });
             status.as_ref().map(|s| classify(s.peer(*b), "control"))
         })
-        .collect()
+        .collect();
+    BackendView {
+        routes,
+        told: text.as_deref().and_then(|t| status_addresses(t).ok()),
+    }
 }
 
 #[cfg(test)]
@@ -1070,15 +1059,17 @@ mod tests {
             parse_user_id(
                 r#"{"id": 1, "name": "e3", "created_at": "2025-01-01T00:00:00Z"}"#,
                 "e3"
-            ),
-            Ok(1)
+            )
+            .ok(),
+            Some(1)
         );
         assert_eq!(
             parse_user_id(
                 r#"[{"id": "4", "name": "other"}, {"id": "5", "name": "e3"}]"#,
                 "e3"
-            ),
-            Ok(5)
+            )
+            .ok(),
+            Some(5)
         );
         assert!(parse_user_id(r#"[{"id": 4, "name": "other"}]"#, "e3").is_err());
         assert!(parse_user_id("Error: user exists", "e3").is_err());
@@ -1086,10 +1077,10 @@ mod tests {
         let out = format!(
             r#"{{"user": {{"id": "1", "name": "e3"}}, "id": "1", "key": "{key}", "reusable": true, "ephemeral": false, "used": false}}"#
         );
-        assert_eq!(parse_preauth_key(&out).as_deref(), Ok(key));
+        assert_eq!(parse_preauth_key(&out).ok().as_deref(), Some(key));
         // errors never quote the secret
         let bad = format!(r#"{{"key": "{key} "#);
-        let e = parse_preauth_key(&bad).unwrap_err();
+        let e = parse_preauth_key(&bad).unwrap_err().to_string();
         assert!(!e.contains(key), "{e}");
         assert!(parse_preauth_key(r#"{"key": ""}"#).is_err());
     }

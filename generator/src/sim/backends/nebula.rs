@@ -11,14 +11,14 @@
 //! falls back to conntrack.
 
 use std::fmt::Write as _;
-use std::fs;
+
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use crate::catalogue::Relay;
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run, Lab};
-use crate::sim::{Route, RouteKind, Started};
+use crate::sim::{BackendView, Error, Route, RouteKind, Started};
 
 pub const PROGRAMS: &[&str] = &["nebula", "nebula-cert"];
 
@@ -79,10 +79,12 @@ pub struct HostmapEntry {
     pub relays: Vec<Ipv4Addr>,
 }
 
-pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, String> {
+pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, Error> {
     let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("`list-hostmap -json` printed no JSON: {e}"))?;
-    let list = v.as_array().ok_or("`list-hostmap -json` printed no list")?;
+        .map_err(|e| Error::Output(format!("`list-hostmap -json` printed no JSON: {e}")))?;
+    let list = v
+        .as_array()
+        .ok_or_else(|| Error::Output("`list-hostmap -json` printed no list".into()))?;
     let mut out = Vec::new();
     for e in list {
         // 1.6 prints `vpnIp`; 1.10 (certificates v2) a list, `vpnAddrs`.
@@ -129,10 +131,12 @@ pub fn parse_hostmap(text: &str) -> Result<Vec<HostmapEntry>, String> {
 /// Every underlay address `list-hostmap -json` holds for the peers (their
 /// `remoteAddrs`, which the lighthouse told, and `currentRemote`): 1.6
 /// prints `{"ip": …, "port": …}`, later versions `"ip:port"`.
-pub fn hostmap_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
+pub fn hostmap_addresses(text: &str) -> Result<Vec<Ipv4Addr>, Error> {
     let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("`list-hostmap -json` printed no JSON: {e}"))?;
-    let list = v.as_array().ok_or("`list-hostmap -json` printed no list")?;
+        .map_err(|e| Error::Output(format!("`list-hostmap -json` printed no JSON: {e}")))?;
+    let list = v
+        .as_array()
+        .ok_or_else(|| Error::Output("`list-hostmap -json` printed no list".into()))?;
     let address = |a: &serde_json::Value| -> Option<Ipv4Addr> {
         match a {
             serde_json::Value::String(s) => {
@@ -153,16 +157,22 @@ pub fn hostmap_addresses(text: &str) -> Result<Vec<Ipv4Addr>, String> {
     Ok(out)
 }
 
-/// The underlay addresses party `h`'s Nebula holds for its peers.
-pub fn told(lab: &Lab, h: &Host) -> Option<Vec<Ipv4Addr>> {
+/// Party `h`'s `list-hostmap -json` over Nebula's debug SSH server
+/// (bounded); `None` when it cannot be asked.
+fn hostmap(lab: &Lab, h: &Host) -> Option<String> {
     let key = lab.dir.join("nebula").join("ssh_user");
     if h.role != Role::Party || !key.exists() {
         return None;
     }
     let args = hostmap_query(&key);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let text = crate::sim::netns::ns_run(&lab.ns(&h.name), "ssh", &refs).ok()?;
-    hostmap_addresses(&text).ok()
+    crate::sim::routes::ns_run_bounded(
+        &lab.ns(&h.name),
+        "ssh",
+        &refs,
+        crate::sim::routes::COMMAND_TIMEOUT,
+    )
+    .ok()
 }
 
 /// The route to `peer` as the hostmap shows it; `relay_host` names the
@@ -202,34 +212,25 @@ pub fn classify(entries: &[HostmapEntry], peer: Ipv4Addr, relay_host: &str) -> R
     }
 }
 
-/// The routes from party `a` to the peers with overlay addresses `peers`,
-/// from one `list-hostmap` of `a`'s Nebula (bounded); `None` for each when
-/// it cannot be asked (the report then reads conntrack).
-pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
-    let key = lab.dir.join("nebula").join("ssh_user");
-    let entries = if a.role != Role::Party || !key.exists() {
-        None
-    } else {
-        let args = hostmap_query(&key);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::sim::routes::ns_run_bounded(
-            &lab.ns(&a.name),
-            "ssh",
-            &refs,
-            crate::sim::routes::COMMAND_TIMEOUT,
-        )
-        .ok()
-        .and_then(|text| parse_hostmap(&text).ok())
-    };
-    peers
-        .iter()
-        .map(|b| entries.as_ref().map(|e| classify(e, *b, "lighthouse")))
-        .collect()
+/// The routes from party `a` to the peers with overlay addresses `peers`
+/// and the underlay addresses it holds for its peers, from one
+/// `list-hostmap` of `a`'s Nebula (bounded); `None` for each when it cannot
+/// be asked (the report then reads conntrack).
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> BackendView {
+    let text = hostmap(lab, a);
+    let entries = text.as_deref().and_then(|t| parse_hostmap(t).ok());
+    BackendView {
+        routes: peers
+            .iter()
+            .map(|b| entries.as_ref().map(|e| classify(e, *b, "lighthouse")))
+            .collect(),
+        told: text.as_deref().and_then(|t| hostmap_addresses(t).ok()),
+    }
 }
 
-pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, String> {
+pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, Error> {
     let dir = lab.dir.join("nebula");
-    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    super::create_dir_all(&dir)?;
     let p = |f: &str| dir.join(f).display().to_string();
     run(
         "nebula-cert",
@@ -250,13 +251,13 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         .hosts
         .iter()
         .find(|h| h.role == Role::Lighthouse)
-        .ok_or("the plan has no lighthouse")?;
+        .ok_or_else(|| Error::Plan("the plan has no lighthouse".into()))?;
     let lh_overlay = lighthouse
         .overlay_address
-        .ok_or("the lighthouse has no overlay address")?;
+        .ok_or_else(|| Error::Plan("the lighthouse has no overlay address".into()))?;
     let lh_public = lighthouse
         .public_address
-        .ok_or("the lighthouse has no public address")?;
+        .ok_or_else(|| Error::Plan("the lighthouse has no public address".into()))?;
     let relay_on = plan.connectivity.relay != Relay::Never && !plan.connectivity.relays.is_empty();
     // Keys for Nebula's debug SSH server (the route query), when ssh is here.
     let ssh = crate::tools::on_path("ssh") && crate::tools::on_path("ssh-keygen");
@@ -277,7 +278,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
                 ],
             )?;
         }
-        let user = fs::read_to_string(dir.join("ssh_user.pub")).map_err(|e| e.to_string())?;
+        let user = super::read_to_string(dir.join("ssh_user.pub"))?;
         Some(sshd_config(&dir.join("ssh_host"), &user))
     } else {
         None
@@ -288,7 +289,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
     for (k, h) in order.iter().enumerate() {
         let overlay = h
             .overlay_address
-            .ok_or_else(|| format!("host `{}` has no overlay address", h.name))?;
+            .ok_or_else(|| Error::Plan(format!("host `{}` has no overlay address", h.name)))?;
         run(
             "nebula-cert",
             &[
@@ -345,7 +346,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         }
         let _ = writeln!(c, "firewall:\n  outbound:\n    - {{port: any, proto: any, host: any}}\n  inbound:\n    - {{port: any, proto: any, host: any}}");
         let cfg = dir.join(format!("{}.yml", h.name));
-        fs::write(&cfg, c).map_err(|e| e.to_string())?;
+        super::write(&cfg, c)?;
         let ns = lab.ns(&h.name);
         let log = lab.dir.join(format!("{}.nebula.log", h.name));
         lab.spawn(
@@ -365,7 +366,6 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
     started.relay = relay_on.then(|| lighthouse.name.to_string());
     if ssh {
         started.read_route = Some(route);
-        started.read_told = Some(told);
     }
     Ok(started)
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::plan::{Host, Plan, Role};
 use crate::sim::netns::{run_strings, Lab};
-use crate::sim::{Route, RouteKind, Started};
+use crate::sim::{BackendView, Error, Route, RouteKind, Started};
 
 pub const PROGRAMS: &[&str] = &["openvpn", "openssl"];
 
@@ -199,8 +199,12 @@ pub fn settle(
     }
 }
 
-/// Reads the routes from the server's status file, once for all `peers`.
-pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
+/// Reads the routes from the server's status file, once for all `peers`
+/// (it holds nothing a party was told).
+pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> BackendView {
+    if peers.is_empty() {
+        return BackendView::default();
+    }
     // OpenVPN rewrites the file in place: a read may catch it half written,
     // so read until it is complete (`END`), a few times at most.
     let path = Files::new(&lab.dir).status();
@@ -215,14 +219,17 @@ pub fn route(lab: &Lab, a: &Host, peers: &[Ipv4Addr]) -> Vec<Option<Route>> {
         }
     }
     let clients = text.map(|t| parse_status(&t));
-    peers
-        .iter()
-        .map(|b| clients.as_ref().map(|c| classify(c, &a.name, *b, "server")))
-        .collect()
+    BackendView {
+        routes: peers
+            .iter()
+            .map(|b| clients.as_ref().map(|c| classify(c, &a.name, *b, "server")))
+            .collect(),
+        told: None,
+    }
 }
 
 /// The lab's CA and a certificate per host (the server's for `serverAuth`).
-fn make_pki(f: &Files, hosts: &[&Host], lab: &str) -> Result<(), String> {
+fn make_pki(f: &Files, hosts: &[&Host], lab: &str) -> Result<(), Error> {
     let (ca_key, ca_crt) = (f.path("ca.key"), f.path("ca.crt"));
     run_strings(
         "openssl",
@@ -240,7 +247,7 @@ fn make_pki(f: &Files, hosts: &[&Host], lab: &str) -> Result<(), String> {
             f.path(&format!("{}.crt", h.name)),
             f.path(&format!("{}.ext", h.name)),
         );
-        fs::write(&ext, crate::pki::extensions(usage, None)).map_err(|e| e.to_string())?;
+        super::write(&ext, crate::pki::extensions(usage, None))?;
         let leaf = crate::pki::Leaf {
             key: &key,
             csr: &csr,
@@ -259,25 +266,25 @@ pub fn start(
     plan: &Plan,
     fault: Option<&str>,
     timeout: Duration,
-) -> Result<Started, String> {
+) -> Result<Started, Error> {
     let server = plan
         .hosts
         .iter()
         .find(|h| h.role == Role::Hub)
-        .ok_or("the plan has no OpenVPN server")?;
+        .ok_or_else(|| Error::Plan("the plan has no OpenVPN server".into()))?;
     let public = server
         .public_address
-        .ok_or("the OpenVPN server has no public address")?;
+        .ok_or_else(|| Error::Plan("the OpenVPN server has no public address".into()))?;
     let address = server
         .overlay_address
-        .ok_or("the OpenVPN server has no overlay address")?;
+        .ok_or_else(|| Error::Plan("the OpenVPN server has no overlay address".into()))?;
     let mask = netmask(plan.connectivity.overlay_prefix());
     let port = plan
         .connectivity
         .port
         .unwrap_or(crate::catalogue::ports::OPENVPN);
     let files = Files::new(&lab.dir);
-    fs::create_dir_all(files.ccd()).map_err(|e| e.to_string())?;
+    super::create_dir_all(files.ccd())?;
     let parties: Vec<&Host> = plan.parties().collect();
     let mut hosts = vec![server];
     hosts.extend(parties.iter().copied());
@@ -285,19 +292,17 @@ pub fn start(
     for h in &parties {
         let a = h
             .overlay_address
-            .ok_or_else(|| format!("party `{}` has no overlay address", h.name))?;
-        fs::write(files.ccd().join(&h.name), ccd_entry(a, mask)).map_err(|e| e.to_string())?;
-        fs::write(
+            .ok_or_else(|| Error::Plan(format!("party `{}` has no overlay address", h.name)))?;
+        super::write(files.ccd().join(&h.name), ccd_entry(a, mask))?;
+        super::write(
             files.config(&h.name),
             client_config(&files, &h.name, &server.name, public, port),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
     }
-    fs::write(
+    super::write(
         files.config(&server.name),
         server_config(&files, &server.name, address, mask, port),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
 
     let mut started = Started::default();
     let log = lab.dir.join(format!("{}.openvpn.log", server.name));
@@ -336,25 +341,29 @@ pub fn start(
                 break;
             }
             if let Some(status) = lab.exited(&h.name) {
-                return Err(format!(
-                    "`openvpn` on `{}` exited ({status}): {}",
-                    h.name,
-                    crate::sim::tail(&log)
-                ));
+                return Err(Error::Daemon {
+                    what: format!("`openvpn` on `{}` exited ({status})", h.name,),
+                    log_tail: Some(crate::sim::tail(&log)),
+                });
             }
             if let Some(status) = lab.exited(&server.name) {
-                return Err(format!(
-                    "the OpenVPN server exited ({status}) while `{}` connected",
-                    h.name
-                ));
+                return Err(Error::Daemon {
+                    what: format!(
+                        "the OpenVPN server exited ({status}) while `{}` connected",
+                        h.name,
+                    ),
+                    log_tail: None,
+                });
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "the OpenVPN client `{}` did not connect to the server within {} s: {}",
-                    h.name,
-                    timeout.as_secs(),
-                    crate::sim::tail(&log)
-                ));
+                return Err(Error::Daemon {
+                    what: format!(
+                        "the OpenVPN client `{}` did not connect to the server within {} s",
+                        h.name,
+                        timeout.as_secs(),
+                    ),
+                    log_tail: Some(crate::sim::tail(&log)),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::plan::{Plan, Role};
 use crate::sim::netns::{run, Lab};
-use crate::sim::Started;
+use crate::sim::{Error, Started};
 
 pub const PROGRAMS: &[&str] = &["tincd"];
 
@@ -17,37 +17,37 @@ fn node(name: &str) -> String {
     name.replace('-', "_")
 }
 
-pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, String> {
+pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, Error> {
     let dir = lab.dir.join("tinc");
     let port = plan.connectivity.port.unwrap_or(655);
     let bootstrap = plan
         .hosts
         .iter()
         .find(|h| h.role == Role::Bootstrap)
-        .ok_or("the plan has no bootstrap node")?;
+        .ok_or_else(|| Error::Plan("the plan has no bootstrap node".into()))?;
     let mut order: Vec<&crate::plan::Host> = vec![bootstrap];
     order.extend(plan.parties());
     for h in &order {
         let d = dir.join(&h.name);
-        fs::create_dir_all(d.join("hosts")).map_err(|e| e.to_string())?;
+        super::create_dir_all(d.join("hosts"))?;
         let overlay = h
             .overlay_address
-            .ok_or_else(|| format!("host `{}` has no overlay address", h.name))?;
+            .ok_or_else(|| Error::Plan(format!("host `{}` has no overlay address", h.name)))?;
         let mut conf = format!("Name = {}\nInterface = tinc0\nMode = router\nAddressFamily = ipv4\nPort = {port}\nPingInterval = 10\n", node(&h.name));
         if h.role != Role::Bootstrap {
             let _ = writeln!(conf, "ConnectTo = {}", node(&bootstrap.name));
         }
-        fs::write(d.join("tinc.conf"), conf).map_err(|e| e.to_string())?;
+        super::write(d.join("tinc.conf"), conf)?;
         let mut host = format!("Subnet = {overlay}/32\nPort = {port}\n");
         if h.nat == crate::catalogue::Nat::None {
             if let Some(a) = h.public_address {
                 let _ = writeln!(host, "Address = {a}");
             }
         }
-        fs::write(d.join("hosts").join(node(&h.name)), host).map_err(|e| e.to_string())?;
+        super::write(d.join("hosts").join(node(&h.name)), host)?;
         let up = d.join("tinc-up");
-        fs::write(&up, format!("#!/bin/sh\nip addr add {overlay}/16 dev $INTERFACE\nip link set $INTERFACE mtu 1300 up\n")).map_err(|e| e.to_string())?;
-        fs::set_permissions(&up, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        super::write(&up, format!("#!/bin/sh\nip addr add {overlay}/16 dev $INTERFACE\nip link set $INTERFACE mtu 1300 up\n"))?;
+        super::set_permissions(&up, fs::Permissions::from_mode(0o755))?;
         run("tincd", &["-c", &d.display().to_string(), "-K2048"])?;
     }
     // Every node gets every host file.
@@ -55,8 +55,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         let src = dir.join(&h.name).join("hosts").join(node(&h.name));
         for o in &order {
             if o.name != h.name {
-                fs::copy(&src, dir.join(&o.name).join("hosts").join(node(&h.name)))
-                    .map_err(|e| e.to_string())?;
+                super::copy(&src, dir.join(&o.name).join("hosts").join(node(&h.name)))?;
             }
         }
     }

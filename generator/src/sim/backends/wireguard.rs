@@ -11,45 +11,53 @@ use std::time::{Duration, Instant};
 
 use crate::plan::{Host, Plan, Role, Topology};
 use crate::sim::netns::{ns_run, run, Lab};
-use crate::sim::Started;
+use crate::sim::{Error, Started};
 
 pub const PROGRAMS: &[&str] = &["wireguard-go", "wg"];
 
-fn pubkey(private: &str) -> Result<String, String> {
+fn pubkey(private: &str) -> Result<String, Error> {
     let mut child = Command::new("wg")
         .arg("pubkey")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `wg`: {e}"))?;
-    child
-        .stdin
-        .take()
-        .ok_or("no stdin")?
-        .write_all(private.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        .map_err(|source| Error::CannotRun {
+            program: "wg".into(),
+            source,
+        })?;
+    let talk = |e: std::io::Error| Error::CannotRun {
+        program: "wg pubkey".into(),
+        source: e,
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(private.as_bytes()).map_err(talk)?;
+    }
+    let out = child.wait_with_output().map_err(talk)?;
     if !out.status.success() {
-        return Err("`wg pubkey` failed".into());
+        return Err(Error::Command {
+            command: "`wg pubkey`".into(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Writes a new file readable by root only (0600), refusing to overwrite.
-pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), Error> {
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+        .map_err(Error::io("write", path))
 }
 
-pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, String> {
+pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started, Error> {
     let dir = lab.dir.join("wireguard");
-    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    super::create_dir_all(&dir)?;
     let port = plan.connectivity.port.unwrap_or(51820);
     let hub = plan.hosts.iter().find(|h| h.role == Role::Hub);
     let mut nodes: Vec<&crate::plan::Host> = hub.into_iter().collect();
@@ -77,7 +85,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
             public: pubkey(&private)?,
             overlay: h
                 .overlay_address
-                .ok_or_else(|| format!("host `{}` has no overlay address", h.name))?,
+                .ok_or_else(|| Error::Plan(format!("host `{}` has no overlay address", h.name)))?,
             endpoint: h.public_address,
             is_hub: h.role == Role::Hub,
         });
@@ -98,18 +106,20 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
         let deadline = Instant::now() + Duration::from_secs(5);
         while !sock.exists() {
             if let Some(status) = lab.exited(&n.name) {
-                return Err(format!(
-                    "`wireguard-go` on `{}` exited ({status}): {}",
-                    n.name,
-                    crate::sim::tail(&log)
-                ));
+                return Err(Error::Daemon {
+                    what: format!("`wireguard-go` on `{}` exited ({status})", n.name,),
+                    log_tail: Some(crate::sim::tail(&log)),
+                });
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "`wireguard-go` on `{}` did not create `{}` within 5 s",
-                    n.name,
-                    sock.display()
-                ));
+                return Err(Error::Daemon {
+                    what: format!(
+                        "`wireguard-go` on `{}` did not create `{}` within 5 s",
+                        n.name,
+                        sock.display(),
+                    ),
+                    log_tail: None,
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -202,14 +212,18 @@ pub fn endpoints(text: &str) -> Vec<std::net::Ipv4Addr> {
 /// lab's interfaces; the party's own is the lab's one in its namespace.)
 pub fn told(lab: &Lab, h: &Host) -> Option<Vec<std::net::Ipv4Addr>> {
     let ns = lab.ns(&h.name);
-    let links = ns_run(&ns, "ip", &["-o", "link", "show"]).ok()?;
+    let bounded = |program: &str, args: &[&str]| {
+        crate::sim::routes::ns_run_bounded(&ns, program, args, crate::sim::routes::COMMAND_TIMEOUT)
+            .ok()
+    };
+    let links = bounded("ip", &["-o", "link", "show"])?;
     let own = format!("w{}", lab.hex);
     let iface = links
         .lines()
         .filter_map(|l| l.split(": ").nth(1))
         .map(|n| n.split('@').next().unwrap_or(n))
         .find(|n| n.starts_with(&own))?;
-    let text = ns_run(&ns, "wg", &["show", iface, "endpoints"]).ok()?;
+    let text = bounded("wg", &["show", iface, "endpoints"])?;
     Some(endpoints(&text))
 }
 
