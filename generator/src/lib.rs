@@ -5,6 +5,38 @@
 //! [`scenario::validate`] (every problem at once) → [`plan::plan`] (pure) →
 //! [`render`] (files) or the lab.
 
+/// `eprintln!` that never panics. While a lab exists SIGPIPE is caught like
+/// SIGINT (it tears the lab down, see [`sim::netns::install_signal_handler`]),
+/// so a closed stderr (`e3 sim x 2>&1 | head`) makes writes fail instead of
+/// killing e3 with the lab still up; the lab's messages ignore the failure.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see [`say!`]): reports printed after a lab.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let mut out = ::std::io::stdout().lock();
+        let _ = ::std::write!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+/// `println!` that never panics (see [`say!`]).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod bundled;
 pub mod capacity;
 pub mod catalogue;

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     match cli::run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprint!("{}", e3::error::render(&e));
+            // never a panic on a closed stderr (a lab was torn down first)
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "{}", e3::error::render(&e));
             ExitCode::from(e.exit_code())
         }
     }

@@ -467,6 +467,40 @@ fn cleanup_removes_what_a_killed_run_left() {
     assert_no_leftovers(&prefix);
 }
 
+/// A closed pipe on e3's output (`e3 sim x 2>&1 | head -3`): SIGPIPE tears
+/// the lab down as Ctrl-C does (exit 130), instead of killing e3 with the
+/// lab still up.
+#[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
+fn a_closed_output_pipe_tears_the_lab_down() {
+    use std::io::BufRead as _;
+    lab_test!(&["nebula", "nebula-cert"]);
+    // A lab that goes on writing progress: the next line meets the closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_e3"))
+        .args(["sim", "nebula-nat", "--timeout", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("e3 runs");
+    // Read until the daemons run, then close the pipe, as `head` does.
+    let mut seen = String::new();
+    {
+        let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("a line of progress");
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("waiting for the overlay") {
+                break;
+            }
+        }
+    }
+    let prefix = lab_prefix(&seen);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{status:?} after:\n{seen}");
+    assert_no_leftovers(&prefix);
+}
+
 /// Every pair has a model round trip and a measured one within `tolerance`
 /// (a fraction) of it, or within 2 ms where the model is small (5 ms more
 /// above it).

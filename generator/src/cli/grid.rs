@@ -80,24 +80,24 @@ pub fn run(name: &str, args: Args) -> Result<ExitCode, Error> {
     let description = m.variants[0].scenario.description.clone();
     let grid = match e3::grid::run(&m.base, &description, &m.axes, &variants, &opts) {
         Err(_) if e3::sim::netns::interrupted() => {
-            eprintln!("interrupted: finished cells are kept in {}", dir.display());
+            e3::say!("interrupted: finished cells are kept in {}", dir.display());
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
         r => r?,
     };
     if json {
-        print!(
+        e3::out!(
             "{}",
             std::fs::read_to_string(dir.join("grid.json")).map_err(Error::ReadGrid)?
         );
     }
-    eprintln!("{}: {}", m.base, e3::grid::summary(&grid));
-    eprintln!(
+    e3::say!("{}: {}", m.base, e3::grid::summary(&grid));
+    e3::say!(
         "wrote {0}/grid.json, {0}/grid.svg and {0}/grid.html",
         dir.display()
     );
     if e3::grid::plot::x_axis(&grid).is_some() {
-        eprintln!("wrote {0}/plot.svg and {0}/plot.html", dir.display());
+        e3::say!("wrote {0}/plot.svg and {0}/plot.html", dir.display());
     }
     let cells = grid
         .cells

@@ -33,18 +33,18 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
             let (record, missing) =
                 match live::up(&plan, &absolute_scenario(&scenario), &name, &opts) {
                     Err(_) if e3::sim::netns::interrupted() => {
-                        eprintln!("interrupted: the lab is torn down");
+                        e3::say!("interrupted: the lab is torn down");
                         return Ok(ExitCode::from(EXIT_INTERRUPTED));
                     }
                     r => r?,
                 };
             if json {
-                println!(
+                e3::outln!(
                     "{}",
                     serde_json::to_string_pretty(&record.summary_json()).unwrap_or_default()
                 );
             } else {
-                print!("{}", record.table());
+                e3::out!("{}", record.table());
             }
             if missing.is_empty() {
                 Ok(ExitCode::SUCCESS)
@@ -77,7 +77,7 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
                 cmd.push("--norc".into());
             }
             cmd.push("-i".into());
-            eprintln!("shell in `{host}` of lab {name} (exit or Ctrl-D leaves it)");
+            e3::say!("shell in `{host}` of lab {name} (exit or Ctrl-D leaves it)");
             let code = live::exec(&record, &host, &cmd, &[("PS1", &prompt), ("E3_LAB", &name)])?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
@@ -94,15 +94,15 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
             let session = live::session(&plan, &record, &opts)?;
             let report = match e3::sim::run_session(session, &opts) {
                 Err(_) if e3::sim::netns::interrupted() => {
-                    eprintln!("interrupted: the program was stopped; the lab stays up");
+                    e3::say!("interrupted: the program was stopped; the lab stays up");
                     return Ok(ExitCode::from(EXIT_INTERRUPTED));
                 }
                 r => r?,
             };
             if json {
-                print!("{}", report.to_json());
+                e3::out!("{}", report.to_json());
             } else {
-                print!("{}", report.to_table());
+                e3::out!("{}", report.to_table());
             }
             Ok(if report.ok {
                 ExitCode::SUCCESS
@@ -126,7 +126,7 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
             };
             let path = write.unwrap_or_else(|| PathBuf::from(format!("{place}.pcap")));
             let stats = live::capture(&plan, &record, &place, &path, duration, filter.as_deref())?;
-            eprintln!(
+            e3::say!(
                 "{} packets captured into {} ({} received by the filter, {} dropped by the kernel)",
                 stats.captured,
                 path.display(),
@@ -145,7 +145,7 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
                 .map_err(|e| Error::Usage(e.into()))?;
             let (mut record, plan) = lab_plan(&name)?;
             let done = live::fault(&plan, &mut record, action, &target)?;
-            println!("{action} {target}: {done}");
+            e3::outln!("{action} {target}: {done}");
             Ok(ExitCode::SUCCESS)
         }
         LabCommand::Status { json } => {
@@ -162,10 +162,10 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
             for r in targets {
                 let problems = live::down(&r);
                 for p in &problems {
-                    eprintln!("warning: {p}");
+                    e3::say!("warning: {p}");
                 }
                 bad |= !problems.is_empty();
-                println!("lab {} ({}) is down", r.lab, r.prefix);
+                e3::outln!("lab {} ({}) is down", r.lab, r.prefix);
             }
             Ok(if bad {
                 ExitCode::from(EXIT_FAILURE)
@@ -180,22 +180,27 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
 fn status(json: bool) {
     let (labs, warnings) = live::status();
     for w in warnings {
-        eprintln!("warning: {w}");
+        e3::say!("warning: {w}");
     }
     if json {
-        println!(
+        e3::outln!(
             "{}",
             serde_json::to_string_pretty(&labs).unwrap_or_default()
         );
     } else if labs.is_empty() {
-        println!("no lab is up");
+        e3::outln!("no lab is up");
     } else {
-        println!(
+        e3::outln!(
             "{:<28} {:<8} {:<9} {:>5} {:>8} {:>7}  SCENARIO",
-            "LAB", "PREFIX", "BACKEND", "HOSTS", "DAEMONS", "AGE"
+            "LAB",
+            "PREFIX",
+            "BACKEND",
+            "HOSTS",
+            "DAEMONS",
+            "AGE"
         );
         for l in labs {
-            println!(
+            e3::outln!(
                 "{:<28} {:<8} {:<9} {:>5} {:>8} {:>6}s  {}",
                 l.lab,
                 l.prefix,
@@ -206,7 +211,7 @@ fn status(json: bool) {
                 l.scenario
             );
             for f in &l.faults {
-                println!("    fault: {f}");
+                e3::outln!("    fault: {f}");
             }
         }
     }

@@ -19,7 +19,7 @@ pub fn run(
             return Err(Error::CleanupNeedsRoot);
         }
         for line in e3::sim::netns::cleanup_leftovers() {
-            println!("{line}");
+            e3::outln!("{line}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -33,15 +33,15 @@ pub fn run(
     };
     let report = match e3::sim::run_lab(&plan, &opts) {
         Err(_) if e3::sim::netns::interrupted() => {
-            eprintln!("interrupted: the lab is torn down");
+            e3::say!("interrupted: the lab is torn down");
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
         r => r?,
     };
     if json {
-        print!("{}", report.to_json());
+        e3::out!("{}", report.to_json());
     } else {
-        print!("{}", report.to_table());
+        e3::out!("{}", report.to_table());
     }
     if report.ok != expect_failure {
         Ok(ExitCode::SUCCESS)

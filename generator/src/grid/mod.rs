@@ -682,9 +682,9 @@ impl Progress {
         let to_run = pending.len();
         let tty = std::io::stderr().is_terminal();
         if cached > 0 {
-            eprintln!("{cached} of {total} runs from the cache; {to_run} to run");
+            crate::say!("{cached} of {total} runs from the cache; {to_run} to run");
         } else {
-            eprintln!("{to_run} runs to do");
+            crate::say!("{to_run} runs to do");
         }
         Progress {
             total,
@@ -781,7 +781,7 @@ impl Progress {
 
     fn finish(&self) {
         if self.ran > 0 {
-            eprintln!(
+            crate::say!(
                 "ran {} runs in {}",
                 self.ran,
                 clock(self.started.elapsed().as_secs_f64())

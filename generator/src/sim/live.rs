@@ -438,7 +438,7 @@ pub fn capture(
     let lab = attach(record)?;
     let place = Where::parse(plan, place)?;
     let cap = Capture::start(&lab, plan, &place, filter, path)?;
-    eprintln!(
+    crate::say!(
         "capturing on {place} of lab {} into {}{}",
         record.lab,
         path.display(),

@@ -332,7 +332,7 @@ struct Progress {
 impl Progress {
     fn say(&self, msg: &str) {
         if self.on {
-            eprintln!("[{:5.1}s] {msg}", self.start.elapsed().as_secs_f64());
+            crate::say!("[{:5.1}s] {msg}", self.start.elapsed().as_secs_f64());
         }
     }
 }
@@ -1099,7 +1099,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         session.say("tearing the lab down");
     }
     for p in session.teardown() {
-        eprintln!("warning: teardown: {p}");
+        crate::say!("warning: teardown: {p}");
     }
     let mut report = report;
     let end = session.elapsed_s();

@@ -806,7 +806,7 @@ impl Lab {
         self.torn_down = true;
         let signalled = interrupted();
         if signalled {
-            eprintln!("\ninterrupted: tearing the lab down ({})", self.prefix);
+            crate::say!("\ninterrupted: tearing the lab down ({})", self.prefix);
         }
         let problems = cleanup_state(&self.state_path).unwrap_or_else(|e| vec![e.to_string()]);
         for (_, c) in &mut self.children {
@@ -814,7 +814,7 @@ impl Lab {
             let _ = c.wait();
         }
         if signalled {
-            eprintln!("lab removed ({})", self.prefix);
+            crate::say!("lab removed ({})", self.prefix);
         }
         problems
     }
@@ -826,7 +826,7 @@ impl Drop for Lab {
             return;
         }
         for p in self.teardown() {
-            eprintln!("warning: teardown: {p}");
+            crate::say!("warning: teardown: {p}");
         }
     }
 }
@@ -1049,16 +1049,21 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, Error> {
 /// Whether [`install_signal_handler`] has run in this process.
 static HANDLER: Mutex<bool> = Mutex::new(false);
 
-/// On SIGINT, SIGTERM or SIGHUP: set the flag [`interrupted`] reads, and
-/// nothing else (the lab's own thread notices, tears down and returns
-/// [`INTERRUPTED`]). Installed once per process; later calls do nothing.
+/// On SIGINT, SIGTERM, SIGHUP or SIGPIPE: set the flag [`interrupted`]
+/// reads, and nothing else (the lab's own thread notices, tears down and
+/// returns [`INTERRUPTED`]). SIGPIPE too: `main` restores its default action
+/// (a closed pipe ends e3 quietly), which would kill e3 with the lab up when
+/// whatever reads its progress goes away (`e3 sim x 2>&1 | head`); caught,
+/// the write fails instead (the lab's messages, [`crate::say!`], ignore
+/// that) and the lab is torn down. Installed once per process; later calls
+/// do nothing.
 pub fn install_signal_handler() -> Result<(), Error> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
     let mut installed = HANDLER.lock().unwrap_or_else(|e| e.into_inner());
     if *installed {
         return Ok(());
     }
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
         signal_hook::flag::register(sig, Arc::clone(flag())).map_err(Error::SignalHandler)?;
     }
     *installed = true;

@@ -714,7 +714,7 @@ impl<'p> LabSession<'p> {
                     }
                 }
                 Err(e) => {
-                    eprintln!("warning: capture of the program's traffic: {e}");
+                    crate::say!("warning: capture of the program's traffic: {e}");
                     sent = None;
                 }
             }
@@ -958,7 +958,7 @@ impl<'p> LabSession<'p> {
     pub fn stop_capture(&mut self) -> Option<Vec<super::wire::Packet>> {
         let capture = self.internet_capture.take()?;
         super::privacy::finish(capture)
-            .map_err(|e| eprintln!("warning: capture of the internet segment: {e}"))
+            .map_err(|e| crate::say!("warning: capture of the internet segment: {e}"))
             .ok()
     }
 
