@@ -239,10 +239,15 @@ impl std::fmt::Display for SegmentName {
     }
 }
 
+/// A name [`SegmentName::parse`] does not take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is no segment name (`internet`, `lan-<site>` or `carrier-<site>`)")]
+pub struct NotASegmentName(pub String);
+
 impl std::str::FromStr for SegmentName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SegmentName::parse(s).ok_or_else(|| format!("`{s}` is no segment name"))
+    type Err = NotASegmentName;
+    fn from_str(s: &str) -> Result<Self, NotASegmentName> {
+        SegmentName::parse(s).ok_or_else(|| NotASegmentName(s.to_string()))
     }
 }
 
