@@ -3,9 +3,10 @@
 //! `#[ignore]`d: a plain `cargo test` lists them as ignored, and
 //! `cargo test -- --include-ignored` (what `ci/test` runs) runs them; there,
 //! under `E3_REQUIRE_TOOLS=1`, a missing tool or root fails the test, and
-//! without it the test prints a "skipped" line. Labs run one at a time (they are
-//! heavy on a 2-core machine), and after each one no namespace, process,
-//! state file or temp dir of the lab may survive.
+//! without it the test prints a "skipped" line. The labs of one test process
+//! run one at a time (they are heavy on a 2-core machine; `ci/test` runs two
+//! processes, see there which tests share one), and after each one no
+//! namespace, process, state file or temp dir of the lab may survive.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

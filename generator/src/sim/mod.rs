@@ -127,7 +127,10 @@ pub struct BackendView {
     /// backend cannot say; the report then reads conntrack).
     pub routes: Vec<Option<Route>>,
     /// The underlay addresses the backend holds for its peers, when this
-    /// read shows them (else [`Started::read_told`] is asked).
+    /// read shows them; else [`Started::read_told`] is asked, if the backend
+    /// has one. Nebula and Tailscale have none: their one read is bounded by
+    /// [`routes::COMMAND_TIMEOUT`], and a read that did not answer in time
+    /// leaves `told` unknown (`null` in the report's exposure).
     pub told: Option<Vec<Ipv4Addr>>,
 }
 
