@@ -1812,7 +1812,7 @@ fn cleanup_trusts_only_root_state_files_and_only_the_labs_own_objects() {
         .rev()
         .map(|i| format!("e3-{i:04x}"))
         .filter(|p| !Path::new(&format!("/run/e3/{p}.state")).exists())
-        .take(2)
+        .take(4)
         .collect();
     let writable = format!("/run/e3/{}.state", free[0]);
     let planted = format!("/run/e3/{}.state", free[1]);
@@ -1820,7 +1820,19 @@ fn cleanup_trusts_only_root_state_files_and_only_the_labs_own_objects() {
     std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
     std::fs::write(&planted, &list).unwrap();
     std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // What a lab killed between writing its next state and the rename left:
+    // root's alone, it goes; writable by others, it stays (and is named).
+    let half = format!("/run/e3/{}.state-new", free[2]);
+    let half_writable = format!("/run/e3/{}.state-new", free[3]);
+    std::fs::write(&half, &list).unwrap();
+    std::fs::set_permissions(&half, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&half_writable, &list).unwrap();
+    std::fs::set_permissions(&half_writable, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = e3(&["sim", "--cleanup"], &[]);
+    let half_left = Path::new(&half).exists();
+    let half_writable_left = Path::new(&half_writable).exists();
+    let _ = std::fs::remove_file(&half);
+    let _ = std::fs::remove_file(&half_writable);
     let stdout = text(&out.stdout);
     let alive = sleeper.try_wait().unwrap().is_none();
     let ns_list = text(
@@ -1855,6 +1867,16 @@ fn cleanup_trusts_only_root_state_files_and_only_the_labs_own_objects() {
     assert!(Path::new("/").is_dir());
     assert!(
         stdout.contains(&format!("left `{}` alone", victim.display())),
+        "{stdout}"
+    );
+    assert!(!half_left, "a half-written state file was left:\n{stdout}");
+    assert!(stdout.contains(&format!("removed `{half}`")), "{stdout}");
+    assert!(
+        half_writable_left,
+        "an untrusted file was removed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("ignored `{half_writable}`")),
         "{stdout}"
     );
 }

@@ -1149,6 +1149,39 @@ pub fn cleanup_leftovers() -> Vec<String> {
             }
         }
     }
+    // A state file half written when e3 was killed: `save` writes
+    // `e3-XXXX.state-new` and renames it over the state file (older e3
+    // wrote `e3-XXXX.tmp`). It is only a copy of what the lab was about to
+    // register, so it is removed once its lab is not running; like a state
+    // file it must be root's alone, or it is left alone.
+    if let Ok(entries) = fs::read_dir(STATE_DIR) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| {
+                n.strip_suffix(".state-new")
+                    .or_else(|| n.strip_suffix(".tmp"))
+            }) else {
+                continue;
+            };
+            if lab_prefix(&format!("{name}-x")) != Some(name)
+                || live_prefixes.iter().any(|p| p == name)
+                || Path::new(STATE_DIR).join(format!("{name}.state")).exists()
+            {
+                continue;
+            }
+            match read_trusted_state(&path) {
+                Ok(Some(_)) => match fs::remove_file(&path) {
+                    Ok(()) => out.push(format!(
+                        "removed `{}` (a state file half written when its lab was killed)",
+                        path.display()
+                    )),
+                    Err(e) => out.push(format!("warning: cannot remove `{}`: {e}", path.display())),
+                },
+                Ok(None) => {}
+                Err(e) => out.push(format!("warning: {e}")),
+            }
+        }
+    }
     for ns in lab_namespaces() {
         let prefix = lab_prefix(&ns).unwrap_or_default().to_string();
         // a lab that started after the scan above has a state file by now
