@@ -95,6 +95,7 @@ codes! {
     RelayIgnored = "W102", "relay-ignored", Warning;
     SizeIgnored = "W103", "size-ignored", Warning;
     MeshAcrossNat = "W104", "mesh-across-nat", Warning;
+    FaultAfterProgram = "W105", "fault-after-program", Warning;
 }
 
 /// A secondary message, optionally pointing at another place.

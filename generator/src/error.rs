@@ -1,7 +1,8 @@
 //! Errors outside input validation. Every layer has its own error type, a
 //! `thiserror` enum whose `Display` is the one-line message; [`Hinted`]
 //! adds what to do about it and further facts. Only `main` renders them, once,
-//! in the diagnostics' layout ([`render`]):
+//! in the diagnostics' layout ([`render`]). This module knows no layer: the
+//! aggregate of the layers' errors is [`crate::Error`], in the crate root.
 //!
 //! ```text
 //! error: `e3 sim` needs root (network namespaces, nftables)
@@ -23,47 +24,6 @@ pub trait Hinted: std::error::Error {
     /// Further facts: a daemon's last log lines, what was left behind.
     fn notes(&self) -> Vec<String> {
         Vec::new()
-    }
-}
-
-/// Every error the library hands to `main`: one variant per layer.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Keys(#[from] crate::keys::Error),
-    #[error(transparent)]
-    Files(#[from] crate::files::Error),
-    #[error(transparent)]
-    Render(#[from] crate::render::Error),
-    #[error(transparent)]
-    Deploy(#[from] crate::deploy::Error),
-    #[error(transparent)]
-    Grid(#[from] crate::grid::Error),
-    /// The lab's (`e3 sim`, `e3 lab`).
-    #[error(transparent)]
-    Sim(#[from] crate::sim::Error),
-}
-
-impl Error {
-    /// The layer's error, to delegate to.
-    fn layer(&self) -> &dyn Hinted {
-        match self {
-            Error::Keys(e) => e,
-            Error::Files(e) => e,
-            Error::Render(e) => e,
-            Error::Deploy(e) => e,
-            Error::Grid(e) => e,
-            Error::Sim(e) => e,
-        }
-    }
-}
-
-impl Hinted for Error {
-    fn hint(&self) -> Option<String> {
-        self.layer().hint()
-    }
-    fn notes(&self) -> Vec<String> {
-        self.layer().notes()
     }
 }
 
@@ -107,6 +67,12 @@ mod tests {
         }
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("interrupted")]
+    struct Plain;
+
+    impl Hinted for Plain {}
+
     #[test]
     fn renders_like_a_diagnostic_without_a_snippet() {
         assert_eq!(
@@ -117,97 +83,7 @@ mod tests {
             one_line(&NeedsRoot),
             "the lab needs root; run it with `sudo`"
         );
-        let plain = Error::from(crate::sim::Error::Interrupted);
-        assert_eq!(plain.hint(), None);
-        assert_eq!(render(&plain), format!("error: {plain}\n"));
-    }
-
-    /// The message of `e` as main prints it, and its hint.
-    fn shown(e: impl Into<Error>) -> (String, Option<String>) {
-        let e = e.into();
-        let message = e.to_string();
-        assert!(!message.contains("= hint:"), "{message}");
-        assert!(render(&e).starts_with(&format!("error: {message}\n")));
-        (message, e.hint())
-    }
-
-    #[test]
-    fn layers_hand_their_hints_over_as_data() {
-        let (message, hint) = shown(crate::keys::Error::Incomplete {
-            dir: "secrets/two".into(),
-            missing: vec!["nebula/ca.key".into(), "nebula/a.crt".into()],
-            scenario: "two".into(),
-        });
-        assert_eq!(
-            message,
-            "incomplete key material in `secrets/two`: `nebula/ca.key`, `nebula/a.crt` is missing"
-        );
-        assert_eq!(
-            hint.as_deref(),
-            Some("run `e3 keys two --rotate` to regenerate all key material")
-        );
-        let (message, hint) = shown(crate::keys::Error::ToolMissing {
-            tool: "wg",
-            how: "Debian: `apt-get install wireguard-tools`",
-        });
-        assert_eq!(message, "`wg` not found");
-        assert_eq!(
-            hint.as_deref(),
-            Some("install it (Debian: `apt-get install wireguard-tools`; Nix: `nix develop` in the e3 repository)")
-        );
-        let (message, hint) = shown(crate::render::Error::NotRendered("out/x".into()));
-        assert_eq!(
-            message,
-            "refusing to render into `out/x`: `out/x` is not empty and was not rendered by e3 (it has no `.e3-rendered`)"
-        );
-        assert!(
-            hint.is_some_and(|h| h.starts_with("e3 replaces only directories it rendered itself"))
-        );
-        let (_, hint) = shown(crate::render::Error::Secrets {
-            dir: "secrets/x".into(),
-            what: "is a `secrets` directory",
-        });
-        assert!(hint.is_some_and(|h| h.ends_with("such as the default `out/NAME`")));
-        // Errors without advice have no hint, and none of a cause's.
-        let (message, hint) = shown(crate::files::Error::ReadDir {
-            path: "p".into(),
-            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-        });
-        assert!(message.starts_with("cannot read `p`: "), "{message}");
-        assert_eq!(hint, None);
-    }
-
-    #[test]
-    fn a_failed_deployment_step_says_what_may_exist() {
-        use crate::deploy::{Error as Deploy, Phase};
-        let step = |phase, destroying| Deploy::Step {
-            number: 3,
-            total: 9,
-            title: "terraform apply".into(),
-            phase,
-            destroying,
-            scenario: "two".into(),
-            terraform: "out/two/terraform".into(),
-            cause: Box::new(Deploy::NoImage("out/two/result-image".into())),
-        };
-        let (message, hint) = shown(step(Phase::Prepare, false));
-        assert_eq!(
-            message,
-            "step 3 of 9 failed: terraform apply\nno image file in `out/two/result-image`"
-        );
-        assert_eq!(
-            hint.as_deref(),
-            Some("nothing was created in the cloud yet")
-        );
-        let (_, hint) = shown(step(Phase::Terraform, false));
-        assert!(hint.is_some_and(|h| h
-            .starts_with("machines may exist and cost money until destroyed: `e3 destroy two`")));
-        let (_, hint) = shown(step(Phase::Colmena, false));
-        assert!(hint.is_some_and(|h| h.starts_with("machines may exist")));
-        let (_, hint) = shown(step(Phase::Terraform, true));
-        assert_eq!(
-            hint.as_deref(),
-            Some("fix the cause and run `e3 destroy two` again; `terraform -chdir=out/two/terraform state list` shows what still exists")
-        );
+        assert_eq!(Plain.hint(), None);
+        assert_eq!(render(&Plain), "error: interrupted\n");
     }
 }

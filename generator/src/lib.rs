@@ -67,6 +67,50 @@ use diag::{did_you_mean, Code, Diagnostic, Diagnostics};
 use load::ScenarioRef;
 use source::Sources;
 
+/// Every error the library hands to `main`: one variant per layer, whose
+/// hint and notes it delegates to ([`error::Hinted`]). It lives here, not in
+/// [`error`], so that `error` (the trait and the rendering) depends on no
+/// layer and every layer may depend on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Keys(#[from] keys::Error),
+    #[error(transparent)]
+    Files(#[from] files::Error),
+    #[error(transparent)]
+    Render(#[from] render::Error),
+    #[error(transparent)]
+    Deploy(#[from] deploy::Error),
+    #[error(transparent)]
+    Grid(#[from] grid::Error),
+    /// The lab's (`e3 sim`, `e3 lab`).
+    #[error(transparent)]
+    Sim(#[from] sim::Error),
+}
+
+impl Error {
+    /// The layer's error, to delegate to.
+    fn layer(&self) -> &dyn error::Hinted {
+        match self {
+            Error::Keys(e) => e,
+            Error::Files(e) => e,
+            Error::Render(e) => e,
+            Error::Deploy(e) => e,
+            Error::Grid(e) => e,
+            Error::Sim(e) => e,
+        }
+    }
+}
+
+impl error::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        self.layer().hint()
+    }
+    fn notes(&self) -> Vec<String> {
+        self.layer().notes()
+    }
+}
+
 /// The result of loading and validating one scenario: what came out, and
 /// every diagnostic (warnings too) with the sources they point into.
 pub struct Checked {
@@ -328,6 +372,64 @@ fn validate_tree(
     }
 }
 
+/// W105 for every fault of `plan` due at or after `timeout`: `e3 sim`
+/// stops the program then, so it can never be applied (before a run).
+pub fn faults_beyond_bound(plan: &plan::Plan, timeout: std::time::Duration) -> Vec<Diagnostic> {
+    let bound = timeout.as_secs_f64();
+    plan.faults
+        .iter()
+        .filter(|f| f.at_s >= bound)
+        .filter_map(|f| {
+            Some(
+                Diagnostic::new(
+                    Code::FaultAfterProgram,
+                    f.at_loc?,
+                    format!(
+                        "fault `{} {}` at {} s will not be applied: the program is stopped after {} s (`--timeout`)",
+                        f.action,
+                        diag::bound(&f.target),
+                        f.at_s,
+                        timeout.as_secs()
+                    ),
+                )
+                .label("after the time bound")
+                .hint(format!("raise `--timeout` above {} s, or make `at` earlier", f.at_s)),
+            )
+        })
+        .collect()
+}
+
+/// W105 for every fault of a run that was not applied because the program
+/// had ended before it was due, saying how long the program ran.
+pub fn faults_after_program(plan: &plan::Plan, report: &sim::report::Report) -> Vec<Diagnostic> {
+    report
+        .faults
+        .iter()
+        .filter_map(|r| {
+            let ended = r.program_ended_s?;
+            let f = plan.faults.iter().find(|f| {
+                f.at_s == r.at_s && f.action.as_str() == r.action && f.target == r.target
+            })?;
+            Some(
+                Diagnostic::new(
+                    Code::FaultAfterProgram,
+                    f.at_loc?,
+                    format!(
+                        "fault `{} {}` at {} s was not applied: the program ran {ended:.2} s",
+                        f.action,
+                        diag::bound(&f.target),
+                        f.at_s
+                    ),
+                )
+                .label("after the program ended")
+                .hint(format!(
+                    "make `at` earlier than {ended:.2} s (the program's time in this lab), or give the program more work"
+                )),
+            )
+        })
+        .collect()
+}
+
 /// Every fault's target must be a host of the plan (a party, a router or
 /// carrier, a control host): checked on a valid scenario, whose plan
 /// cannot fail.
@@ -408,4 +510,106 @@ pub fn bundled_examples() -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use crate::error::{render, Hinted};
+
+    #[test]
+    fn an_error_without_advice_has_no_hint() {
+        let plain = Error::from(crate::sim::Error::Interrupted);
+        assert_eq!(plain.hint(), None);
+        assert_eq!(render(&plain), format!("error: {plain}\n"));
+    }
+
+    /// The message of `e` as main prints it, and its hint.
+    fn shown(e: impl Into<Error>) -> (String, Option<String>) {
+        let e = e.into();
+        let message = e.to_string();
+        assert!(!message.contains("= hint:"), "{message}");
+        assert!(render(&e).starts_with(&format!("error: {message}\n")));
+        (message, e.hint())
+    }
+
+    #[test]
+    fn layers_hand_their_hints_over_as_data() {
+        let (message, hint) = shown(crate::keys::Error::Incomplete {
+            dir: "secrets/two".into(),
+            missing: vec!["nebula/ca.key".into(), "nebula/a.crt".into()],
+            scenario: "two".into(),
+        });
+        assert_eq!(
+            message,
+            "incomplete key material in `secrets/two`: `nebula/ca.key`, `nebula/a.crt` is missing"
+        );
+        assert_eq!(
+            hint.as_deref(),
+            Some("run `e3 keys two --rotate` to regenerate all key material")
+        );
+        let (message, hint) = shown(crate::keys::Error::ToolMissing {
+            tool: "wg",
+            how: "Debian: `apt-get install wireguard-tools`",
+        });
+        assert_eq!(message, "`wg` not found");
+        assert_eq!(
+            hint.as_deref(),
+            Some("install it (Debian: `apt-get install wireguard-tools`; Nix: `nix develop` in the e3 repository)")
+        );
+        let (message, hint) = shown(crate::render::Error::NotRendered("out/x".into()));
+        assert_eq!(
+            message,
+            "refusing to render into `out/x`: `out/x` is not empty and was not rendered by e3 (it has no `.e3-rendered`)"
+        );
+        assert!(
+            hint.is_some_and(|h| h.starts_with("e3 replaces only directories it rendered itself"))
+        );
+        let (_, hint) = shown(crate::render::Error::Secrets {
+            dir: "secrets/x".into(),
+            what: "is a `secrets` directory",
+        });
+        assert!(hint.is_some_and(|h| h.ends_with("such as the default `out/NAME`")));
+        // Errors without advice have no hint, and none of a cause's.
+        let (message, hint) = shown(crate::files::Error::ReadDir {
+            path: "p".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        assert!(message.starts_with("cannot read `p`: "), "{message}");
+        assert_eq!(hint, None);
+    }
+
+    #[test]
+    fn a_failed_deployment_step_says_what_may_exist() {
+        use crate::deploy::{Error as Deploy, Phase};
+        let step = |phase, destroying| Deploy::Step {
+            number: 3,
+            total: 9,
+            title: "terraform apply".into(),
+            phase,
+            destroying,
+            scenario: "two".into(),
+            terraform: "out/two/terraform".into(),
+            cause: Box::new(Deploy::NoImage("out/two/result-image".into())),
+        };
+        let (message, hint) = shown(step(Phase::Prepare, false));
+        assert_eq!(
+            message,
+            "step 3 of 9 failed: terraform apply\nno image file in `out/two/result-image`"
+        );
+        assert_eq!(
+            hint.as_deref(),
+            Some("nothing was created in the cloud yet")
+        );
+        let (_, hint) = shown(step(Phase::Terraform, false));
+        assert!(hint.is_some_and(|h| h
+            .starts_with("machines may exist and cost money until destroyed: `e3 destroy two`")));
+        let (_, hint) = shown(step(Phase::Colmena, false));
+        assert!(hint.is_some_and(|h| h.starts_with("machines may exist")));
+        let (_, hint) = shown(step(Phase::Terraform, true));
+        assert_eq!(
+            hint.as_deref(),
+            Some("fix the cause and run `e3 destroy two` again; `terraform -chdir=out/two/terraform state list` shows what still exists")
+        );
+    }
 }

@@ -154,6 +154,9 @@ pub struct Fault {
     pub target: String,
     #[serde(skip)]
     pub target_loc: Option<Location>,
+    /// Where `at` was written (W105 points there).
+    #[serde(skip)]
+    pub at_loc: Option<Location>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1661,6 +1664,7 @@ impl<'a> Validator<'a> {
                     action,
                     target: t,
                     target_loc: Some(target.loc),
+                    at_loc: Some(at.loc),
                 }),
                 _ => ok = false,
             }

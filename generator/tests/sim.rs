@@ -1279,6 +1279,36 @@ fn a_readdress_fault_reports_recovery_per_pair() {
     );
 }
 
+#[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
+fn faults_after_the_program_are_warned_about_with_their_line() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let (code, report, stderr) = sim("nebula-late-fault", &["--timeout", "20"], &[]);
+    assert_eq!(code, Some(0), "{}\n{stderr}", brief(&report));
+    // before the run: the fault after the time bound
+    assert!(
+        stderr.contains("warning[W105]: fault `readdress alice-router` at 30 s will not be applied: the program is stopped after 20 s (`--timeout`)"),
+        "{stderr}"
+    );
+    // after it: both, with how long the program ran, at their `at:`
+    let ran = report["faults"][0]["program_ended_s"]
+        .as_f64()
+        .expect("how long the program ran");
+    assert!(ran > 0.0 && ran < 8.0, "{report:#}");
+    for (at, line) in [("8 s", 15), ("30 s", 16)] {
+        assert!(
+            stderr.contains(&format!("at {at} was not applied: the program ran {ran:.2} s")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("nebula-late-fault.yaml:{line}:13")), "{stderr}");
+    }
+    for f in report["faults"].as_array().unwrap() {
+        assert_eq!(f["applied"], false, "{f:#}");
+    }
+    // no fault was applied: nothing to have survived
+    assert!(report.get("mpc_survived").is_none(), "{report:#}");
+}
+
 /// The README's table of expected `connectivity-grid` outcomes:
 /// (NAT pair, backend) → outcome.
 fn expected_grid_outcomes() -> std::collections::BTreeMap<(String, String), String> {
@@ -1323,7 +1353,10 @@ fn orphan_labs() -> Vec<String> {
                 .lines()
                 .find_map(|l| l.strip_prefix("owner "))
                 .unwrap_or("0");
-            !Path::new(&format!("/proc/{owner}")).exists() || owner == "0"
+            // A kept lab (`e3 lab up`, perhaps another test's or a
+            // person's) outlives its e3 on purpose.
+            let kept = state.lines().any(|l| l == "kept");
+            !kept && (!Path::new(&format!("/proc/{owner}")).exists() || owner == "0")
         })
         .collect()
 }
@@ -2070,7 +2103,40 @@ fn reduced_mpc_sweep_keeps_every_sample_plots_them_and_runs_only_missing_ones() 
             _ => assert!(rtts.iter().all(|r| *r == 0.0), "{c}"),
         }
         assert!(c["result"].is_number(), "{c}");
+        // every run, on a fresh lab or a shared one, computed the result
+        for s in samples {
+            assert_eq!(s["result"], c["result"], "{c}");
+        }
     }
+    // One lab per placement, shared by both programs and both runs: runs
+    // 1 to 4 on it, in the order run 1 of both programs, then run 2.
+    for placement in ["same", "far"] {
+        let mut lab_runs: Vec<(String, u64, u64)> = cells
+            .iter()
+            .filter(|c| c["settings"]["placement"] == placement)
+            .flat_map(|c| {
+                c["samples"].as_array().unwrap().iter().map(|s| {
+                    (
+                        c["settings"]["program"].as_str().unwrap().to_string(),
+                        s["run"].as_u64().unwrap(),
+                        s["lab_run"].as_u64().unwrap(),
+                    )
+                })
+            })
+            .collect();
+        lab_runs.sort_by_key(|r| r.2);
+        assert_eq!(
+            lab_runs,
+            [
+                ("max-chain".into(), 1, 1),
+                ("bulk".into(), 1, 2),
+                ("max-chain".into(), 2, 3),
+                ("bulk".into(), 2, 4)
+            ],
+            "{placement}"
+        );
+    }
+    assert_eq!(grid["jobs"], 1);
     let svg = std::fs::read_to_string(dir.join("plot.svg")).unwrap();
     let html = std::fs::read_to_string(dir.join("plot.html")).unwrap();
     assert!(
@@ -2112,8 +2178,9 @@ fn reduced_mpc_sweep_keeps_every_sample_plots_them_and_runs_only_missing_ones() 
     assert!(status.success());
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
     assert_eq!(orphan_labs(), Vec::<String>::new(), "lab namespaces left");
-    // A third run of the max-chain cells: their two runs come from the cache.
-    let again = run("3", &["--only", "program=max-chain"]);
+    // A third run of the max-chain cells, two labs at a time: their two
+    // runs come from the cache.
+    let again = run("3", &["--only", "program=max-chain", "--jobs", "2"]);
     let stderr = text(&again.stderr);
     assert_eq!(again.status.code(), Some(0), "{stderr}");
     assert!(
@@ -2128,5 +2195,9 @@ fn reduced_mpc_sweep_keeps_every_sample_plots_them_and_runs_only_missing_ones() 
             s.iter().map(|s| s["cached"] == true).collect::<Vec<_>>(),
             [true, true, false]
         );
+        assert_eq!(s[2]["lab_run"], 1, "a lab of its own: {c}");
+        assert_eq!(s[2]["result"], c["result"], "{c}");
     }
+    assert_eq!(grid["jobs"], 2);
+    assert_eq!(orphan_labs(), Vec::<String>::new(), "lab namespaces left");
 }

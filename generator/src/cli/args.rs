@@ -221,7 +221,7 @@ One lab per name (default: the scenario's name); its record is /run/e3/e3-XXXX.l
     },
     /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
     #[command(
-        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every run (and plot.svg, plot.html for a\nmatrix with a count, placement or loss axis); Ctrl-C keeps finished runs. With --runs N every cell runs\nN times in fresh labs. Runs are cached by the variant's content hash: a re-run only runs what changed\nor what is missing.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
+        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every run (and plot.svg, plot.html for a\nmatrix with a count, placement or loss axis); Ctrl-C keeps finished runs. With --runs N every cell runs\nN times. Cells that differ only in their program, and the runs of a cell, share a lab (built once;\n--fresh-labs: a lab per run); a lab is torn down while the next comes up. Runs are cached by the variant's content hash: a re-run only runs what changed\nor what is missing.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
     )]
     Grid {
         /// A matrix scenario (bundled name or path)
@@ -244,9 +244,15 @@ One lab per name (default: the scenario's name); its record is /run/e3/e3-XXXX.l
         /// How to apply `simulation.latency`, as for `e3 sim`
         #[arg(long, value_name = "METHOD", value_parser = ["netem", "nfqueue", "none"])]
         latency: Option<String>,
-        /// Run every cell N times, each in a fresh lab (1 to 100); cached runs are kept
+        /// Run every cell N times (1 to 100); cached runs are kept
         #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
         runs: u16,
+        /// A fresh lab for every run, torn down before the next starts (no shared or overlapped labs)
+        #[arg(long)]
+        fresh_labs: bool,
+        /// Labs at a time (1 to 8): faster, but runs of different labs then share the machine, so their times are not clean
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=8))]
+        jobs: u8,
     },
     /// Provision, deploy and run a scenario on real machines
     #[command(

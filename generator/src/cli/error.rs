@@ -79,7 +79,7 @@ pub enum Error {
     Duration { seconds: f64 },
     /// A library error about the arguments (an unknown fault action).
     #[error(transparent)]
-    Usage(e3::error::Error),
+    Usage(e3::Error),
 
     // Exit status 1: the environment.
     /// `e3 sim --cleanup` without root.
@@ -130,18 +130,18 @@ pub enum Error {
     Unconfirmed,
     /// Any error of the library.
     #[error(transparent)]
-    Library(e3::error::Error),
+    Library(e3::Error),
 }
 
-/// Whatever becomes an [`e3::error::Error`] (a layer's error, for now a
+/// Whatever becomes an [`e3::Error`] (a layer's error, for now a
 /// message) becomes a failure of the command: `?` works on the library's
-/// calls as it would in a function returning `e3::error::Error`.
+/// calls as it would in a function returning `e3::Error`.
 impl<E> From<E> for Error
 where
-    e3::error::Error: From<E>,
+    e3::Error: From<E>,
 {
     fn from(e: E) -> Self {
-        Error::Library(e3::error::Error::from(e))
+        Error::Library(e3::Error::from(e))
     }
 }
 

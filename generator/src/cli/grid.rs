@@ -19,6 +19,8 @@ pub struct Args {
     pub json: bool,
     pub latency: Option<e3::sim::latency::Method>,
     pub runs: usize,
+    pub fresh_labs: bool,
+    pub jobs: usize,
 }
 
 pub fn run(name: &str, args: Args) -> Result<ExitCode, Error> {
@@ -30,6 +32,8 @@ pub fn run(name: &str, args: Args) -> Result<ExitCode, Error> {
         json,
         latency,
         runs,
+        fresh_labs,
+        jobs,
     } = args;
     let checked = e3::check_arg(name);
     print_diagnostics(&checked.diagnostics, &checked.sources);
@@ -76,6 +80,12 @@ pub fn run(name: &str, args: Args) -> Result<ExitCode, Error> {
         python: None,
         latency,
         runs,
+        labs: if fresh_labs {
+            e3::grid::Labs::FRESH
+        } else {
+            e3::grid::Labs::default()
+        },
+        jobs,
     };
     let description = m.variants[0].scenario.description.clone();
     let grid = match e3::grid::run(&m.base, &description, &m.axes, &variants, &opts) {

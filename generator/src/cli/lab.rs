@@ -86,11 +86,12 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
             json,
             timeout,
         } => {
-            let (record, plan) = lab_plan(&name)?;
+            let (record, plan, sources) = lab_plan_sourced(&name)?;
             let opts = e3::sim::Options {
                 timeout: std::time::Duration::from_secs(timeout),
                 ..Default::default()
             };
+            super::print_warnings(e3::faults_beyond_bound(&plan, opts.timeout), &sources);
             let session = live::session(&plan, &record, &opts)?;
             let report = match e3::sim::run_session(session, &opts) {
                 Err(_) if e3::sim::netns::interrupted() => {
@@ -104,6 +105,7 @@ pub fn run(command: LabCommand) -> Result<ExitCode, Error> {
             } else {
                 e3::out!("{}", report.to_table());
             }
+            super::print_warnings(e3::faults_after_program(&plan, &report), &sources);
             Ok(if report.ok {
                 ExitCode::SUCCESS
             } else {
@@ -237,8 +239,14 @@ fn absolute_scenario(arg: &str) -> String {
 
 /// The record of a running lab and its plan, planned again.
 fn lab_plan(name: &str) -> Result<(live::Record, Plan), Error> {
-    let record = live::find(name)?;
-    let plan = load_plan(&record.scenario)?;
-    live::check_plan(&record, &plan)?;
+    let (record, plan, _) = lab_plan_sourced(name)?;
     Ok((record, plan))
+}
+
+/// [`lab_plan`] with the scenario's sources.
+fn lab_plan_sourced(name: &str) -> Result<(live::Record, Plan, e3::source::Sources), Error> {
+    let record = live::find(name)?;
+    let (plan, sources) = super::load_plan_sourced(&record.scenario)?;
+    live::check_plan(&record, &plan)?;
+    Ok((record, plan, sources))
 }

@@ -82,6 +82,8 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             json,
             latency,
             runs,
+            fresh_labs,
+            jobs,
         } => grid::run(
             &name,
             grid::Args {
@@ -92,6 +94,8 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 json,
                 latency: latency_method(latency)?,
                 runs: usize::from(runs),
+                fresh_labs,
+                jobs: usize::from(jobs),
             },
         ),
         Command::Deploy {
@@ -123,6 +127,19 @@ fn print_diagnostics(diags: &Diagnostics, sources: &Sources) {
 /// is one valid scenario.
 fn load_plan(name: &str) -> Result<Plan, Error> {
     plan_of(name, e3::check_arg(name))
+}
+
+/// [`load_plan`], with the sources, for diagnostics about the plan that
+/// only a run can give (W105).
+fn load_plan_sourced(name: &str) -> Result<(Plan, Sources), Error> {
+    let checked = e3::check_arg(name);
+    let sources = checked.sources.clone();
+    Ok((plan_of(name, checked)?, sources))
+}
+
+/// Diagnostics found around a run (no error among them), on stderr.
+fn print_warnings(items: Vec<e3::diag::Diagnostic>, sources: &Sources) {
+    print_diagnostics(&Diagnostics { items }, sources);
 }
 
 /// [`load_plan`] of a scenario already checked.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::error::{EXIT_FAILURE, EXIT_INTERRUPTED};
-use super::{load_plan, Error};
+use super::{load_plan_sourced, print_warnings, Error};
 
 pub fn run(
     name: Option<String>,
@@ -24,13 +24,14 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     let name = name.unwrap_or_default();
-    let plan = load_plan(&name)?;
+    let (plan, sources) = load_plan_sourced(&name)?;
     let opts = e3::sim::Options {
         timeout: std::time::Duration::from_secs(timeout.max(1)),
         latency,
         test_fault,
         ..Default::default()
     };
+    print_warnings(e3::faults_beyond_bound(&plan, opts.timeout), &sources);
     let report = match e3::sim::run_lab(&plan, &opts) {
         Err(_) if e3::sim::netns::interrupted() => {
             e3::say!("interrupted: the lab is torn down");
@@ -43,6 +44,7 @@ pub fn run(
     } else {
         e3::out!("{}", report.to_table());
     }
+    print_warnings(e3::faults_after_program(&plan, &report), &sources);
     if report.ok != expect_failure {
         Ok(ExitCode::SUCCESS)
     } else if expect_failure {

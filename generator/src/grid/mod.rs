@@ -2,8 +2,12 @@
 //! after another, into `results/NAME/`: `grid.json`, and a figure
 //! (`grid.svg`, `grid.html`, see [`figure`]).
 //!
-//! With `--runs N` every cell runs N times, each in a fresh lab, and keeps
-//! every sample ([`Sample`]) beside its median, minimum and maximum. Each
+//! With `--runs N` every cell runs N times and keeps every sample
+//! ([`Sample`]) beside its median, minimum and maximum. Cells whose plans
+//! differ only in their program (name and arguments), and the runs of one
+//! cell, share a lab ([`crate::sim::session::lab_key`]): it is built once,
+//! each run takes the overlay as the lab's first found it, and a lab is
+//! torn down while the next one comes up ([`Labs`]). Each
 //! sample is cached on its own: run 1 under `cells/<hash>.json`, run k under
 //! `cells/<hash>.<k>.json`, keyed by the variant's content hash
 //! ([`cell_hash`]: e3's version, the variant's plan, the program files, the
@@ -84,8 +88,14 @@ pub struct Cell {
     pub routes: Vec<String>,
     /// Why it failed (or the lab's error).
     pub reason: Option<String>,
-    /// Seconds the cell took, lab set-up and teardown included.
+    /// Seconds the cell took: its lab's set-up (none for a run on a shared
+    /// lab, see `lab_run`) and its run; the teardown too with `--fresh-labs`.
     pub duration_s: f64,
+    /// Which program run on its lab this was (1: the lab was built for it;
+    /// k: the k-th run on a lab shared with cells of the same topology and
+    /// backend, whose `overlay_up_s` it carries).
+    #[serde(default = "first_run")]
+    pub lab_run: u32,
     /// What ran it: each daemon's version, Python's and MPyC's (part of
     /// the cache key).
     #[serde(default)]
@@ -140,6 +150,8 @@ pub struct Sample {
     pub run: usize,
     pub outcome: Outcome,
     pub cached: bool,
+    /// See [`Cell::lab_run`].
+    pub lab_run: u32,
     pub overlay_up_s: Option<f64>,
     pub mpc_wall_s: Option<f64>,
     pub duration_s: f64,
@@ -151,6 +163,10 @@ pub struct Sample {
     /// ([`crate::sim::privacy`]).
     #[serde(default)]
     pub wire: Option<crate::sim::privacy::WireReport>,
+}
+
+fn first_run() -> u32 {
+    1
 }
 
 /// A pair's round trips in a cell, in ms (see [`crate::sim::report::PairReport`]).
@@ -172,6 +188,8 @@ pub struct Grid {
     pub timeout_s: u64,
     /// Runs (samples) per cell.
     pub runs: usize,
+    /// Labs at a time (`--jobs`): above 1, runs of different labs shared the machine.
+    pub jobs: usize,
     pub axes: Axes,
     pub cells: Vec<Cell>,
 }
@@ -194,8 +212,46 @@ pub struct Options {
     pub python: Option<PathBuf>,
     /// `--latency`, as for `e3 sim` (part of the cache key when given).
     pub latency: Option<crate::sim::latency::Method>,
-    /// Runs per cell (at least 1), each in a fresh lab.
+    /// Runs per cell (at least 1).
     pub runs: usize,
+    /// How labs are shared and torn down.
+    pub labs: Labs,
+    /// Labs at a time (`--jobs`, at least 1): each works through groups of
+    /// runs that share a lab, so with more than one the runs of different
+    /// labs share the machine.
+    pub jobs: usize,
+}
+
+/// How `e3 grid` uses its labs. The default shares and overlaps;
+/// `--fresh-labs` gives every run its own lab, torn down before the next
+/// starts (what e3 did before; `e3-bench --only grid` compares the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labs {
+    /// Runs whose plans have one [`crate::sim::session::lab_key`] run one
+    /// after another on one lab (a lab is shared only after a successful
+    /// run, and never with `simulation.faults`).
+    pub share: bool,
+    /// A lab is torn down in the background while the next one is built;
+    /// the next program starts only once it is gone, so that no program
+    /// shares the machine with another lab's teardown.
+    pub overlap: bool,
+}
+
+impl Default for Labs {
+    fn default() -> Labs {
+        Labs {
+            share: true,
+            overlap: true,
+        }
+    }
+}
+
+impl Labs {
+    /// One fresh lab per run, torn down before the next.
+    pub const FRESH: Labs = Labs {
+        share: false,
+        overlap: false,
+    };
 }
 
 /// The content hash of a variant: what decides its result.
@@ -271,6 +327,7 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         routes: Vec::new(),
         reason: None,
         duration_s: 0.0,
+        lab_run: 1,
         versions: BTreeMap::new(),
         latency: None,
         rtt: Vec::new(),
@@ -344,6 +401,7 @@ fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
             run: *k,
             outcome: c.outcome,
             cached: c.cached,
+            lab_run: c.lab_run,
             overlay_up_s: c.overlay_up_s,
             mpc_wall_s: c.mpc_wall_s,
             duration_s: c.duration_s,
@@ -437,6 +495,7 @@ fn cell_from(
             cell.outcome = o;
             cell.reason = reason;
             cell.overlay_up_s = r.overlay_up_s;
+            cell.lab_run = r.lab_run;
             cell.versions = r.versions.clone();
             cell.mpc_wall_s = r.mpc_wall_s;
             cell.result = r
@@ -518,6 +577,7 @@ pub fn run(
         e3_version: env!("CARGO_PKG_VERSION").to_string(),
         timeout_s,
         runs: opts.runs.max(1),
+        jobs: opts.jobs.max(1),
         axes: axes.clone(),
         cells: Vec::new(),
     };
@@ -582,6 +642,7 @@ pub fn run(
         todo.iter()
             .map(|&(i, _)| variants[i].plan.connectivity.backend)
             .collect(),
+        opts.jobs,
     );
     let sim_opts = crate::sim::Options {
         timeout: opts.timeout,
@@ -590,38 +651,259 @@ pub fn run(
         latency: opts.latency,
         ..crate::sim::Options::default()
     };
+    let keys: Vec<Option<String>> = variants
+        .iter()
+        .map(|v| {
+            opts.labs
+                .share
+                .then(|| crate::sim::session::lab_key(&v.plan))
+                .flatten()
+        })
+        .collect();
+    let todo = schedule(&todo, &keys);
+    // The runs of one lab key, one after another, are a lab's work.
+    let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
     for (i, k) in todo {
-        let v = &variants[i];
-        let label = if runs > 1 {
-            format!("{} (run {k}/{runs})", v.label)
-        } else {
-            v.label.clone()
-        };
-        progress.start(&label);
-        let started = Instant::now();
-        let result = crate::sim::run_lab(&v.plan, &sim_opts);
-        if crate::sim::netns::interrupted() {
-            // The lab is torn down; the sample stays pending, the finished
-            // ones are written.
-            progress.finish();
-            return Err(Error::Interrupted);
+        match groups.last_mut() {
+            Some(g) if keys[i].is_some() && keys[g[0].0] == keys[i] => g.push((i, k)),
+            _ => groups.push(vec![(i, k)]),
         }
-        let cell = cell_from(v, hashes[i].clone(), result, started.elapsed());
-        if cell.outcome != Outcome::Error {
-            write_json(&sample_file(&cells_dir, &cell.hash, k), &cell)?;
-        }
-        progress.done(
-            v.plan.connectivity.backend,
-            &label,
-            &cell,
-            started.elapsed(),
-        );
-        samples[i][k - 1] = Some(cell);
-        grid.cells[i] = aggregate(v, &hashes[i], &samples[i]);
-        write_outputs(&opts.dir, &grid)?;
     }
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(groups));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stopped =
+        || stop.load(std::sync::atomic::Ordering::SeqCst) || crate::sim::netns::interrupted();
+    let (tx, rx) = std::sync::mpsc::channel::<Event>();
+    // The versions asked above, not again per lab (but with `--fresh-labs`,
+    // which does what e3 did before).
+    let per_cell = |i: usize| crate::sim::Options {
+        versions: (opts.labs != Labs::FRESH)
+            .then(|| {
+                versions
+                    .get(&variants[i].plan.connectivity.backend)
+                    .cloned()
+            })
+            .flatten(),
+        ..sim_opts.clone()
+    };
+    let mut failure = None;
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            let tx = tx.clone();
+            let (queue, keys, stopped, per_cell) = (&queue, &keys, &stopped, &per_cell);
+            scope.spawn(move || {
+                let mut labs = LabPool {
+                    overlap: opts.labs.overlap,
+                    scope,
+                    going: Vec::new(),
+                    kept: None,
+                };
+                while !stopped() {
+                    let Some(group) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    for (i, k) in group {
+                        if stopped() {
+                            break;
+                        }
+                        let _ = tx.send(Event::Start(i, k));
+                        let plan = &variants[i].plan;
+                        let started = Instant::now();
+                        let (result, took) = if opts.labs == Labs::FRESH {
+                            // One lab per run, torn down before the next:
+                            // as e3 did before labs were shared (the
+                            // baseline of `e3-bench --only grid`).
+                            let r = crate::sim::run_lab(plan, &per_cell(i));
+                            (r, started.elapsed())
+                        } else {
+                            labs.run(plan, keys[i].as_ref(), &per_cell(i), started)
+                        };
+                        let _ = tx.send(Event::Done(i, k, Box::new(result), took));
+                    }
+                }
+                // `labs` goes here: its labs are torn down before the
+                // lane ends.
+            });
+        }
+        drop(tx);
+        let label = |i: usize, k: usize| {
+            if runs > 1 {
+                format!("{} (run {k}/{runs})", variants[i].label)
+            } else {
+                variants[i].label.clone()
+            }
+        };
+        for event in rx {
+            match event {
+                Event::Start(i, k) => progress.start(&label(i, k)),
+                Event::Done(i, k, result, took) => {
+                    if crate::sim::netns::interrupted() || failure.is_some() {
+                        // The sample stays pending; the finished ones are
+                        // written.
+                        continue;
+                    }
+                    let v = &variants[i];
+                    let cell = cell_from(v, hashes[i].clone(), *result, took);
+                    let written = if cell.outcome == Outcome::Error {
+                        Ok(())
+                    } else {
+                        write_json(&sample_file(&cells_dir, &cell.hash, k), &cell)
+                    };
+                    progress.done(v.plan.connectivity.backend, &label(i, k), &cell, took);
+                    samples[i][k - 1] = Some(cell);
+                    grid.cells[i] = aggregate(v, &hashes[i], &samples[i]);
+                    if let Err(e) = written.and_then(|()| write_outputs(&opts.dir, &grid)) {
+                        failure = Some(e);
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+    });
     progress.finish();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if crate::sim::netns::interrupted() {
+        return Err(Error::Interrupted);
+    }
     Ok(grid)
+}
+
+/// What a lane of [`run`] tells the thread that writes the outputs.
+enum Event {
+    /// Run `k` of variant `i` starts.
+    Start(usize, usize),
+    /// It ended, after this long.
+    Done(
+        usize,
+        usize,
+        Box<Result<Report, crate::sim::Error>>,
+        Duration,
+    ),
+}
+
+/// The order of the runs to do (`(variant, run)`, given run 1 of every
+/// variant first, then run 2, …): the runs of one lab key (`keys`, per
+/// variant) together, in the order the key first appears, each group in the
+/// given order; a variant without a key is a group of its own (pure).
+pub fn schedule(todo: &[(usize, usize)], keys: &[Option<String>]) -> Vec<(usize, usize)> {
+    // A group goes where its first run is.
+    let group = |at: usize, i: usize| match &keys[i] {
+        Some(key) => todo
+            .iter()
+            .position(|&(j, _)| keys[j].as_ref() == Some(key))
+            .unwrap_or(at),
+        None => at,
+    };
+    let mut order: Vec<(usize, (usize, usize))> = todo
+        .iter()
+        .enumerate()
+        .map(|(at, &(i, k))| (group(at, i), (i, k)))
+        .collect();
+    order.sort_by_key(|&(g, _)| g);
+    order.into_iter().map(|(_, run)| run).collect()
+}
+
+/// The labs of a grid run: the one kept for the next run of its key, and
+/// those being torn down in the background.
+struct LabPool<'scope, 'env, 'p: 'scope> {
+    overlap: bool,
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    going: Vec<std::thread::ScopedJoinHandle<'scope, Vec<String>>>,
+    kept: Option<(String, crate::sim::session::LabSession<'p>)>,
+}
+
+impl<'scope, 'env, 'p: 'scope> LabPool<'scope, 'env, 'p> {
+    /// Runs `plan` on the kept lab when it has `key`, else on a new lab
+    /// (the kept one retired); keeps the lab for the next run after a
+    /// successful run. Returns the report and how long this run took (its
+    /// lab's bring-up included, its teardown not).
+    fn run(
+        &mut self,
+        plan: &'p Plan,
+        key: Option<&String>,
+        opts: &crate::sim::Options,
+        started: Instant,
+    ) -> (Result<Report, crate::sim::Error>, Duration) {
+        let mut session = match self.kept.take() {
+            Some((k, s)) if Some(&k) == key => Some(s),
+            Some((_, s)) => {
+                self.retire(s);
+                None
+            }
+            None => None,
+        };
+        let result = (|| {
+            let s = match session.as_mut() {
+                Some(s) => {
+                    s.next_run(plan)?;
+                    s
+                }
+                None => {
+                    let mut s = crate::sim::session::LabSession::start(plan, opts)?;
+                    // Come up while the last lab goes; the program waits
+                    // until it is gone.
+                    s.ensure_overlay(opts.timeout)?;
+                    session.insert(s)
+                }
+            };
+            self.wait_gone();
+            crate::sim::netns::check_interrupted()?;
+            crate::sim::run_on(s, opts)
+        })();
+        let duration = started.elapsed();
+        let ok = result.as_ref().is_ok_and(|r| r.ok);
+        if let Some(s) = session {
+            match key {
+                Some(k) if ok && !crate::sim::netns::interrupted() => {
+                    self.kept = Some((k.clone(), s));
+                }
+                _ if result.is_err() || crate::sim::netns::interrupted() => {
+                    // Torn down here, at once.
+                    let mut s = s;
+                    warn_teardown(s.teardown());
+                }
+                _ => self.retire(s),
+            }
+        }
+        (result, duration)
+    }
+
+    /// Tears a lab down: in the background with `overlap`, else now.
+    fn retire(&mut self, mut s: crate::sim::session::LabSession<'p>) {
+        if self.overlap {
+            self.going.push(self.scope.spawn(move || s.teardown()));
+        } else {
+            warn_teardown(s.teardown());
+        }
+    }
+
+    /// Waits until the labs being torn down are gone.
+    fn wait_gone(&mut self) {
+        for h in self.going.drain(..) {
+            warn_teardown(
+                h.join()
+                    .unwrap_or_else(|_| vec!["a teardown panicked".into()]),
+            );
+        }
+    }
+}
+
+impl<'scope, 'env, 'p: 'scope> Drop for LabPool<'scope, 'env, 'p> {
+    fn drop(&mut self) {
+        if let Some((_, mut s)) = self.kept.take() {
+            warn_teardown(s.teardown());
+        }
+        self.wait_gone();
+    }
+}
+
+fn warn_teardown(problems: Vec<String>) {
+    for p in problems {
+        crate::say!("warning: teardown: {p}");
+    }
 }
 
 fn read_cell(path: &Path) -> Option<Cell> {
@@ -675,10 +957,17 @@ struct Progress {
     spent: Duration,
     started: Instant,
     tty: bool,
+    /// Labs at a time.
+    jobs: usize,
 }
 
 impl Progress {
-    fn new(total: usize, cached: usize, pending: Vec<crate::catalogue::Backend>) -> Progress {
+    fn new(
+        total: usize,
+        cached: usize,
+        pending: Vec<crate::catalogue::Backend>,
+        jobs: usize,
+    ) -> Progress {
         let to_run = pending.len();
         let tty = std::io::stderr().is_terminal();
         if cached > 0 {
@@ -695,6 +984,7 @@ impl Progress {
             spent: Duration::ZERO,
             started: Instant::now(),
             tty,
+            jobs: jobs.max(1),
         }
     }
 
@@ -713,7 +1003,8 @@ impl Progress {
                 Some((n, t)) => t / *n as f64,
                 None => overall,
             })
-            .sum();
+            .sum::<f64>()
+            / self.jobs as f64;
         format!("about {} left", clock(left))
     }
 
@@ -846,5 +1137,105 @@ mod tests {
             cell_hash(&plan, t, &v("1.10.3")),
             cell_hash(&plan, t, &BTreeMap::new())
         );
+    }
+
+    /// The plans of a bundled matrix's variants, by label.
+    fn variants(name: &str) -> Vec<(String, Plan)> {
+        let checked = crate::check(&crate::load::ScenarioRef::Bundled(name.into()));
+        let m = checked.matrix().expect("a matrix");
+        m.variants
+            .iter()
+            .map(|v| (v.label.clone(), crate::plan::plan(&v.scenario)))
+            .collect()
+    }
+
+    #[test]
+    fn cells_share_a_lab_when_only_their_program_differs() {
+        use crate::sim::session::lab_key;
+        let sweep = variants("mpc-sweep");
+        let key = |label: &str| {
+            let (_, plan) = sweep.iter().find(|(l, _)| l == label).expect(label);
+            lab_key(plan).expect("no faults: shareable")
+        };
+        // max-chain and bulk on one topology and backend: one lab
+        assert_eq!(
+            key("backend=nebula,program=max-chain,count=3,placement=far"),
+            key("backend=nebula,program=bulk,count=3,placement=far")
+        );
+        // another placement, count or backend: another lab
+        for other in [
+            "backend=nebula,program=max-chain,count=3,placement=same",
+            "backend=nebula,program=max-chain,count=5,placement=far",
+            "backend=wireguard,program=max-chain,count=3,placement=far",
+        ] {
+            assert_ne!(
+                key("backend=nebula,program=bulk,count=3,placement=far"),
+                key(other)
+            );
+        }
+        // Every cell of the sweep shares with exactly one other (its other program).
+        let keys: Vec<String> = sweep.iter().map(|(_, p)| lab_key(p).unwrap()).collect();
+        for (k, (label, _)) in keys.iter().zip(&sweep) {
+            let sharing: Vec<&String> = sweep
+                .iter()
+                .zip(&keys)
+                .filter(|(_, o)| *o == k)
+                .map(|((l, _), _)| l)
+                .collect();
+            // its other program; with two or three parties `far` and
+            // `world` deal the same regions (ams3, nyc3, sgp1): one lab
+            // for all four
+            let other = if label.contains("max-chain") {
+                label.replace("max-chain", "bulk")
+            } else {
+                label.replace("bulk", "max-chain")
+            };
+            assert!(sharing.contains(&&other), "{label}: {sharing:?}");
+            let alike = (label.contains("count=2,") || label.contains("count=3,"))
+                && (label.contains("placement=far") || label.contains("placement=world"));
+            assert_eq!(
+                sharing.len(),
+                if alike { 4 } else { 2 },
+                "{label}: {sharing:?}"
+            );
+        }
+        // connectivity-grid: every cell its own lab
+        let grid = variants("connectivity-grid");
+        let keys: std::collections::BTreeSet<String> =
+            grid.iter().map(|(_, p)| lab_key(p).unwrap()).collect();
+        assert_eq!(keys.len(), grid.len());
+        // A run with faults changes its lab: never shared.
+        let roaming = variants("roaming");
+        assert!(roaming.iter().all(|(_, p)| lab_key(p).is_none()));
+    }
+
+    #[test]
+    fn the_runs_of_a_lab_come_together_in_their_order() {
+        let keys = [
+            Some("a".to_string()),
+            Some("b".to_string()),
+            Some("a".to_string()),
+            None,
+            Some("b".to_string()),
+        ];
+        // run 1 of every variant, then run 2
+        let todo: Vec<(usize, usize)> = (1..=2).flat_map(|k| (0..5).map(move |i| (i, k))).collect();
+        assert_eq!(
+            schedule(&todo, &keys),
+            [
+                (0, 1),
+                (2, 1),
+                (0, 2),
+                (2, 2),
+                (1, 1),
+                (4, 1),
+                (1, 2),
+                (4, 2),
+                (3, 1),
+                (3, 2)
+            ]
+        );
+        // without keys (`--fresh-labs`) nothing moves
+        assert_eq!(schedule(&todo, &[None, None, None, None, None]), todo);
     }
 }

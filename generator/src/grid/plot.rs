@@ -551,6 +551,7 @@ mod tests {
                 run: k + 1,
                 outcome: Outcome::Direct,
                 cached: false,
+                lab_run: 1,
                 overlay_up_s: Some(0.5),
                 mpc_wall_s: Some(*w),
                 duration_s: 3.0,
@@ -572,6 +573,7 @@ mod tests {
             hash: String::new(),
             outcome: Outcome::Direct,
             cached: false,
+            lab_run: 1,
             overlay_up_s: Some(0.5),
             mpc_wall_s: Some(m),
             result: None,
@@ -600,6 +602,7 @@ mod tests {
             e3_version: "0".into(),
             timeout_s: 20,
             runs: 3,
+            jobs: 1,
             axes: crate::matrix::Axes {
                 dims: vec![
                     ("backend".into(), vec!["nebula".into(), "direct".into()]),

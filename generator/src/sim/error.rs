@@ -24,6 +24,10 @@ pub enum Error {
     Interrupted,
     #[error("`e3 sim` needs root (network namespaces, nftables)")]
     NotRoot,
+    /// [`super::session::LabSession::next_run`] with a plan the lab was not
+    /// built for (a caller's mistake, not the user's).
+    #[error("the lab of `{lab}` cannot run `{scenario}`: their topologies or backends differ")]
+    LabMismatch { lab: String, scenario: String },
     /// Programs the backend's lab needs are not on PATH.
     #[error(
         "backend `{backend}` needs {} on PATH, which {} missing",
@@ -459,7 +463,7 @@ mod tests {
             "latency on `alice`: the delay line needs `iptables` (its `NFQUEUE` target) on PATH; `ci/install-deps` installs it (Debian's `iptables`, the nft-based one)"
         );
         // Through the top-level error too.
-        let top = crate::error::Error::from(Error::NoCommand);
+        let top = crate::Error::from(Error::NoCommand);
         assert_eq!(
             render(&top),
             format!(

@@ -398,6 +398,10 @@ pub fn session<'p>(
         internet_capture,
         timings: super::session::Timings::default(),
         fault_state: record.faults.clone(),
+        run: 1,
+        run_started_s: 0.0,
+        overlay: None,
+        captured: Vec::new(),
         progress: Progress {
             start: std::time::Instant::now(),
             on: opts.progress,

@@ -65,6 +65,9 @@ pub struct Options {
     pub detach: bool,
     /// A test fault (see the module documentation).
     pub test_fault: Option<String>,
+    /// The versions of what the backend runs, when the caller asked them
+    /// already ([`versions::collect`]; `e3 grid` asks once per backend).
+    pub versions: Option<BTreeMap<String, String>>,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             latency: None,
             detach: false,
             test_fault: None,
+            versions: None,
         }
     }
 }
@@ -789,11 +793,44 @@ pub fn run_lab(plan: &Plan, opts: &Options) -> Result<Report, Error> {
 /// [`run_lab`] on a started session (also a kept lab's, `e3 lab run`,
 /// which is not torn down).
 pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Result<Report, Error> {
+    let report = run_on(&mut session, opts)?;
+    Ok(tear_down(session, report))
+}
+
+/// Tears `session`'s lab down (not a kept lab) and completes `report`'s
+/// phases with the teardown.
+pub fn tear_down(mut session: session::LabSession<'_>, mut report: Report) -> Report {
+    let before = session.elapsed_s();
+    if !session.lab.is_kept() {
+        session.say("tearing the lab down");
+    }
+    for p in session.teardown() {
+        crate::say!("warning: teardown: {p}");
+    }
+    let end = session.elapsed_s();
+    report.phases.teardown_s = ((end - before).max(0.0) * 100.0).round() / 100.0;
+    report.total_s = ((end - session.run_started_s) * 10.0).round() / 10.0;
+    session.say(&format!("lab torn down in {:.2} s", end - before));
+    report
+}
+
+/// Runs the program of `session`'s plan on its lab and reads the report,
+/// leaving the lab up: the first run waits for the overlay (unless the
+/// caller did, [`session::LabSession::ensure_overlay`]); a later one
+/// ([`session::LabSession::next_run`]) takes the overlay as the first
+/// found it. The report's `total_s` and phases cover this run without the
+/// teardown ([`tear_down`] adds it).
+pub fn run_on(session: &mut session::LabSession<'_>, opts: &Options) -> Result<Report, Error> {
     let plan = session.plan;
     let backend = plan.connectivity.backend;
     let parties = session.parties();
-    let setup_end = session.timings.daemons_s;
-    let overlay = session.wait_overlay(opts.timeout)?;
+    let first = session.run <= 1;
+    let setup_end = if first {
+        session.timings.daemons_s
+    } else {
+        session.run_started_s
+    };
+    let overlay = session.ensure_overlay(opts.timeout)?;
     netns::check_interrupted()?;
     let overlay_end = session.elapsed_s();
     let pair_up = &overlay.pairs;
@@ -830,7 +867,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             // Where the backend finds its paths over time (Tailscale moves
             // from DERP to a direct path), let it settle first: what is
             // tested is what outlives the coordinator once paths are set.
-            settle(&mut session, &parties);
+            settle(session, &parties);
             session.say(&format!("fault: killing the `{c}` daemon"));
             session.lab.kill_child(&c);
             diagnosis.push(format!(
@@ -856,7 +893,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         outputs_agree = run.outputs_agree;
         program_traffic = run.sent.map(|sent| (sent, run.window));
     }
-    let internet = session.stop_capture();
+    let internet = session.observed();
 
     if !overlay_ok {
         faults = plan
@@ -870,6 +907,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
                 outcome: "not applied: the overlay never came up, so the program did not run"
                     .into(),
                 applied: false,
+                program_ended_s: None,
                 pairs: Vec::new(),
             })
             .collect();
@@ -877,7 +915,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     let ok = overlay_ok && !party_reports.is_empty() && party_reports.iter().all(|p| p.ok);
     if session.started.as_ref().is_some_and(|s| s.settle.is_some()) {
         session.say("asking the backend for its route between every pair");
-        settle(&mut session, &parties);
+        settle(session, &parties);
     }
     let mpc_end = session.elapsed_s();
     let lab = &session.lab;
@@ -1038,7 +1076,7 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
             parties.len()
         )
     };
-    let told = told(&session, &parties, &views);
+    let told = told(session, &parties, &views);
     let exposure = internet
         .as_ref()
         .map(|packets| privacy::exposure(plan, packets, &told))
@@ -1052,11 +1090,11 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         .map(|(packets, (sent, window))| {
             privacy::wire_cost(packets, sent, plan.program.port, *window)
         });
-    measure_round_trips(&mut session, &mut pairs)?;
+    measure_round_trips(session, &mut pairs)?;
     let report_end = session.elapsed_s();
     let round = |x: f64| (x.max(0.0) * 100.0).round() / 100.0;
-    let mut phases = report::Phases {
-        setup_s: round(setup_end),
+    let phases = report::Phases {
+        setup_s: round(setup_end - session.run_started_s),
         overlay_s: round(overlay_end - setup_end),
         mpc_s: round(mpc_end - overlay_end),
         report_s: round(report_end - mpc_end),
@@ -1065,13 +1103,14 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
     session.say(&format!(
         "report read in {:.2} s ({:.1} % of the run so far)",
         report_end - mpc_end,
-        100.0 * (report_end - mpc_end) / report_end.max(f64::EPSILON)
+        100.0 * (report_end - mpc_end) / (report_end - session.run_started_s).max(f64::EPSILON)
     ));
-    let report = Report {
+    Ok(Report {
         scenario: plan.name.clone(),
         backend: backend.to_string(),
         relay: plan.connectivity.relay.to_string(),
         lab: session.lab.prefix.clone(),
+        lab_run: session.run,
         latency: report::LatencyReport {
             applied: session.latency,
             text: session.latency_text.clone(),
@@ -1092,25 +1131,12 @@ pub fn run_session(mut session: session::LabSession<'_>, opts: &Options) -> Resu
         wan,
         wire,
 
-        mpc_survived: (!plan.faults.is_empty() && overlay_ok).then_some(ok),
+        mpc_survived: (faults.iter().any(|f| f.applied) && overlay_ok).then_some(ok),
         faults,
 
         phases,
-        total_s: 0.0,
-    };
-    if !session.lab.is_kept() {
-        session.say("tearing the lab down");
-    }
-    for p in session.teardown() {
-        crate::say!("warning: teardown: {p}");
-    }
-    let mut report = report;
-    let end = session.elapsed_s();
-    phases.teardown_s = round(end - report_end);
-    report.phases = phases;
-    session.say(&format!("lab torn down in {:.2} s", end - report_end));
-    report.total_s = (end * 10.0).round() / 10.0;
-    Ok(report)
+        total_s: ((report_end - session.run_started_s) * 10.0).round() / 10.0,
+    })
 }
 
 #[cfg(test)]

@@ -573,6 +573,16 @@ impl Lab {
             })?;
         let pid = child.id();
         self.pids.push(pid);
+        // A name started again (the next program run on a lab `e3 grid`
+        // shares, its probes): the earlier child of that name is reaped and
+        // forgotten, so that waiting for the name waits for the new one.
+        if let Some(k) = self.children.iter().position(|(n, _)| n == name) {
+            let (_, mut old) = self.children.remove(k);
+            if old.try_wait().ok().flatten().is_none() {
+                let _ = old.kill();
+            }
+            let _ = old.wait();
+        }
         self.children.push((name.to_string(), child));
         self.names.retain(|(n, _)| n != name);
         self.names.push((name.to_string(), pid));

@@ -36,7 +36,16 @@ use crate::plan::{Host, HostName, Plan, Role, SegmentKind};
 /// Starts the capture of the internet segment, headers only, into the lab
 /// directory.
 pub fn capture_internet(lab: &Lab, plan: &Plan) -> Result<Capture, Error> {
-    let path = lab.dir.join("capture-internet.pcap");
+    capture_internet_run(lab, plan, 1)
+}
+
+/// [`capture_internet`] for the `run`-th program run on the lab
+/// (`capture-internet.pcap`, then `capture-internet-2.pcap`, …).
+pub fn capture_internet_run(lab: &Lab, plan: &Plan, run: u32) -> Result<Capture, Error> {
+    let path = lab.dir.join(match run {
+        0 | 1 => "capture-internet.pcap".to_string(),
+        k => format!("capture-internet-{k}.pcap"),
+    });
     Ok(Capture::headers(lab, plan, &Where::Internet, None, &path)?)
 }
 

@@ -12,6 +12,10 @@ pub struct Report {
     pub backend: String,
     pub relay: String,
     pub lab: String,
+    /// Which program run on this lab this was: 1 when the lab was built for
+    /// it, k for the k-th run on a lab `e3 grid` shared between cells of one
+    /// topology and backend (then `overlay_up_s` is the lab's, from run 1).
+    pub lab_run: u32,
     /// What happened to `simulation.latency`.
     pub latency: LatencyReport,
     pub loss_percent: f64,
@@ -65,6 +69,10 @@ pub struct FaultReport {
     /// What it did, or why it could not be applied.
     pub outcome: String,
     pub applied: bool,
+    /// Not applied because the program had ended: after how many seconds
+    /// (`e3 sim` warns, W105).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_ended_s: Option<f64>,
     /// Each pair of parties over the overlay after the fault.
     pub pairs: Vec<Recovery>,
 }

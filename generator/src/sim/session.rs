@@ -217,6 +217,24 @@ pub fn judge(status: Option<ExitStatus>, stdout: &str, stderr: &str) -> Verdict 
     }
 }
 
+/// What a lab is built from, for [`LabSession::next_run`]: the plan but its
+/// name, description and program name and arguments (as JSON). `None` for a
+/// plan whose lab a run changes (`simulation.faults`), which is never
+/// shared.
+pub fn lab_key(plan: &Plan) -> Option<String> {
+    if !plan.faults.is_empty() {
+        return None;
+    }
+    let mut v = serde_json::to_value(plan).ok()?;
+    let o = v.as_object_mut()?;
+    o.remove("name");
+    o.remove("description");
+    let program = o.get_mut("program")?.as_object_mut()?;
+    program.remove("name");
+    program.remove("args");
+    Some(v.to_string())
+}
+
 /// A running lab of one plan. See the module documentation.
 pub struct LabSession<'p> {
     pub plan: &'p Plan,
@@ -245,6 +263,18 @@ pub struct LabSession<'p> {
     pub timings: Timings,
     /// What faults changed so far ([`super::fault`]).
     pub fault_state: super::fault::FaultState,
+    /// Which program run on this lab this is: 1 for the run that brought
+    /// it up, k for the k-th ([`LabSession::next_run`]: `e3 grid` runs the
+    /// cells that share a topology and backend on one lab).
+    pub run: u32,
+    /// [`LabSession::elapsed_s`] when this run began (0 for run 1).
+    pub run_started_s: f64,
+    /// The overlay as run 1 found it: later runs take it instead of
+    /// waiting for the overlay again.
+    pub overlay: Option<Overlay>,
+    /// The internet segment's packets of the earlier runs' captures: what
+    /// an observer has seen since the lab came up.
+    pub captured: Vec<super::wire::Packet>,
     pub(super) progress: Progress,
 }
 
@@ -285,7 +315,10 @@ impl<'p> LabSession<'p> {
             Some(p) => p.clone(),
             None => find_python()?,
         };
-        let versions = super::versions::collect(plan.connectivity.backend, &python);
+        let versions = match &opts.versions {
+            Some(v) => v.clone(),
+            None => super::versions::collect(plan.connectivity.backend, &python),
+        };
         let fault = opts.test_fault.clone();
         netns::install_signal_handler()?;
         let progress = Progress {
@@ -391,8 +424,53 @@ impl<'p> LabSession<'p> {
             internet_capture,
             timings,
             fault_state: super::fault::FaultState::default(),
+            run: 1,
+            run_started_s: 0.0,
+            overlay: None,
+            captured: Vec::new(),
             progress,
         })
+    }
+
+    /// Makes the lab ready to run `plan`'s program next, on the overlay
+    /// as it is: `plan` must differ from the lab's only in its name and
+    /// program (`program.name`, `program.args`; see [`lab_key`]), and the
+    /// earlier run must have finished. Starts a new capture of the internet
+    /// segment; the earlier ones' packets are kept ([`Self::captured`]).
+    pub fn next_run(&mut self, plan: &'p Plan) -> Result<(), Error> {
+        if lab_key(self.plan).is_none() || lab_key(self.plan) != lab_key(plan) {
+            return Err(Error::LabMismatch {
+                lab: self.plan.name.clone(),
+                scenario: plan.name.clone(),
+            });
+        }
+        if let Some(packets) = self.stop_capture() {
+            self.captured.extend(packets);
+        }
+        self.run += 1;
+        self.run_started_s = self.elapsed_s();
+        self.plan = plan;
+        if plan.program.path.is_none() {
+            // The bundled programs are all in the public directory.
+            self.program = self
+                .lab
+                .public_dir()?
+                .join(format!("{}.py", plan.program.name));
+        }
+        self.internet_capture = Some(super::privacy::capture_internet_run(
+            &self.lab, plan, self.run,
+        )?);
+        self.say(&format!(
+            "run {} on this lab: `{}`{}",
+            self.run,
+            plan.program.name,
+            if plan.program.args.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", plan.program.args.join(" "))
+            }
+        ));
+        Ok(())
     }
 
     /// Progress line on stderr (when enabled), with the time since the start.
@@ -417,6 +495,17 @@ impl<'p> LabSession<'p> {
     /// The parties, in index order.
     pub fn parties(&self) -> Vec<&'p Host> {
         self.plan.parties().collect()
+    }
+
+    /// The overlay as this lab's first wait found it ([`Self::overlay`]),
+    /// waiting for it (up to `timeout`) if nobody has yet.
+    pub fn ensure_overlay(&mut self, timeout: Duration) -> Result<Overlay, Error> {
+        if let Some(o) = &self.overlay {
+            return Ok(o.clone());
+        }
+        let o = self.wait_overlay(timeout)?;
+        self.overlay = Some(o.clone());
+        Ok(o)
     }
 
     /// Probes every pair of parties over the overlay (ICMP from each party
@@ -680,6 +769,7 @@ impl<'p> LabSession<'p> {
                 target: f.target.clone(),
                 outcome: format!("not applied: the program had ended after {ended:.2} s"),
                 applied: false,
+                program_ended_s: Some((ended * 100.0).round() / 100.0),
                 pairs: Vec::new(),
             });
         }
@@ -784,6 +874,7 @@ impl<'p> LabSession<'p> {
                 Err(e) => format!("not applied: {}", crate::error::one_line(&e)),
             },
             applied,
+            program_ended_s: None,
             pairs: Vec::new(),
         })
     }
@@ -960,6 +1051,15 @@ impl<'p> LabSession<'p> {
         super::privacy::finish(capture)
             .map_err(|e| crate::say!("warning: capture of the internet segment: {e}"))
             .ok()
+    }
+
+    /// What an observer of the internet segment has seen since the lab came
+    /// up: the earlier runs' captures and this run's, which is stopped.
+    pub fn observed(&mut self) -> Option<Vec<super::wire::Packet>> {
+        let now = self.stop_capture()?;
+        let mut all = self.captured.clone();
+        all.extend(now);
+        Some(all)
     }
 
     /// Tears the lab down (idempotent); returns what could not be removed.
