@@ -108,6 +108,10 @@ pub enum Error {
     },
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    #[error("`--grid`: `{0}` is not SCENARIO[:KEY=VALUE,…][/RUNS] of a matrix scenario with 1 to 100 runs")]
+    GridSpec(String),
+    #[error("`--grid`: {0}")]
+    GridOnly(String),
 }
 
 impl e3::error::Hinted for Error {
@@ -128,6 +132,9 @@ impl e3::error::Hinted for Error {
             ),
             Error::MininetImport { .. } => Some("`apt-get install mininet`".into()),
             Error::MininetLeftovers(_) => Some("`mn -c` removes them".into()),
+            Error::GridSpec(_) | Error::GridOnly(_) => Some(
+                "e.g. `mpc-sweep:count=3,placement=same/3` (`e3 list --variants NAME` lists the settings)".into(),
+            ),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@
 //! a table goes to stdout, the full results (every sample) to the JSON file.
 
 mod error;
+mod grid;
 mod lab;
 mod latency;
 mod mininet;
@@ -40,6 +41,8 @@ enum Section {
     Latency,
     /// whole `e3 sim` runs, Nebula behind easy NAT: each phase and the report phase's share (root)
     Run,
+    /// `e3 grid` on parts of the bundled grids: a lab per run against shared labs and --jobs (root)
+    Grid,
 }
 
 /// Benchmarks of e3: rendering cost, lab bring-up, overlay overhead, and
@@ -86,6 +89,12 @@ struct Cli {
     /// Private hosts of the Mininet figure (each behind its own NAT router)
     #[arg(long, value_delimiter = ',', default_values_t = [4usize, 16])]
     mininet_hosts: Vec<usize>,
+    /// A grid of the grid figure (repeat): SCENARIO[:KEY=VALUE,KEY=VALUE…][/RUNS PER CELL], the settings as `e3 grid --only` takes them
+    #[arg(long = "grid", value_name = "SPEC", default_values_t = ["mpc-sweep:count=3,placement=same,placement=far/3".to_string(), "connectivity-grid:nat=easy+easy,nat=easyaf+hard,nat=hard+hard".to_string()])]
+    grids: Vec<String>,
+    /// Labs at a time of the grid figure's concurrent way (1: leave it out)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
+    grid_jobs: u8,
     /// Seconds to wait for an overlay, and again for a program run
     #[arg(long, default_value_t = 60)]
     timeout: u64,
@@ -121,6 +130,7 @@ struct Results {
     mininet: Option<mininet::Figure>,
     latency: Option<latency::Figure>,
     run: Option<lab::RunFigure>,
+    grid: Option<grid::Figure>,
     /// Lab prefixes (`e3-XXXX`) this run used, for checking that none is left.
     labs: Vec<String>,
     total_s: f64,
@@ -356,7 +366,7 @@ impl Drop for WorkDir {
     }
 }
 
-fn fmt_stat(s: &Option<Stat>, unit: &str, scale: f64, decimals: usize) -> String {
+pub(crate) fn fmt_stat(s: &Option<Stat>, unit: &str, scale: f64, decimals: usize) -> String {
     match s {
         Some(s) => format!(
             "{:.d$} {unit} ({:.d$}–{:.d$})",
@@ -586,6 +596,9 @@ fn table(r: &Results) -> String {
             &["  REPORT: every pair's route (once per party, in parallel) and round trip; % of the whole run".into()],
         );
     }
+    if let Some(f) = &r.grid {
+        grid::table(&mut t, f);
+    }
     let _ = writeln!(t, "\ntotal {:.0} s", r.total_s);
     t
 }
@@ -665,6 +678,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Section::Mininet,
             Section::Latency,
             Section::Run,
+            Section::Grid,
         ]
     } else {
         cli.only.clone()
@@ -714,6 +728,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         mininet: None,
         latency: None,
         run: None,
+        grid: None,
         labs: Vec::new(),
         total_s: 0.0,
     };
@@ -799,6 +814,25 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             runs,
             timeout,
             &mut results.labs,
+            &log,
+        )?);
+    }
+    if sections.contains(&Section::Grid) {
+        let specs = cli
+            .grids
+            .iter()
+            .map(|g| grid::Spec::parse(g))
+            .collect::<Result<Vec<_>, _>>()?;
+        eprintln!(
+            "grids: {:?}, a lab per run against shared labs (and {} jobs), {runs} runs each",
+            cli.grids, cli.grid_jobs
+        );
+        results.grid = Some(grid::measure(
+            &specs,
+            usize::from(cli.grid_jobs),
+            runs,
+            timeout,
+            &work.0,
             &log,
         )?);
     }
@@ -1044,6 +1078,7 @@ mod tests {
                     failures: vec!["run 3: failed".into()],
                 }],
             }),
+            grid: Some(grid::tests::figure()),
             labs: Vec::new(),
             total_s: 123.4,
         }

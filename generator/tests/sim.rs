@@ -1297,10 +1297,15 @@ fn faults_after_the_program_are_warned_about_with_their_line() {
     assert!(ran > 0.0 && ran < 8.0, "{report:#}");
     for (at, line) in [("8 s", 15), ("30 s", 16)] {
         assert!(
-            stderr.contains(&format!("at {at} was not applied: the program ran {ran:.2} s")),
+            stderr.contains(&format!(
+                "at {at} was not applied: the program ran {ran:.2} s"
+            )),
             "{stderr}"
         );
-        assert!(stderr.contains(&format!("nebula-late-fault.yaml:{line}:13")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("nebula-late-fault.yaml:{line}:13")),
+            "{stderr}"
+        );
     }
     for f in report["faults"].as_array().unwrap() {
         assert_eq!(f["applied"], false, "{f:#}");
