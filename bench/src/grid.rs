@@ -381,7 +381,7 @@ pub fn table(t: &mut String, f: &Figure) {
         t,
         "7. Grids: `e3 grid`, a lab per run (fresh) against shared labs and concurrent labs",
         &[
-            left("GRID", 46),
+            left("GRID", 56),
             left("LABS", 15).gap(2),
             right("RUNS", 4),
             right("BUILT", 5),
