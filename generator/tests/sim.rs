@@ -2129,6 +2129,13 @@ fn reduced_mpc_sweep_keeps_every_sample_plots_them_and_runs_only_missing_ones() 
                 })
             })
             .collect();
+        // The round trips are the lab's: measured by its first run, taken
+        // by the later ones (the routes stayed the same).
+        for c in cells.iter().filter(|c| c["settings"]["placement"] == placement) {
+            for s in c["samples"].as_array().unwrap() {
+                assert_eq!(s["rtt_lab_run"], 1, "{c}");
+            }
+        }
         lab_runs.sort_by_key(|r| r.2);
         assert_eq!(
             lab_runs,

@@ -96,6 +96,10 @@ pub struct Cell {
     /// backend, whose `overlay_up_s` it carries).
     #[serde(default = "first_run")]
     pub lab_run: u32,
+    /// The run on its lab that measured `rtt` (see
+    /// [`crate::sim::report::Report::rtt_lab_run`]).
+    #[serde(default = "first_run")]
+    pub rtt_lab_run: u32,
     /// What ran it: each daemon's version, Python's and MPyC's (part of
     /// the cache key).
     #[serde(default)]
@@ -152,6 +156,8 @@ pub struct Sample {
     pub cached: bool,
     /// See [`Cell::lab_run`].
     pub lab_run: u32,
+    /// See [`Cell::rtt_lab_run`].
+    pub rtt_lab_run: u32,
     pub overlay_up_s: Option<f64>,
     pub mpc_wall_s: Option<f64>,
     pub duration_s: f64,
@@ -328,6 +334,7 @@ fn blank(v: &GridVariant, hash: String, outcome: Outcome) -> Cell {
         reason: None,
         duration_s: 0.0,
         lab_run: 1,
+        rtt_lab_run: 1,
         versions: BTreeMap::new(),
         latency: None,
         rtt: Vec::new(),
@@ -402,6 +409,7 @@ fn aggregate(v: &GridVariant, hash: &str, runs: &[Option<Cell>]) -> Cell {
             outcome: c.outcome,
             cached: c.cached,
             lab_run: c.lab_run,
+            rtt_lab_run: c.rtt_lab_run,
             overlay_up_s: c.overlay_up_s,
             mpc_wall_s: c.mpc_wall_s,
             duration_s: c.duration_s,
@@ -496,6 +504,7 @@ fn cell_from(
             cell.reason = reason;
             cell.overlay_up_s = r.overlay_up_s;
             cell.lab_run = r.lab_run;
+            cell.rtt_lab_run = r.rtt_lab_run;
             cell.versions = r.versions.clone();
             cell.mpc_wall_s = r.mpc_wall_s;
             cell.result = r

@@ -402,6 +402,7 @@ pub fn session<'p>(
         run_started_s: 0.0,
         overlay: None,
         captured: Vec::new(),
+        round_trips: None,
         progress: Progress {
             start: std::time::Instant::now(),
             on: opts.progress,

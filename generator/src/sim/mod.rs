@@ -668,10 +668,15 @@ const RTT_PROBES: usize = 7;
 /// direct, or both legs through its relay) and `rtt_ms` (the median of
 /// [`RTT_PROBES`] echoes on that path: to the peer's overlay address, or its
 /// underlay address for `direct`). Pairs without a route get neither.
+/// Every reachable pair's model and measured round trip. The measurement
+/// is the lab's (its delays and the pairs' routes): a later run on a
+/// shared lab whose pairs have the routes they had when it was measured
+/// takes it ([`session::LabSession::round_trips`]). Returns the run on the
+/// lab that measured it.
 fn measure_round_trips(
     session: &mut session::LabSession,
     pairs: &mut [PairReport],
-) -> Result<(), Error> {
+) -> Result<u32, Error> {
     let plan = session.plan;
     let parties = session.parties();
     let positions = (0..parties.len()).flat_map(|i| (i + 1..parties.len()).map(move |j| (i, j)));
@@ -705,7 +710,23 @@ fn measure_round_trips(
         }
     }
     if targets.is_empty() {
-        return Ok(());
+        return Ok(session.run);
+    }
+    let routes: Vec<(RouteKind, Option<String>)> =
+        pairs.iter().map(|p| (p.route, p.via.clone())).collect();
+    if let Some(earlier) = session
+        .round_trips
+        .as_ref()
+        .filter(|earlier| earlier.routes == routes)
+    {
+        session.say(&format!(
+            "round trips as run {} on this lab measured them (the same routes)",
+            earlier.run
+        ));
+        for (pair, rtt) in pairs.iter_mut().zip(&earlier.rtt_ms) {
+            pair.rtt_ms = *rtt;
+        }
+        return Ok(earlier.run);
     }
     session.say(&format!(
         "measuring round trips ({RTT_PROBES} ICMP echoes per pair)"
@@ -716,7 +737,12 @@ fn measure_round_trips(
         let ji = (ij.1, ij.0);
         pair.rtt_ms = rtts.get(&ij).or_else(|| rtts.get(&ji)).copied().flatten();
     }
-    Ok(())
+    session.round_trips = Some(session::RoundTrips {
+        run: session.run,
+        routes,
+        rtt_ms: pairs.iter().map(|p| p.rtt_ms).collect(),
+    });
+    Ok(session.run)
 }
 
 /// Lets a backend that finds its paths over time settle ([`Started::settle`]).
@@ -1090,7 +1116,7 @@ pub fn run_on(session: &mut session::LabSession<'_>, opts: &Options) -> Result<R
         .map(|(packets, (sent, window))| {
             privacy::wire_cost(packets, sent, plan.program.port, *window)
         });
-    measure_round_trips(session, &mut pairs)?;
+    let rtt_lab_run = measure_round_trips(session, &mut pairs)?;
     let report_end = session.elapsed_s();
     let round = |x: f64| (x.max(0.0) * 100.0).round() / 100.0;
     let phases = report::Phases {
@@ -1111,6 +1137,7 @@ pub fn run_on(session: &mut session::LabSession<'_>, opts: &Options) -> Result<R
         relay: plan.connectivity.relay.to_string(),
         lab: session.lab.prefix.clone(),
         lab_run: session.run,
+        rtt_lab_run,
         latency: report::LatencyReport {
             applied: session.latency,
             text: session.latency_text.clone(),

@@ -16,6 +16,10 @@ pub struct Report {
     /// it, k for the k-th run on a lab `e3 grid` shared between cells of one
     /// topology and backend (then `overlay_up_s` is the lab's, from run 1).
     pub lab_run: u32,
+    /// The run on this lab that measured the pairs' round trips (`rtt_ms`):
+    /// this one, or an earlier one whose pairs had the same routes (a round
+    /// trip is the lab's: its delays and the pairs' paths).
+    pub rtt_lab_run: u32,
     /// What happened to `simulation.latency`.
     pub latency: LatencyReport,
     pub loss_percent: f64,

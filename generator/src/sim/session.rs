@@ -275,7 +275,20 @@ pub struct LabSession<'p> {
     /// The internet segment's packets of the earlier runs' captures: what
     /// an observer has seen since the lab came up.
     pub captured: Vec<super::wire::Packet>,
+    /// The pairs' round trips as a run on this lab measured them.
+    pub round_trips: Option<RoundTrips>,
     pub(super) progress: Progress,
+}
+
+/// Round trips measured on a lab, for the later runs on it.
+#[derive(Debug, Clone)]
+pub struct RoundTrips {
+    /// The run on the lab that measured them.
+    pub run: u32,
+    /// Every pair's route then (kind, relay), in pair order.
+    pub routes: Vec<(super::RouteKind, Option<String>)>,
+    /// Every pair's round trip, in ms, in pair order.
+    pub rtt_ms: Vec<Option<f64>>,
 }
 
 /// Writes a file of the lab's public directory.
@@ -428,6 +441,7 @@ impl<'p> LabSession<'p> {
             run_started_s: 0.0,
             overlay: None,
             captured: Vec::new(),
+            round_trips: None,
             progress,
         })
     }
