@@ -276,6 +276,42 @@ pub fn lock(path: &Path) -> io::Result<Lock> {
     })
 }
 
+/// What `/proc/PID/stat` says of a process: its state (`R`, `S`, `Z` for a
+/// zombie, …), its parent and its start time (clock ticks after boot: with
+/// the PID, it names one process, even after the PID is used again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub state: char,
+    pub ppid: u32,
+    pub start: u64,
+}
+
+/// `/proc/PID/stat` parsed (pure): the fields after the parenthesised
+/// command name (which may contain spaces and parentheses).
+pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
+    let (_, rest) = text.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        // field 22 of proc(5); `rest` starts at field 3
+        start: f.get(19)?.parse().ok()?,
+    })
+}
+
+/// The process with this PID now, zombies included; `None` once it is
+/// gone (reaped by its parent).
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    parse_proc_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The command name of a process (`/proc/PID/comm`), for messages.
+pub fn proc_name(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// Whether a process with this PID exists (zombies count as gone).
 pub fn pid_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -383,5 +419,28 @@ mod tests {
         assert_eq!(mode(&dir.path().join("a")), 0o700);
         assert_eq!(mode(&d), 0o700);
         assert_eq!(mode(&d.join("f")), 0o600);
+    }
+
+    #[test]
+    fn proc_stat_is_read_after_the_command_name() {
+        // a zombie nebula whose parent is init; a name with `) ` in it
+        let z = "4242 (nebula) Z 1 4242 4242 0 -1 4227140 312 0 0 0 3 5 0 0 20 0 1 0 987654 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(
+            parse_proc_stat(z),
+            Some(ProcStat {
+                state: 'Z',
+                ppid: 1,
+                start: 987654
+            })
+        );
+        let odd = "7 (a) S (b) S 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0";
+        assert_eq!(
+            parse_proc_stat(odd).map(|s| (s.state, s.ppid, s.start)),
+            Some(('S', 3, 55))
+        );
+        assert_eq!(parse_proc_stat("12 (short) S 1"), None);
+        let me = proc_stat(std::process::id()).expect("this process");
+        assert_ne!(me.state, 'Z');
+        assert_eq!(me.ppid, std::os::unix::process::parent_id());
     }
 }

@@ -690,7 +690,11 @@ impl Lab {
         }
         match self.pid_of(name) {
             Some(pid) => {
-                kill_all(&[pid]);
+                // A reopened lab's daemon is not this process's child: its
+                // parent reaps it, and `kill_all` waits for that.
+                for p in kill_all(&[pid]) {
+                    crate::say!("warning: {p}");
+                }
                 true
             }
             None => false,
@@ -862,19 +866,70 @@ fn ns_pids(ns: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Kills processes (TERM, then KILL after a grace period) and waits for them.
-fn kill_all(pids: &[u32]) {
-    let live: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
-    for p in &live {
-        signal(*p, "-TERM");
+/// How long [`kill_all`] waits for killed processes to be reaped by their
+/// parent. A kept lab's daemons outlive the `e3 lab up` that started them,
+/// so their parent is init (or the nearest subreaper), which reaps when it
+/// gets to it: this machine's PID 1 does so every 2 s or so.
+const REAP_WAIT: Duration = Duration::from_secs(5);
+
+/// Kills processes (TERM, then KILL after a grace period of 1.5 s) and
+/// waits until each is gone from `/proc`, zombies included: reaped by its
+/// parent. Children of this process are not waited for (their `Child`
+/// handles reap them: [`Lab::teardown`] right after [`cleanup_state`]).
+/// A process is one PID and its start time, so a PID used again meanwhile
+/// is not waited for. Returns a line for each process still there.
+fn kill_all(pids: &[u32]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let targets: Vec<(u32, files::ProcStat)> = pids
+        .iter()
+        .copied()
+        .filter(|p| seen.insert(*p))
+        .filter_map(|p| files::proc_stat(p).map(|s| (p, s)))
+        .collect();
+    let same =
+        |p: u32, s: &files::ProcStat| files::proc_stat(p).is_some_and(|n| n.start == s.start);
+    let running = |p: u32, s: &files::ProcStat| {
+        files::proc_stat(p).is_some_and(|n| n.start == s.start && n.state != 'Z')
+    };
+    for (p, s) in &targets {
+        if s.state != 'Z' {
+            signal(*p, "-TERM");
+        }
     }
     let deadline = Instant::now() + Duration::from_millis(1500);
-    while live.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(30));
+    while targets.iter().any(|(p, s)| running(*p, s)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    for p in live.iter().filter(|p| alive(**p)) {
-        signal(*p, "-KILL");
+    for (p, s) in &targets {
+        if running(*p, s) {
+            signal(*p, "-KILL");
+        }
     }
+    let me = std::process::id();
+    let waited = |p: u32, s: &files::ProcStat| {
+        same(p, s) && files::proc_stat(p).is_some_and(|n| n.ppid != me)
+    };
+    let deadline = Instant::now() + REAP_WAIT;
+    while targets.iter().any(|(p, s)| waited(*p, s)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    targets
+        .iter()
+        .filter(|(p, s)| waited(*p, s))
+        .filter_map(|(p, s)| {
+            let now = files::proc_stat(*p).filter(|n| n.start == s.start)?;
+            Some(if now.state == 'Z' {
+                format!(
+                    "process {p} exited but is still a zombie after {} s: its parent (pid {}, {}) has not reaped it",
+                    REAP_WAIT.as_secs(),
+                    now.ppid,
+                    files::proc_name(now.ppid)
+                )
+            } else {
+                format!("process {p} ({}) survived SIGKILL", files::proc_name(*p))
+            })
+        })
+        .collect()
 }
 
 /// Reads a state file only if it can be trusted: a regular file (not a
@@ -1006,11 +1061,11 @@ pub fn cleanup_state(state: &Path) -> Result<Vec<String>, Error> {
     for n in &namespaces {
         all.extend(ns_pids(n));
     }
-    kill_all(&all);
+    problems.extend(kill_all(&all));
     for n in namespaces.iter().rev() {
         if Path::new("/run/netns").join(n).exists() {
             // processes started meanwhile (none expected)
-            kill_all(&ns_pids(n));
+            problems.extend(kill_all(&ns_pids(n)));
             if let Err(e) = run("ip", &["netns", "del", n]) {
                 problems.push(e.to_string());
             }
@@ -1202,7 +1257,9 @@ pub fn cleanup_leftovers() -> Vec<String> {
         {
             continue;
         }
-        kill_all(&ns_pids(&ns));
+        for p in kill_all(&ns_pids(&ns)) {
+            out.push(format!("warning: {p}"));
+        }
         match run("ip", &["netns", "del", &ns]) {
             Ok(_) => out.push(format!("removed namespace {ns} (no state file)")),
             Err(e) => out.push(format!("warning: {e}")),

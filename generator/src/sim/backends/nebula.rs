@@ -24,6 +24,17 @@ pub const PROGRAMS: &[&str] = &["nebula", "nebula-cert"];
 
 /// Port of Nebula's debug SSH server, on the loopback of each party namespace.
 pub const SSHD_PORT: u16 = 2222;
+/// Nebula's connection manager (`connection_manager.go`): a tunnel that
+/// sends without receiving gets a test packet after
+/// `connection_alive_interval` and is deleted `pending_deletion_interval`
+/// later if nothing came back; only then does Nebula ask the lighthouse
+/// again and handshake anew. The defaults (5 s and 10 s) leave a tunnel
+/// whose peer's NAT forgot its mapping (`rebind`: new outside port, which
+/// the peer's endpoint-dependent filter drops) dead for up to 15 s; 1 s
+/// and 2 s notice it within 3 s. Integers (seconds), as Nebula reads them.
+pub const TIMERS: &str =
+    "timers:\n  connection_alive_interval: 1\n  pending_deletion_interval: 2\n";
+
 /// The SSH user e3 queries Nebula as.
 const SSH_USER: &str = "e3";
 
@@ -340,7 +351,7 @@ pub fn start(lab: &mut Lab, plan: &Plan, fault: Option<&str>) -> Result<Started,
                 let _ = writeln!(c, "relay:\n  am_relay: false\n  use_relays: false");
             }
         }
-        let _ = writeln!(c, "tun:\n  dev: nebula1\n  mtu: 1300\nhandshakes:\n  try_interval: 100ms\nlogging:\n  level: info\n  format: text");
+        let _ = writeln!(c, "tun:\n  dev: nebula1\n  mtu: 1300\nhandshakes:\n  try_interval: 100ms\n{TIMERS}logging:\n  level: info\n  format: text");
         if let (false, Some(s)) = (is_lh, &sshd) {
             c.push_str(s);
         }
