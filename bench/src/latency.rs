@@ -4,8 +4,10 @@
 //! that this kernel has (netem, e3's delay line); per cell the measured
 //! round trip (median of ICMP echoes over the path the parties use) against
 //! the model's, MPyC `rounds` per round against the round trip, iperf3's
-//! throughput and the delay line's CPU time during iperf3. One `none` cell
-//! (the underlay, the nearest pair, no delays) is the throughput baseline.
+//! throughput and the delay line's CPU time during iperf3. Each backend's
+//! `none` cell (the first pair, no delays: the same lab without the delay
+//! line) is its throughput baseline: every cell's throughput is also given
+//! as a ratio to its backend's (`throughput_vs_none`), side by side.
 
 use std::time::Duration;
 
@@ -48,6 +50,8 @@ pub struct Cell {
     /// Seconds of the whole program (connection set-up included).
     pub wall_s: Option<Stat>,
     pub throughput_mbps: Option<Stat>,
+    /// Median throughput / the median of the same backend's `none` cell.
+    pub throughput_vs_none: Option<f64>,
     /// The delay line's CPU time during iperf3, in % of one core.
     pub delay_line_cpu_percent: Option<Stat>,
     /// …and per packet it held, in µs.
@@ -139,9 +143,13 @@ fn measure(s: &mut LabSession, iperf_seconds: u32, timeout: Duration) -> Result<
     })
 }
 
-/// What runs: (pair, backend, method) in table order.
+/// What runs: (pair, backend, method) in table order: every backend's
+/// `none` baseline (the first pair), then each method × backend × pair.
 fn cells(pairs: &[(String, String)], backends: &[&str]) -> Vec<(usize, String, Method)> {
-    let mut out = vec![(0, "direct".to_string(), Method::None)];
+    let mut out: Vec<(usize, String, Method)> = backends
+        .iter()
+        .map(|b| (0, b.to_string(), Method::None))
+        .collect();
     for method in [Method::Netem, Method::Nfqueue] {
         for b in backends {
             for k in 0..pairs.len() {
@@ -244,10 +252,28 @@ pub fn measure_latency(
             per_round_ms: per_round,
             wall_s: stat(&|x| Some(x.wall_s)),
             throughput_mbps: stat(&|x| Some(x.mbps)),
+            throughput_vs_none: None,
             delay_line_cpu_percent: stat(&|x| x.cpu_percent),
             delay_line_us_per_packet: stat(&|x| x.us_per_packet),
             failures: std::mem::take(&mut failures[i]),
         });
+    }
+    let baseline = |backend: &str| {
+        out.iter()
+            .find(|c: &&Cell| c.method == Method::None && c.backend == backend)
+            .and_then(|c| c.throughput_mbps.as_ref())
+            .map(|s| s.median)
+            .filter(|m| *m > 0.0)
+    };
+    let ratios: Vec<Option<f64>> = out
+        .iter()
+        .map(|c| {
+            let m = c.throughput_mbps.as_ref()?.median;
+            baseline(&c.backend).map(|b| round3(m / b))
+        })
+        .collect();
+    for (c, r) in out.iter_mut().zip(ratios) {
+        c.throughput_vs_none = r;
     }
     Ok(Figure {
         rounds,
@@ -282,6 +308,7 @@ pub fn table(t: &mut String, f: &Figure) {
                 opt(c.per_round_per_rtt, 3),
                 med(&c.wall_s, 2),
                 med(&c.throughput_mbps, 0),
+                opt(c.throughput_vs_none, 2),
                 c.delay_line_cpu_percent
                     .as_ref()
                     .map(|s| format!("{:.1}%", s.median))
@@ -315,11 +342,12 @@ pub fn table(t: &mut String, f: &Figure) {
             right("ROUND/RTT", 9),
             right("WALL s", 8),
             right("Mbit/s", 10),
+            right("× NONE", 7),
             right("LINE CPU", 8),
             right("µs/PKT", 9),
         ],
         &rows,
-        &["  ERR = measured − model; ROUND/RTT = `rounds` per round / RTT (an all-to-all exchange of two parties waits one one-way delay: ≈ 0.5); LINE CPU = the delay line's thread during iperf3, % of one core".into()],
+        &["  ERR = measured − model; ROUND/RTT = `rounds` per round / RTT (an all-to-all exchange of two parties waits one one-way delay: ≈ 0.5); × NONE = Mbit/s / the same backend's without delays (`none`); LINE CPU = the delay line's thread during iperf3, % of one core".into()],
     );
 }
 
@@ -368,12 +396,13 @@ mod tests {
     }
 
     #[test]
-    fn the_baseline_comes_first_then_every_method_backend_and_pair() {
+    fn every_backends_baseline_comes_first_then_every_method_backend_and_pair() {
         let pairs = vec![("a".to_string(), "b".to_string()), ("c".into(), "d".into())];
         let c = cells(&pairs, &["direct", "nebula"]);
         assert_eq!(c[0], (0, "direct".to_string(), Method::None));
-        assert_eq!(c.len(), 1 + 2 * 2 * 2);
-        assert_eq!(c[1], (0, "direct".to_string(), Method::Netem));
-        assert_eq!(c[8], (1, "nebula".to_string(), Method::Nfqueue));
+        assert_eq!(c[1], (0, "nebula".to_string(), Method::None));
+        assert_eq!(c.len(), 2 + 2 * 2 * 2);
+        assert_eq!(c[2], (0, "direct".to_string(), Method::Netem));
+        assert_eq!(c[9], (1, "nebula".to_string(), Method::Nfqueue));
     }
 }

@@ -483,19 +483,30 @@ fn latency_section_writes_every_field_and_leaves_nothing() {
     let f = &j["latency"];
     assert_eq!(f["rounds"], 5);
     let cells = f["cells"].as_array().expect("cells");
-    // The `none` baseline, then each method this kernel has × backend × pair.
+    // Each backend's `none` baseline, then each method this kernel has ×
+    // backend × pair.
     let methods = if f["unavailable"].to_string().contains("netem") {
         1
     } else {
         2
     };
-    assert_eq!(cells.len(), 1 + methods * 2 * 2, "{f}");
+    assert_eq!(cells.len(), 2 + methods * 2 * 2, "{f}");
     assert_eq!(cells[0]["method"], "none");
+    assert_eq!(cells[1]["method"], "none");
+    assert_eq!(cells[1]["backend"], "nebula");
     assert_rows(
         cells,
         1,
         &["rtt_ms", "per_round_ms", "wall_s", "throughput_mbps"],
     );
+    // Every cell's throughput beside its backend's without delays.
+    for c in cells {
+        let own = c["throughput_vs_none"].as_f64();
+        assert!(own.is_some_and(|r| r > 0.0), "{c}");
+        if c["method"] == "none" {
+            assert_eq!(own, Some(1.0), "{c}");
+        }
+    }
     for c in cells {
         assert!(
             c["per_round_per_rtt"].as_f64().is_some_and(|r| r > 0.0),
