@@ -678,6 +678,14 @@ pub fn run(
             _ => groups.push(vec![(i, k)]),
         }
     }
+    // Backends take turns (a lab of each, then the next of each, …), so
+    // that a machine's drifting load spreads over all of them; with
+    // `--fresh-labs` the order stays as e3 had it.
+    let groups = if opts.labs == Labs::FRESH {
+        groups
+    } else {
+        take_turns(groups, |g| variants[g[0].0].plan.connectivity.backend)
+    };
     let queue = std::sync::Mutex::new(std::collections::VecDeque::from(groups));
     let stop = std::sync::atomic::AtomicBool::new(false);
     let stopped =
@@ -778,6 +786,30 @@ pub fn run(
         return Err(Error::Interrupted);
     }
     Ok(grid)
+}
+
+/// `items` reordered so that those of each `kind` take turns: the first of
+/// every kind (in the order the kinds first appear), then the second of
+/// every kind, …; within a kind the order stays (pure).
+pub fn take_turns<T, K: PartialEq>(items: Vec<T>, kind: impl Fn(&T) -> K) -> Vec<T> {
+    let mut kinds: Vec<K> = Vec::new();
+    let mut ranked: Vec<(usize, usize, T)> = Vec::new();
+    let mut seen: Vec<usize> = Vec::new();
+    for item in items {
+        let k = kind(&item);
+        let at = match kinds.iter().position(|x| *x == k) {
+            Some(at) => at,
+            None => {
+                kinds.push(k);
+                seen.push(0);
+                kinds.len() - 1
+            }
+        };
+        ranked.push((seen[at], at, item));
+        seen[at] += 1;
+    }
+    ranked.sort_by_key(|&(rank, at, _)| (rank, at));
+    ranked.into_iter().map(|(_, _, item)| item).collect()
 }
 
 /// What a lane of [`run`] tells the thread that writes the outputs.
@@ -1216,6 +1248,16 @@ mod tests {
         // A run with faults changes its lab: never shared.
         let roaming = variants("roaming");
         assert!(roaming.iter().all(|(_, p)| lab_key(p).is_none()));
+    }
+
+    #[test]
+    fn backends_take_turns() {
+        let items = vec!["n1", "n2", "n3", "w1", "w2", "t1", "n4"];
+        assert_eq!(
+            take_turns(items, |s| s.as_bytes()[0]),
+            ["n1", "w1", "t1", "n2", "w2", "n3", "n4"]
+        );
+        assert_eq!(take_turns(Vec::<u8>::new(), |x| *x), Vec::<u8>::new());
     }
 
     #[test]
