@@ -23,6 +23,7 @@ metadata), all output on stderr (stdout stays the program's). The time bound
 is ``E3_TIMEOUT`` (seconds, default 300), the same one e3's programs read.
 """
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -186,12 +187,22 @@ def exchange(parties, index, mine, deadline):
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(('', parties[index][1]))
         listener.listen(len(parties))
-    try:
-        for j in range(index + 1, len(parties)):
-            peer = Peer(connect(*parties[j], deadline))
-            peers[j] = peer
+    def outgoing(j):
+        peer = Peer(connect(*parties[j], deadline))
+        try:
             send(peer.conn, hello)
-            heard[j] = peer.receive(deadline)
+            return j, peer, peer.receive(deadline)
+        except BaseException:
+            peer.conn.close()
+            raise
+
+    # The connections to the higher parties and the accepts of the lower
+    # ones at once: one after the other, every party would wait for the
+    # higher ones to finish theirs first, a chain of round trips that grows
+    # with the square of the parties (seconds across regions).
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(parties) - index - 1))
+    try:
+        outgoing_done = [pool.submit(outgoing, j) for j in range(index + 1, len(parties))]
         while lower - set(heard):
             listener.settimeout(max(0.1, deadline - time.monotonic()))
             conn, _ = listener.accept()
@@ -203,11 +214,15 @@ def exchange(parties, index, mine, deadline):
                 heard[j], peers[j] = theirs, peer
             else:
                 conn.close()
+        for done in outgoing_done:
+            j, peer, record = done.result()
+            heard[j], peers[j] = record, peer
     finally:
         # Every lower party has connected: nobody connects here again
         # before this party's own MPyC server listens.
         if listener is not None:
             listener.close()
+        pool.shutdown(wait=False, cancel_futures=True)
     return heard, peers
 
 

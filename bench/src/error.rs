@@ -112,6 +112,10 @@ pub enum Error {
     GridSpec(String),
     #[error("`--grid`: {0}")]
     GridOnly(String),
+    #[error("`--grid-ways`: `{0}` is not a way (baseline, fresh, shared, jobs)")]
+    GridWay(String),
+    #[error("`--grid-ways baseline` needs `--grid-baseline PATH` (another e3 binary)")]
+    NoGridBaseline,
 }
 
 impl e3::error::Hinted for Error {

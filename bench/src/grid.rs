@@ -15,7 +15,7 @@
 //! drifting load spreads over all of them.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -88,15 +88,23 @@ impl Spec {
     }
 }
 
-/// A way of using labs.
-#[derive(Debug, Clone, Copy)]
+/// A cell of a grid run: label, outcome, MPyC time, why it is an `error`.
+type CellResult = (String, String, Option<f64>, Option<String>);
+
+/// A way of running the grid.
+#[derive(Debug, Clone)]
 struct Mode {
     labs: Labs,
     jobs: usize,
+    /// Another `e3` binary (an earlier build), run as `e3 grid … --fresh`.
+    baseline: Option<PathBuf>,
 }
 
 impl Mode {
     fn name(&self) -> String {
+        if self.baseline.is_some() {
+            return "baseline e3".into();
+        }
         match (self.labs == Labs::FRESH, self.jobs) {
             (true, _) => "fresh".into(),
             (false, 1) => "shared".into(),
@@ -105,12 +113,92 @@ impl Mode {
     }
 }
 
+/// The ways `--grid-ways` names (`baseline`, `fresh`, `shared`, `jobs`), in
+/// that order: the first is what the others are compared with.
+fn modes(ways: &[String], jobs: usize, baseline: Option<&Path>) -> Result<Vec<Mode>, Error> {
+    let mut out = Vec::new();
+    for name in ["baseline", "fresh", "shared", "jobs"] {
+        if !ways.iter().any(|w| w == name) {
+            continue;
+        }
+        out.push(match name {
+            "baseline" => Mode {
+                labs: Labs::FRESH,
+                jobs: 1,
+                baseline: Some(baseline.ok_or(Error::NoGridBaseline)?.to_path_buf()),
+            },
+            "fresh" => Mode {
+                labs: Labs::FRESH,
+                jobs: 1,
+                baseline: None,
+            },
+            "shared" => Mode {
+                labs: Labs::default(),
+                jobs: 1,
+                baseline: None,
+            },
+            _ => Mode {
+                labs: Labs::default(),
+                jobs: jobs.max(2),
+                baseline: None,
+            },
+        });
+    }
+    if let Some(w) = ways
+        .iter()
+        .find(|w| !["baseline", "fresh", "shared", "jobs"].contains(&w.as_str()))
+    {
+        return Err(Error::GridWay(w.clone()));
+    }
+    if out.is_empty() {
+        return Err(Error::GridWay(String::new()));
+    }
+    Ok(out)
+}
+
+/// A grid run of another `e3` binary: its `grid.json` (`--json`), or why
+/// it failed.
+fn run_baseline(
+    e3: &Path,
+    spec: &Spec,
+    timeout: Duration,
+    dir: &Path,
+) -> Result<serde_json::Value, String> {
+    let mut cmd = std::process::Command::new(e3);
+    cmd.arg("grid").arg(&spec.scenario);
+    for o in &spec.only {
+        cmd.args(["--only", o]);
+    }
+    let out = cmd
+        .args(["--runs", &spec.runs.to_string()])
+        .args(["--timeout", &timeout.as_secs().to_string()])
+        .arg("--fresh")
+        .arg("-o")
+        .arg(dir)
+        .arg("--json")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", e3.display()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "`{} grid` failed ({}): {}",
+            e3.display(),
+            out.status,
+            stderr.lines().last().unwrap_or("")
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("its grid.json: {e}"))
+}
+
 #[derive(Debug, Serialize)]
 pub struct Way {
     pub mode: String,
     pub wall_s: Option<Stat>,
-    /// Wall time against the `fresh` way's (medians).
-    pub vs_fresh: Option<f64>,
+    /// Wall time against the first way's (medians): the baseline `e3`'s,
+    /// else `fresh`.
+    pub vs_base: Option<f64>,
     /// Runs done per run of the grid.
     pub runs: usize,
     /// Labs built per run of the grid (runs on a lab of their own).
@@ -119,11 +207,11 @@ pub struct Way {
     pub outcomes: BTreeMap<String, Vec<String>>,
     /// Per cell: its median MPyC time in every run of the figure.
     pub mpc_wall_s: BTreeMap<String, Vec<Option<f64>>>,
-    /// Cells whose outcome differs from the `fresh` way's in some run.
+    /// Cells whose outcome differs from the first way's in some run.
     pub outcome_differs: Vec<String>,
-    /// The median over the cells of (MPyC time / the `fresh` way's), over
+    /// The median over the cells of (MPyC time / the first way's), over
     /// the cells that succeeded in both.
-    pub mpc_vs_fresh: Option<f64>,
+    pub mpc_vs_base: Option<f64>,
     pub failures: Vec<String>,
 }
 
@@ -148,16 +236,7 @@ fn variants(spec: &Spec) -> Result<(e3::CheckedMatrix, Vec<e3::grid::GridVariant
     };
     let only = e3::matrix::Only::parse(&spec.scenario, &spec.only, &m.axes)
         .map_err(|e| Error::GridOnly(e.to_string()))?;
-    let vs: Vec<e3::grid::GridVariant> = m
-        .variants
-        .iter()
-        .filter(|v| only.matches(&v.settings))
-        .map(|v| e3::grid::GridVariant {
-            label: v.label.clone(),
-            settings: v.settings.clone(),
-            plan: e3::plan::plan(&v.scenario),
-        })
-        .collect();
+    let vs = e3::grid::GridVariant::all_of(&m, &only);
     if vs.is_empty() {
         return Err(Error::GridOnly(format!(
             "no variant of `{}` has {}",
@@ -168,32 +247,20 @@ fn variants(spec: &Spec) -> Result<(e3::CheckedMatrix, Vec<e3::grid::GridVariant
     Ok((m, vs))
 }
 
-/// Runs every spec `runs` times in every way (`jobs`: the concurrent way's
-/// labs at a time; 1 leaves it out).
+/// Runs every spec `runs` times in every way of `ways` (`jobs`: the
+/// concurrent way's labs at a time; `baseline`: the other `e3`).
+#[allow(clippy::too_many_arguments)]
 pub fn measure(
     specs: &[Spec],
+    ways: &[String],
     jobs: usize,
+    baseline: Option<&Path>,
     runs: usize,
     timeout: Duration,
     work: &Path,
     log: &dyn Fn(&str),
 ) -> Result<Figure, Error> {
-    let mut modes = vec![
-        Mode {
-            labs: Labs::FRESH,
-            jobs: 1,
-        },
-        Mode {
-            labs: Labs::default(),
-            jobs: 1,
-        },
-    ];
-    if jobs > 1 {
-        modes.push(Mode {
-            labs: Labs::default(),
-            jobs,
-        });
-    }
+    let modes = modes(ways, jobs, baseline)?;
     let mut grids = Vec::new();
     for (g, spec) in specs.iter().enumerate() {
         let (m, vs) = variants(spec)?;
@@ -203,13 +270,13 @@ pub fn measure(
             .map(|mode| Way {
                 mode: mode.name(),
                 wall_s: None,
-                vs_fresh: None,
+                vs_base: None,
                 runs: vs.len() * spec.runs,
                 labs: labs_of(&vs, mode, spec.runs),
                 outcomes: BTreeMap::new(),
                 mpc_wall_s: BTreeMap::new(),
                 outcome_differs: Vec::new(),
-                mpc_vs_fresh: None,
+                mpc_vs_base: None,
                 failures: Vec::new(),
             })
             .collect();
@@ -217,7 +284,7 @@ pub fn measure(
         for r in 0..runs {
             for k in 0..modes.len() {
                 let w = (k + r) % modes.len();
-                let mode = modes[w];
+                let mode = &modes[w];
                 let dir = work.join(format!("grid-{g}-{r}-{w}"));
                 let opts = e3::grid::Options {
                     timeout,
@@ -237,42 +304,76 @@ pub fn measure(
                     r + 1
                 ));
                 let t = Instant::now();
-                let result = e3::grid::run(&m.base, &description, &m.axes, &vs, &opts);
+                let result: Result<Vec<CellResult>, String> = match &mode.baseline {
+                    Some(e3) => run_baseline(e3, spec, timeout, &dir).map(|g| {
+                        g["cells"]
+                            .as_array()
+                            .map(|cells| {
+                                cells
+                                    .iter()
+                                    .map(|c| {
+                                        (
+                                            c["label"].as_str().unwrap_or("").to_string(),
+                                            c["outcome"].as_str().unwrap_or("").to_string(),
+                                            c["mpc_wall_s"].as_f64(),
+                                            c["reason"].as_str().map(str::to_string),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    }),
+                    None => e3::grid::run(&m.base, &description, &m.axes, &vs, &opts)
+                        .map(|g| {
+                            g.cells
+                                .iter()
+                                .map(|c| {
+                                    (
+                                        c.label.clone(),
+                                        c.outcome.as_str().to_string(),
+                                        c.mpc_wall_s,
+                                        c.reason.clone(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .map_err(|e| e3::error::one_line(&e)),
+                };
                 let took = t.elapsed().as_secs_f64();
                 let _ = std::fs::remove_dir_all(&dir);
                 if e3::sim::netns::interrupted() {
                     return Err(Error::Lab(e3::sim::Error::Interrupted));
                 }
-                let grid = match result {
-                    Ok(grid) => grid,
+                let cells = match result {
+                    Ok(cells) => cells,
                     Err(e) => {
-                        ways[w].failures.push(e3::error::one_line(&e));
+                        ways[w].failures.push(e);
                         continue;
                     }
                 };
                 log(&format!("  {took:.1} s"));
-                let errors: Vec<String> = grid
-                    .cells
+                let errors: Vec<String> = cells
                     .iter()
-                    .filter(|c| c.outcome == e3::grid::Outcome::Error)
-                    .map(|c| format!("{}: {}", c.label, c.reason.as_deref().unwrap_or("")))
+                    .filter(|c| c.1 == e3::grid::Outcome::Error.as_str())
+                    .map(|c| format!("{}: {}", c.0, c.3.as_deref().unwrap_or("")))
                     .collect();
-                if !errors.is_empty() {
+                if !errors.is_empty() || cells.len() != vs.len() {
                     ways[w].failures.extend(errors);
+                    if cells.len() != vs.len() {
+                        ways[w]
+                            .failures
+                            .push(format!("{} cells, not {}", cells.len(), vs.len()));
+                    }
                     continue;
                 }
                 walls[w].push(took);
-                for c in &grid.cells {
+                for (label, outcome, mpc, _) in cells {
                     ways[w]
                         .outcomes
-                        .entry(c.label.clone())
+                        .entry(label.clone())
                         .or_default()
-                        .push(c.outcome.as_str().to_string());
-                    ways[w]
-                        .mpc_wall_s
-                        .entry(c.label.clone())
-                        .or_default()
-                        .push(c.mpc_wall_s);
+                        .push(outcome);
+                    ways[w].mpc_wall_s.entry(label).or_default().push(mpc);
                 }
             }
         }
@@ -307,15 +408,15 @@ fn labs_of(vs: &[e3::grid::GridVariant], mode: &Mode, runs: usize) -> usize {
     keys.len() + unshared
 }
 
-/// Fills in each way's figures against the first (`fresh`) way's.
+/// Fills in each way's figures against the first way's.
 fn compare(ways: &mut [Way]) {
     let Some((fresh, rest)) = ways.split_first_mut() else {
         return;
     };
     let base = fresh.wall_s.as_ref().map(|s| s.median);
-    fresh.vs_fresh = base.map(|_| 1.0);
+    fresh.vs_base = base.map(|_| 1.0);
     for way in rest {
-        way.vs_fresh = base
+        way.vs_base = base
             .zip(way.wall_s.as_ref())
             .and_then(|(b, s)| ratio(s.median, b));
         way.outcome_differs = way
@@ -340,7 +441,7 @@ fn compare(ways: &mut [Way]) {
                 ratio(median(walls)?, f)
             })
             .collect();
-        way.mpc_vs_fresh = Stat::of(&ratios).map(|s| crate::stats::round3(s.median));
+        way.mpc_vs_base = Stat::of(&ratios).map(|s| crate::stats::round3(s.median));
     }
 }
 
@@ -357,15 +458,15 @@ pub fn table(t: &mut String, f: &Figure) {
                     w.runs.to_string(),
                     w.labs.to_string(),
                     crate::fmt_stat(&w.wall_s, "s", 1.0, 1),
-                    w.vs_fresh.map_or("-".into(), |r| format!("×{r}")),
-                    w.mpc_vs_fresh.map_or("-".into(), |r| format!("×{r}")),
+                    w.vs_base.map_or("-".into(), |r| format!("×{r}")),
+                    w.mpc_vs_base.map_or("-".into(), |r| format!("×{r}")),
                     w.outcome_differs.len().to_string(),
                 ],
                 w.failures.len(),
             ));
             if !w.outcome_differs.is_empty() {
                 notes.push(format!(
-                    "  {}, {}: outcome differs from fresh labs' in {}",
+                    "  {}, {}: outcome differs from the first way's in {}",
                     g.grid,
                     w.mode,
                     w.outcome_differs.join(", ")
@@ -375,18 +476,18 @@ pub fn table(t: &mut String, f: &Figure) {
     }
     notes.insert(
         0,
-        "  MPYC: median over the cells of the MPyC time against fresh labs'; DIFFER: cells whose outcomes differ from fresh labs'".into(),
+        "  VS FIRST, MPYC: wall time, and the median over the cells of the MPyC time, against the grid's first way; DIFFER: cells whose outcomes differ from the first way's".into(),
     );
     section(
         t,
-        "7. Grids: `e3 grid`, a lab per run (fresh) against shared labs and concurrent labs",
+        "7. Grids: `e3 grid` with a lab per run (baseline e3, fresh), shared labs, concurrent labs",
         &[
             left("GRID", 56),
             left("LABS", 15).gap(2),
             right("RUNS", 4),
             right("BUILT", 5),
             left("WALL", 26).gap(2),
-            right("VS FRESH", 8),
+            right("VS FIRST", 8),
             right("MPYC", 6),
             right("DIFFER", 6),
         ],
@@ -404,13 +505,13 @@ pub mod tests {
         let way = |mode: &str, labs: usize, wall: &[f64], vs: Option<f64>, mpc: Option<f64>| Way {
             mode: mode.into(),
             wall_s: Stat::of(wall),
-            vs_fresh: vs,
+            vs_base: vs,
             runs: 36,
             labs,
             outcomes: BTreeMap::new(),
             mpc_wall_s: BTreeMap::new(),
             outcome_differs: Vec::new(),
-            mpc_vs_fresh: mpc,
+            mpc_vs_base: mpc,
             failures: Vec::new(),
         };
         let mut jobs = way("shared, 3 jobs", 6, &[61.0], Some(0.3), Some(1.4));
@@ -453,20 +554,30 @@ pub mod tests {
         let (_, vs) = variants(&spec).unwrap();
         // 2 programs × 4 placements
         assert_eq!(vs.len(), 8);
-        let fresh = Mode {
-            labs: Labs::FRESH,
-            jobs: 1,
+        let ways = |w: &[&str]| {
+            modes(
+                &w.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                3,
+                Some(Path::new("/old/e3")),
+            )
+            .unwrap()
         };
-        let shared = Mode {
-            labs: Labs::default(),
-            jobs: 1,
-        };
-        assert_eq!(labs_of(&vs, &fresh, 3), 24);
-        assert_eq!(labs_of(&vs, &shared, 3), 4, "one per placement");
+        let all = ways(&["jobs", "shared", "fresh", "baseline"]);
+        assert_eq!(
+            all.iter().map(Mode::name).collect::<Vec<_>>(),
+            ["baseline e3", "fresh", "shared", "shared, 3 jobs"],
+            "the baseline first, whatever the order asked"
+        );
+        let (fresh, shared) = (&all[1], &all[2]);
+        assert!(modes(&["baseline".to_string()], 3, None).is_err());
+        assert!(modes(&["fast".to_string()], 3, None).is_err());
+        assert_eq!(labs_of(&vs, fresh, 3), 24);
+        assert_eq!(labs_of(&vs, &all[0], 3), 24, "the baseline: a lab per run");
+        assert_eq!(labs_of(&vs, shared, 3), 4, "one per placement");
         let roaming = variants(&Spec::parse("roaming:backend=nebula").unwrap())
             .unwrap()
             .1;
-        assert_eq!(labs_of(&roaming, &shared, 2), 6, "faults: never shared");
+        assert_eq!(labs_of(&roaming, shared, 2), 6, "faults: never shared");
     }
 
     #[test]
@@ -474,13 +585,13 @@ pub mod tests {
         let way = |mode: &str, wall: f64, out: &str, mpc: f64| Way {
             mode: mode.into(),
             wall_s: Stat::of(&[wall]),
-            vs_fresh: None,
+            vs_base: None,
             runs: 1,
             labs: 1,
             outcomes: BTreeMap::from([("c".to_string(), vec![out.to_string()])]),
             mpc_wall_s: BTreeMap::from([("c".to_string(), vec![Some(mpc)])]),
             outcome_differs: Vec::new(),
-            mpc_vs_fresh: None,
+            mpc_vs_base: None,
             failures: Vec::new(),
         };
         let mut ways = [
@@ -489,12 +600,12 @@ pub mod tests {
             way("shared, 3 jobs", 25.0, "relayed", 3.0),
         ];
         compare(&mut ways);
-        assert_eq!(ways[0].vs_fresh, Some(1.0));
-        assert_eq!(ways[1].vs_fresh, Some(0.4));
-        assert_eq!(ways[2].vs_fresh, Some(0.25));
+        assert_eq!(ways[0].vs_base, Some(1.0));
+        assert_eq!(ways[1].vs_base, Some(0.4));
+        assert_eq!(ways[2].vs_base, Some(0.25));
         assert!(ways[1].outcome_differs.is_empty());
         assert_eq!(ways[2].outcome_differs, ["c"]);
-        assert_eq!(ways[1].mpc_vs_fresh, Some(1.1));
-        assert_eq!(ways[2].mpc_vs_fresh, Some(1.5));
+        assert_eq!(ways[1].mpc_vs_base, Some(1.1));
+        assert_eq!(ways[2].mpc_vs_base, Some(1.5));
     }
 }

@@ -92,9 +92,15 @@ struct Cli {
     /// A grid of the grid figure (repeat): SCENARIO[:KEY=VALUE,KEY=VALUE…][/RUNS PER CELL], the settings as `e3 grid --only` takes them
     #[arg(long = "grid", value_name = "SPEC", default_values_t = ["mpc-sweep:count=3,placement=same,placement=far/3".to_string(), "connectivity-grid:nat=easy+easy,nat=easyaf+hard,nat=hard+hard".to_string()])]
     grids: Vec<String>,
-    /// Labs at a time of the grid figure's concurrent way (1: leave it out)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
+    /// Ways of the grid figure: baseline (another e3, --grid-baseline), fresh (a lab per run), shared, jobs (shared, --grid-jobs labs at a time)
+    #[arg(long, value_delimiter = ',', default_values_t = ["fresh".to_string(), "shared".to_string(), "jobs".to_string()])]
+    grid_ways: Vec<String>,
+    /// Labs at a time of the grid figure's `jobs` way
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=8))]
     grid_jobs: u8,
+    /// The `e3` binary of the `baseline` way (an earlier build, run as `e3 grid … --fresh`)
+    #[arg(long, value_name = "E3")]
+    grid_baseline: Option<PathBuf>,
     /// Seconds to wait for an overlay, and again for a program run
     #[arg(long, default_value_t = 60)]
     timeout: u64,
@@ -824,12 +830,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             .map(|g| grid::Spec::parse(g))
             .collect::<Result<Vec<_>, _>>()?;
         eprintln!(
-            "grids: {:?}, a lab per run against shared labs (and {} jobs), {runs} runs each",
-            cli.grids, cli.grid_jobs
+            "grids: {:?}, ways {:?}, {runs} runs each",
+            cli.grids, cli.grid_ways
         );
         results.grid = Some(grid::measure(
             &specs,
+            &cli.grid_ways,
             usize::from(cli.grid_jobs),
+            cli.grid_baseline.as_deref(),
             runs,
             timeout,
             &work.0,

@@ -1546,6 +1546,53 @@ fn lab_down_leaves_no_process_not_even_a_zombie() {
     assert_no_leftovers(&prefix);
 }
 
+#[test]
+#[ignore = "a real lab (root, the daemons, the venv): cargo test -- --include-ignored, as ci/test runs it"]
+fn a_shared_labs_later_run_reports_what_its_observer_saw_since_the_lab_came_up() {
+    lab_test!(&["nebula", "nebula-cert"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    let out = e3(
+        &[
+            "grid",
+            "mpc-sweep",
+            "--only",
+            "backend=nebula",
+            "--only",
+            "count=2",
+            "--only",
+            "placement=same",
+            "-o",
+            dir.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let grid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cell = |program: &str| {
+        grid["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["settings"]["program"] == program)
+            .cloned()
+            .expect(program)
+    };
+    let (first, second) = (cell("max-chain"), cell("bulk"));
+    assert_eq!(first["samples"][0]["lab_run"], 1, "{first}");
+    assert_eq!(second["samples"][0]["lab_run"], 2, "{second}");
+    // The second run's observer has seen the lab since it came up: the
+    // parties' exchanges with the lighthouse at the start too.
+    for party in ["p-0", "p-1"] {
+        let infra = |c: &serde_json::Value| c["exposure"][party]["infrastructure"].clone();
+        assert_eq!(infra(&first), serde_json::json!(["lighthouse"]), "{first}");
+        assert_eq!(infra(&second), infra(&first), "{second}");
+    }
+    assert_eq!(orphan_labs(), Vec::<String>::new(), "lab namespaces left");
+}
+
 /// The README's table of expected `connectivity-grid` outcomes:
 /// (NAT pair, backend) → outcome.
 fn expected_grid_outcomes() -> std::collections::BTreeMap<(String, String), String> {

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use e3::plan;
 use e3::Outcome;
 
 use super::error::EXIT_INTERRUPTED;
@@ -59,16 +58,7 @@ pub fn run(name: &str, args: Args) -> Result<ExitCode, Error> {
         }
     };
     let only = e3::matrix::Only::parse(name, &only, &m.axes).map_err(Error::Only)?;
-    let variants: Vec<e3::grid::GridVariant> = m
-        .variants
-        .iter()
-        .filter(|v| only.matches(&v.settings))
-        .map(|v| e3::grid::GridVariant {
-            label: v.label.clone(),
-            settings: v.settings.clone(),
-            plan: plan::plan(&v.scenario),
-        })
-        .collect();
+    let variants = e3::grid::GridVariant::all_of(&m, &only);
     // Root and the common tools, before anything runs; a backend whose
     // daemons are missing gives `error` cells that say so.
     e3::sim::preflight(e3::catalogue::Backend::Direct)?;

@@ -207,6 +207,21 @@ pub struct GridVariant {
     pub plan: Plan,
 }
 
+impl GridVariant {
+    /// The variants of `m` that `only` keeps (`e3 grid --only`), planned.
+    pub fn all_of(m: &crate::CheckedMatrix, only: &crate::matrix::Only) -> Vec<GridVariant> {
+        m.variants
+            .iter()
+            .filter(|v| only.matches(&v.settings))
+            .map(|v| GridVariant {
+                label: v.label.clone(),
+                settings: v.settings.clone(),
+                plan: crate::plan::plan(&v.scenario),
+            })
+            .collect()
+    }
+}
+
 pub struct Options {
     /// Per-phase time bound of each cell (overlay, then MPyC).
     pub timeout: Duration,

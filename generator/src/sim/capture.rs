@@ -251,6 +251,20 @@ impl Capture {
         path: &Path,
         snap_len: u32,
     ) -> Result<Capture, CaptureError> {
+        let mut cap = Self::spawn_snap(lab, plan, place, filter, path, snap_len)?;
+        cap.wait_listening(Instant::now() + Duration::from_secs(5))?;
+        Ok(cap)
+    }
+
+    /// Starts tcpdump (not waiting for it to listen).
+    fn spawn_snap(
+        lab: &Lab,
+        plan: &Plan,
+        place: &Where,
+        filter: Option<&str>,
+        path: &Path,
+        snap_len: u32,
+    ) -> Result<Capture, CaptureError> {
         if !crate::tools::on_path("tcpdump") {
             return Err(CaptureError::NoTcpdump);
         }
@@ -273,17 +287,52 @@ impl Capture {
             .stderr(err)
             .spawn()
             .map_err(|e| start_err(format!("cannot run tcpdump: {e}")))?;
-        let mut cap = Capture {
+        Ok(Capture {
             child: Some(child),
             stderr_path,
             path: path.to_path_buf(),
             place: place.clone(),
-        };
+        })
+    }
+
+    /// [`Capture::headers`] at several places at once: every tcpdump is
+    /// started, then all are waited for until they listen (started and
+    /// waited for one after the other, their start-ups add up to a second
+    /// at eight parties).
+    pub fn headers_all(
+        lab: &Lab,
+        plan: &Plan,
+        places: &[(Where, Option<String>, PathBuf)],
+    ) -> Result<Vec<Capture>, CaptureError> {
+        let mut caps = Vec::new();
+        for (place, filter, path) in places {
+            caps.push(Self::spawn_snap(
+                lab,
+                plan,
+                place,
+                filter.as_deref(),
+                path,
+                HEADERS,
+            )?);
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
+        for cap in &mut caps {
+            cap.wait_listening(deadline)?;
+        }
+        Ok(caps)
+    }
+
+    /// Until tcpdump says it listens (or exits, or `deadline` passes).
+    fn wait_listening(&mut self, deadline: Instant) -> Result<(), CaptureError> {
+        let cap = self;
+        let start_err = |stderr: String| CaptureError::Start {
+            what: cap.place.to_string(),
+            stderr,
+        };
         loop {
             let text = fs::read_to_string(&cap.stderr_path).unwrap_or_default();
             if text.contains("listening on") {
-                return Ok(cap);
+                return Ok(());
             }
             let exited = cap.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
@@ -312,14 +361,35 @@ impl Capture {
     /// Stops tcpdump (SIGINT: it flushes and closes the file) and returns
     /// its counters; kills it if it has not exited after 5 s.
     pub fn stop(mut self) -> Result<CaptureStats, CaptureError> {
+        self.interrupt();
+        self.wait_stopped()
+    }
+
+    /// [`Capture::stop`] of several captures: every tcpdump is told to
+    /// stop, then each waited for (in their order).
+    pub fn stop_all(mut caps: Vec<Capture>) -> Vec<Result<CaptureStats, CaptureError>> {
+        for c in &mut caps {
+            c.interrupt();
+        }
+        caps.into_iter().map(Capture::wait_stopped).collect()
+    }
+
+    /// SIGINT to tcpdump, which then writes what it has and exits.
+    fn interrupt(&mut self) {
+        if let Some(child) = &self.child {
+            // `ip netns exec` execs tcpdump, so the child's pid is tcpdump's.
+            // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+            }
+        }
+    }
+
+    /// Waits (up to 5 s) for an interrupted tcpdump to exit.
+    fn wait_stopped(mut self) -> Result<CaptureStats, CaptureError> {
         let Some(mut child) = self.child.take() else {
             return Err(CaptureError::Stop("tcpdump is not running".into()));
         };
-        // `ip netns exec` execs tcpdump, so the child's pid is tcpdump's.
-        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-        }
         let deadline = Instant::now() + Duration::from_secs(5);
         let status = loop {
             match child.try_wait() {

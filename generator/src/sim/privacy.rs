@@ -49,18 +49,27 @@ pub fn capture_internet_run(lab: &Lab, plan: &Plan, run: u32) -> Result<Capture,
     Ok(Capture::headers(lab, plan, &Where::Internet, None, &path)?)
 }
 
-/// Starts the capture of the program traffic `party` sends (TCP to or
-/// from `port`, leaving it on any interface), headers only.
-pub fn capture_sent(lab: &Lab, plan: &Plan, party: &str, port: u16) -> Result<Capture, Error> {
-    let path = lab.dir.join(format!("capture-{party}.pcap"));
+/// Starts the capture of the program traffic each of `parties` sends (TCP
+/// to or from `port`, leaving it on any interface), headers only; every
+/// tcpdump at once.
+pub fn capture_sent_all(
+    lab: &Lab,
+    plan: &Plan,
+    parties: &[&str],
+    port: u16,
+) -> Result<Vec<Capture>, Error> {
     let filter = format!("outbound and tcp port {port}");
-    Ok(Capture::headers(
-        lab,
-        plan,
-        &Where::Host(HostName::from(party)),
-        Some(&filter),
-        &path,
-    )?)
+    let places: Vec<(Where, Option<String>, std::path::PathBuf)> = parties
+        .iter()
+        .map(|party| {
+            (
+                Where::Host(HostName::from(*party)),
+                Some(filter.clone()),
+                lab.dir.join(format!("capture-{party}.pcap")),
+            )
+        })
+        .collect();
+    Ok(Capture::headers_all(lab, plan, &places)?)
 }
 
 /// Stops a capture and reads its packets.
@@ -68,6 +77,19 @@ pub fn finish(capture: Capture) -> Result<Vec<Packet>, Error> {
     let path = capture.path.clone();
     capture.stop()?;
     read_capture(&path)
+}
+
+/// [`finish`] of several captures, stopped at once.
+pub fn finish_all(captures: Vec<Capture>) -> Vec<Result<Vec<Packet>, Error>> {
+    let paths: Vec<std::path::PathBuf> = captures.iter().map(|c| c.path.clone()).collect();
+    Capture::stop_all(captures)
+        .into_iter()
+        .zip(paths)
+        .map(|(stopped, path)| {
+            stopped?;
+            read_capture(&path)
+        })
+        .collect()
 }
 
 /// The packets of a pcap file the lab wrote.

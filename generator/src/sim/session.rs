@@ -458,6 +458,8 @@ impl<'p> LabSession<'p> {
                 scenario: plan.name.clone(),
             });
         }
+        // The earlier run's capture was read by `observed`; one still
+        // running (a run that failed before) is kept too.
         if let Some(packets) = self.stop_capture() {
             self.captured.extend(packets);
         }
@@ -642,15 +644,8 @@ impl<'p> LabSession<'p> {
         ];
         // Each party's own program traffic, as it leaves the party (on the
         // overlay's interface, or the underlay's for `direct`).
-        let mut taps = Vec::new();
-        for p in &parties {
-            taps.push(super::privacy::capture_sent(
-                &self.lab,
-                plan,
-                &p.name,
-                plan.program.port,
-            )?);
-        }
+        let senders: Vec<&str> = parties.iter().map(|p| p.name.as_str()).collect();
+        let taps = super::privacy::capture_sent_all(&self.lab, plan, &senders, plan.program.port)?;
         let window_start = unix_now();
         let mut names = Vec::new();
         for p in &parties {
@@ -810,8 +805,8 @@ impl<'p> LabSession<'p> {
         run.window.1 = unix_now();
         self.say(&format!("MPyC finished after {last:.2} s"));
         let mut sent = Some(Vec::new());
-        for tap in taps {
-            match super::privacy::finish(tap) {
+        for tap in super::privacy::finish_all(taps) {
+            match tap {
                 Ok(packets) => {
                     if let Some(s) = sent.as_mut() {
                         s.extend(packets)
@@ -1071,9 +1066,8 @@ impl<'p> LabSession<'p> {
     /// up: the earlier runs' captures and this run's, which is stopped.
     pub fn observed(&mut self) -> Option<Vec<super::wire::Packet>> {
         let now = self.stop_capture()?;
-        let mut all = self.captured.clone();
-        all.extend(now);
-        Some(all)
+        self.captured.extend(now);
+        Some(self.captured.clone())
     }
 
     /// Tears the lab down (idempotent); returns what could not be removed.
