@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 
 EXIT_USAGE = 2
@@ -165,12 +166,14 @@ class Peer:
         return record
 
 
-def connect(host, port, deadline):
+def connect(host, port, deadline, given_up):
+    """A connection to the party at (host, port), tried again until it
+    listens, `deadline` passes or `given_up` (a threading.Event) is set."""
     while True:
         try:
             return socket.create_connection((host, port), timeout=2)
         except OSError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or given_up.is_set():
                 raise
             time.sleep(0.1)
 
@@ -187,8 +190,10 @@ def exchange(parties, index, mine, deadline):
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(('', parties[index][1]))
         listener.listen(len(parties))
+    given_up = threading.Event()
+
     def outgoing(j):
-        peer = Peer(connect(*parties[j], deadline))
+        peer = Peer(connect(*parties[j], deadline, given_up))
         try:
             send(peer.conn, hello)
             return j, peer, peer.receive(deadline)
@@ -222,6 +227,9 @@ def exchange(parties, index, mine, deadline):
         # before this party's own MPyC server listens.
         if listener is not None:
             listener.close()
+        # On a failure the connections still being tried stop too (else
+        # the exit would wait for them until the deadline).
+        given_up.set()
         pool.shutdown(wait=False, cancel_futures=True)
     return heard, peers
 

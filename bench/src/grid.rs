@@ -2,7 +2,7 @@
 //! bundled grids, once per way of using labs, side by side in one run:
 //!
 //! - `fresh`: a lab per run, torn down before the next starts (what e3
-//!   did before labs were shared: [`Labs::FRESH`], `--fresh-labs`);
+//!   did before labs were shared: [`Labs::Fresh`], `--fresh-labs`);
 //! - `shared`: the runs that differ only in their program share a lab, a
 //!   lab is torn down while the next comes up, the versions are asked once
 //!   per backend ([`Labs::default`]);
@@ -105,7 +105,7 @@ impl Mode {
         if self.baseline.is_some() {
             return "baseline e3".into();
         }
-        match (self.labs == Labs::FRESH, self.jobs) {
+        match (self.labs == Labs::Fresh, self.jobs) {
             (true, _) => "fresh".into(),
             (false, 1) => "shared".into(),
             (false, n) => format!("shared, {n} jobs"),
@@ -123,22 +123,22 @@ fn modes(ways: &[String], jobs: usize, baseline: Option<&Path>) -> Result<Vec<Mo
         }
         out.push(match name {
             "baseline" => Mode {
-                labs: Labs::FRESH,
+                labs: Labs::Fresh,
                 jobs: 1,
                 baseline: Some(baseline.ok_or(Error::NoGridBaseline)?.to_path_buf()),
             },
             "fresh" => Mode {
-                labs: Labs::FRESH,
+                labs: Labs::Fresh,
                 jobs: 1,
                 baseline: None,
             },
             "shared" => Mode {
-                labs: Labs::default(),
+                labs: Labs::Shared,
                 jobs: 1,
                 baseline: None,
             },
             _ => Mode {
-                labs: Labs::default(),
+                labs: Labs::Shared,
                 jobs: jobs.max(2),
                 baseline: None,
             },
@@ -393,7 +393,7 @@ pub fn measure(
 /// How many labs a way builds for one run of the grid (pure): one per run
 /// when fresh, else one per group of runs sharing a lab key.
 fn labs_of(vs: &[e3::grid::GridVariant], mode: &Mode, runs: usize) -> usize {
-    if mode.labs == Labs::FRESH {
+    if mode.labs == Labs::Fresh {
         return vs.len() * runs;
     }
     let mut keys: Vec<Option<String>> = Vec::new();

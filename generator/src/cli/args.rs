@@ -221,7 +221,7 @@ One lab per name (default: the scenario's name); its record is /run/e3/e3-XXXX.l
     },
     /// Run every variant of a matrix scenario in the local NAT lab and draw the grid
     #[command(
-        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every run (and plot.svg, plot.html for a\nmatrix with a count, placement or loss axis); Ctrl-C keeps finished runs. With --runs N every cell runs\nN times. Cells that differ only in their program, and the runs of a cell, share a lab (built once;\n--fresh-labs: a lab per run); a lab is torn down while the next comes up. Runs are cached by the variant's content hash: a re-run only runs what changed\nor what is missing.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
+        after_help = "Runs the variants one after another (root, as `e3 sim`), each cell bounded by --timeout per phase.\nWrites results/NAME/grid.json, grid.svg and grid.html after every run (and plot.svg, plot.html for a\nmatrix with a count, placement or loss axis); Ctrl-C keeps finished runs. With --runs N every cell runs\nN times. Cells that differ only in their program, and the runs of a cell, share a lab (built once;\n--fresh-labs: a lab per run); a lab is torn down while the next comes up. Runs are cached by the\nvariant's content hash: a re-run only runs what changed or what is missing.\nExit status: 0 when every cell has a result (failed cells are results), 1 when the lab could not run some cell, 2 for an invalid scenario."
     )]
     Grid {
         /// A matrix scenario (bundled name or path)

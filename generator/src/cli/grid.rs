@@ -71,9 +71,9 @@ pub fn run(name: &str, args: Args) -> Result<ExitCode, Error> {
         latency,
         runs,
         labs: if fresh_labs {
-            e3::grid::Labs::FRESH
+            e3::grid::Labs::Fresh
         } else {
-            e3::grid::Labs::default()
+            e3::grid::Labs::Shared
         },
         jobs,
     };

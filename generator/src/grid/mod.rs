@@ -243,36 +243,20 @@ pub struct Options {
     pub jobs: usize,
 }
 
-/// How `e3 grid` uses its labs. The default shares and overlaps;
-/// `--fresh-labs` gives every run its own lab, torn down before the next
-/// starts (what e3 did before; `e3-bench --only grid` compares the two).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Labs {
+/// How `e3 grid` uses its labs (`e3-bench --only grid` compares the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Labs {
     /// Runs whose plans have one [`crate::sim::session::lab_key`] run one
     /// after another on one lab (a lab is shared only after a successful
-    /// run, and never with `simulation.faults`).
-    pub share: bool,
-    /// A lab is torn down in the background while the next one is built;
-    /// the next program starts only once it is gone, so that no program
-    /// shares the machine with another lab's teardown.
-    pub overlap: bool,
-}
-
-impl Default for Labs {
-    fn default() -> Labs {
-        Labs {
-            share: true,
-            overlap: true,
-        }
-    }
-}
-
-impl Labs {
-    /// One fresh lab per run, torn down before the next.
-    pub const FRESH: Labs = Labs {
-        share: false,
-        overlap: false,
-    };
+    /// run, and never with `simulation.faults`); a lab is torn down in the
+    /// background while the next one is built, and the next program starts
+    /// only once it is gone, so that no program shares the machine with
+    /// another lab's teardown.
+    #[default]
+    Shared,
+    /// `--fresh-labs`: every run its own lab, torn down before the next
+    /// starts (what e3 did before).
+    Fresh,
 }
 
 /// The content hash of a variant: what decides its result.
@@ -678,25 +662,16 @@ pub fn run(
     let keys: Vec<Option<String>> = variants
         .iter()
         .map(|v| {
-            opts.labs
-                .share
+            (opts.labs == Labs::Shared)
                 .then(|| crate::sim::session::lab_key(&v.plan))
                 .flatten()
         })
         .collect();
-    let todo = schedule(&todo, &keys);
-    // The runs of one lab key, one after another, are a lab's work.
-    let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
-    for (i, k) in todo {
-        match groups.last_mut() {
-            Some(g) if keys[i].is_some() && keys[g[0].0] == keys[i] => g.push((i, k)),
-            _ => groups.push(vec![(i, k)]),
-        }
-    }
+    let groups = schedule(&todo, &keys);
     // Backends take turns (a lab of each, then the next of each, …), so
     // that a machine's drifting load spreads over all of them; with
     // `--fresh-labs` the order stays as e3 had it.
-    let groups = if opts.labs == Labs::FRESH {
+    let groups = if opts.labs == Labs::Fresh {
         groups
     } else {
         take_turns(groups, |g| variants[g[0].0].plan.connectivity.backend)
@@ -709,7 +684,7 @@ pub fn run(
     // The versions asked above, not again per lab (but with `--fresh-labs`,
     // which does what e3 did before).
     let per_cell = |i: usize| crate::sim::Options {
-        versions: (opts.labs != Labs::FRESH)
+        versions: (opts.labs != Labs::Fresh)
             .then(|| {
                 versions
                     .get(&variants[i].plan.connectivity.backend)
@@ -725,7 +700,6 @@ pub fn run(
             let (queue, keys, stopped, per_cell) = (&queue, &keys, &stopped, &per_cell);
             scope.spawn(move || {
                 let mut labs = LabPool {
-                    overlap: opts.labs.overlap,
                     scope,
                     going: Vec::new(),
                     kept: None,
@@ -742,7 +716,7 @@ pub fn run(
                         let _ = tx.send(Event::Start(i, k));
                         let plan = &variants[i].plan;
                         let started = Instant::now();
-                        let (result, took) = if opts.labs == Labs::FRESH {
+                        let (result, took) = if opts.labs == Labs::Fresh {
                             // One lab per run, torn down before the next:
                             // as e3 did before labs were shared (the
                             // baseline of `e3-bench --only grid`).
@@ -840,32 +814,26 @@ enum Event {
     ),
 }
 
-/// The order of the runs to do (`(variant, run)`, given run 1 of every
-/// variant first, then run 2, …): the runs of one lab key (`keys`, per
-/// variant) together, in the order the key first appears, each group in the
-/// given order; a variant without a key is a group of its own (pure).
-pub fn schedule(todo: &[(usize, usize)], keys: &[Option<String>]) -> Vec<(usize, usize)> {
-    // A group goes where its first run is.
-    let group = |at: usize, i: usize| match &keys[i] {
-        Some(key) => todo
-            .iter()
-            .position(|&(j, _)| keys[j].as_ref() == Some(key))
-            .unwrap_or(at),
-        None => at,
-    };
-    let mut order: Vec<(usize, (usize, usize))> = todo
-        .iter()
-        .enumerate()
-        .map(|(at, &(i, k))| (group(at, i), (i, k)))
-        .collect();
-    order.sort_by_key(|&(g, _)| g);
-    order.into_iter().map(|(_, run)| run).collect()
+/// The runs to do (`(variant, run)`, given run 1 of every variant first,
+/// then run 2, …) as the labs' work: the runs of one lab key (`keys`, per
+/// variant) form one group, in the given order, placed where the key's
+/// first run is; a run of a variant without a key is a group of its own
+/// (pure).
+pub fn schedule(todo: &[(usize, usize)], keys: &[Option<String>]) -> Vec<Vec<(usize, usize)>> {
+    let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
+    for &(i, k) in todo {
+        let shares = |g: &&mut Vec<(usize, usize)>| keys[i].is_some() && keys[g[0].0] == keys[i];
+        match groups.iter_mut().find(shares) {
+            Some(runs) => runs.push((i, k)),
+            None => groups.push(vec![(i, k)]),
+        }
+    }
+    groups
 }
 
 /// The labs of a grid run: the one kept for the next run of its key, and
 /// those being torn down in the background.
 struct LabPool<'scope, 'env, 'p: 'scope> {
-    overlap: bool,
     scope: &'scope std::thread::Scope<'scope, 'env>,
     going: Vec<std::thread::ScopedJoinHandle<'scope, Vec<String>>>,
     kept: Option<(String, crate::sim::session::LabSession<'p>)>,
@@ -927,13 +895,9 @@ impl<'scope, 'env, 'p: 'scope> LabPool<'scope, 'env, 'p> {
         (result, duration)
     }
 
-    /// Tears a lab down: in the background with `overlap`, else now.
+    /// Tears a lab down in the background.
     fn retire(&mut self, mut s: crate::sim::session::LabSession<'p>) {
-        if self.overlap {
-            self.going.push(self.scope.spawn(move || s.teardown()));
-        } else {
-            warn_teardown(s.teardown());
-        }
+        self.going.push(self.scope.spawn(move || s.teardown()));
     }
 
     /// Waits until the labs being torn down are gone.
@@ -1286,8 +1250,14 @@ mod tests {
         ];
         // run 1 of every variant, then run 2
         let todo: Vec<(usize, usize)> = (1..=2).flat_map(|k| (0..5).map(move |i| (i, k))).collect();
+        let groups = schedule(&todo, &keys);
         assert_eq!(
-            schedule(&todo, &keys),
+            groups.iter().map(Vec::len).collect::<Vec<_>>(),
+            [4, 4, 1, 1],
+            "a lab's runs are one group: a, b, then the keyless variant's two runs"
+        );
+        assert_eq!(
+            groups.concat(),
             [
                 (0, 1),
                 (2, 1),
@@ -1302,6 +1272,9 @@ mod tests {
             ]
         );
         // without keys (`--fresh-labs`) nothing moves
-        assert_eq!(schedule(&todo, &[None, None, None, None, None]), todo);
+        assert_eq!(
+            schedule(&todo, &[None, None, None, None, None]).concat(),
+            todo
+        );
     }
 }

@@ -668,11 +668,10 @@ const RTT_PROBES: usize = 7;
 /// direct, or both legs through its relay) and `rtt_ms` (the median of
 /// [`RTT_PROBES`] echoes on that path: to the peer's overlay address, or its
 /// underlay address for `direct`). Pairs without a route get neither.
-/// Every reachable pair's model and measured round trip. The measurement
-/// is the lab's (its delays and the pairs' routes): a later run on a
-/// shared lab whose pairs have the routes they had when it was measured
-/// takes it ([`session::LabSession::round_trips`]). Returns the run on the
-/// lab that measured it.
+/// The measurement is the lab's (its delays and the pairs' routes): a later
+/// run on a shared lab whose pairs have the routes they had when it was
+/// measured takes it ([`session::LabSession::round_trips`]). Returns the
+/// run on the lab that measured it.
 fn measure_round_trips(
     session: &mut session::LabSession,
     pairs: &mut [PairReport],

@@ -272,8 +272,9 @@ pub struct LabSession<'p> {
     /// The overlay as run 1 found it: later runs take it instead of
     /// waiting for the overlay again.
     pub overlay: Option<Overlay>,
-    /// The internet segment's packets of the earlier runs' captures: what
-    /// an observer has seen since the lab came up.
+    /// The internet segment's packets of the finished runs' captures
+    /// ([`LabSession::observed`]): what an observer has seen since the lab
+    /// came up.
     pub captured: Vec<super::wire::Packet>,
     /// The pairs' round trips as a run on this lab measured them.
     pub round_trips: Option<RoundTrips>,
@@ -452,7 +453,8 @@ impl<'p> LabSession<'p> {
     /// earlier run must have finished. Starts a new capture of the internet
     /// segment; the earlier ones' packets are kept ([`Self::captured`]).
     pub fn next_run(&mut self, plan: &'p Plan) -> Result<(), Error> {
-        if lab_key(self.plan).is_none() || lab_key(self.plan) != lab_key(plan) {
+        let key = lab_key(self.plan);
+        if key.is_none() || key != lab_key(plan) {
             return Err(Error::LabMismatch {
                 lab: self.plan.name.clone(),
                 scenario: plan.name.clone(),
